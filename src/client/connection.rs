@@ -1,0 +1,199 @@
+//! One connection to a server, split into a receiving half and a sending half.
+
+use std::io;
+use std::sync::Arc;
+
+use async_lock::Mutex;
+use async_net::{AsyncToSocketAddrs, TcpStream};
+use futures_lite::AsyncWriteExt;
+use thiserror::Error;
+
+use crate::framed::{LineReader, LineTooLong};
+use crate::protocol::{Command, ErrorCode, Event, EventError};
+
+/// Where the server listens unless told otherwise: the original tutorial's address.
+pub const DEFAULT_SERVER: &str = "127.0.0.1:55555";
+
+/// The longest server line the client accepts. Server lines are longer than client lines
+/// (a `WHO` list of a full room runs to hundreds of kilobytes), and the buffer only grows
+/// as far as a line actually needs.
+pub const MAX_SERVER_LINE: usize = 1 << 20;
+
+/// What can go wrong talking to a server.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// The socket failed (connection refused, reset, ...).
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The server closed the connection.
+    #[error("the server closed the connection")]
+    Closed,
+    /// The server said goodbye, with its reason.
+    #[error("the server closed the connection: {0}")]
+    Bye(String),
+    /// The server refused the nickname (taken, invalid, too long).
+    #[error("{text}")]
+    Refused {
+        /// The stable error code.
+        code: ErrorCode,
+        /// The server's explanation.
+        text: String,
+    },
+    /// The server sent something that is not the protocol.
+    #[error("the server sent an unreadable line: {0}")]
+    Protocol(String),
+}
+
+/// What the server said when it accepted the nickname.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    /// The nickname granted.
+    pub nick: String,
+    /// How many people are online, you included.
+    pub online: usize,
+}
+
+/// A connected client; [`Client::split`] separates receiving from sending.
+#[derive(Debug)]
+pub struct Client {
+    /// The receiving half.
+    pub events: Events,
+    /// The sending half.
+    pub sender: Sender,
+}
+
+/// The receiving half: typed events from the server, with `PING` answered automatically.
+#[derive(Debug)]
+pub struct Events {
+    lines: LineReader<TcpStream>,
+    /// Used only to answer `PING`.
+    sender: Sender,
+}
+
+/// The sending half; cheap to clone, and every line is written whole.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    /// Shared with the receiving half's automatic `/pong`, so lines never interleave.
+    stream: Arc<Mutex<TcpStream>>,
+}
+
+impl Client {
+    /// Connects and waits for the server's `NICK` request.
+    pub async fn connect(addr: impl AsyncToSocketAddrs) -> Result<Client, ClientError> {
+        let stream = TcpStream::connect(addr).await?;
+        let _ = stream.set_nodelay(true);
+        let sender = Sender { stream: Arc::new(Mutex::new(stream.clone())) };
+        let mut events =
+            Events { lines: LineReader::new(stream, MAX_SERVER_LINE), sender: sender.clone() };
+        loop {
+            match events.next().await? {
+                Event::NickRequest => break,
+                Event::Error { code, text } => return Err(ClientError::Refused { code, text }),
+                _ => {}
+            }
+        }
+        Ok(Client { events, sender })
+    }
+
+    /// Connects and registers `nick` in one step.
+    pub async fn join(
+        addr: impl AsyncToSocketAddrs,
+        nick: &str,
+    ) -> Result<(Client, Welcome), ClientError> {
+        let mut client = Client::connect(addr).await?;
+        let welcome = client.register(nick).await?;
+        Ok((client, welcome))
+    }
+
+    /// Offers a nickname. On refusal the server has asked again, so `register` may simply
+    /// be called again with another one.
+    pub async fn register(&mut self, nick: &str) -> Result<Welcome, ClientError> {
+        self.sender.send_line(nick).await?;
+        let mut refusal = None;
+        loop {
+            match self.events.next().await? {
+                Event::Welcome { nick, online } => return Ok(Welcome { nick, online }),
+                Event::Error { code, text } => refusal = Some(ClientError::Refused { code, text }),
+                Event::NickRequest => {
+                    return Err(refusal.unwrap_or_else(|| {
+                        ClientError::Protocol("NICK asked again without a reason".into())
+                    }))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The next event from the server (see [`Events::next`]).
+    pub async fn next(&mut self) -> Result<Event, ClientError> {
+        self.events.next().await
+    }
+
+    /// Sends one command (see [`Sender::send`]).
+    pub async fn send(&self, command: &Command) -> io::Result<()> {
+        self.sender.send(command).await
+    }
+
+    /// Sends a message to the room.
+    pub async fn say(&self, text: &str) -> io::Result<()> {
+        self.sender.send(&Command::Say(text.to_string())).await
+    }
+
+    /// Separates the halves so one task can read while another writes.
+    pub fn split(self) -> (Events, Sender) {
+        (self.events, self.sender)
+    }
+}
+
+impl Events {
+    /// The next event. `PING` is answered here and never returned; `BYE` is returned
+    /// (so the reason can be shown), after which the stream ends with [`ClientError::Closed`].
+    pub async fn next(&mut self) -> Result<Event, ClientError> {
+        loop {
+            let line = match self.lines.next_line().await? {
+                None => return Err(ClientError::Closed),
+                Some(Err(LineTooLong)) => {
+                    return Err(ClientError::Protocol("line too long".into()))
+                }
+                Some(Ok(bytes)) => bytes,
+            };
+            let line = std::str::from_utf8(line)
+                .map_err(|_| ClientError::Protocol("invalid UTF-8".into()))?;
+            let event =
+                Event::parse(line).map_err(|e: EventError| ClientError::Protocol(e.to_string()))?;
+            if let Event::Ping { token } = &event {
+                self.sender.send(&Command::Pong(token.clone())).await?;
+                continue;
+            }
+            return Ok(event);
+        }
+    }
+}
+
+impl Sender {
+    /// Sends one command as a line.
+    pub async fn send(&self, command: &Command) -> io::Result<()> {
+        self.send_line(&command.to_line()).await
+    }
+
+    /// Sends `text` followed by `\n`, exactly as given (for a nickname, or raw tests).
+    pub async fn send_line(&self, text: &str) -> io::Result<()> {
+        let mut line = Vec::with_capacity(text.len() + 1);
+        line.extend_from_slice(text.as_bytes());
+        line.push(b'\n');
+        self.send_bytes(&line).await
+    }
+
+    /// Sends raw bytes, whatever they are: tests use it to misbehave on purpose.
+    pub async fn send_bytes(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut stream = self.stream.lock().await;
+        stream.write_all(bytes).await?;
+        stream.flush().await
+    }
+
+    /// Sends `/quit` (with an optional reason) and closes the sending side.
+    pub async fn quit(&self, reason: Option<&str>) -> io::Result<()> {
+        self.send(&Command::Quit(reason.map(String::from))).await?;
+        self.stream.lock().await.shutdown(std::net::Shutdown::Write)
+    }
+}

@@ -1,0 +1,54 @@
+//! Reading lines from an async byte stream, with the protocol's line limit; both sides use it.
+
+use std::io;
+
+use futures_lite::{AsyncRead, AsyncReadExt};
+
+use crate::protocol::{Frame, LineFramer};
+
+/// A line that was longer than the limit; its bytes were skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineTooLong;
+
+/// Reads `\n`-terminated lines of bounded length from `R`.
+#[derive(Debug)]
+pub struct LineReader<R> {
+    /// Where the bytes come from.
+    inner: R,
+    /// What turns them into lines without ever holding more than the limit.
+    framer: LineFramer,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    /// Reads lines of at most `max_line` bytes from `inner`.
+    pub fn new(inner: R, max_line: usize) -> LineReader<R> {
+        LineReader { inner, framer: LineFramer::new(max_line) }
+    }
+
+    /// The next line without its `\n` (a trailing `\r` is left for the text check to
+    /// drop), `Err(LineTooLong)` for an over-long one, or `None` at end of stream. A
+    /// partial line cut off by the end of the stream is dropped.
+    ///
+    /// Cancel-safe: dropping the future loses no bytes already received.
+    pub async fn next_line(&mut self) -> io::Result<Option<Result<&[u8], LineTooLong>>> {
+        let frame = loop {
+            if let Some(frame) = self.framer.next_frame() {
+                break frame;
+            }
+            let n = self.inner.read(self.framer.spare()).await?;
+            if n == 0 {
+                return Ok(None);
+            }
+            self.framer.commit(n);
+        };
+        Ok(Some(match frame {
+            Frame::Line(range) => Ok(&self.framer.bytes()[range]),
+            Frame::TooLong => Err(LineTooLong),
+        }))
+    }
+
+    /// The stream being read.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+}

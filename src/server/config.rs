@@ -1,0 +1,100 @@
+//! The server's limits: every one a field with a default and a command-line flag.
+
+use std::time::Duration;
+
+use clap::builder::TypedValueParser as _;
+use clap::Args;
+
+use crate::protocol::{DEFAULT_MAX_LINE, DEFAULT_MAX_NICK};
+
+/// Everything the server can be tuned by. `Config::default()` equals the flags' defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct Config {
+    /// Longest line a client may send, in bytes (without the newline); longer lines are refused.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE, value_parser = clap::value_parser!(u32).range(16..).map(|v| v as usize))]
+    pub max_line: usize,
+
+    /// Longest nickname, in characters.
+    #[arg(long, default_value_t = DEFAULT_MAX_NICK, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_nick: usize,
+
+    /// Lines that may wait in one client's send queue before it is disconnected as too slow.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub queue_lines: usize,
+
+    /// Bytes that may wait in one client's send queue before it is disconnected as too slow.
+    #[arg(long, default_value_t = 256 * 1024, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub queue_bytes: usize,
+
+    /// Most connections at once (registered or still choosing a nickname).
+    #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_clients: usize,
+
+    /// Time a new connection has to choose a nickname (e.g. `30s`, `500ms`).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Time given at shutdown for queued lines to reach clients before sockets are closed.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_line: DEFAULT_MAX_LINE,
+            max_nick: DEFAULT_MAX_NICK,
+            queue_lines: 256,
+            queue_bytes: 256 * 1024,
+            max_clients: 20_000,
+            handshake_timeout: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn default_matches_the_flags_defaults() {
+        assert_eq!(Flags::parse_from(["smolchat-server"]).config, Config::default());
+    }
+
+    #[test]
+    fn every_limit_has_a_flag() {
+        let flags = Flags::parse_from([
+            "smolchat-server",
+            "--max-line=100",
+            "--max-nick=8",
+            "--queue-lines=4",
+            "--queue-bytes=1000",
+            "--max-clients=3",
+            "--handshake-timeout=250ms",
+            "--shutdown-grace=1s",
+        ]);
+        let want = Config {
+            max_line: 100,
+            max_nick: 8,
+            queue_lines: 4,
+            queue_bytes: 1000,
+            max_clients: 3,
+            handshake_timeout: Duration::from_millis(250),
+            shutdown_grace: Duration::from_secs(1),
+        };
+        assert_eq!(flags.config, want);
+    }
+
+    #[test]
+    fn a_line_limit_below_sixteen_is_refused() {
+        assert!(Flags::try_parse_from(["smolchat-server", "--max-line=3"]).is_err());
+    }
+}

@@ -1,0 +1,319 @@
+//! One client connection: the nickname handshake, then the reader loop that turns its lines
+//! into room events. Its writer task lives in `outbox`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_net::TcpStream;
+use futures_lite::future;
+use smol::Timer;
+use tracing::{debug, info};
+
+use super::outbox::Outbox;
+use super::room::{encode, ClientId, RoomError};
+use super::{Shared, Ticket};
+use crate::framed::{LineReader, LineTooLong};
+use crate::protocol::{
+    decode_line, Command, CommandError, ErrorCode, Event, Nick, NickError, TextError, HELP,
+};
+
+/// After our last line, how long we keep reading (and discarding) the peer's input so that
+/// closing the socket does not reset the connection and destroy lines still in flight.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// What the reader got when it waited for input.
+enum Input {
+    /// A line of valid text (possibly empty).
+    Line(String),
+    /// A line that was refused before it became text; the client is told, nothing else.
+    Refused(ErrorCode, String),
+    /// The peer closed the connection or it failed.
+    Closed,
+    /// The server is shutting down.
+    Stopped,
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// How the chat loop ended, which decides the reason the room hears.
+enum Ending {
+    /// The client said `/quit`, with its reason.
+    Quit(String),
+    /// The connection closed without a `/quit`.
+    Closed,
+    /// Its own queue overflowed: it is not reading.
+    QueueFull,
+    /// The server is shutting down (the room already said goodbye).
+    Stopped,
+}
+
+/// One connection's reading side and what it needs to act on the room.
+struct Connection {
+    id: ClientId,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    reader: LineReader<TcpStream>,
+    outbox: Outbox,
+    /// Set when a reply could not be queued: the client stopped reading.
+    overflowed: bool,
+}
+
+/// Serves one client from handshake to goodbye.
+pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: ClientId, ticket: Ticket) {
+    let shared = ticket.shared.clone();
+    let config = &shared.config;
+    let (outbox, writer) = Outbox::spawn(stream.clone(), config.queue_lines, config.queue_bytes);
+    let reader = LineReader::new(stream, config.max_line);
+    let mut conn =
+        Connection { id, peer, shared: shared.clone(), reader, outbox, overflowed: false };
+    debug!(%peer, id, "connected");
+    conn.run().await;
+    conn.outbox.finish();
+    let grace = shared.config.shutdown_grace;
+    let flushed = future::or(
+        async {
+            writer.await;
+            true
+        },
+        async {
+            Timer::after(grace).await;
+            false
+        },
+    );
+    if flushed.await {
+        conn.linger().await;
+    } else {
+        conn.outbox.abort();
+    }
+    drop(ticket);
+}
+
+impl Connection {
+    async fn run(&mut self) {
+        let Some(mut nick) = self.handshake().await else { return };
+        let ending = self.chat(&mut nick).await;
+        let reason = match ending {
+            Ending::Stopped => return,
+            Ending::Quit(reason) => reason,
+            Ending::Closed => "connection closed".to_string(),
+            Ending::QueueFull => "send queue full".to_string(),
+        };
+        self.shared.room.leave(self.id, &nick, &reason).await;
+    }
+
+    /// Asks for a nickname until a valid, free one is given; `None` if the client never
+    /// gives one (it left, timed out, or the server stopped).
+    async fn handshake(&mut self) -> Option<Nick> {
+        let deadline = Instant::now() + self.shared.config.handshake_timeout;
+        loop {
+            self.reply(&Event::NickRequest);
+            let line = match self.next_input(Some(deadline)).await {
+                Input::Line(line) => line,
+                Input::Refused(code, text) => {
+                    self.reply_error(code, text);
+                    continue;
+                }
+                Input::TimedOut => {
+                    info!(peer = %self.peer, "disconnected: no nickname in time");
+                    self.reply_error(
+                        ErrorCode::HandshakeTimeout,
+                        "no nickname chosen in time; goodbye".into(),
+                    );
+                    return None;
+                }
+                Input::Stopped => {
+                    self.reply(&Event::Bye { reason: "server shutting down".into() });
+                    return None;
+                }
+                Input::Closed => return None,
+            };
+            if matches!(Command::parse(&line), Ok(Some(Command::Quit(_)))) {
+                return None;
+            }
+            if let Some(nick) = self.try_register(line.trim()).await {
+                return Some(nick);
+            }
+            if self.overflowed {
+                return None;
+            }
+        }
+    }
+
+    /// Validates and claims one proposed nickname, telling the client why if it fails.
+    async fn try_register(&mut self, proposed: &str) -> Option<Nick> {
+        if proposed.is_empty() {
+            return None;
+        }
+        let nick = match Nick::parse(proposed, self.shared.config.max_nick) {
+            Ok(nick) => nick,
+            Err(error) => {
+                self.reply_nick_error(&error);
+                return None;
+            }
+        };
+        match self.shared.room.join(self.id, &nick, &self.outbox).await {
+            Ok(_) => Some(nick),
+            Err(RoomError::Closed) => {
+                self.reply(&Event::Bye { reason: "server shutting down".into() });
+                None
+            }
+            Err(_) => {
+                self.reply_error(ErrorCode::NickTaken, format!("nickname {nick} is taken"));
+                None
+            }
+        }
+    }
+
+    /// Reads the member's lines and acts on them until it leaves.
+    async fn chat(&mut self, nick: &mut Nick) -> Ending {
+        loop {
+            let ending = match self.next_input(None).await {
+                Input::Line(line) => self.handle(nick, &line).await,
+                Input::Refused(code, text) => {
+                    self.reply_error(code, text);
+                    None
+                }
+                Input::Closed => Some(Ending::Closed),
+                Input::Stopped => Some(Ending::Stopped),
+                Input::TimedOut => None,
+            };
+            if self.overflowed {
+                self.outbox.abort();
+                return Ending::QueueFull;
+            }
+            if let Some(ending) = ending {
+                return ending;
+            }
+        }
+    }
+
+    /// Acts on one line from a member; `Some` when it ends the session.
+    async fn handle(&mut self, nick: &mut Nick, line: &str) -> Option<Ending> {
+        match Command::parse(line) {
+            Ok(None) => None,
+            Ok(Some(command)) => self.execute(nick, command).await,
+            Err(error @ CommandError::Unknown(_)) => {
+                self.reply_error(ErrorCode::UnknownCommand, error.to_string());
+                None
+            }
+            Err(error @ CommandError::Usage(_)) => {
+                self.reply_error(ErrorCode::Usage, error.to_string());
+                None
+            }
+        }
+    }
+
+    async fn execute(&mut self, nick: &mut Nick, command: Command) -> Option<Ending> {
+        let room = &self.shared.room;
+        match command {
+            Command::Say(text) => {
+                debug!(nick = %nick, text = %text.escape_debug(), "message");
+                room.broadcast(&Event::Message { from: nick.to_string(), text }).await;
+            }
+            Command::Me(text) => {
+                debug!(nick = %nick, text = %text.escape_debug(), "action");
+                room.broadcast(&Event::Action { from: nick.to_string(), text }).await;
+            }
+            Command::Msg { to, text } => {
+                if room.whisper(self.id, nick, &self.outbox, &to, &text).await.is_err() {
+                    self.reply_error(ErrorCode::NoSuchNick, format!("{to} is not online"));
+                }
+            }
+            Command::Nick(new) => self.rename(nick, &new).await,
+            Command::Who => {
+                let nicks = room.who().await;
+                self.reply(&Event::Who { nicks });
+            }
+            Command::Help => {
+                for text in HELP {
+                    self.reply(&Event::Info { text: (*text).to_string() });
+                }
+            }
+            Command::Pong(_) => {}
+            Command::Quit(reason) => {
+                return Some(Ending::Quit(
+                    reason.map_or_else(|| "quit".to_string(), |r| format!("quit: {r}")),
+                ));
+            }
+        }
+        None
+    }
+
+    async fn rename(&mut self, nick: &mut Nick, proposed: &str) {
+        let new = match Nick::parse(proposed, self.shared.config.max_nick) {
+            Ok(new) => new,
+            Err(error) => return self.reply_nick_error(&error),
+        };
+        match self.shared.room.rename(self.id, nick, &new).await {
+            Ok(()) => *nick = new,
+            Err(_) => self.reply_error(ErrorCode::NickTaken, format!("nickname {new} is taken")),
+        }
+    }
+
+    /// Waits for the next line, the server's stop, or `deadline`, whichever comes first.
+    async fn next_input(&mut self, deadline: Option<Instant>) -> Input {
+        let stop = self.shared.stop.clone();
+        let read = async {
+            match self.reader.next_line().await {
+                Ok(Some(Ok(bytes))) => match decode_line(bytes) {
+                    Ok(text) => Input::Line(text.to_string()),
+                    Err(error) => refused_text(error),
+                },
+                Ok(Some(Err(LineTooLong))) => Input::Refused(
+                    ErrorCode::LineTooLong,
+                    format!("line longer than {} bytes was dropped", self.shared.config.max_line),
+                ),
+                Ok(None) | Err(_) => Input::Closed,
+            }
+        };
+        let stopped = async {
+            let _ = stop.recv().await;
+            Input::Stopped
+        };
+        let timed_out = async {
+            match deadline {
+                Some(deadline) => Timer::at(deadline).await,
+                None => future::pending().await,
+            };
+            Input::TimedOut
+        };
+        future::or(read, future::or(stopped, timed_out)).await
+    }
+
+    /// Queues a line for this client alone; a full queue marks it as not reading.
+    fn reply(&mut self, event: &Event) {
+        if self.outbox.push(&encode(event)).is_err() {
+            self.overflowed = true;
+        }
+    }
+
+    fn reply_error(&mut self, code: ErrorCode, text: String) {
+        self.reply(&Event::Error { code, text });
+    }
+
+    fn reply_nick_error(&mut self, error: &NickError) {
+        let code = match error {
+            NickError::TooLong { .. } => ErrorCode::NickTooLong,
+            NickError::Empty | NickError::Invalid { .. } => ErrorCode::NickInvalid,
+        };
+        self.reply_error(code, error.to_string());
+    }
+
+    /// Reads and discards until the peer closes or [`LINGER`] passes.
+    async fn linger(&mut self) {
+        let drain = async { while let Ok(Some(_)) = self.reader.next_line().await {} };
+        future::or(drain, async {
+            Timer::after(LINGER).await;
+        })
+        .await;
+    }
+}
+
+fn refused_text(error: TextError) -> Input {
+    let code = match error {
+        TextError::InvalidUtf8 => ErrorCode::InvalidUtf8,
+        TextError::ControlChar(_) => ErrorCode::ControlChar,
+    };
+    Input::Refused(code, format!("{error}; the line was dropped"))
+}

@@ -20,6 +20,7 @@ use crate::protocol::{
 
 /// After our last line, how long we keep reading (and discarding) the peer's input so that
 /// closing the socket does not reset the connection and destroy lines still in flight.
+/// Never longer than the configured shutdown grace.
 const LINGER: Duration = Duration::from_secs(1);
 
 /// What the reader got when it waited for input.
@@ -185,6 +186,9 @@ impl Connection {
             if let Some(ending) = ending {
                 return ending;
             }
+            // A burst of lines already buffered would otherwise be broadcast without a
+            // pause, filling every queue before any writer task got to run.
+            future::yield_now().await;
         }
     }
 
@@ -302,9 +306,10 @@ impl Connection {
 
     /// Reads and discards until the peer closes or [`LINGER`] passes.
     async fn linger(&mut self) {
+        let linger = LINGER.min(self.shared.config.shutdown_grace);
         let drain = async { while let Ok(Some(_)) = self.reader.next_line().await {} };
         future::or(drain, async {
-            Timer::after(LINGER).await;
+            Timer::after(linger).await;
         })
         .await;
     }

@@ -1,0 +1,117 @@
+//! Shared test harness: an in-process server on 127.0.0.1:0 and clients with timeouts.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_net::TcpListener;
+use futures_lite::future;
+use smol::{Task, Timer};
+use smolchat::client::{Client, ClientError};
+use smolchat::protocol::Event;
+use smolchat::server::{self, Config};
+
+/// How long any single wait in a test may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Awaits `fut`, failing the test with `what` if it takes longer than [`TIMEOUT`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    let timeout = async {
+        Timer::after(TIMEOUT).await;
+        panic!("timed out waiting for {what}");
+    };
+    future::or(fut, timeout).await
+}
+
+/// A server running in-process until [`TestServer::stop`].
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: async_channel::Sender<()>,
+    task: Task<io::Result<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with `config` on a free loopback port.
+    pub async fn start(config: Config) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let shutdown = async move {
+            let _ = stopped.recv().await;
+        };
+        let task = smol::spawn(server::run(listener, config, shutdown));
+        TestServer { addr, stop, task }
+    }
+
+    /// Starts a server with the default limits, but a short shutdown grace so tests
+    /// that end with clients still connected do not wait a full second for each.
+    pub async fn default() -> TestServer {
+        TestServer::start(quick()).await
+    }
+
+    /// Triggers a graceful shutdown and waits for `run` to return.
+    pub async fn stop(self) {
+        drop(self.stop);
+        within("server shutdown", self.task).await.expect("server run returned an error");
+    }
+
+    /// Connects and registers `nick`.
+    pub async fn join(&self, nick: &str) -> Client {
+        let (client, welcome) = within("join", Client::join(self.addr, nick)).await.expect("join");
+        assert_eq!(welcome.nick, nick);
+        client
+    }
+}
+
+/// The default configuration with a short shutdown grace; tests adjust it from here.
+pub fn quick() -> Config {
+    Config { shutdown_grace: Duration::from_millis(200), ..Config::default() }
+}
+
+/// The next event, within the timeout.
+pub async fn next(client: &mut Client) -> Event {
+    within("next event", client.next()).await.expect("event")
+}
+
+/// Skips events until one matches `pred`, and returns it.
+pub async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+    within(what, async {
+        loop {
+            match client.next().await {
+                Ok(event) if pred(&event) => return event,
+                Ok(_) => {}
+                Err(error) => panic!("connection ended waiting for {what}: {error}"),
+            }
+        }
+    })
+    .await
+}
+
+/// Skips events until `MSG from text` arrives.
+pub async fn wait_message(client: &mut Client, from: &str, text: &str) {
+    let want = Event::Message { from: from.into(), text: text.into() };
+    wait_for(client, &format!("MSG {from} {text}"), |e| *e == want).await;
+}
+
+/// Reads events until the connection ends; returns them and how it ended.
+pub async fn drain(client: &mut Client) -> (Vec<Event>, ClientError) {
+    within("end of connection", async {
+        let mut seen = Vec::new();
+        loop {
+            match client.next().await {
+                Ok(event) => seen.push(event),
+                Err(error) => return (seen, error),
+            }
+        }
+    })
+    .await
+}
+
+/// Shorthand for building owned strings in expected events.
+pub fn s(text: &str) -> String {
+    text.to_string()
+}

@@ -118,6 +118,16 @@ pub enum ErrorCode {
     ServerFull,
     /// No nickname was chosen in time.
     HandshakeTimeout,
+    /// Too many connections from this IP address.
+    TooManyConnections,
+    /// Over the flood rate: the line was dropped (a warning).
+    RateLimited,
+    /// Stayed over the flood rate: disconnected.
+    Flood,
+    /// A started line was not finished in time: disconnected.
+    LineTimeout,
+    /// A `PING` went unanswered: disconnected.
+    PingTimeout,
     /// A code this version does not know, kept as sent.
     Other(String),
 }
@@ -134,6 +144,11 @@ const CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::NoSuchNick, "no-such-nick"),
     (ErrorCode::ServerFull, "server-full"),
     (ErrorCode::HandshakeTimeout, "handshake-timeout"),
+    (ErrorCode::TooManyConnections, "too-many-connections"),
+    (ErrorCode::RateLimited, "rate-limited"),
+    (ErrorCode::Flood, "flood"),
+    (ErrorCode::LineTimeout, "line-timeout"),
+    (ErrorCode::PingTimeout, "ping-timeout"),
 ];
 
 impl ErrorCode {

@@ -123,6 +123,11 @@ impl LineFramer {
         }
     }
 
+    /// True when a line has started to arrive and not yet ended (held or being skipped).
+    pub fn mid_line(&self) -> bool {
+        self.discarding || self.pending() > 0
+    }
+
     /// How many unframed bytes are held; never more than the limit plus two.
     pub fn pending(&self) -> usize {
         self.filled - self.start

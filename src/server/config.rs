@@ -37,6 +37,30 @@ pub struct Config {
     /// Time given at shutdown for queued lines to reach clients before sockets are closed.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
+
+    /// Most connections at once from one IP address.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_per_ip: usize,
+
+    /// Lines per second a client may send on average (commands included); 0 turns flood control off.
+    #[arg(long, default_value_t = 10)]
+    pub flood_rate: u32,
+
+    /// Lines a client may send at once before the rate applies; as many again dropped means disconnection.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub flood_burst: u32,
+
+    /// Silence after which the server sends a PING.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub ping_interval: Duration,
+
+    /// Time a client has to answer a PING (any line counts) before it is disconnected.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub ping_timeout: Duration,
+
+    /// Time a started line may stay unfinished before the client is disconnected.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub line_timeout: Duration,
 }
 
 impl Default for Config {
@@ -49,6 +73,12 @@ impl Default for Config {
             max_clients: 20_000,
             handshake_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
+            max_per_ip: 100,
+            flood_rate: 10,
+            flood_burst: 20,
+            ping_interval: Duration::from_secs(60),
+            ping_timeout: Duration::from_secs(30),
+            line_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -80,6 +110,12 @@ mod tests {
             "--max-clients=3",
             "--handshake-timeout=250ms",
             "--shutdown-grace=1s",
+            "--max-per-ip=2",
+            "--flood-rate=0",
+            "--flood-burst=5",
+            "--ping-interval=2s",
+            "--ping-timeout=1s",
+            "--line-timeout=3s",
         ]);
         let want = Config {
             max_line: 100,
@@ -89,6 +125,12 @@ mod tests {
             max_clients: 3,
             handshake_timeout: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(1),
+            max_per_ip: 2,
+            flood_rate: 0,
+            flood_burst: 5,
+            ping_interval: Duration::from_secs(2),
+            ping_timeout: Duration::from_secs(1),
+            line_timeout: Duration::from_secs(3),
         };
         assert_eq!(flags.config, want);
     }

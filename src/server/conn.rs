@@ -10,6 +10,7 @@ use futures_lite::future;
 use smol::Timer;
 use tracing::{debug, info};
 
+use super::flood::{FloodGate, Verdict};
 use super::outbox::Outbox;
 use super::room::{encode, ClientId, RoomError};
 use super::{Shared, Ticket};
@@ -47,6 +48,27 @@ enum Ending {
     QueueFull,
     /// The server is shutting down (the room already said goodbye).
     Stopped,
+    /// It stayed over the flood rate.
+    Flood,
+    /// It started a line and stalled.
+    LineTimeout,
+    /// It did not answer a `PING`.
+    PingTimeout,
+}
+
+impl Ending {
+    /// What the room hears in `LEAVE nick <reason>`.
+    fn reason(self) -> String {
+        match self {
+            Ending::Quit(reason) => reason,
+            Ending::Closed => "connection closed".into(),
+            Ending::QueueFull => "send queue full".into(),
+            Ending::Stopped => "server shutting down".into(),
+            Ending::Flood => "flooding".into(),
+            Ending::LineTimeout => "line timeout".into(),
+            Ending::PingTimeout => "ping timeout".into(),
+        }
+    }
 }
 
 /// One connection's reading side and what it needs to act on the room.
@@ -58,6 +80,12 @@ struct Connection {
     outbox: Outbox,
     /// Set when a reply could not be queued: the client stopped reading.
     overflowed: bool,
+    /// Flood control for this client's lines.
+    gate: FloodGate,
+    /// When the client last sent a whole line; silence past `ping_interval` earns a `PING`.
+    last_heard: Instant,
+    /// When the outstanding `PING` was sent, if one is.
+    ping_sent: Option<Instant>,
 }
 
 /// Serves one client from handshake to goodbye.
@@ -66,8 +94,19 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: ClientId, tic
     let config = &shared.config;
     let (outbox, writer) = Outbox::spawn(stream.clone(), config.queue_lines, config.queue_bytes);
     let reader = LineReader::new(stream, config.max_line);
-    let mut conn =
-        Connection { id, peer, shared: shared.clone(), reader, outbox, overflowed: false };
+    let now = Instant::now();
+    let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);
+    let mut conn = Connection {
+        id,
+        peer,
+        shared: shared.clone(),
+        reader,
+        outbox,
+        overflowed: false,
+        gate,
+        last_heard: now,
+        ping_sent: None,
+    };
     debug!(%peer, id, "connected");
     conn.run().await;
     conn.outbox.finish();
@@ -94,13 +133,9 @@ impl Connection {
     async fn run(&mut self) {
         let Some(mut nick) = self.handshake().await else { return };
         let ending = self.chat(&mut nick).await;
-        let reason = match ending {
-            Ending::Stopped => return,
-            Ending::Quit(reason) => reason,
-            Ending::Closed => "connection closed".to_string(),
-            Ending::QueueFull => "send queue full".to_string(),
-        };
-        self.shared.room.leave(self.id, &nick, &reason).await;
+        if !matches!(ending, Ending::Stopped) {
+            self.shared.room.leave(self.id, &nick, &ending.reason()).await;
+        }
     }
 
     /// Asks for a nickname until a valid, free one is given; `None` if the client never
@@ -169,15 +204,17 @@ impl Connection {
     /// Reads the member's lines and acts on them until it leaves.
     async fn chat(&mut self, nick: &mut Nick) -> Ending {
         loop {
-            let ending = match self.next_input(None).await {
-                Input::Line(line) => self.handle(nick, &line).await,
+            let ending = match self.next_input(Some(self.next_deadline())).await {
+                Input::Line(line) => self.admit_line(nick, &line).await,
                 Input::Refused(code, text) => {
+                    self.heard();
                     self.reply_error(code, text);
-                    None
+                    let verdict = self.flood_check(Instant::now());
+                    (verdict == Verdict::Disconnect).then_some(Ending::Flood)
                 }
                 Input::Closed => Some(Ending::Closed),
                 Input::Stopped => Some(Ending::Stopped),
-                Input::TimedOut => None,
+                Input::TimedOut => self.check_timers(nick, Instant::now()),
             };
             if self.overflowed {
                 self.outbox.abort();
@@ -192,9 +229,90 @@ impl Connection {
         }
     }
 
-    /// Acts on one line from a member; `Some` when it ends the session.
-    async fn handle(&mut self, nick: &mut Nick, line: &str) -> Option<Ending> {
-        match Command::parse(line) {
+    /// Notes that the client is alive: any whole line answers a `PING`.
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+        self.ping_sent = None;
+    }
+
+    /// Passes a line through flood control, then acts on it.
+    async fn admit_line(&mut self, nick: &mut Nick, line: &str) -> Option<Ending> {
+        self.heard();
+        let parsed = Command::parse(line);
+        // Answers to our own pings never count against the client.
+        if let Ok(Some(Command::Pong(_))) = parsed {
+            return None;
+        }
+        match self.flood_check(self.last_heard) {
+            Verdict::Accept => self.handle(nick, parsed).await,
+            Verdict::Drop { .. } => None,
+            Verdict::Disconnect => Some(Ending::Flood),
+        }
+    }
+
+    /// Runs flood control for one line, warning or logging as it decides.
+    fn flood_check(&mut self, now: Instant) -> Verdict {
+        let verdict = self.gate.check(now);
+        match verdict {
+            Verdict::Accept | Verdict::Drop { warn: false } => {}
+            Verdict::Drop { warn: true } => {
+                let rate = self.shared.config.flood_rate;
+                let text =
+                    format!("slow down: over {rate} lines per second; lines are being dropped");
+                self.reply_error(ErrorCode::RateLimited, text);
+            }
+            Verdict::Disconnect => {
+                info!(peer = %self.peer, "disconnected: flooding");
+                self.reply_error(ErrorCode::Flood, "disconnected for flooding".into());
+            }
+        }
+        verdict
+    }
+
+    /// The earliest moment a timer (stalled line, unanswered ping, due ping) needs a look.
+    fn next_deadline(&self) -> Instant {
+        let config = &self.shared.config;
+        let now = Instant::now();
+        // A line that starts while we wait is noticed at the latest one timeout from now.
+        let line = self.reader.partial_since().unwrap_or(now) + config.line_timeout;
+        let ping = match self.ping_sent {
+            Some(sent) => sent + config.ping_timeout,
+            None => self.last_heard + config.ping_interval,
+        };
+        line.min(ping)
+    }
+
+    /// Acts on whichever timer has expired.
+    fn check_timers(&mut self, nick: &Nick, now: Instant) -> Option<Ending> {
+        let config = &self.shared.config;
+        if self.reader.partial_since().is_some_and(|since| now >= since + config.line_timeout) {
+            info!(nick = %nick, "disconnected: line not finished in time");
+            self.reply_error(ErrorCode::LineTimeout, "line not finished in time; goodbye".into());
+            return Some(Ending::LineTimeout);
+        }
+        match self.ping_sent {
+            Some(sent) if now >= sent + config.ping_timeout => {
+                info!(nick = %nick, "disconnected: no answer to PING");
+                self.reply_error(ErrorCode::PingTimeout, "no answer to PING; goodbye".into());
+                Some(Ending::PingTimeout)
+            }
+            None if now >= self.last_heard + config.ping_interval => {
+                self.ping_sent = Some(now);
+                let token = now.duration_since(self.last_heard).as_millis().to_string();
+                self.reply(&Event::Ping { token });
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Acts on one parsed line from a member; `Some` when it ends the session.
+    async fn handle(
+        &mut self,
+        nick: &mut Nick,
+        parsed: Result<Option<Command>, CommandError>,
+    ) -> Option<Ending> {
+        match parsed {
             Ok(None) => None,
             Ok(Some(command)) => self.execute(nick, command).await,
             Err(error @ CommandError::Unknown(_)) => {

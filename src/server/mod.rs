@@ -5,14 +5,16 @@
 
 mod config;
 mod conn;
+mod flood;
 mod outbox;
 mod room;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::Shutdown;
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
@@ -41,6 +43,8 @@ struct Shared {
     room: Room,
     /// Open connections, registered or not, checked against `max_clients`.
     clients: AtomicUsize,
+    /// Open connections per address, checked against `max_per_ip`.
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
     /// Source of connection ids.
     next_id: AtomicU64,
     /// Never sent on; closes when the server stops, waking every reader.
@@ -52,12 +56,49 @@ struct Shared {
 #[derive(Debug)]
 struct Ticket {
     shared: Arc<Shared>,
+    ip: IpAddr,
     _alive: Sender<()>,
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.shared.clients.fetch_sub(1, Ordering::Relaxed);
+        let mut per_ip = self.shared.lock_per_ip();
+        if let Some(count) = per_ip.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// The per-address counts. The lock is held for a map update only, never across an
+    /// await, and a panic elsewhere cannot leave the counts unusable.
+    fn lock_per_ip(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.per_ip.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a new connection from `ip`, or says which limit it hits.
+    fn try_count(&self, ip: IpAddr) -> Result<(), Event> {
+        let max = self.config.max_clients;
+        if self.clients.fetch_add(1, Ordering::Relaxed) >= max {
+            self.clients.fetch_sub(1, Ordering::Relaxed);
+            let text = format!("server is full ({max} clients); try again later");
+            return Err(Event::Error { code: ErrorCode::ServerFull, text });
+        }
+        let max = self.config.max_per_ip;
+        let mut per_ip = self.lock_per_ip();
+        let count = per_ip.entry(ip).or_insert(0);
+        if *count >= max {
+            drop(per_ip);
+            self.clients.fetch_sub(1, Ordering::Relaxed);
+            let text = format!("too many connections from your address (at most {max})");
+            return Err(Event::Error { code: ErrorCode::TooManyConnections, text });
+        }
+        *count += 1;
+        Ok(())
     }
 }
 
@@ -75,6 +116,7 @@ pub async fn run(
         config,
         room: Room::new(),
         clients: AtomicUsize::new(0),
+        per_ip: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(1),
         stop,
     });
@@ -112,20 +154,17 @@ async fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, alive: &Sende
     }
 }
 
-/// Starts a connection's task, or refuses it when the server is full.
-fn admit(stream: TcpStream, peer: std::net::SocketAddr, shared: &Arc<Shared>, alive: &Sender<()>) {
+/// Starts a connection's task, or refuses it when a connection limit is reached.
+fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, alive: &Sender<()>) {
     // Without this, small lines wait for delayed ACKs and p99 latency sits near 28 ms.
     let _ = stream.set_nodelay(true);
-    let max = shared.config.max_clients;
-    if shared.clients.fetch_add(1, Ordering::Relaxed) >= max {
-        shared.clients.fetch_sub(1, Ordering::Relaxed);
-        warn!(%peer, max, "refused: server full");
-        let text = format!("server is full ({max} clients); try again later");
-        smol::spawn(refuse(stream, Event::Error { code: ErrorCode::ServerFull, text })).detach();
+    if let Err(refusal) = shared.try_count(peer.ip()) {
+        warn!(%peer, "refused: {refusal}");
+        smol::spawn(refuse(stream, refusal)).detach();
         return;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let ticket = Ticket { shared: shared.clone(), _alive: alive.clone() };
+    let ticket = Ticket { shared: shared.clone(), ip: peer.ip(), _alive: alive.clone() };
     smol::spawn(conn::serve(stream, peer, id, ticket)).detach();
 }
 

@@ -1,0 +1,212 @@
+//! Abuse and faults: floods, too many sockets, stalled lines, dead peers, abrupt endings.
+//! Each test checks what happened to the bad client and that the healthy ones lost nothing.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::*;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use smolchat::client::{Client, ClientError};
+use smolchat::protocol::{Command, ErrorCode, Event};
+use smolchat::server::Config;
+
+/// Waits until the room hears `nick` leave, and returns the reason.
+async fn leave_reason(client: &mut Client, nick: &str) -> String {
+    match wait_for(client, "LEAVE", |e| matches!(e, Event::Leave { nick: n, .. } if n == nick))
+        .await
+    {
+        Event::Leave { reason, .. } => reason,
+        _ => unreachable!("wait_for returned a non-matching event"),
+    }
+}
+
+/// The codes of every ERROR in `events`.
+fn error_codes(events: &[Event]) -> Vec<ErrorCode> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Error { code, .. } => Some(code.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_flooder_is_warned_then_disconnected_and_others_see_only_what_was_accepted() {
+    smol::block_on(async {
+        let config = Config { flood_rate: 1, flood_burst: 4, ..quick() };
+        let server = TestServer::start(config).await;
+        let mut alice = server.join("alice").await;
+        let mut flooder = server.join("flooder").await;
+        // Private messages and commands count too.
+        flooder.say("m0").await.expect("say");
+        flooder.say("m1").await.expect("say");
+        flooder.send(&Command::Msg { to: "alice".into(), text: "p2".into() }).await.expect("msg");
+        flooder.send(&Command::Who).await.expect("who");
+        for n in 4..20 {
+            if flooder.say(&format!("m{n}")).await.is_err() {
+                break;
+            }
+        }
+        let (seen, end) = drain(&mut flooder).await;
+        let codes = error_codes(&seen);
+        assert_eq!(codes, [ErrorCode::RateLimited, ErrorCode::Flood], "{seen:?}");
+        assert!(matches!(end, ClientError::Closed), "{end:?}");
+        assert_eq!(leave_reason(&mut alice, "flooder").await, "flooding");
+        alice.say("after").await.expect("say");
+        wait_message(&mut alice, "alice", "after").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn the_flooders_accepted_lines_reach_the_room_in_order() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { flood_rate: 1, flood_burst: 3, ..quick() }).await;
+        let mut alice = server.join("alice").await;
+        let flooder = server.join("flooder").await;
+        assert_eq!(next(&mut alice).await, Event::Join { nick: s("flooder") });
+        for n in 0..10 {
+            let _ = flooder.say(&format!("m{n}")).await;
+        }
+        let mut messages = Vec::new();
+        loop {
+            match next(&mut alice).await {
+                Event::Message { text, .. } => messages.push(text),
+                Event::Leave { reason, .. } => {
+                    assert_eq!(reason, "flooding");
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(messages, ["m0", "m1", "m2"]);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn the_per_address_cap_refuses_the_next_connection_only() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { max_per_ip: 2, ..quick() }).await;
+        let mut alice = server.join("alice").await;
+        let bob = server.join("bob").await;
+        match within("refusal", Client::connect(server.addr)).await {
+            Err(ClientError::Refused { code: ErrorCode::TooManyConnections, .. }) => {}
+            other => panic!("expected too-many-connections, got {other:?}"),
+        }
+        bob.sender.quit(None).await.expect("quit");
+        assert_eq!(leave_reason(&mut alice, "bob").await, "quit");
+        // Bob's slot is free again once his connection has fully closed.
+        let carol = within("carol", async {
+            loop {
+                match Client::join(server.addr, "carol").await {
+                    Ok((client, _)) => break client,
+                    Err(ClientError::Refused { code: ErrorCode::TooManyConnections, .. }) => {
+                        smol::Timer::after(Duration::from_millis(20)).await;
+                    }
+                    Err(error) => panic!("{error}"),
+                }
+            }
+        })
+        .await;
+        carol.say("in").await.expect("say");
+        wait_message(&mut alice, "carol", "in").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_stalled_partial_line_is_closed_after_the_line_timeout() {
+    smol::block_on(async {
+        let server =
+            TestServer::start(Config { line_timeout: Duration::from_millis(300), ..quick() }).await;
+        let mut alice = server.join("alice").await;
+        let mut sloth = server.join("sloth").await;
+        sloth.sender.send_bytes(b"I am typing very slo").await.expect("send");
+        let (seen, _) = drain(&mut sloth).await;
+        assert_eq!(error_codes(&seen), [ErrorCode::LineTimeout], "{seen:?}");
+        assert_eq!(leave_reason(&mut alice, "sloth").await, "line timeout");
+        alice.say("still fine").await.expect("say");
+        wait_message(&mut alice, "alice", "still fine").await;
+        server.stop().await;
+    });
+}
+
+/// Registers over a raw socket and returns it with what it has read so far.
+async fn raw_join(addr: SocketAddr, nick: &str) -> async_net::TcpStream {
+    let mut stream = within("connect", async_net::TcpStream::connect(addr)).await.expect("connect");
+    stream.write_all(format!("{nick}\n").as_bytes()).await.expect("nick");
+    stream
+}
+
+/// Reads a raw socket to its end.
+async fn read_to_end(stream: &mut async_net::TcpStream) -> String {
+    let mut all = Vec::new();
+    within("end of stream", stream.read_to_end(&mut all)).await.expect("read");
+    String::from_utf8_lossy(&all).into_owned()
+}
+
+#[test]
+fn a_peer_that_never_answers_ping_is_closed_and_one_that_does_stays() {
+    smol::block_on(async {
+        let config = Config {
+            ping_interval: Duration::from_millis(150),
+            ping_timeout: Duration::from_millis(150),
+            ..quick()
+        };
+        let server = TestServer::start(config).await;
+        let mut alice = server.join("alice").await; // the client answers PING by itself
+        let mut dead = raw_join(server.addr, "dead").await;
+        assert_eq!(leave_reason(&mut alice, "dead").await, "ping timeout");
+        let transcript = read_to_end(&mut dead).await;
+        assert!(transcript.contains("\nPING "), "{transcript}");
+        assert!(transcript.contains("\nERROR ping-timeout "), "{transcript}");
+        // Alice has been idle across several ping intervals and is still in the room.
+        alice.say("alive").await.expect("say");
+        wait_message(&mut alice, "alice", "alive").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_connection_reset_in_the_middle_of_writes_is_cleaned_up_and_announced() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut alice = server.join("alice").await;
+        let victim = raw_join(server.addr, "victim").await;
+        wait_for(&mut alice, "victim joins", |e| matches!(e, Event::Join { .. })).await;
+        let big = "z".repeat(4000);
+        for n in 0..40 {
+            alice.say(&format!("{n} {big}")).await.expect("say");
+        }
+        // SO_LINGER 0 turns the close into a reset while the server is still writing.
+        socket2::SockRef::from(&victim).set_linger(Some(Duration::ZERO)).expect("linger");
+        drop(victim);
+        assert_eq!(leave_reason(&mut alice, "victim").await, "connection closed");
+        alice.say("after the reset").await.expect("say");
+        wait_message(&mut alice, "alice", "after the reset").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_peer_that_closes_half_way_through_a_line_is_announced_and_the_fragment_dropped() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut alice = server.join("alice").await;
+        let bob = server.join("bob").await;
+        assert_eq!(next(&mut alice).await, Event::Join { nick: s("bob") });
+        bob.sender.send_bytes(b"half a li").await.expect("send");
+        drop(bob);
+        assert_eq!(
+            next(&mut alice).await,
+            Event::Leave { nick: s("bob"), reason: s("connection closed") }
+        );
+        alice.say("next").await.expect("say");
+        assert_eq!(next(&mut alice).await, Event::Message { from: s("alice"), text: s("next") });
+        server.stop().await;
+    });
+}

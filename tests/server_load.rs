@@ -140,7 +140,7 @@ async fn join_and_stop_reading(addr: SocketAddr, nick: &str) -> async_net::TcpSt
 #[test]
 fn a_client_that_never_reads_is_dropped_and_nobody_else_misses_a_line() {
     smol::block_on(async {
-        let config = Config { queue_lines: 32, queue_bytes: 64 * 1024, ..quick() };
+        let config = Config { queue_len: 32, queue_bytes: 64 * 1024, ..quick() };
         let server = TestServer::start(config).await;
         let mut alice = server.join("alice").await;
         let mut bob = server.join("bob").await;

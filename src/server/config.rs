@@ -18,9 +18,10 @@ pub struct Config {
     #[arg(long, default_value_t = DEFAULT_MAX_NICK, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_nick: usize,
 
-    /// Lines that may wait in one client's send queue before it is disconnected as too slow.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
-    pub queue_lines: usize,
+    /// Entries that may wait in one client's send queue (an entry is one line, or a batch of
+    /// room lines written together) before it is disconnected as too slow.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub queue_len: usize,
 
     /// Bytes that may wait in one client's send queue before it is disconnected as too slow.
     #[arg(long, default_value_t = 256 * 1024, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
@@ -68,7 +69,7 @@ impl Default for Config {
         Config {
             max_line: DEFAULT_MAX_LINE,
             max_nick: DEFAULT_MAX_NICK,
-            queue_lines: 256,
+            queue_len: 64,
             queue_bytes: 256 * 1024,
             max_clients: 20_000,
             handshake_timeout: Duration::from_secs(60),
@@ -105,7 +106,7 @@ mod tests {
             "smolchat-server",
             "--max-line=100",
             "--max-nick=8",
-            "--queue-lines=4",
+            "--queue-len=4",
             "--queue-bytes=1000",
             "--max-clients=3",
             "--handshake-timeout=250ms",
@@ -120,7 +121,7 @@ mod tests {
         let want = Config {
             max_line: 100,
             max_nick: 8,
-            queue_lines: 4,
+            queue_len: 4,
             queue_bytes: 1000,
             max_clients: 3,
             handshake_timeout: Duration::from_millis(250),

@@ -92,7 +92,7 @@ struct Connection {
 pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: ClientId, ticket: Ticket) {
     let shared = ticket.shared.clone();
     let config = &shared.config;
-    let (outbox, writer) = Outbox::spawn(stream.clone(), config.queue_lines, config.queue_bytes);
+    let (outbox, writer) = Outbox::spawn(stream.clone(), config.queue_len, config.queue_bytes);
     let reader = LineReader::new(stream, config.max_line);
     let now = Instant::now();
     let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);
@@ -405,7 +405,7 @@ impl Connection {
 
     /// Queues a line for this client alone; a full queue marks it as not reading.
     fn reply(&mut self, event: &Event) {
-        if self.outbox.push(&encode(event)).is_err() {
+        if self.outbox.push(encode(event)).is_err() {
             self.overflowed = true;
         }
     }

@@ -122,11 +122,16 @@ pub async fn run(
     });
     info!("listening on {}", listener.local_addr()?);
 
+    let flusher = smol::spawn({
+        let shared = shared.clone();
+        async move { shared.room.run_flusher().await }
+    });
     future::or(accept_loop(&listener, &shared, &alive_tx), shutdown).await;
 
     info!("shutting down");
     drop(listener);
     shared.room.close(&Event::Bye { reason: "server shutting down".into() }).await;
+    flusher.await;
     drop(stop_tx);
     drop(alive_tx);
     drop(shared);

@@ -9,8 +9,36 @@ use async_net::TcpStream;
 use futures_lite::AsyncWriteExt;
 use smol::Task;
 
-/// An encoded line (or several), shared by every recipient of a broadcast.
-pub type Bytes = Arc<[u8]>;
+/// Encoded lines shared by every recipient of a broadcast: the bytes from `from` on.
+///
+/// A room batch is allocated once and handed to every member; someone who joined while the
+/// batch was filling gets the same allocation starting at the first line after its join.
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    /// One or more whole lines.
+    bytes: Arc<[u8]>,
+    /// Where this recipient's part begins.
+    from: usize,
+}
+
+impl Chunk {
+    /// Shares `bytes` from offset `from` (clamped to the end).
+    pub fn new(bytes: Arc<[u8]>, from: usize) -> Chunk {
+        let from = from.min(bytes.len());
+        Chunk { bytes, from }
+    }
+
+    /// The bytes to write.
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[self.from..]
+    }
+}
+
+impl From<Vec<u8>> for Chunk {
+    fn from(bytes: Vec<u8>) -> Chunk {
+        Chunk { bytes: bytes.into(), from: 0 }
+    }
+}
 
 /// The writer gathers at most this much before writing, so one wake-up is one syscall.
 const MAX_BATCH: usize = 64 * 1024;
@@ -31,7 +59,7 @@ pub enum PushError {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     /// Bounded by line count; the byte count is checked beside it.
-    tx: Sender<Bytes>,
+    tx: Sender<Chunk>,
     /// Bytes queued and not yet taken by the writer.
     queued: Arc<AtomicUsize>,
     /// The byte limit of the queue.
@@ -41,17 +69,18 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Creates the queue for `stream` and spawns its writer task.
-    pub fn spawn(stream: TcpStream, max_lines: usize, max_bytes: usize) -> (Outbox, Task<()>) {
-        let (tx, rx) = async_channel::bounded(max_lines.max(1));
+    /// Creates the queue for `stream` (at most `max_len` chunks and `max_bytes` bytes
+    /// waiting) and spawns its writer task.
+    pub fn spawn(stream: TcpStream, max_len: usize, max_bytes: usize) -> (Outbox, Task<()>) {
+        let (tx, rx) = async_channel::bounded(max_len.max(1));
         let queued = Arc::new(AtomicUsize::new(0));
         let writer = smol::spawn(write_loop(rx, queued.clone(), stream.clone()));
         (Outbox { tx, queued, max_bytes, stream }, writer)
     }
 
-    /// Queues `line` without waiting: a broadcast never awaits a client.
-    pub fn push(&self, line: &Bytes) -> Result<(), PushError> {
-        let len = line.len();
+    /// Queues `chunk` without waiting: a broadcast never awaits a client.
+    pub fn push(&self, chunk: Chunk) -> Result<(), PushError> {
+        let len = chunk.as_slice().len();
         let before = self.queued.fetch_add(len, Ordering::Relaxed);
         // One line is always let through an empty queue, however long, so that a
         // limit below the line length cannot lock a client out entirely.
@@ -59,7 +88,7 @@ impl Outbox {
             self.queued.fetch_sub(len, Ordering::Relaxed);
             return Err(PushError::Full);
         }
-        self.tx.try_send(line.clone()).map_err(|e| {
+        self.tx.try_send(chunk).map_err(|e| {
             self.queued.fetch_sub(len, Ordering::Relaxed);
             match e {
                 TrySendError::Full(_) => PushError::Full,
@@ -84,13 +113,13 @@ impl Outbox {
 /// closed and empty or the peer goes away. At a clean end it only half-closes (FIN after
 /// the last line) so the reader can still drain the peer's input; after a failed write it
 /// closes both ways, which wakes the reader so the connection leaves the room.
-async fn write_loop(rx: Receiver<Bytes>, queued: Arc<AtomicUsize>, mut stream: TcpStream) {
+async fn write_loop(rx: Receiver<Chunk>, queued: Arc<AtomicUsize>, mut stream: TcpStream) {
     let mut batch: Vec<u8> = Vec::new();
     while let Ok(first) = rx.recv().await {
         take(&mut batch, &first, &queued);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(line) => take(&mut batch, &line, &queued),
+                Ok(chunk) => take(&mut batch, &chunk, &queued),
                 Err(_) => break,
             }
         }
@@ -107,7 +136,8 @@ async fn write_loop(rx: Receiver<Bytes>, queued: Arc<AtomicUsize>, mut stream: T
     let _ = stream.shutdown(Shutdown::Write);
 }
 
-fn take(batch: &mut Vec<u8>, line: &[u8], queued: &AtomicUsize) {
-    batch.extend_from_slice(line);
-    queued.fetch_sub(line.len(), Ordering::Relaxed);
+fn take(batch: &mut Vec<u8>, chunk: &Chunk, queued: &AtomicUsize) {
+    let bytes = chunk.as_slice();
+    batch.extend_from_slice(bytes);
+    queued.fetch_sub(bytes.len(), Ordering::Relaxed);
 }

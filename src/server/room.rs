@@ -1,23 +1,34 @@
 //! The room: who is online under which nickname, and the broadcast that reaches them all.
 //!
-//! Every change to the room and every broadcast happens under one `async_lock` mutex, and
-//! a broadcast only `try_send`s into each member's queue while holding it, so the lock is
-//! never held across a wait on a client and everybody's queue receives the room's events
-//! in one and the same order.
+//! Every change to the room happens under one `async_lock` mutex, and room events are
+//! appended, in that order, to one pending batch. A flush turns the batch into a single
+//! shared allocation and `try_send`s it into every member's queue, so the lock is never
+//! held across a wait on a client, everybody receives the room's events in one and the
+//! same order, and a burst (a join storm, ten busy senders) costs one queue entry per
+//! member per flush instead of one per line.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use async_channel::{Receiver, Sender};
 use async_lock::Mutex;
+use futures_lite::future;
 use thiserror::Error;
 use tracing::{info, warn};
 
-use super::outbox::{Bytes, Outbox, PushError};
+use super::outbox::{Chunk, Outbox, PushError};
 use crate::protocol::{nick_key, Event, Nick};
+
+/// A batch this large is flushed at once instead of waiting for the flusher task.
+const FLUSH_AT: usize = 32 * 1024;
+
+/// The batch buffer is given back after a flush if it grew past this.
+const IDLE_PENDING: usize = 64 * 1024;
 
 /// Identifies one connection, so a late leave never removes a newer holder of the nick.
 pub type ClientId = u64;
 
-/// Why a nickname could not be taken.
+/// Why a room operation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum RoomError {
     /// Someone online already has it (compared case-insensitively).
@@ -32,15 +43,21 @@ pub enum RoomError {
 }
 
 /// The shared chat room.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Room {
-    /// Members by case-folded nickname.
+    /// Members and the pending batch, by case-folded nickname.
     members: Mutex<Members>,
+    /// Wakes [`Room::run_flusher`] when a batch has started.
+    flush_requests: Receiver<()>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Members {
     by_key: HashMap<String, Member>,
+    /// Encoded room events not yet handed to the queues.
+    pending: Vec<u8>,
+    /// Asks the flusher task for a flush; holds at most one request.
+    wake: Sender<()>,
     /// Set once at shutdown; nobody joins afterwards.
     closed: bool,
 }
@@ -50,17 +67,37 @@ struct Member {
     id: ClientId,
     nick: Nick,
     outbox: Outbox,
+    /// Where in the pending batch this member's part begins, if it joined mid-batch.
+    joined_at: Option<usize>,
 }
 
-/// Encodes an event once, for every recipient to share.
-pub fn encode(event: &Event) -> Bytes {
+/// Encodes an event for one recipient.
+pub fn encode(event: &Event) -> Chunk {
     event.encode().into()
 }
 
+impl Default for Room {
+    fn default() -> Room {
+        Room::new()
+    }
+}
+
 impl Room {
-    /// An empty room.
+    /// An empty room. Its batches are delivered by [`Room::run_flusher`], which the server
+    /// runs as a task beside the connections.
     pub fn new() -> Room {
-        Room::default()
+        let (wake, flush_requests) = async_channel::bounded(1);
+        let members = Members { by_key: HashMap::new(), pending: Vec::new(), wake, closed: false };
+        Room { members: Mutex::new(members), flush_requests }
+    }
+
+    /// Delivers pending batches whenever asked. Yields once before each flush so that
+    /// every reader with a line ready adds it to the same batch.
+    pub async fn run_flusher(&self) {
+        while self.flush_requests.recv().await.is_ok() {
+            future::yield_now().await;
+            self.members.lock().await.flush();
+        }
     }
 
     /// Adds a member: the newcomer gets `WELCOME` first, then everyone else hears `JOIN`.
@@ -80,11 +117,13 @@ impl Room {
             return Err(RoomError::Taken);
         }
         let online = members.by_key.len() + 1;
-        let welcome = encode(&Event::Welcome { nick: nick.to_string(), online });
         // The newcomer's queue is empty, so this can only fail if it is already closing.
-        let _ = outbox.push(&welcome);
-        members.broadcast(&Event::Join { nick: nick.to_string() });
-        members.by_key.insert(key, Member { id, nick: nick.clone(), outbox: outbox.clone() });
+        let _ = outbox.push(encode(&Event::Welcome { nick: nick.to_string(), online }));
+        members.announce(&Event::Join { nick: nick.to_string() });
+        let joined_at = Some(members.pending.len());
+        members
+            .by_key
+            .insert(key, Member { id, nick: nick.clone(), outbox: outbox.clone(), joined_at });
         info!(nick = %nick, online, "joined");
         Ok(online)
     }
@@ -94,13 +133,13 @@ impl Room {
         let mut members = self.members.lock().await;
         if members.remove(id, nick).is_some() {
             info!(nick = %nick, reason = %reason.escape_debug(), "left");
-            members.broadcast(&Event::Leave { nick: nick.to_string(), reason: reason.to_string() });
+            members.announce(&Event::Leave { nick: nick.to_string(), reason: reason.to_string() });
         }
     }
 
     /// Sends `event` to everyone in the room.
     pub async fn broadcast(&self, event: &Event) {
-        self.members.lock().await.broadcast(event);
+        self.members.lock().await.announce(event);
     }
 
     /// Changes a member's nickname and announces it to everyone, the member included.
@@ -116,7 +155,7 @@ impl Room {
         member.nick = new.clone();
         members.by_key.insert(new_key, member);
         info!(old = %old, new = %new, "renamed");
-        members.broadcast(&Event::Rename { old: old.to_string(), new: new.to_string() });
+        members.announce(&Event::Rename { old: old.to_string(), new: new.to_string() });
         Ok(())
     }
 
@@ -137,11 +176,17 @@ impl Room {
             to: target.nick.to_string(),
             text: text.to_string(),
         };
+        let target_id = target.id;
+        // Room events said before this message reach both of them before it.
+        members.flush();
         let line = encode(&event);
-        let target_full = target.outbox.push(&line) == Err(PushError::Full);
+        let target_full = match members.by_key.get(&key) {
+            Some(target) => target.outbox.push(line.clone()) == Err(PushError::Full),
+            None => false,
+        };
         // A message to oneself is shown once.
-        if target.id != id {
-            let _ = sender.push(&line);
+        if target_id != id {
+            let _ = sender.push(line);
         }
         if target_full {
             members.drop_slow(vec![key]);
@@ -157,14 +202,17 @@ impl Room {
         nicks
     }
 
-    /// Shuts the room: every member gets `event` (a `BYE`) and its queue is closed gently,
-    /// so what was queued is still written. Nobody can join afterwards.
+    /// Shuts the room: what is pending is delivered, then every member gets `event` (a
+    /// `BYE`) and its queue is closed gently, so what was queued is still written. Nobody
+    /// can join afterwards, and the flusher task ends.
     pub async fn close(&self, event: &Event) {
         let mut members = self.members.lock().await;
+        members.flush();
         members.closed = true;
+        members.wake.close();
         let line = encode(event);
         for (_, member) in members.by_key.drain() {
-            if member.outbox.push(&line).is_err() {
+            if member.outbox.push(line.clone()).is_err() {
                 member.outbox.abort();
             } else {
                 member.outbox.finish();
@@ -182,37 +230,50 @@ impl Members {
         }
     }
 
-    /// Encodes once and queues for everyone; members whose queue is full are dropped, and
-    /// their leaving is itself broadcast, in the same order for all.
-    fn broadcast(&mut self, event: &Event) {
-        let line = encode(event);
-        let slow: Vec<String> = self
-            .by_key
-            .iter()
-            .filter(|(_, m)| m.outbox.push(&line) == Err(PushError::Full))
-            .map(|(key, _)| key.clone())
-            .collect();
-        if !slow.is_empty() {
+    /// Appends a room event to the pending batch and makes sure a flush will come.
+    fn announce(&mut self, event: &Event) {
+        let was_empty = self.pending.is_empty();
+        event.encode_into(&mut self.pending);
+        if self.pending.len() >= FLUSH_AT {
+            self.flush();
+        } else if was_empty {
+            // Full means a request is already waiting, which will cover this batch too.
+            let _ = self.wake.try_send(());
+        }
+    }
+
+    /// Hands the pending batch, as one shared allocation, to every member's queue.
+    /// Members whose queue is full are dropped and their leaving is itself announced,
+    /// in the next round of the loop, so the order stays the same for everyone.
+    fn flush(&mut self) {
+        while !self.pending.is_empty() {
+            let batch: Arc<[u8]> = self.pending.as_slice().into();
+            self.pending.clear();
+            if self.pending.capacity() > IDLE_PENDING {
+                self.pending = Vec::new();
+            }
+            let mut slow = Vec::new();
+            for (key, member) in &mut self.by_key {
+                let from = member.joined_at.take().unwrap_or(0);
+                if from < batch.len()
+                    && member.outbox.push(Chunk::new(batch.clone(), from)) == Err(PushError::Full)
+                {
+                    slow.push(key.clone());
+                }
+            }
             self.drop_slow(slow);
         }
     }
 
-    /// Disconnects members that stopped reading, then announces each departure.
+    /// Disconnects members that stopped reading and announces each departure.
     fn drop_slow(&mut self, keys: Vec<String>) {
-        let gone: Vec<Nick> = keys
-            .iter()
-            .filter_map(|key| self.by_key.remove(key))
-            .map(|member| {
+        for key in keys {
+            if let Some(member) = self.by_key.remove(&key) {
                 member.outbox.abort();
                 warn!(nick = %member.nick, "disconnected: send queue full");
-                member.nick
-            })
-            .collect();
-        for nick in gone {
-            self.broadcast(&Event::Leave {
-                nick: nick.to_string(),
-                reason: "send queue full".into(),
-            });
+                let reason = "send queue full".to_string();
+                self.announce(&Event::Leave { nick: member.nick.to_string(), reason });
+            }
         }
     }
 }

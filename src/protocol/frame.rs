@@ -11,6 +11,9 @@ pub const DEFAULT_MAX_LINE: usize = 4096;
 /// The most bytes asked of the socket in one read.
 const READ_CHUNK: usize = 4096;
 
+/// The fewest: what an idle connection keeps, since most lines are short.
+const MIN_READ: usize = 256;
+
 /// Buffers kept above this size after a long line are shrunk back, so an idle
 /// connection that once received a long line does not pin its memory.
 const IDLE_CAPACITY: usize = 1024;
@@ -39,12 +42,23 @@ pub struct LineFramer {
     max: usize,
     /// True while skipping the rest of an over-long line.
     discarding: bool,
+    /// How much to ask for next: doubles while reads fill it, halves while they do not,
+    /// so a busy sender gets large reads and ten thousand idle clients small buffers.
+    read_size: usize,
 }
 
 impl LineFramer {
     /// A framer for lines of at most `max` bytes. Allocates nothing until data arrives.
     pub fn new(max: usize) -> LineFramer {
-        LineFramer { buf: Vec::new(), start: 0, filled: 0, scanned: 0, max, discarding: false }
+        LineFramer {
+            buf: Vec::new(),
+            start: 0,
+            filled: 0,
+            scanned: 0,
+            max,
+            discarding: false,
+            read_size: MIN_READ,
+        }
     }
 
     /// The unframed bytes can hold `max + 2` at most (the line, a `\r`, and one byte
@@ -57,7 +71,7 @@ impl LineFramer {
     pub fn spare(&mut self) -> &mut [u8] {
         self.compact();
         let pending = self.buf.len();
-        let room = self.limit().saturating_sub(pending).clamp(1, READ_CHUNK);
+        let room = self.limit().saturating_sub(pending).clamp(1, self.read_size);
         self.buf.resize(pending + room, 0);
         self.filled = pending;
         &mut self.buf[pending..]
@@ -65,6 +79,12 @@ impl LineFramer {
 
     /// Records that the first `n` bytes of the last [`spare`](Self::spare) were filled.
     pub fn commit(&mut self, n: usize) {
+        let offered = self.buf.len() - self.filled;
+        if n >= offered {
+            self.read_size = (self.read_size * 2).min(READ_CHUNK);
+        } else if n < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(MIN_READ);
+        }
         let end = self.filled.saturating_add(n).min(self.buf.len());
         self.buf.truncate(end);
         self.filled = end;

@@ -1,0 +1,47 @@
+//! The real `smolchat-server` binary: it says where it listens, and SIGTERM shuts it down
+//! gracefully (every client told, exit status 0).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command as Process, Stdio};
+
+use common::*;
+use smolchat::client::{Client, ClientError};
+use smolchat::protocol::Event;
+
+#[test]
+fn sigterm_tells_every_client_and_exits_zero() {
+    let mut server = Process::new(env!("CARGO_BIN_EXE_smolchat-server"))
+        .args(["--bind", "127.0.0.1:0", "--shutdown-grace", "1s"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server binary");
+    let stderr = server.stderr.take().expect("stderr");
+    let mut log = BufReader::new(stderr).lines();
+    let addr: SocketAddr = log
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.split("listening on ").nth(1).map(|a| a.trim().to_string()))
+        .expect("a 'listening on' line")
+        .parse()
+        .expect("an address");
+    smol::block_on(async {
+        let (mut alice, _) = within("join", Client::join(addr, "alice")).await.expect("join");
+        alice.say("before the end").await.expect("say");
+        wait_message(&mut alice, "alice", "before the end").await;
+        let pid = server.id().to_string();
+        let killed = Process::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(killed.success());
+        let (seen, end) = drain(&mut alice).await;
+        assert_eq!(seen, [Event::Bye { reason: s("server shutting down") }]);
+        assert!(matches!(end, ClientError::Closed), "{end:?}");
+    });
+    let status = server.wait().expect("wait for the server");
+    assert_eq!(status.code(), Some(0), "the server should exit 0 after SIGTERM");
+    let rest: Vec<String> = log.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}

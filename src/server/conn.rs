@@ -148,6 +148,9 @@ impl Connection {
                 Input::Line(line) => line,
                 Input::Refused(code, text) => {
                     self.reply_error(code, text);
+                    if self.flood_check(Instant::now()) == Verdict::Disconnect {
+                        return None;
+                    }
                     continue;
                 }
                 Input::TimedOut => {
@@ -166,6 +169,12 @@ impl Connection {
             };
             if matches!(Command::parse(&line), Ok(Some(Command::Quit(_)))) {
                 return None;
+            }
+            // Nickname attempts are lines too: a client cannot spin the server on them.
+            match self.flood_check(Instant::now()) {
+                Verdict::Accept => {}
+                Verdict::Drop { .. } => continue,
+                Verdict::Disconnect => return None,
             }
             if let Some(nick) = self.try_register(line.trim()).await {
                 return Some(nick);

@@ -45,3 +45,53 @@ fn sigterm_tells_every_client_and_exits_zero() {
     let rest: Vec<String> = log.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
 }
+
+#[test]
+fn running_out_of_file_descriptors_is_survived() {
+    // A descriptor limit of 64 leaves room for a few dozen clients at most.
+    let script = format!(
+        "ulimit -n 64 && exec {} --bind 127.0.0.1:0",
+        env!("CARGO_BIN_EXE_smolchat-server")
+    );
+    let mut server = Process::new("sh")
+        .args(["-c", &script])
+        .env("RUST_LOG", "warn,smolchat::server=info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server binary");
+    let mut log = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let addr: SocketAddr = log
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.split("listening on ").nth(1).map(|a| a.trim().to_string()))
+        .expect("a 'listening on' line")
+        .parse()
+        .expect("an address");
+    let (failures_tx, failures) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in log.map_while(Result::ok) {
+            if line.contains("accept failed") {
+                let _ = failures_tx.send(line);
+            }
+        }
+    });
+    smol::block_on(async {
+        // More connections than descriptors: the kernel completes them, the server cannot.
+        let mut crowd = Vec::new();
+        for _ in 0..100 {
+            crowd.push(
+                within("connect", async_net::TcpStream::connect(addr)).await.expect("connect"),
+            );
+        }
+        let logged = failures.recv_timeout(TIMEOUT).expect("an 'accept failed' log line");
+        assert!(logged.contains("backing off"), "{logged}");
+        drop(crowd);
+        // Once they are gone the server accepts again, and works.
+        let (mut alice, _) = within("join after", Client::join(addr, "alice")).await.expect("join");
+        alice.say("still serving").await.expect("say");
+        wait_message(&mut alice, "alice", "still serving").await;
+    });
+    let _ = Process::new("kill").args(["-TERM", &server.id().to_string()]).status();
+    assert_eq!(server.wait().expect("wait").code(), Some(0));
+}

@@ -207,3 +207,19 @@ fn commands_help_me_and_literal_slash() {
         server.stop().await;
     });
 }
+
+#[test]
+fn a_quitter_still_gets_the_echo_of_its_last_message() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut alice = server.join("alice").await;
+        alice.say("last words").await.expect("say");
+        alice.sender.quit(None).await.expect("quit");
+        let (seen, _) = drain(&mut alice).await;
+        assert!(
+            seen.contains(&Event::Message { from: s("alice"), text: s("last words") }),
+            "{seen:?}"
+        );
+        server.stop().await;
+    });
+}

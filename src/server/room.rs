@@ -131,7 +131,13 @@ impl Room {
     /// Removes a member, if `id` still holds `nick`, and tells the room why it left.
     pub async fn leave(&self, id: ClientId, nick: &Nick, reason: &str) {
         let mut members = self.members.lock().await;
-        if members.remove(id, nick).is_some() {
+        if let Some(member) = members.remove(id, nick) {
+            // What the room said before it left, its own last words included, still
+            // reaches it: its part of the pending batch goes into its queue alone.
+            let from = member.joined_at.unwrap_or(0);
+            if from < members.pending.len() {
+                let _ = member.outbox.push(members.pending[from..].to_vec().into());
+            }
             info!(nick = %nick, reason = %reason.escape_debug(), "left");
             members.announce(&Event::Leave { nick: nick.to_string(), reason: reason.to_string() });
         }

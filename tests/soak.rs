@@ -177,15 +177,18 @@ fn soak_two_thousand_clients_with_bad_ones_among_them() {
     });
     smol::block_on(async {
         let mut goods = Vec::new();
+        // In waves of a hundred, as a listen backlog of 128 would have it anyway.
         for n in 0..GOOD {
             goods.push(smol::spawn(good(addr, n, soak.clone())));
-        }
-        within("good clients to join", async {
-            while soak.joined.load(Ordering::Relaxed) < GOOD {
-                Timer::after(Duration::from_millis(50)).await;
+            if (n + 1) % 100 == 0 || n + 1 == GOOD {
+                within("a wave of good clients to join", async {
+                    while soak.joined.load(Ordering::Relaxed) < n + 1 {
+                        Timer::after(Duration::from_millis(20)).await;
+                    }
+                })
+                .await;
             }
-        })
-        .await;
+        }
         drop(go);
         eprintln!("soak: all {GOOD} good clients joined");
         for n in 0..4 * EACH_BAD {

@@ -1,8 +1,37 @@
 //! The client side of the protocol: connect, register a nickname, send commands, receive
 //! typed events. The terminal client, the bots, the benchmark and the tests all use it.
+//!
+//! On top of the connection sit the two front ends of the `smolchat` binary: [`run`] picks
+//! the interactive line editor when both stdin and stdout are terminals, and plain piped
+//! lines otherwise. [`Renderer`] is how every server line looks, in both and in bot scripts.
 
 mod connection;
+mod echo;
+mod editor;
+mod incoming;
+mod input;
+mod piped;
+mod render;
+mod session;
+mod terminal;
+mod wake;
+
+use std::io::IsTerminal;
 
 pub use connection::{
     Client, ClientError, Events, Sender, Welcome, DEFAULT_SERVER, MAX_SERVER_LINE,
 };
+pub use echo::Echo;
+pub use incoming::Incoming;
+pub use input::{Input, CLIENT_HELP};
+pub use render::{colour_allowed, Renderer, Style};
+pub use session::{connect, default_history_path, describe, ChatError, Options};
+
+/// Runs the client: interactive on a terminal, piped otherwise.
+pub fn run(options: &Options) -> Result<(), ChatError> {
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        terminal::run(options)
+    } else {
+        piped::run(options)
+    }
+}

@@ -1,0 +1,113 @@
+//! The client without a terminal: the real `smolchat` binary with stdin and stdout piped,
+//! against an in-process server.
+
+mod common_client;
+
+use std::process::Stdio;
+
+use common_client::{smolchat, wait_join, wait_leave, wait_message, within, Server};
+use futures_lite::io::{BufReader, Lines};
+use futures_lite::{AsyncBufReadExt, AsyncWriteExt, StreamExt};
+use smol::process::{Child, ChildStdin, ChildStdout};
+
+/// A piped `smolchat`: what we type into it, and what it prints.
+struct Piped {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Piped {
+    fn spawn(server: &Server, args: &[&str]) -> Piped {
+        let mut child =
+            smolchat(server).args(args).stdin(Stdio::piped()).spawn().expect("spawn smolchat");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        Piped { child, stdin, stdout }
+    }
+
+    async fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        let typed = async {
+            stdin.write_all(format!("{line}\n").as_bytes()).await?;
+            stdin.flush().await
+        };
+        within("typing into smolchat", typed).await.expect("write to smolchat");
+    }
+
+    /// Reads printed lines until `want`; fails if output ends first.
+    async fn wait_printed(&mut self, want: &str) {
+        within(&format!("smolchat to print {want:?}"), async {
+            while let Some(line) = self.stdout.next().await {
+                if line.expect("read stdout") == want {
+                    return;
+                }
+            }
+            panic!("smolchat's output ended before {want:?}");
+        })
+        .await;
+    }
+
+    /// Closes stdin and waits for the exit; returns success and stderr.
+    async fn finish(mut self) -> (bool, String) {
+        drop(self.stdin.take());
+        let output = within("smolchat to exit", self.child.output()).await.expect("wait");
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+#[test]
+fn piped_lines_go_both_ways_and_end_of_input_leaves() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let mut watcher = server.join("watcher").await;
+        let mut piped = Piped::spawn(&server, &["--nick", "piper"]);
+        wait_join(&mut watcher, "piper").await;
+        piped.wait_printed("*** you joined as piper; 2 online").await;
+
+        piped.type_line("hello through a pipe").await;
+        wait_message(&mut watcher, "piper", "hello through a pipe").await;
+        piped.wait_printed("[piper] hello through a pipe").await;
+
+        watcher.say("hi piper").await.expect("say");
+        piped.wait_printed("<watcher> hi piper").await;
+        piped.type_line("/who").await;
+        piped.wait_printed("--- online (2): piper watcher").await;
+
+        let (ok, stderr) = piped.finish().await;
+        assert!(ok, "{stderr}");
+        assert_eq!(wait_leave(&mut watcher, "piper").await, "quit");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn without_nick_the_first_lines_choose_one() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let mut watcher = server.join("watcher").await;
+        let mut piped = Piped::spawn(&server, &[]);
+        piped.type_line("Watcher").await;
+        piped.type_line("newbie").await;
+        piped.type_line("/quit see you").await;
+        wait_join(&mut watcher, "newbie").await;
+        assert_eq!(wait_leave(&mut watcher, "newbie").await, "quit: see you");
+        let (ok, stderr) = piped.finish().await;
+        assert!(ok, "{stderr}");
+        assert_eq!(stderr.trim_end(), "smolchat: nickname Watcher is taken");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_server_shutdown_is_one_clear_sentence_and_a_failure() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let mut piped = Piped::spawn(&server, &["--nick", "piper"]);
+        piped.wait_printed("*** you joined as piper; 1 online").await;
+        server.stop().await;
+        let (ok, stderr) = piped.finish().await;
+        assert!(!ok);
+        assert_eq!(stderr, "smolchat: the server closed the connection: server shutting down\n");
+    });
+}

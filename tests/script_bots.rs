@@ -1,0 +1,232 @@
+//! Script mode end to end: the real `smolchat` binary playing the bots in `bots/` (and a
+//! few broken scripts) against an in-process server.
+
+mod common_client;
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+
+use common_client::{
+    assert_in_order, bot, smolchat, smolchat_at, wait_join, wait_leave, wait_message, within,
+    Server,
+};
+use smol::process::Child;
+
+/// Starts `smolchat --script FILE` with extra arguments.
+fn run_script(server: &Server, file: &str, extra: &[&str]) -> Child {
+    run_script_at(&server.address(), file, extra)
+}
+
+/// [`run_script`] against any address.
+fn run_script_at(address: &str, file: &str, extra: &[&str]) -> Child {
+    smolchat_at(address).arg("--script").arg(file).args(extra).spawn().expect("spawn smolchat")
+}
+
+/// Waits for a bot to finish and returns what it printed.
+async fn finish(name: &str, child: Child) -> (Output, String, String) {
+    let output = within(name, child.output()).await.expect("wait for smolchat");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stdout, stderr)
+}
+
+/// A script file under the test's temporary directory.
+fn script_file(name: &str, text: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scripts");
+    std::fs::create_dir_all(&dir).expect("create script dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write script");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn ping_and_pong_play_three_rounds_and_both_exit_zero() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let mut watcher = server.join("watcher").await;
+        let ping = run_script(&server, &bot("ping.chat"), &[]);
+        wait_join(&mut watcher, "ping").await;
+        let pong = run_script(&server, &bot("pong.chat"), &[]);
+
+        let (ping_out, ping_stdout, ping_stderr) = finish("ping", ping).await;
+        let (pong_out, pong_stdout, pong_stderr) = finish("pong", pong).await;
+        assert!(ping_out.status.success(), "ping failed: {ping_stderr}\n{ping_stdout}");
+        assert!(pong_out.status.success(), "pong failed: {pong_stderr}\n{pong_stdout}");
+        assert_in_order(
+            &ping_stdout,
+            &[
+                "*** you joined as ping; 2 online",
+                "--> pong joined",
+                "[ping] ping 1",
+                "<pong> pong 1",
+                "[ping] ping 2",
+                "<pong> pong 2",
+                "[ping] ping 3",
+                "<pong> pong 3",
+                "* ping wins on points",
+            ],
+        );
+        assert_in_order(
+            &pong_stdout,
+            &[
+                "<ping> ping 1",
+                "[pong] pong 1",
+                "<ping> ping 2",
+                "[pong] pong 2",
+                "<ping> ping 3",
+                "[pong] pong 3",
+                "* ping wins on points",
+                "<-- ping left (quit: good game)",
+            ],
+        );
+        assert_eq!(wait_leave(&mut watcher, "ping").await, "quit: good game");
+        assert_eq!(wait_leave(&mut watcher, "pong").await, "quit");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn three_bots_hold_a_conversation() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let mut watcher = server.join("watcher").await;
+        let mut bots = Vec::new();
+        for name in ["alice", "bob", "carol"] {
+            let file = bot(&format!("conversation/{name}.chat"));
+            bots.push((name, run_script(&server, &file, &[])));
+            wait_join(&mut watcher, name).await;
+        }
+        for (name, child) in bots {
+            let (output, stdout, stderr) = finish(name, child).await;
+            assert!(output.status.success(), "{name} failed: {stderr}\n{stdout}");
+        }
+        wait_message(&mut watcher, "alice", "Hello bob, hello carol! What are you two building?")
+            .await;
+        wait_message(&mut watcher, "bob", "Deal, if the tests pass.").await;
+        wait_message(&mut watcher, "carol", "Bye bob!").await;
+        wait_message(&mut watcher, "bob", "Bye carol!").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn the_greeter_welcomes_newcomers() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let mut first = server.join("first").await;
+        let greeter = run_script(&server, &bot("greeter.chat"), &[]);
+        wait_join(&mut first, "greeter").await;
+        let welcomes = [
+            "Welcome! You are in the smolchat room. /who lists who is here, /help the rest.",
+            "Welcome! Say hello, people here are friendly.",
+            "Welcome, and that makes three: my shift is over.",
+        ];
+        let mut newcomers = Vec::new();
+        for (nick, welcome) in ["second", "third", "fourth"].into_iter().zip(welcomes) {
+            let mut newcomer = server.join(nick).await;
+            wait_message(&mut newcomer, "greeter", welcome).await;
+            newcomers.push(newcomer);
+        }
+        let (output, stdout, stderr) = finish("greeter", greeter).await;
+        assert!(output.status.success(), "greeter failed: {stderr}\n{stdout}");
+        assert_in_order(
+            &stdout,
+            &["--> second joined", "--> fourth joined", "* greeter waves goodbye"],
+        );
+        assert_eq!(wait_leave(&mut first, "greeter").await, "quit: greeted three people");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn an_expect_that_never_matches_fails_with_file_and_line() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let file = script_file("never.chat", "# waits in vain\nhello\n/expect a reply\n");
+        let child = run_script(&server, &file, &["--nick", "hopeful", "--expect-timeout", "200ms"]);
+        let (output, stdout, stderr) = finish("hopeful", child).await;
+        assert!(!output.status.success());
+        let want = format!("{file}:3: no line containing \"a reply\" arrived within 200ms");
+        assert_eq!(stderr.trim_end(), want);
+        assert!(stdout.contains("[hopeful] hello"), "{stdout}");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_taken_nickname_fails_clearly() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let _ping = server.join("PING").await;
+        let file = bot("ping.chat");
+        let (output, _, stderr) = finish("ping", run_script(&server, &file, &[])).await;
+        assert!(!output.status.success());
+        let want = format!("{file}:3: nickname refused: nickname ping is taken");
+        assert_eq!(stderr.trim_end(), want);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_broken_script_is_refused_before_connecting() {
+    smol::block_on(async {
+        // Nothing listens at this address: the script must fail before trying it.
+        let file = script_file("broken.chat", "hello\n\n/sleep forever\n");
+        let child = run_script_at(&unused_address(), &file, &[]);
+        let (output, stdout, stderr) = finish("broken", child).await;
+        assert!(!output.status.success());
+        assert!(stderr.starts_with(&format!("{file}:3: bad duration \"forever\"")), "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+    });
+}
+
+#[test]
+fn an_unreachable_server_fails_clearly() {
+    smol::block_on(async {
+        let address = unused_address();
+        let file = bot("pong.chat");
+        let (output, _, stderr) = finish("pong", run_script_at(&address, &file, &[])).await;
+        assert!(!output.status.success());
+        let want = format!(
+            "{file}:3: cannot connect to {address}: connection refused (is the server running?)"
+        );
+        assert_eq!(stderr.trim_end(), want);
+    });
+}
+
+/// A loopback address nothing listens on (it did a moment ago).
+fn unused_address() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").to_string()
+}
+
+#[test]
+fn a_script_from_stdin_is_heard_in_full_before_it_leaves() {
+    smol::block_on(async {
+        let server = Server::start().await;
+        let mut watcher = server.join("watcher").await;
+        let mut child = smolchat(&server)
+            .args(["--script", "-", "--nick", "piper"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("spawn smolchat");
+        let script = "one\n/me two\n/msg watcher three\nfour\n";
+        let mut stdin = child.stdin.take().expect("stdin");
+        within(
+            "write script",
+            futures_lite::AsyncWriteExt::write_all(&mut stdin, script.as_bytes()),
+        )
+        .await
+        .expect("write script");
+        drop(stdin);
+        let (output, stdout, stderr) = finish("piper", child).await;
+        assert!(output.status.success(), "{stderr}");
+        assert_in_order(
+            &stdout,
+            &["[piper] one", "* piper two", "-> *watcher* three", "[piper] four"],
+        );
+        wait_message(&mut watcher, "piper", "four").await;
+        assert_eq!(wait_leave(&mut watcher, "piper").await, "quit");
+        server.stop().await;
+    });
+}

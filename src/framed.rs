@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Instant;
 
-use futures_lite::{AsyncRead, AsyncReadExt};
+use futures_lite::{future, AsyncRead, AsyncReadExt};
 
 use crate::protocol::{Frame, LineFramer};
 
@@ -48,6 +48,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             if self.partial_since.is_none() && self.framer.mid_line() {
                 self.partial_since = Some(Instant::now());
             }
+            // A peer that keeps the socket full without ever ending a line would otherwise
+            // keep this loop, and the thread under it, busy forever.
+            future::yield_now().await;
         };
         Ok(Some(match frame {
             Frame::Line(range) => Ok(&self.framer.bytes()[range]),

@@ -39,6 +39,7 @@ fn invalid_and_too_long_nicks_are_refused_with_their_reason() {
         let server = TestServer::default().await;
         let mut client = within("connect", Client::connect(server.addr)).await.expect("connect");
         for (nick, want) in [
+            ("", ErrorCode::NickInvalid),
             ("bad nick", ErrorCode::NickInvalid),
             ("semi;colon", ErrorCode::NickInvalid),
             (&"x".repeat(33), ErrorCode::NickTooLong),

@@ -159,8 +159,12 @@ impl Events {
             };
             let line = std::str::from_utf8(line)
                 .map_err(|_| ClientError::Protocol("invalid UTF-8".into()))?;
-            let event =
-                Event::parse(line).map_err(|e: EventError| ClientError::Protocol(e.to_string()))?;
+            let event = match Event::parse(line) {
+                Ok(event) => event,
+                // A kind from a newer server: skipped, as docs/PROTOCOL.md asks.
+                Err(EventError::UnknownKind(_)) => continue,
+                Err(error) => return Err(ClientError::Protocol(error.to_string())),
+            };
             if let Event::Ping { token } = &event {
                 self.sender.send(&Command::Pong(token.clone())).await?;
                 continue;

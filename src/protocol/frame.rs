@@ -16,7 +16,7 @@ const MIN_READ: usize = 256;
 
 /// Buffers kept above this size after a long line are shrunk back, so an idle
 /// connection that once received a long line does not pin its memory.
-const IDLE_CAPACITY: usize = 1024;
+const IDLE_CAPACITY: usize = READ_CHUNK;
 
 /// One unit taken out of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -52,11 +52,11 @@ pub struct Config {
     pub flood_burst: u32,
 
     /// Silence after which the server sends a PING.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     pub ping_interval: Duration,
 
     /// Time a client has to answer a PING (any line counts) before it is disconnected.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub ping_timeout: Duration,
 
     /// Time a started line may stay unfinished before the client is disconnected.
@@ -77,8 +77,8 @@ impl Default for Config {
             max_per_ip: 100,
             flood_rate: 10,
             flood_burst: 20,
-            ping_interval: Duration::from_secs(60),
-            ping_timeout: Duration::from_secs(30),
+            ping_interval: Duration::from_secs(120),
+            ping_timeout: Duration::from_secs(60),
             line_timeout: Duration::from_secs(30),
         }
     }

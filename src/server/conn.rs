@@ -11,7 +11,7 @@ use smol::Timer;
 use tracing::{debug, info};
 
 use super::flood::{FloodGate, Verdict};
-use super::outbox::Outbox;
+use super::outbox::{Outbox, PushError};
 use super::room::{encode, ClientId, RoomError};
 use super::{Shared, Ticket};
 use crate::framed::{LineReader, LineTooLong};
@@ -78,8 +78,9 @@ struct Connection {
     shared: Arc<Shared>,
     reader: LineReader<TcpStream>,
     outbox: Outbox,
-    /// Set when a reply could not be queued: the client stopped reading.
-    overflowed: bool,
+    /// Set when a reply could not be queued: `Full` means the client stopped reading,
+    /// `Closed` that the connection is already ending (peer gone, or server shutdown).
+    push_failed: Option<PushError>,
     /// Flood control for this client's lines.
     gate: FloodGate,
     /// When the client last sent a whole line; silence past `ping_interval` earns a `PING`.
@@ -102,7 +103,7 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: ClientId, tic
         shared: shared.clone(),
         reader,
         outbox,
-        overflowed: false,
+        push_failed: None,
         gate,
         last_heard: now,
         ping_sent: None,
@@ -144,6 +145,9 @@ impl Connection {
         let deadline = Instant::now() + self.shared.config.handshake_timeout;
         loop {
             self.reply(&Event::NickRequest);
+            if self.push_failed.is_some() {
+                return None;
+            }
             let line = match self.next_input(Some(deadline)).await {
                 Input::Line(line) => line,
                 Input::Refused(code, text) => {
@@ -151,6 +155,7 @@ impl Connection {
                     if self.flood_check(Instant::now()) == Verdict::Disconnect {
                         return None;
                     }
+                    future::yield_now().await;
                     continue;
                 }
                 Input::TimedOut => {
@@ -179,17 +184,14 @@ impl Connection {
             if let Some(nick) = self.try_register(line.trim()).await {
                 return Some(nick);
             }
-            if self.overflowed {
-                return None;
-            }
+            // Lines pipelined in one packet would otherwise all be answered before the
+            // writer task got to send any of the answers.
+            future::yield_now().await;
         }
     }
 
     /// Validates and claims one proposed nickname, telling the client why if it fails.
     async fn try_register(&mut self, proposed: &str) -> Option<Nick> {
-        if proposed.is_empty() {
-            return None;
-        }
         let nick = match Nick::parse(proposed, self.shared.config.max_nick) {
             Ok(nick) => nick,
             Err(error) => {
@@ -201,6 +203,10 @@ impl Connection {
             Ok(_) => Some(nick),
             Err(RoomError::Closed) => {
                 self.reply(&Event::Bye { reason: "server shutting down".into() });
+                None
+            }
+            Err(RoomError::Unreachable) => {
+                self.push_failed = Some(PushError::Full);
                 None
             }
             Err(_) => {
@@ -225,9 +231,13 @@ impl Connection {
                 Input::Stopped => Some(Ending::Stopped),
                 Input::TimedOut => self.check_timers(nick, Instant::now()),
             };
-            if self.overflowed {
-                self.outbox.abort();
-                return Ending::QueueFull;
+            match self.push_failed {
+                Some(PushError::Full) => {
+                    self.outbox.abort();
+                    return Ending::QueueFull;
+                }
+                Some(PushError::Closed) => return Ending::Closed,
+                None => {}
             }
             if let Some(ending) = ending {
                 return ending;
@@ -353,8 +363,9 @@ impl Connection {
             }
             Command::Nick(new) => self.rename(nick, &new).await,
             Command::Who => {
-                let nicks = room.who().await;
-                self.reply(&Event::Who { nicks });
+                if let Err(error) = room.who(&self.outbox).await {
+                    self.push_failed = Some(error);
+                }
             }
             Command::Help => {
                 for text in HELP {
@@ -409,13 +420,14 @@ impl Connection {
             };
             Input::TimedOut
         };
-        future::or(read, future::or(stopped, timed_out)).await
+        // The stop is polled first, so a peer with lines always ready cannot hide it.
+        future::or(stopped, future::or(read, timed_out)).await
     }
 
-    /// Queues a line for this client alone; a full queue marks it as not reading.
+    /// Queues a line for this client alone; a failure is remembered and ends the session.
     fn reply(&mut self, event: &Event) {
-        if self.outbox.push(encode(event)).is_err() {
-            self.overflowed = true;
+        if let Err(error) = self.outbox.push_reply(encode(event)) {
+            self.push_failed.get_or_insert(error);
         }
     }
 
@@ -434,7 +446,11 @@ impl Connection {
     /// Reads and discards until the peer closes or [`LINGER`] passes.
     async fn linger(&mut self) {
         let linger = LINGER.min(self.shared.config.shutdown_grace);
-        let drain = async { while let Ok(Some(_)) = self.reader.next_line().await {} };
+        let drain = async {
+            while let Ok(Some(_)) = self.reader.next_line().await {
+                future::yield_now().await;
+            }
+        };
         future::or(drain, async {
             Timer::after(linger).await;
         })

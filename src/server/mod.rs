@@ -150,7 +150,11 @@ pub async fn run(
 async fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, alive: &Sender<()>) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => admit(stream, peer, shared, alive),
+            Ok((stream, peer)) => {
+                admit(stream, peer, shared, alive);
+                // Under a connection flood, let the connections (and the shutdown) run.
+                future::yield_now().await;
+            }
             Err(error) => {
                 warn!(%error, "accept failed; backing off");
                 Timer::after(ACCEPT_BACKOFF).await;

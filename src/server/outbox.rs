@@ -80,11 +80,22 @@ impl Outbox {
 
     /// Queues `chunk` without waiting: a broadcast never awaits a client.
     pub fn push(&self, chunk: Chunk) -> Result<(), PushError> {
+        self.enqueue(chunk, true)
+    }
+
+    /// Queues an answer to this client's own request (`/who`, an error, an echo). Only the
+    /// entry count bounds it, not the byte limit: the client asked for it, flood control
+    /// bounds how often, and a `WHO` list of a big room may alone exceed the byte limit.
+    pub fn push_reply(&self, chunk: Chunk) -> Result<(), PushError> {
+        self.enqueue(chunk, false)
+    }
+
+    fn enqueue(&self, chunk: Chunk, bound_bytes: bool) -> Result<(), PushError> {
         let len = chunk.as_slice().len();
         let before = self.queued.fetch_add(len, Ordering::Relaxed);
         // One line is always let through an empty queue, however long, so that a
         // limit below the line length cannot lock a client out entirely.
-        if before > 0 && before + len > self.max_bytes {
+        if bound_bytes && before > 0 && before + len > self.max_bytes {
             self.queued.fetch_sub(len, Ordering::Relaxed);
             return Err(PushError::Full);
         }
@@ -116,14 +127,26 @@ impl Outbox {
 async fn write_loop(rx: Receiver<Chunk>, queued: Arc<AtomicUsize>, mut stream: TcpStream) {
     let mut batch: Vec<u8> = Vec::new();
     while let Ok(first) = rx.recv().await {
-        take(&mut batch, &first, &queued);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(chunk) => take(&mut batch, &chunk, &queued),
-                Err(_) => break,
+        let written = match rx.try_recv() {
+            // A lone chunk (one room batch, usually) is written straight from the shared
+            // allocation, with no copy.
+            Err(_) => {
+                queued.fetch_sub(first.as_slice().len(), Ordering::Relaxed);
+                stream.write_all(first.as_slice()).await
             }
-        }
-        if stream.write_all(&batch).await.is_err() {
+            Ok(second) => {
+                take(&mut batch, &first, &queued);
+                take(&mut batch, &second, &queued);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(chunk) => take(&mut batch, &chunk, &queued),
+                        Err(_) => break,
+                    }
+                }
+                stream.write_all(&batch).await
+            }
+        };
+        if written.is_err() {
             let _ = stream.shutdown(Shutdown::Both);
             return;
         }

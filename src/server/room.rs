@@ -40,6 +40,9 @@ pub enum RoomError {
     /// `/msg` named someone who is not online.
     #[error("nobody of that name is online")]
     NoSuchNick,
+    /// The newcomer's own queue would not take its `WELCOME`: it is gone or not reading.
+    #[error("the connection is not taking lines")]
+    Unreachable,
 }
 
 /// The shared chat room.
@@ -117,8 +120,9 @@ impl Room {
             return Err(RoomError::Taken);
         }
         let online = members.by_key.len() + 1;
-        // The newcomer's queue is empty, so this can only fail if it is already closing.
-        let _ = outbox.push(encode(&Event::Welcome { nick: nick.to_string(), online }));
+        if outbox.push_reply(encode(&Event::Welcome { nick: nick.to_string(), online })).is_err() {
+            return Err(RoomError::Unreachable);
+        }
         members.announce(&Event::Join { nick: nick.to_string() });
         let joined_at = Some(members.pending.len());
         members
@@ -176,36 +180,42 @@ impl Room {
     ) -> Result<(), RoomError> {
         let mut members = self.members.lock().await;
         let key = nick_key(to);
+        if !members.by_key.contains_key(&key) {
+            return Err(RoomError::NoSuchNick);
+        }
+        // Room events said before this message reach both of them before it. The flush
+        // may drop the target as slow, so it is looked up again afterwards.
+        members.flush();
         let target = members.by_key.get(&key).ok_or(RoomError::NoSuchNick)?;
         let event = Event::Private {
             from: from.to_string(),
             to: target.nick.to_string(),
             text: text.to_string(),
         };
-        let target_id = target.id;
-        // Room events said before this message reach both of them before it.
-        members.flush();
         let line = encode(&event);
-        let target_full = match members.by_key.get(&key) {
-            Some(target) => target.outbox.push(line.clone()) == Err(PushError::Full),
-            None => false,
-        };
-        // A message to oneself is shown once.
-        if target_id != id {
-            let _ = sender.push(line);
+        let mut slow = Vec::new();
+        if target.outbox.push(line.clone()) == Err(PushError::Full) {
+            slow.push(key);
         }
-        if target_full {
-            members.drop_slow(vec![key]);
+        // A message to oneself is shown once; the echo is the sender's confirmation.
+        if target.id != id && sender.push_reply(line) == Err(PushError::Full) {
+            slow.push(from.key());
         }
+        members.drop_slow(slow);
         Ok(())
     }
 
-    /// The nicknames online, sorted case-insensitively.
-    pub async fn who(&self) -> Vec<String> {
-        let members = self.members.lock().await;
-        let mut nicks: Vec<String> = members.by_key.values().map(|m| m.nick.to_string()).collect();
-        nicks.sort_by_cached_key(|n| nick_key(n));
-        nicks
+    /// Queues the list of nicknames online, sorted case-insensitively, for `outbox`. It is
+    /// taken and queued under the room lock after a flush, so the joins and leaves the
+    /// asker sees before it are exactly the ones it reflects.
+    pub async fn who(&self, outbox: &Outbox) -> Result<(), PushError> {
+        let mut members = self.members.lock().await;
+        members.flush();
+        let mut nicks: Vec<(&String, &Nick)> =
+            members.by_key.iter().map(|(key, member)| (key, &member.nick)).collect();
+        nicks.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let nicks = nicks.into_iter().map(|(_, nick)| nick.to_string()).collect();
+        outbox.push_reply(encode(&Event::Who { nicks }))
     }
 
     /// Shuts the room: what is pending is delivered, then every member gets `event` (a

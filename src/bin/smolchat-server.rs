@@ -1,7 +1,6 @@
 //! `smolchat-server`: parses flags, binds, and runs the server until Ctrl-C or SIGTERM.
 
 use anyhow::Context;
-use async_net::TcpListener;
 use async_signal::{Signal, Signals};
 use clap::Parser;
 use futures_lite::StreamExt;
@@ -16,6 +15,10 @@ struct Cli {
     #[arg(long, default_value = smolchat::client::DEFAULT_SERVER)]
     bind: String,
 
+    /// Threads running the connections [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
+
     #[command(flatten)]
     config: Config,
 }
@@ -24,10 +27,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    set_threads(cli.threads);
     smol::block_on(async {
-        let listener = TcpListener::bind(&cli.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", cli.bind))?;
+        let listener =
+            server::bind(&cli.bind).with_context(|| format!("cannot listen on {}", cli.bind))?;
         let mut signals =
             Signals::new([Signal::Int, Signal::Term]).context("cannot install signal handlers")?;
         let shutdown = async move {
@@ -35,4 +38,14 @@ fn main() -> anyhow::Result<()> {
         };
         server::run(listener, cli.config, shutdown).await.context("server failed")
     })
+}
+
+/// Sizes smol's global executor, which reads `SMOL_THREADS` once, on first use. Called
+/// before anything else has started a thread, and an explicit `SMOL_THREADS` wins.
+fn set_threads(threads: Option<usize>) {
+    if std::env::var_os("SMOL_THREADS").is_some() && threads.is_none() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::env::set_var("SMOL_THREADS", threads.unwrap_or(cores).max(1).to_string());
 }

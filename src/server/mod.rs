@@ -6,6 +6,7 @@
 mod config;
 mod conn;
 mod flood;
+mod listen;
 mod outbox;
 mod room;
 
@@ -24,6 +25,7 @@ use smol::Timer;
 use tracing::{info, warn};
 
 pub use config::Config;
+pub use listen::{bind, LISTEN_BACKLOG};
 pub use room::{Room, RoomError};
 
 use crate::protocol::{ErrorCode, Event};

@@ -1,0 +1,302 @@
+//! What to run: the command-line options, the four named scenarios, and the plan they resolve to.
+
+use std::time::Duration;
+
+use clap::builder::TypedValueParser as _;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use thiserror::Error;
+
+/// How many unseen messages a sender may have out when no rate and no window is given.
+pub const DEFAULT_WINDOW: u32 = 10;
+
+/// How many connections may be in their handshake at once unless told otherwise: enough
+/// to keep the server busy, few enough not to overflow its accept backlog.
+pub const DEFAULT_CONNECT_CONCURRENCY: usize = 256;
+
+/// One of the four scenarios of the performance targets; each fills in the options it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// 100 clients, 10 senders at 10 msg/s each, 64 B: latency.
+    S1,
+    /// 1,000 clients, 10 senders at max rate with 10 unseen each: deliveries per second.
+    S2,
+    /// 10,000 clients connect and are welcomed: connect time and server memory.
+    S3,
+    /// 100 clients, 10 senders at max rate, 1 never reads: no stall, flat memory.
+    S4,
+}
+
+/// The command-line options. Any left out come from `--preset`, then from the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Args)]
+pub struct Options {
+    /// Address of a running server, e.g. 127.0.0.1:55555 (start it with --flood-rate 0
+    /// and a --max-per-ip above --clients: every bench client comes from one address).
+    #[arg(long, required_unless_present = "spawn", conflicts_with = "spawn")]
+    pub addr: Option<String>,
+
+    /// Start a server in-process on 127.0.0.1:0 instead, with flood control and the
+    /// per-address cap off.
+    #[arg(long, conflicts_with = "server_pid")]
+    pub spawn: bool,
+
+    /// A named scenario: s1 latency, s2 fan-out, s3 ten thousand joins, s4 slow consumer.
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+
+    /// Connections to open [default: 10].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub clients: Option<usize>,
+
+    /// How many of the clients send messages [default: 1].
+    #[arg(long, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
+    pub senders: Option<usize>,
+
+    /// Messages per second per sender; without it senders go as fast as --inflight allows.
+    #[arg(long)]
+    pub rate: Option<f64>,
+
+    /// Most messages a sender may have sent but not yet seen come back [default: 10
+    /// without --rate, no cap with it].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub inflight: Option<u32>,
+
+    /// Bytes of text per message [default: 64].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub size: Option<usize>,
+
+    /// How long to measure, after the warmup (e.g. 10s) [default: 10s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// How long to send before measuring starts [default: 1s].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub warmup: Option<Duration>,
+
+    /// How many clients never read a byte after joining: slow consumers [default: 0].
+    #[arg(long, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
+    pub no_read: Option<usize>,
+
+    /// Process id of the server, to report its memory (RSS) and CPU time from /proc.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+
+    /// Generator threads, each with its own share of the connections [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub threads: Option<usize>,
+
+    /// Handshakes in progress at once while connecting [default: 256].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub connect_concurrency: Option<usize>,
+}
+
+/// Where the server is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// A server already running at this address.
+    Addr(String),
+    /// A server started in-process for the run.
+    Spawn,
+}
+
+/// A complete, checked description of one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Where the server is.
+    pub target: Target,
+    /// The scenario it came from, if any, for the report's title.
+    pub preset: Option<Preset>,
+    /// Connections to open.
+    pub clients: usize,
+    /// Clients that send; the first `senders` of them.
+    pub senders: usize,
+    /// Messages per second per sender; `None` is as fast as the window allows.
+    pub rate: Option<f64>,
+    /// Most unseen messages per sender; `None` is no cap (only with a rate).
+    pub window: Option<u32>,
+    /// Bytes of text per message (at least the stamp's own length).
+    pub size: usize,
+    /// The measured time.
+    #[serde(rename = "duration_s", serialize_with = "seconds")]
+    pub duration: Duration,
+    /// Sending before the measured time, not counted.
+    #[serde(rename = "warmup_s", serialize_with = "seconds")]
+    pub warmup: Duration,
+    /// Clients that never read; the last `no_read` of them.
+    pub no_read: usize,
+    /// The server's process, to read its memory and CPU.
+    pub server_pid: Option<u32>,
+    /// Generator threads.
+    pub threads: usize,
+    /// Handshakes in progress at once.
+    pub connect_concurrency: usize,
+}
+
+/// Why the options do not make a run.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum PlanError {
+    /// Neither an address nor `--spawn`.
+    #[error("say where the server is: --addr HOST:PORT or --spawn")]
+    NoTarget,
+    /// More senders and silent clients than clients.
+    #[error("--senders ({senders}) plus --no-read ({no_read}) exceed --clients ({clients})")]
+    TooFewClients {
+        /// Clients asked for.
+        clients: usize,
+        /// Senders asked for.
+        senders: usize,
+        /// Silent clients asked for.
+        no_read: usize,
+    },
+    /// A rate that is zero, negative or not a number.
+    #[error("--rate must be a positive number of messages per second, not {0}")]
+    BadRate(f64),
+}
+
+impl Preset {
+    /// The options this scenario sets; the ones it leaves out take the defaults.
+    pub fn options(self) -> Options {
+        let base = Options {
+            size: Some(64),
+            duration: Some(Duration::from_secs(10)),
+            warmup: Some(Duration::from_secs(2)),
+            ..Options::default()
+        };
+        match self {
+            Preset::S1 => {
+                Options { clients: Some(100), senders: Some(10), rate: Some(10.0), ..base }
+            }
+            Preset::S2 => {
+                Options { clients: Some(1000), senders: Some(10), inflight: Some(10), ..base }
+            }
+            Preset::S3 => Options {
+                clients: Some(10_000),
+                senders: Some(0),
+                duration: Some(Duration::from_secs(2)),
+                warmup: Some(Duration::ZERO),
+                connect_concurrency: Some(DEFAULT_CONNECT_CONCURRENCY),
+                ..base
+            },
+            Preset::S4 => Options {
+                clients: Some(100),
+                senders: Some(10),
+                inflight: Some(10),
+                no_read: Some(1),
+                ..base
+            },
+        }
+    }
+}
+
+impl Options {
+    /// Fills what was left out from the preset, then from the defaults, and checks the result.
+    pub fn plan(&self) -> Result<Plan, PlanError> {
+        let preset = self.preset.map(Preset::options).unwrap_or_default();
+        let target = match (&self.addr, self.spawn) {
+            (_, true) => Target::Spawn,
+            (Some(addr), false) => Target::Addr(addr.clone()),
+            (None, false) => return Err(PlanError::NoTarget),
+        };
+        let pick = |mine: Option<usize>, preset: Option<usize>, default| {
+            mine.or(preset).unwrap_or(default)
+        };
+        let rate = self.rate.or(preset.rate);
+        if let Some(rate) = rate.filter(|r| !(r.is_finite() && *r > 0.0)) {
+            return Err(PlanError::BadRate(rate));
+        }
+        let window = self.inflight.or(preset.inflight);
+        let plan = Plan {
+            target,
+            preset: self.preset,
+            clients: pick(self.clients, preset.clients, 10),
+            senders: pick(self.senders, preset.senders, 1),
+            rate,
+            window: if rate.is_none() { Some(window.unwrap_or(DEFAULT_WINDOW)) } else { window },
+            size: pick(self.size, preset.size, 64),
+            duration: self.duration.or(preset.duration).unwrap_or(Duration::from_secs(10)),
+            warmup: self.warmup.or(preset.warmup).unwrap_or(Duration::from_secs(1)),
+            no_read: pick(self.no_read, preset.no_read, 0),
+            server_pid: self.server_pid,
+            threads: pick(self.threads, preset.threads, default_threads()),
+            connect_concurrency: pick(
+                self.connect_concurrency,
+                preset.connect_concurrency,
+                DEFAULT_CONNECT_CONCURRENCY,
+            ),
+        };
+        plan.check()
+    }
+}
+
+impl Plan {
+    fn check(self) -> Result<Plan, PlanError> {
+        if self.senders.saturating_add(self.no_read) > self.clients {
+            return Err(PlanError::TooFewClients {
+                clients: self.clients,
+                senders: self.senders,
+                no_read: self.no_read,
+            });
+        }
+        Ok(self)
+    }
+
+    /// Clients that read what the room sends: every message is expected at each of them.
+    pub fn readers(&self) -> usize {
+        self.clients - self.no_read
+    }
+}
+
+/// A duration as seconds, for the JSON report.
+fn seconds<S: serde::Serializer>(duration: &Duration, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_f64(duration.as_secs_f64())
+}
+
+/// One generator thread per core.
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawn() -> Options {
+        Options { spawn: true, ..Options::default() }
+    }
+
+    #[test]
+    fn a_preset_fills_what_the_flags_leave_out() {
+        let options = Options { preset: Some(Preset::S1), clients: Some(70), ..spawn() };
+        let plan = options.plan().expect("plan");
+        assert_eq!(plan.clients, 70);
+        assert_eq!(plan.senders, 10);
+        assert_eq!(plan.rate, Some(10.0));
+        assert_eq!(plan.window, None);
+    }
+
+    #[test]
+    fn max_rate_gets_a_window() {
+        let plan = spawn().plan().expect("plan");
+        assert_eq!(plan.rate, None);
+        assert_eq!(plan.window, Some(DEFAULT_WINDOW));
+    }
+
+    #[test]
+    fn every_preset_makes_a_plan() {
+        for preset in [Preset::S1, Preset::S2, Preset::S3, Preset::S4] {
+            let plan = Options { preset: Some(preset), ..spawn() }.plan().expect("plan");
+            assert!(plan.readers() > 0, "{preset:?}");
+        }
+    }
+
+    #[test]
+    fn impossible_plans_are_refused() {
+        let options = Options { clients: Some(3), senders: Some(2), no_read: Some(2), ..spawn() };
+        assert!(matches!(options.plan(), Err(PlanError::TooFewClients { .. })));
+        assert_eq!(Options::default().plan(), Err(PlanError::NoTarget));
+        let options = Options { rate: Some(0.0), ..spawn() };
+        assert_eq!(options.plan(), Err(PlanError::BadRate(0.0)));
+    }
+}

@@ -1,0 +1,55 @@
+//! `smolchat-bench`, the load generator that measures the server: many clients join, some
+//! send stamped messages, every reader times each delivery end to end.
+//!
+//! The conductor (the calling thread) runs the phases and samples the timeline; the
+//! generator threads each own a share of the clients on a single-threaded executor and read
+//! their sockets in large chunks, so the generator stays cheaper than the server it drives.
+//! [`run`] returns a [`Report`]: a table when printed, JSON with [`Report::to_json`], and an
+//! SVG with [`plot::write_svg`].
+
+mod board;
+mod conductor;
+pub mod config;
+mod fd_limit;
+mod join;
+pub mod local_server;
+pub mod message;
+mod meter;
+pub mod plot;
+mod receive;
+pub mod report;
+mod send;
+mod shard;
+mod tally;
+mod watch;
+
+use std::io;
+
+use thiserror::Error;
+
+pub use conductor::run;
+pub use config::{Options, Plan, PlanError, Preset, Target};
+pub use report::Report;
+
+/// Why a benchmark could not run to the end.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    /// The options do not make a run.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The server address does not resolve.
+    #[error("cannot resolve the server address {0}")]
+    Resolve(String),
+    /// The in-process server could not be started or stopped.
+    #[error("in-process server: {0}")]
+    Spawn(io::Error),
+    /// A generator thread could not be started.
+    #[error("cannot start a generator thread: {0}")]
+    Threads(io::Error),
+    /// A generator thread panicked.
+    #[error("a generator thread panicked")]
+    ThreadPanicked,
+    /// No client got into the room.
+    #[error("no client could join the server: {0}")]
+    NobodyJoined(String),
+}

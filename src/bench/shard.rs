@@ -1,0 +1,205 @@
+//! One generator thread: its share of the clients on a single-threaded executor, each client
+//! joining, then reading (and, for senders, sending) until the conductor says stop.
+//!
+//! Client `i` lives on thread `i % threads`, so senders and silent clients spread evenly.
+//! Everything inside a thread is `Rc`/`RefCell`: no locks on the hot path.
+
+use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use async_lock::Semaphore;
+use futures_lite::future;
+use smol::{LocalExecutor, Timer};
+
+use super::board::Board;
+use super::config::Plan;
+use super::join::{join, JoinError, Joined};
+use super::receive::{receive, Me};
+use super::send::send;
+use super::tally::Tally;
+
+/// How long one client's connect and handshake may take.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The size of a thread's read buffer: one read takes whatever the kernel has, up to this.
+const SCRATCH_BYTES: usize = 256 * 1024;
+
+/// What a client does once in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Sends messages (this is its sender number) and reads.
+    Sender(u32),
+    /// Only reads.
+    Reader,
+    /// Never reads a byte: a slow consumer.
+    Silent,
+}
+
+/// The conductor's two signals; each fires by closing its channel.
+#[derive(Debug, Clone)]
+pub struct Signals {
+    /// Closed when every client has joined and the window is set: senders start.
+    pub go: async_channel::Receiver<()>,
+    /// Closed when the run is over: every client leaves.
+    pub stop: async_channel::Receiver<()>,
+}
+
+/// What every client on one generator thread shares.
+#[derive(Debug)]
+pub struct Shard {
+    /// The thread's number.
+    index: usize,
+    /// The server.
+    pub addr: SocketAddr,
+    /// The run.
+    pub plan: Arc<Plan>,
+    /// The counters shared with the other threads and the conductor.
+    pub board: Arc<Board>,
+    /// When to start and stop.
+    pub signals: Signals,
+    /// Limits handshakes in progress on this thread.
+    gate: Semaphore,
+    /// The one read buffer of this thread: a read and the parsing of what it returned
+    /// happen without an await in between, so every client can use the same buffer.
+    pub scratch: RefCell<Vec<u8>>,
+    /// This thread's observations.
+    pub tally: RefCell<Tally>,
+}
+
+/// Starts `plan.threads` generator threads; each returns its tally when `stop` fires.
+pub fn spawn_all(
+    plan: &Arc<Plan>,
+    addr: SocketAddr,
+    board: &Arc<Board>,
+    signals: &Signals,
+) -> io::Result<Vec<JoinHandle<Tally>>> {
+    let threads = plan.threads.max(1);
+    let per_thread_gate = plan.connect_concurrency.div_ceil(threads).max(1);
+    (0..threads)
+        .map(|index| {
+            let shard = Shard {
+                index,
+                addr,
+                plan: plan.clone(),
+                board: board.clone(),
+                signals: signals.clone(),
+                gate: Semaphore::new(per_thread_gate),
+                scratch: RefCell::new(vec![0; SCRATCH_BYTES]),
+                tally: RefCell::new(Tally::new()),
+            };
+            thread::Builder::new().name(format!("bench-{index}")).spawn(move || shard.run())
+        })
+        .collect()
+}
+
+impl Shard {
+    /// Runs this thread's clients to the end and hands back what they saw.
+    fn run(self) -> Tally {
+        let executor = LocalExecutor::new();
+        let shard = Rc::new(self);
+        let clients = (shard.index..shard.plan.clients).step_by(shard.plan.threads.max(1));
+        smol::block_on(executor.run(async {
+            let tasks: Vec<_> =
+                clients.map(|index| executor.spawn(client(shard.clone(), index))).collect();
+            for task in tasks {
+                task.await;
+            }
+        }));
+        shard.tally.take()
+    }
+
+    /// What client `index` does.
+    fn role(&self, index: usize) -> Role {
+        if index < self.plan.senders {
+            Role::Sender(u32::try_from(index).unwrap_or(u32::MAX))
+        } else if index >= self.plan.clients - self.plan.no_read {
+            Role::Silent
+        } else {
+            Role::Reader
+        }
+    }
+
+    /// Waits for the stop signal.
+    async fn stopped(&self) {
+        let _ = self.signals.stop.recv().await;
+    }
+}
+
+/// One client from connect to stop.
+async fn client(shard: Rc<Shard>, index: usize) {
+    let role = shard.role(index);
+    let joined = {
+        let _permit = shard.gate.acquire().await;
+        let attempt = async { Some(join(shard.addr, &format!("b{index}")).await) };
+        let timeout = async {
+            Timer::after(JOIN_TIMEOUT).await;
+            None
+        };
+        future::or(
+            attempt,
+            future::or(timeout, async {
+                shard.stopped().await;
+                None
+            }),
+        )
+        .await
+        .unwrap_or(Err(JoinError::TimedOut))
+    };
+    let joined = match joined {
+        Ok(joined) => joined,
+        Err(error) => {
+            shard.tally.borrow_mut().error(format_args!("join: {error}"));
+            shard.board.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+    };
+    welcome(&shard.board, role);
+    future::or(session(&shard, role, joined), shard.stopped()).await;
+}
+
+/// Counts a client into the room.
+fn welcome(board: &Board, role: Role) {
+    use std::sync::atomic::Ordering::Relaxed;
+    board.welcomed.fetch_add(1, Relaxed);
+    if role != Role::Silent {
+        board.welcomed_readers.fetch_add(1, Relaxed);
+    }
+}
+
+/// A client's life in the room, until the stop signal drops it. Whatever ends it early
+/// is counted as an error the moment it happens.
+async fn session(shard: &Shard, role: Role, joined: Joined) {
+    let Joined { stream, leftover } = joined;
+    let Role::Sender(id) = role else {
+        if role == Role::Reader {
+            let me = Me { sender: None, answers_pings: true };
+            let ended = receive(shard, &stream, leftover, me).await;
+            shard.tally.borrow_mut().error(ended);
+        }
+        // A silent client keeps its socket open and never reads it.
+        return future::pending().await;
+    };
+    let window = shard.plan.window.unwrap_or(0) as usize;
+    let (credit_tx, credits) = async_channel::bounded(window.max(1));
+    for _ in 0..window {
+        let _ = credit_tx.try_send(());
+    }
+    let me = Me { sender: Some((id, credit_tx)), answers_pings: false };
+    let credits = shard.plan.window.map(|_| credits);
+    let reading = async {
+        let ended = receive(shard, &stream, leftover, me).await;
+        shard.tally.borrow_mut().error(ended);
+    };
+    let sending = async {
+        if let Err(error) = send(shard, &stream, id, credits).await {
+            shard.tally.borrow_mut().error(format_args!("send failed: {error}"));
+        }
+    };
+    future::zip(reading, sending).await;
+    future::pending().await
+}

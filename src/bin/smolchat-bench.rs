@@ -1,0 +1,39 @@
+//! `smolchat-bench`: parses flags, runs the benchmark, prints the table (or JSON), and
+//! draws the plot. Example: `smolchat-bench --spawn --preset s1 --plot s1.svg`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use smolchat::bench::{self, plot, Options};
+
+/// Load generator for a smolchat server: latency, fan-out, many clients, slow consumers.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    options: Options,
+
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Draw the latency distribution and the deliveries timeline into this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let plan = cli.options.plan()?;
+    let report = bench::run(&plan, !cli.json).context("benchmark failed")?;
+    if cli.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    if let Some(path) = &cli.plot {
+        plot::write_svg(&report, path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}

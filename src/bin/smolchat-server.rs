@@ -15,7 +15,9 @@ struct Cli {
     #[arg(long, default_value = smolchat::client::DEFAULT_SERVER)]
     bind: String,
 
-    /// Threads running the connections [default: one per core].
+    /// Threads running the connections [default: 1, or SMOL_THREADS]. More threads lower
+    /// fan-out latency in small rooms but make a join storm in a big room several times
+    /// slower (docs/BENCHMARKS.md).
     #[arg(long)]
     threads: Option<usize>,
 
@@ -41,11 +43,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Sizes smol's global executor, which reads `SMOL_THREADS` once, on first use. Called
-/// before anything else has started a thread, and an explicit `SMOL_THREADS` wins.
+/// before anything else has started a thread; without `--threads`, `SMOL_THREADS` (or
+/// smol's own default of one thread) stands.
 fn set_threads(threads: Option<usize>) {
-    if std::env::var_os("SMOL_THREADS").is_some() && threads.is_none() {
-        return;
+    if let Some(threads) = threads {
+        std::env::set_var("SMOL_THREADS", threads.max(1).to_string());
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::env::set_var("SMOL_THREADS", threads.unwrap_or(cores).max(1).to_string());
 }

@@ -9,10 +9,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
 use async_lock::Mutex;
 use futures_lite::future;
+use smol::Timer;
 use thiserror::Error;
 use tracing::{info, warn};
 
@@ -21,6 +23,15 @@ use crate::protocol::{nick_key, Event, Nick};
 
 /// A batch this large is flushed at once instead of waiting for the flusher task.
 const FLUSH_AT: usize = 32 * 1024;
+
+/// A pause shorter than this is not taken: the timer would cost more than it saves.
+const MIN_PACE: Duration = Duration::from_micros(50);
+
+/// The longest pause after a flush, which bounds what pacing adds to a line's latency.
+const MAX_PACE: Duration = Duration::from_millis(40);
+
+/// What one more member adds to the pause after a flush: roughly the CPU its write costs.
+const PACE_PER_MEMBER: Duration = Duration::from_micros(4);
 
 /// The batch buffer is given back after a flush if it grew past this.
 const IDLE_PENDING: usize = 64 * 1024;
@@ -95,11 +106,22 @@ impl Room {
     }
 
     /// Delivers pending batches whenever asked. Yields once before each flush so that
-    /// every reader with a line ready adds it to the same batch.
+    /// every reader with a line ready adds it to the same batch, and after a flush waits
+    /// in proportion to the room's size (about what writing to each member costs) before
+    /// the next: a quiet room still gets every line at once, a busy or crowded one gets
+    /// fewer, fuller batches instead of a write per member per line.
     pub async fn run_flusher(&self) {
         while self.flush_requests.recv().await.is_ok() {
             future::yield_now().await;
-            self.members.lock().await.flush();
+            let members = {
+                let mut members = self.members.lock().await;
+                members.flush();
+                members.by_key.len()
+            };
+            let pace = (PACE_PER_MEMBER * u32::try_from(members).unwrap_or(u32::MAX)).min(MAX_PACE);
+            if pace >= MIN_PACE {
+                Timer::after(pace).await;
+            }
         }
     }
 

@@ -5,7 +5,7 @@ mod common_client;
 
 use std::process::Stdio;
 
-use common_client::{smolchat, wait_join, wait_leave, wait_message, within, Server};
+use common_client::{smolchat, wait_join, wait_leave, wait_message, within, TestServer};
 use futures_lite::io::{BufReader, Lines};
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt, StreamExt};
 use smol::process::{Child, ChildStdin, ChildStdout};
@@ -18,7 +18,7 @@ struct Piped {
 }
 
 impl Piped {
-    fn spawn(server: &Server, args: &[&str]) -> Piped {
+    fn spawn(server: &TestServer, args: &[&str]) -> Piped {
         let mut child =
             smolchat(server).args(args).stdin(Stdio::piped()).spawn().expect("spawn smolchat");
         let stdin = child.stdin.take();
@@ -59,7 +59,7 @@ impl Piped {
 #[test]
 fn piped_lines_go_both_ways_and_end_of_input_leaves() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let mut watcher = server.join("watcher").await;
         let mut piped = Piped::spawn(&server, &["--nick", "piper"]);
         wait_join(&mut watcher, "piper").await;
@@ -84,7 +84,7 @@ fn piped_lines_go_both_ways_and_end_of_input_leaves() {
 #[test]
 fn without_nick_the_first_lines_choose_one() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let mut watcher = server.join("watcher").await;
         let mut piped = Piped::spawn(&server, &[]);
         piped.type_line("Watcher").await;
@@ -102,7 +102,7 @@ fn without_nick_the_first_lines_choose_one() {
 #[test]
 fn a_server_shutdown_is_one_clear_sentence_and_a_failure() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let mut piped = Piped::spawn(&server, &["--nick", "piper"]);
         piped.wait_printed("*** you joined as piper; 1 online").await;
         server.stop().await;

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common_client::{
-    events_until_leave, wait_join, wait_leave, wait_message, within, Server, TIMEOUT,
+    events_until_leave, wait_join, wait_leave, wait_message, within, TestServer, TIMEOUT,
 };
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Regex, Session};
@@ -17,10 +17,10 @@ use smolchat::protocol::Event;
 /// A pty session running `smolchat --nick NICK` against `server`.
 type Terminal = Session<expectrl::process::unix::UnixProcess, expectrl::process::unix::PtyStream>;
 
-fn start(server: &Server, nick: &str) -> Terminal {
+fn start(server: &TestServer, nick: &str) -> Terminal {
     let mut command = Command::new(env!("CARGO_BIN_EXE_smolchat"));
     command
-        .args(["--server", &server.address(), "--nick", nick, "--no-history"])
+        .args(["--server", &server.addr.to_string(), "--nick", nick, "--no-history"])
         .env("NO_COLOR", "1")
         .env("TERM", "xterm");
     let mut terminal = Session::spawn(command).expect("spawn smolchat in a pty");
@@ -50,7 +50,7 @@ fn exit_code(terminal: &Terminal) -> i32 {
 
 #[test]
 fn a_message_arriving_mid_line_is_printed_above_the_prompt_and_the_line_survives() {
-    let server = smol::block_on(Server::start());
+    let server = smol::block_on(TestServer::default());
     let mut terminal = start(&server, "alice");
     expect(&mut terminal, "*** you joined as alice; 1 online");
     expect(&mut terminal, "alice> ");
@@ -80,7 +80,7 @@ fn a_message_arriving_mid_line_is_printed_above_the_prompt_and_the_line_survives
 
 #[test]
 fn a_server_shutdown_while_typing_ends_with_one_sentence() {
-    let server = smol::block_on(Server::start());
+    let server = smol::block_on(TestServer::default());
     let mut watcher = smol::block_on(server.join("watcher"));
     let mut terminal = start(&server, "alice");
     smol::block_on(wait_join(&mut watcher, "alice"));
@@ -94,7 +94,7 @@ fn a_server_shutdown_while_typing_ends_with_one_sentence() {
 
 #[test]
 fn ctrl_d_leaves_and_a_taken_nickname_is_asked_again() {
-    let server = smol::block_on(Server::start());
+    let server = smol::block_on(TestServer::default());
     let mut watcher = smol::block_on(server.join("alice"));
     let mut terminal = start(&server, "Alice");
     expect(&mut terminal, "nickname Alice is taken");

@@ -8,13 +8,13 @@ use std::process::{Output, Stdio};
 
 use common_client::{
     assert_in_order, bot, smolchat, smolchat_at, wait_join, wait_leave, wait_message, within,
-    Server,
+    TestServer,
 };
 use smol::process::Child;
 
 /// Starts `smolchat --script FILE` with extra arguments.
-fn run_script(server: &Server, file: &str, extra: &[&str]) -> Child {
-    run_script_at(&server.address(), file, extra)
+fn run_script(server: &TestServer, file: &str, extra: &[&str]) -> Child {
+    run_script_at(&server.addr.to_string(), file, extra)
 }
 
 /// [`run_script`] against any address.
@@ -42,7 +42,7 @@ fn script_file(name: &str, text: &str) -> String {
 #[test]
 fn ping_and_pong_play_three_rounds_and_both_exit_zero() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let mut watcher = server.join("watcher").await;
         let ping = run_script(&server, &bot("ping.chat"), &[]);
         wait_join(&mut watcher, "ping").await;
@@ -88,7 +88,7 @@ fn ping_and_pong_play_three_rounds_and_both_exit_zero() {
 #[test]
 fn three_bots_hold_a_conversation() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let mut watcher = server.join("watcher").await;
         let mut bots = Vec::new();
         for name in ["alice", "bob", "carol"] {
@@ -112,7 +112,7 @@ fn three_bots_hold_a_conversation() {
 #[test]
 fn the_greeter_welcomes_newcomers() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let mut first = server.join("first").await;
         let greeter = run_script(&server, &bot("greeter.chat"), &[]);
         wait_join(&mut first, "greeter").await;
@@ -141,7 +141,7 @@ fn the_greeter_welcomes_newcomers() {
 #[test]
 fn an_expect_that_never_matches_fails_with_file_and_line() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let file = script_file("never.chat", "# waits in vain\nhello\n/expect a reply\n");
         let child = run_script(&server, &file, &["--nick", "hopeful", "--expect-timeout", "200ms"]);
         let (output, stdout, stderr) = finish("hopeful", child).await;
@@ -156,7 +156,7 @@ fn an_expect_that_never_matches_fails_with_file_and_line() {
 #[test]
 fn a_taken_nickname_fails_clearly() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let _ping = server.join("PING").await;
         let file = bot("ping.chat");
         let (output, _, stderr) = finish("ping", run_script(&server, &file, &[])).await;
@@ -203,7 +203,7 @@ fn unused_address() -> String {
 #[test]
 fn a_script_from_stdin_is_heard_in_full_before_it_leaves() {
     smol::block_on(async {
-        let server = Server::start().await;
+        let server = TestServer::default().await;
         let mut watcher = server.join("watcher").await;
         let mut child = smolchat(&server)
             .args(["--script", "-", "--nick", "piper"])

@@ -20,7 +20,7 @@ pub struct Config {
 
     /// Entries that may wait in one client's send queue (an entry is one line, or a batch of
     /// room lines written together) before it is disconnected as too slow.
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub queue_len: usize,
 
     /// Bytes that may wait in one client's send queue before it is disconnected as too slow.
@@ -69,7 +69,7 @@ impl Default for Config {
         Config {
             max_line: DEFAULT_MAX_LINE,
             max_nick: DEFAULT_MAX_NICK,
-            queue_len: 32,
+            queue_len: 16,
             queue_bytes: 256 * 1024,
             max_clients: 20_000,
             handshake_timeout: Duration::from_secs(60),

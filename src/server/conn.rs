@@ -132,7 +132,9 @@ pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: ClientId, tic
 
 impl Connection {
     async fn run(&mut self) {
-        let Some(mut nick) = self.handshake().await else { return };
+        // Boxed, like the line handling below, so that the connection's task, which waits
+        // for input most of its life, is only as large as that wait.
+        let Some(mut nick) = Box::pin(self.handshake()).await else { return };
         let ending = self.chat(&mut nick).await;
         if !matches!(ending, Ending::Stopped) {
             self.shared.room.leave(self.id, &nick, &ending.reason()).await;
@@ -220,7 +222,7 @@ impl Connection {
     async fn chat(&mut self, nick: &mut Nick) -> Ending {
         loop {
             let ending = match self.next_input(Some(self.next_deadline())).await {
-                Input::Line(line) => self.admit_line(nick, &line).await,
+                Input::Line(line) => Box::pin(self.admit_line(nick, &line)).await,
                 Input::Refused(code, text) => {
                     self.heard();
                     self.reply_error(code, text);

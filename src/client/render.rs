@@ -37,7 +37,7 @@ impl Style {
 /// Whether colours may be used on an output that is (or is not) a terminal, honouring
 /// `NO_COLOR` (<https://no-color.org>).
 pub fn colour_allowed(is_terminal: bool) -> bool {
-    is_terminal && std::env::var_os("NO_COLOR").map_or(true, |value| value.is_empty())
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
 /// Turns server events into display lines (without the trailing `\n`).

@@ -3,25 +3,23 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::net::SocketAddr;
-use std::process::{Command as Process, Stdio};
+use std::process::{Child, ChildStderr, Command as Process, Stdio};
 
 use common::*;
 use smolchat::client::{Client, ClientError};
 use smolchat::protocol::Event;
 
-#[test]
-fn sigterm_tells_every_client_and_exits_zero() {
-    let mut server = Process::new(env!("CARGO_BIN_EXE_smolchat-server"))
-        .args(["--bind", "127.0.0.1:0", "--shutdown-grace", "1s"])
-        .env("RUST_LOG", "info")
+/// Starts the server `command` runs, and reads its log until it says where it listens.
+/// Returns the process, that address, and the rest of its log.
+fn start(mut command: Process) -> (Child, SocketAddr, Lines<BufReader<ChildStderr>>) {
+    let mut server = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the server binary");
-    let stderr = server.stderr.take().expect("stderr");
-    let mut log = BufReader::new(stderr).lines();
+    let mut log = BufReader::new(server.stderr.take().expect("stderr")).lines();
     let addr: SocketAddr = log
         .by_ref()
         .map_while(Result::ok)
@@ -29,6 +27,14 @@ fn sigterm_tells_every_client_and_exits_zero() {
         .expect("a 'listening on' line")
         .parse()
         .expect("an address");
+    (server, addr, log)
+}
+
+#[test]
+fn sigterm_tells_every_client_and_exits_zero() {
+    let mut command = Process::new(env!("CARGO_BIN_EXE_smolchat-server"));
+    command.args(["--bind", "127.0.0.1:0", "--shutdown-grace", "1s"]).env("RUST_LOG", "info");
+    let (mut server, addr, log) = start(command);
     smol::block_on(async {
         let (mut alice, _) = within("join", Client::join(addr, "alice")).await.expect("join");
         alice.say("before the end").await.expect("say");
@@ -53,21 +59,9 @@ fn running_out_of_file_descriptors_is_survived() {
         "ulimit -n 64 && exec {} --bind 127.0.0.1:0",
         env!("CARGO_BIN_EXE_smolchat-server")
     );
-    let mut server = Process::new("sh")
-        .args(["-c", &script])
-        .env("RUST_LOG", "warn,smolchat::server=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server binary");
-    let mut log = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let addr: SocketAddr = log
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.split("listening on ").nth(1).map(|a| a.trim().to_string()))
-        .expect("a 'listening on' line")
-        .parse()
-        .expect("an address");
+    let mut command = Process::new("sh");
+    command.args(["-c", &script]).env("RUST_LOG", "warn,smolchat::server=info");
+    let (mut server, addr, log) = start(command);
     let (failures_tx, failures) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in log.map_while(Result::ok) {

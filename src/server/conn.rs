@@ -93,7 +93,8 @@ struct Connection {
 pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: ClientId, ticket: Ticket) {
     let shared = ticket.shared.clone();
     let config = &shared.config;
-    let (outbox, writer) = Outbox::spawn(stream.clone(), config.queue_len, config.queue_bytes);
+    let (outbox, writer) =
+        Outbox::spawn(stream.clone().into(), config.queue_len, config.queue_bytes);
     let reader = LineReader::new(stream, config.max_line);
     let now = Instant::now();
     let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);

@@ -8,7 +8,6 @@
 //! member per flush instead of one per line.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
@@ -285,7 +284,7 @@ impl Members {
     /// in the next round of the loop, so the order stays the same for everyone.
     fn flush(&mut self) {
         while !self.pending.is_empty() {
-            let batch: Arc<[u8]> = self.pending.as_slice().into();
+            let batch = Chunk::from(self.pending.as_slice());
             self.pending.clear();
             if self.pending.capacity() > IDLE_PENDING {
                 self.pending = Vec::new();

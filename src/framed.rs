@@ -61,7 +61,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         }
     }
 
-    /// Takes the next frame, reading as needed.
+    /// Takes the next frame, reading as needed. When the stream has nothing more to read
+    /// and no unfinished line is held, the read buffer is given back, so an idle reader
+    /// holds none; a busy one, whose reads keep succeeding, keeps it.
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Frame>>> {
         if let Some(frame) = self.framer.next_frame() {
             // Whatever is left over is the start of the next line, as of now.
@@ -71,7 +73,10 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         let n = match Pin::new(&mut self.inner).poll_read(cx, self.framer.spare()) {
             Poll::Ready(Ok(n)) => n,
             Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                self.framer.release_if_empty();
+                return Poll::Pending;
+            }
         };
         if n == 0 {
             return Poll::Ready(Ok(None));

@@ -8,6 +8,7 @@
 //! member per flush instead of one per line.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
@@ -66,7 +67,7 @@ pub struct Room {
 
 #[derive(Debug)]
 struct Members {
-    by_key: HashMap<String, Member>,
+    by_key: HashMap<Arc<str>, Member>,
     /// Encoded room events not yet handed to the queues.
     pending: Vec<u8>,
     /// Asks the flusher task for a flush; holds at most one request.
@@ -232,7 +233,7 @@ impl Room {
     pub async fn who(&self, outbox: &Outbox) -> Result<(), PushError> {
         let mut members = self.members.lock().await;
         members.flush();
-        let mut nicks: Vec<(&String, &Nick)> =
+        let mut nicks: Vec<(&Arc<str>, &Nick)> =
             members.by_key.iter().map(|(key, member)| (key, &member.nick)).collect();
         nicks.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let nicks = nicks.into_iter().map(|(_, nick)| nick.to_string()).collect();
@@ -303,7 +304,7 @@ impl Members {
     }
 
     /// Disconnects members that stopped reading and announces each departure.
-    fn drop_slow(&mut self, keys: Vec<String>) {
+    fn drop_slow(&mut self, keys: Vec<Arc<str>>) {
         for key in keys {
             if let Some(member) = self.by_key.remove(&key) {
                 member.outbox.abort();

@@ -11,7 +11,7 @@ pub const DEFAULT_MAX_LINE: usize = 4096;
 /// The most bytes asked of the socket in one read.
 const READ_CHUNK: usize = 4096;
 
-/// The fewest: what an idle connection keeps, since most lines are short.
+/// The fewest: what a reader asks for first, since most lines are short.
 const MIN_READ: usize = 256;
 
 /// Buffers kept above this size after a long line are shrunk back, so an idle
@@ -43,7 +43,7 @@ pub struct LineFramer {
     /// True while skipping the rest of an over-long line.
     discarding: bool,
     /// How much to ask for next: doubles while reads fill it, halves while they do not,
-    /// so a busy sender gets large reads and ten thousand idle clients small buffers.
+    /// so a busy sender gets large reads and a client that sends now and then small ones.
     read_size: usize,
 }
 
@@ -143,6 +143,17 @@ impl LineFramer {
         }
     }
 
+    /// Gives the buffer back if it holds no unframed bytes, so that a reader waiting for
+    /// input holds no memory for it; the next [`spare`](Self::spare) allocates again.
+    pub fn release_if_empty(&mut self) {
+        if self.pending() == 0 {
+            self.buf = Vec::new();
+            self.start = 0;
+            self.filled = 0;
+            self.scanned = 0;
+        }
+    }
+
     /// True when a line has started to arrive and not yet ended (held or being skipped).
     pub fn mid_line(&self) -> bool {
         self.discarding || self.pending() > 0
@@ -229,5 +240,33 @@ mod tests {
         assert!(matches!(framer.next_frame(), Some(Frame::Line(_))));
         framer.spare();
         assert!(framer.buf.capacity() <= READ_CHUNK);
+    }
+
+    #[test]
+    fn an_idle_framer_gives_its_buffer_back_but_keeps_a_partial_line() {
+        let mut framer = LineFramer::new(100);
+        framer.spare()[..4].copy_from_slice(
+            b"ab
+c",
+        );
+        framer.commit(4);
+        assert_eq!(framer.next_frame(), Some(Frame::Line(0..2)));
+        assert_eq!(framer.next_frame(), None);
+        framer.spare();
+        framer.release_if_empty();
+        assert!(framer.buf.capacity() > 0, "the partial line `c` is kept");
+        framer.spare()[0] = b'\n';
+        framer.commit(1);
+        assert!(
+            matches!(framer.next_frame(), Some(Frame::Line(r)) if framer.bytes()[r.clone()] == *b"c")
+        );
+        framer.spare();
+        framer.release_if_empty();
+        assert_eq!(framer.buf.capacity(), 0);
+        framer.spare()[..3].copy_from_slice(b"ok\n");
+        framer.commit(3);
+        assert!(
+            matches!(framer.next_frame(), Some(Frame::Line(r)) if framer.bytes()[r.clone()] == *b"ok")
+        );
     }
 }

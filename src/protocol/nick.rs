@@ -52,15 +52,21 @@ impl Nick {
         &self.0
     }
 
-    /// The key that decides uniqueness: `Alice` and `alice` are the same person.
-    pub fn key(&self) -> String {
-        nick_key(&self.0)
+    /// The key that decides uniqueness: `Alice` and `alice` are the same person. A
+    /// nickname already in lower case is its own key and shares its allocation.
+    pub fn key(&self) -> Arc<str> {
+        let key = self.0.to_lowercase();
+        if *key == *self.0 {
+            self.0.clone()
+        } else {
+            key.into()
+        }
     }
 }
 
 /// The case-insensitive form of any nickname-like text, for lookups.
-pub fn nick_key(text: &str) -> String {
-    text.to_lowercase()
+pub fn nick_key(text: &str) -> Arc<str> {
+    text.to_lowercase().into()
 }
 
 fn is_nick_char(c: char) -> bool {
@@ -108,7 +114,13 @@ mod tests {
 
     #[test]
     fn key_is_case_insensitive() {
-        let a = Nick::parse("Alice", 32).map(|n| n.key());
+        let a = Nick::parse("Alice", 32).map(|n| n.key().to_string());
         assert_eq!(a, Ok("alice".to_string()));
+    }
+
+    #[test]
+    fn a_lower_case_nick_is_its_own_key() {
+        let nick = Nick::parse("bob", 32).ok();
+        assert!(nick.is_some_and(|n| Arc::ptr_eq(&n.0, &n.key())));
     }
 }

@@ -1,19 +1,22 @@
 //! One client connection: the nickname handshake, then the reader loop that turns its lines
 //! into room events. Its writer task lives in `outbox`.
 
-use std::net::SocketAddr;
+use std::future::Future;
+use std::io;
+use std::net::TcpStream;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use async_net::TcpStream;
-use futures_lite::future;
-use smol::Timer;
+use futures_lite::{future, AsyncRead};
+use smol::{Async, Task, Timer};
 use tracing::{debug, info};
 
 use super::flood::{FloodGate, Verdict};
 use super::outbox::{Outbox, PushError};
 use super::room::{encode, ClientId, RoomError};
-use super::{Shared, Ticket};
+use super::Ticket;
 use crate::framed::{LineReader, LineTooLong};
 use crate::protocol::{
     decode_line, Command, CommandError, ErrorCode, Event, Nick, NickError, TextError, HELP,
@@ -72,12 +75,18 @@ impl Ending {
 }
 
 /// One connection's reading side and what it needs to act on the room.
+///
+/// It lives in the connection's task for as long as the client is connected, and the
+/// task mostly waits in [`Connection::next_input`], which keeps its state here rather
+/// than in a future of its own: ten thousand idle clients are ten thousand of these.
 struct Connection {
     id: ClientId,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    reader: LineReader<TcpStream>,
+    /// Counts the connection as open, and holds the server state and the peer's address.
+    ticket: Ticket,
+    reader: LineReader<Socket>,
     outbox: Outbox,
+    /// The next deadline of [`Connection::next_input`], reset for every wait.
+    timer: Timer,
     /// Set when a reply could not be queued: `Full` means the client stopped reading,
     /// `Closed` that the connection is already ending (peer gone, or server shutdown).
     push_failed: Option<PushError>,
@@ -89,68 +98,97 @@ struct Connection {
     ping_sent: Option<Instant>,
 }
 
-/// Serves one client from handshake to goodbye.
-pub(super) async fn serve(stream: TcpStream, peer: SocketAddr, id: ClientId, ticket: Ticket) {
-    let shared = ticket.shared.clone();
-    let config = &shared.config;
+/// The reading side of a client's socket. It reads through `&Async`, which waits in the
+/// reactor's own waker slot, where `async_net::TcpStream` would keep a readiness future
+/// (and a waker list entry) for every idle reader.
+struct Socket(Arc<Async<TcpStream>>);
+
+impl AsyncRead for Socket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut &*self.0).poll_read(cx, buf)
+    }
+}
+
+/// Sets up one client (its queue and writer task are started at once) and returns the
+/// task that serves it from handshake to goodbye. Everything the task keeps is built
+/// here, so its future holds the [`Connection`] once rather than also the arguments it
+/// was made from.
+pub(super) fn serve(
+    stream: async_net::TcpStream,
+    id: ClientId,
+    ticket: Ticket,
+) -> impl Future<Output = ()> + Send + 'static {
+    let stream: Arc<Async<TcpStream>> = stream.into();
+    let config = &ticket.shared.config;
     let (outbox, writer) = Outbox::spawn(stream.clone(), config.queue_len, config.queue_bytes);
-    let reader = LineReader::new(stream, config.max_line);
+    let reader = LineReader::new(Socket(stream), config.max_line);
     let now = Instant::now();
     let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);
+    debug!(peer = %ticket.peer, id, "connected");
     let mut conn = Connection {
         id,
-        peer,
-        shared: shared.clone(),
+        ticket,
         reader,
         outbox,
+        timer: Timer::never(),
         push_failed: None,
         gate,
         last_heard: now,
         ping_sent: None,
     };
-    debug!(%peer, id, "connected");
-    conn.run().await;
-    conn.outbox.finish();
-    let grace = shared.config.shutdown_grace;
-    let flushed = future::or(
-        async {
-            writer.await;
-            true
-        },
-        async {
-            Timer::after(grace).await;
-            false
-        },
-    );
-    if flushed.await {
-        conn.linger().await;
-    } else {
-        conn.outbox.abort();
+    async move {
+        conn.run().await;
+        // Boxed: it runs once, at the end, and would otherwise size the task for its life.
+        Box::pin(conn.close(writer)).await;
     }
-    drop(ticket);
 }
 
 impl Connection {
+    /// Lets the writer send what is queued (within the shutdown grace), then lingers.
+    async fn close(&mut self, writer: Task<()>) {
+        self.outbox.finish();
+        let grace = self.ticket.shared.config.shutdown_grace;
+        let flushed = future::or(
+            async {
+                writer.await;
+                true
+            },
+            async {
+                Timer::after(grace).await;
+                false
+            },
+        );
+        if flushed.await {
+            self.linger().await;
+        } else {
+            self.outbox.abort();
+        }
+    }
+
     async fn run(&mut self) {
         // Boxed, like the line handling below, so that the connection's task, which waits
         // for input most of its life, is only as large as that wait.
         let Some(mut nick) = Box::pin(self.handshake()).await else { return };
         let ending = self.chat(&mut nick).await;
         if !matches!(ending, Ending::Stopped) {
-            self.shared.room.leave(self.id, &nick, &ending.reason()).await;
+            self.ticket.shared.room.leave(self.id, &nick, &ending.reason()).await;
         }
     }
 
     /// Asks for a nickname until a valid, free one is given; `None` if the client never
     /// gives one (it left, timed out, or the server stopped).
     async fn handshake(&mut self) -> Option<Nick> {
-        let deadline = Instant::now() + self.shared.config.handshake_timeout;
+        let deadline = Instant::now() + self.ticket.shared.config.handshake_timeout;
         loop {
             self.reply(&Event::NickRequest);
             if self.push_failed.is_some() {
                 return None;
             }
-            let line = match self.next_input(Some(deadline)).await {
+            let line = match self.next_input(deadline).await {
                 Input::Line(line) => line,
                 Input::Refused(code, text) => {
                     self.reply_error(code, text);
@@ -161,7 +199,7 @@ impl Connection {
                     continue;
                 }
                 Input::TimedOut => {
-                    info!(peer = %self.peer, "disconnected: no nickname in time");
+                    info!(peer = %self.ticket.peer, "disconnected: no nickname in time");
                     self.reply_error(
                         ErrorCode::HandshakeTimeout,
                         "no nickname chosen in time; goodbye".into(),
@@ -194,14 +232,14 @@ impl Connection {
 
     /// Validates and claims one proposed nickname, telling the client why if it fails.
     async fn try_register(&mut self, proposed: &str) -> Option<Nick> {
-        let nick = match Nick::parse(proposed, self.shared.config.max_nick) {
+        let nick = match Nick::parse(proposed, self.ticket.shared.config.max_nick) {
             Ok(nick) => nick,
             Err(error) => {
                 self.reply_nick_error(&error);
                 return None;
             }
         };
-        match self.shared.room.join(self.id, &nick, &self.outbox).await {
+        match self.ticket.shared.room.join(self.id, &nick, &self.outbox).await {
             Ok(_) => Some(nick),
             Err(RoomError::Closed) => {
                 self.reply(&Event::Bye { reason: "server shutting down".into() });
@@ -221,7 +259,7 @@ impl Connection {
     /// Reads the member's lines and acts on them until it leaves.
     async fn chat(&mut self, nick: &mut Nick) -> Ending {
         loop {
-            let ending = match self.next_input(Some(self.next_deadline())).await {
+            let ending = match self.next_input(self.next_deadline()).await {
                 Input::Line(line) => Box::pin(self.admit_line(nick, &line)).await,
                 Input::Refused(code, text) => {
                     self.heard();
@@ -277,13 +315,13 @@ impl Connection {
         match verdict {
             Verdict::Accept | Verdict::Drop { warn: false } => {}
             Verdict::Drop { warn: true } => {
-                let rate = self.shared.config.flood_rate;
+                let rate = self.ticket.shared.config.flood_rate;
                 let text =
                     format!("slow down: over {rate} lines per second; lines are being dropped");
                 self.reply_error(ErrorCode::RateLimited, text);
             }
             Verdict::Disconnect => {
-                info!(peer = %self.peer, "disconnected: flooding");
+                info!(peer = %self.ticket.peer, "disconnected: flooding");
                 self.reply_error(ErrorCode::Flood, "disconnected for flooding".into());
             }
         }
@@ -292,7 +330,7 @@ impl Connection {
 
     /// The earliest moment a timer (stalled line, unanswered ping, due ping) needs a look.
     fn next_deadline(&self) -> Instant {
-        let config = &self.shared.config;
+        let config = &self.ticket.shared.config;
         let now = Instant::now();
         // A line that starts while we wait is noticed at the latest one timeout from now.
         let line = self.reader.partial_since().unwrap_or(now) + config.line_timeout;
@@ -305,7 +343,7 @@ impl Connection {
 
     /// Acts on whichever timer has expired.
     fn check_timers(&mut self, nick: &Nick, now: Instant) -> Option<Ending> {
-        let config = &self.shared.config;
+        let config = &self.ticket.shared.config;
         if self.reader.partial_since().is_some_and(|since| now >= since + config.line_timeout) {
             info!(nick = %nick, "disconnected: line not finished in time");
             self.reply_error(ErrorCode::LineTimeout, "line not finished in time; goodbye".into());
@@ -348,7 +386,7 @@ impl Connection {
     }
 
     async fn execute(&mut self, nick: &mut Nick, command: Command) -> Option<Ending> {
-        let room = &self.shared.room;
+        let room = &self.ticket.shared.room;
         match command {
             Command::Say(text) => {
                 debug!(nick = %nick, text = %text.escape_debug(), "message");
@@ -385,45 +423,48 @@ impl Connection {
     }
 
     async fn rename(&mut self, nick: &mut Nick, proposed: &str) {
-        let new = match Nick::parse(proposed, self.shared.config.max_nick) {
+        let new = match Nick::parse(proposed, self.ticket.shared.config.max_nick) {
             Ok(new) => new,
             Err(error) => return self.reply_nick_error(&error),
         };
-        match self.shared.room.rename(self.id, nick, &new).await {
+        match self.ticket.shared.room.rename(self.id, nick, &new).await {
             Ok(()) => *nick = new,
             Err(_) => self.reply_error(ErrorCode::NickTaken, format!("nickname {new} is taken")),
         }
     }
 
     /// Waits for the next line, the server's stop, or `deadline`, whichever comes first.
-    async fn next_input(&mut self, deadline: Option<Instant>) -> Input {
-        let stop = self.shared.stop.clone();
-        let read = async {
-            match self.reader.next_line().await {
-                Ok(Some(Ok(bytes))) => match decode_line(bytes) {
-                    Ok(text) => Input::Line(text.to_string()),
-                    Err(error) => refused_text(error),
-                },
-                Ok(Some(Err(LineTooLong))) => Input::Refused(
-                    ErrorCode::LineTooLong,
-                    format!("line longer than {} bytes was dropped", self.shared.config.max_line),
-                ),
-                Ok(None) | Err(_) => Input::Closed,
+    async fn next_input(&mut self, deadline: Instant) -> Input {
+        self.timer.set_at(deadline);
+        let Connection { ticket, reader, timer, .. } = self;
+        let mut stop = pin!(ticket.shared.stop.recv());
+        future::poll_fn(|cx| {
+            // The stop is polled first, so a peer with lines always ready cannot hide it.
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Input::Stopped);
             }
-        };
-        let stopped = async {
-            let _ = stop.recv().await;
-            Input::Stopped
-        };
-        let timed_out = async {
-            match deadline {
-                Some(deadline) => Timer::at(deadline).await,
-                None => future::pending().await,
-            };
-            Input::TimedOut
-        };
-        // The stop is polled first, so a peer with lines always ready cannot hide it.
-        future::or(stopped, future::or(read, timed_out)).await
+            if let Poll::Ready(read) = reader.poll_next_line(cx) {
+                return Poll::Ready(match read {
+                    Ok(Some(Ok(bytes))) => match decode_line(bytes) {
+                        Ok(text) => Input::Line(text.to_string()),
+                        Err(error) => refused_text(error),
+                    },
+                    Ok(Some(Err(LineTooLong))) => Input::Refused(
+                        ErrorCode::LineTooLong,
+                        format!(
+                            "line longer than {} bytes was dropped",
+                            ticket.shared.config.max_line
+                        ),
+                    ),
+                    Ok(None) | Err(_) => Input::Closed,
+                });
+            }
+            if Pin::new(&mut *timer).poll(cx).is_ready() {
+                return Poll::Ready(Input::TimedOut);
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Queues a line for this client alone; a failure is remembered and ends the session.
@@ -447,7 +488,7 @@ impl Connection {
 
     /// Reads and discards until the peer closes or [`LINGER`] passes.
     async fn linger(&mut self) {
-        let linger = LINGER.min(self.shared.config.shutdown_grace);
+        let linger = LINGER.min(self.ticket.shared.config.shutdown_grace);
         let drain = async {
             while let Ok(Some(_)) = self.reader.next_line().await {
                 future::yield_now().await;

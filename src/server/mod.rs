@@ -57,8 +57,11 @@ struct Shared {
 /// one fewer connection is still finishing.
 #[derive(Debug)]
 struct Ticket {
+    /// What every connection shares.
     shared: Arc<Shared>,
-    ip: IpAddr,
+    /// Who is connected: its address is counted against `max_per_ip`.
+    peer: SocketAddr,
+    /// Dropped last thing, it tells `run` the connection has finished.
     _alive: Sender<()>,
 }
 
@@ -66,10 +69,10 @@ impl Drop for Ticket {
     fn drop(&mut self) {
         self.shared.clients.fetch_sub(1, Ordering::Relaxed);
         let mut per_ip = self.shared.lock_per_ip();
-        if let Some(count) = per_ip.get_mut(&self.ip) {
+        if let Some(count) = per_ip.get_mut(&self.peer.ip()) {
             *count -= 1;
             if *count == 0 {
-                per_ip.remove(&self.ip);
+                per_ip.remove(&self.peer.ip());
             }
         }
     }
@@ -175,8 +178,8 @@ fn admit(stream: TcpStream, peer: SocketAddr, shared: &Arc<Shared>, alive: &Send
         return;
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let ticket = Ticket { shared: shared.clone(), ip: peer.ip(), _alive: alive.clone() };
-    smol::spawn(conn::serve(stream, peer, id, ticket)).detach();
+    let ticket = Ticket { shared: shared.clone(), peer, _alive: alive.clone() };
+    smol::spawn(conn::serve(stream, id, ticket)).detach();
 }
 
 /// Tells a connection why it is not admitted, then closes it.

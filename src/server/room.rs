@@ -92,7 +92,7 @@ pub struct Room {
 
 #[derive(Debug)]
 struct Members {
-    by_key: HashMap<String, Member>,
+    by_key: HashMap<Arc<str>, Member>,
     /// Encoded room events not yet handed to the queues.
     pending: Vec<u8>,
     /// Asks the flusher task for a flush; holds at most one request.
@@ -290,7 +290,7 @@ impl Room {
     pub async fn who(&self, outbox: &Outbox) -> Result<(), PushError> {
         let mut members = self.members.lock().await;
         members.flush();
-        let mut nicks: Vec<(&String, &Nick)> =
+        let mut nicks: Vec<(&Arc<str>, &Nick)> =
             members.by_key.iter().map(|(key, member)| (key, &member.nick)).collect();
         nicks.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let nicks = nicks.into_iter().map(|(_, nick)| nick.to_string()).collect();
@@ -352,7 +352,7 @@ impl Members {
     /// in the next round of the loop, so the order stays the same for everyone.
     fn flush(&mut self) {
         while !self.pending.is_empty() {
-            let batch: Arc<[u8]> = self.pending.as_slice().into();
+            let batch = Chunk::from(self.pending.as_slice());
             self.pending.clear();
             self.talk_pending = false;
             if self.pending.capacity() > IDLE_PENDING {
@@ -372,7 +372,7 @@ impl Members {
     }
 
     /// Disconnects members that stopped reading and announces each departure.
-    fn drop_slow(&mut self, keys: Vec<String>) {
+    fn drop_slow(&mut self, keys: Vec<Arc<str>>) {
         for key in keys {
             if let Some(member) = self.by_key.remove(&key) {
                 member.outbox.abort();

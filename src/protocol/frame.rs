@@ -245,10 +245,7 @@ mod tests {
     #[test]
     fn an_idle_framer_gives_its_buffer_back_but_keeps_a_partial_line() {
         let mut framer = LineFramer::new(100);
-        framer.spare()[..4].copy_from_slice(
-            b"ab
-c",
-        );
+        framer.spare()[..4].copy_from_slice(b"ab\nc");
         framer.commit(4);
         assert_eq!(framer.next_frame(), Some(Frame::Line(0..2)));
         assert_eq!(framer.next_frame(), None);

@@ -30,7 +30,7 @@ const MIN_PACE: Duration = Duration::from_micros(50);
 /// How long the room waits after a flush before the next, for a batch holding talk
 /// (`MSG`, `ACTION`). About what writing to each member costs, so that a busy room's
 /// batches fill up while the last one is being written, and never more than 40 ms.
-const TALK: Pace = Pace { per_member: Duration::from_micros(6), max: Duration::from_millis(40) };
+const TALK: Pace = Pace { per_member: Duration::from_micros(7), max: Duration::from_millis(40) };
 
 /// The same for a batch of arrivals, departures and renames alone. Three times the cost of
 /// the writes, so that in a join storm most of the thread is left for welcoming the
@@ -401,7 +401,7 @@ mod tests {
         assert_eq!(TALK.for_room(0), Duration::ZERO);
         // Under MIN_PACE a timer is not worth it.
         assert_eq!(TALK.for_room(5), Duration::ZERO);
-        assert_eq!(TALK.for_room(100), Duration::from_micros(600));
+        assert_eq!(TALK.for_room(100), Duration::from_micros(700));
         assert_eq!(TALK.for_room(1_000_000), TALK.max);
         assert_eq!(PRESENCE.for_room(10_000), Duration::from_millis(160));
         assert_eq!(PRESENCE.for_room(100_000), PRESENCE.max);

@@ -15,9 +15,9 @@ struct Cli {
     #[arg(long, default_value = smolchat::client::DEFAULT_SERVER)]
     bind: String,
 
-    /// Threads running the connections [default: 1, or SMOL_THREADS]. More threads lower
-    /// fan-out latency in small rooms but make a join storm in a big room several times
-    /// slower (docs/BENCHMARKS.md).
+    /// Threads running the connections [default: one per core, or SMOL_THREADS]. Two
+    /// threads on two cores halve a small room's fan-out latency and join a big room's
+    /// storm a little faster than one (docs/BENCHMARKS.md).
     #[arg(long)]
     threads: Option<usize>,
 
@@ -43,10 +43,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Sizes smol's global executor, which reads `SMOL_THREADS` once, on first use. Called
-/// before anything else has started a thread; without `--threads`, `SMOL_THREADS` (or
-/// smol's own default of one thread) stands.
+/// before anything else has started a thread: `--threads` wins, then `SMOL_THREADS`, then
+/// one thread per core.
 fn set_threads(threads: Option<usize>) {
-    if let Some(threads) = threads {
-        std::env::set_var("SMOL_THREADS", threads.max(1).to_string());
-    }
+    let threads = match threads {
+        Some(threads) => threads,
+        None if std::env::var_os("SMOL_THREADS").is_some() => return,
+        None => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+    };
+    std::env::set_var("SMOL_THREADS", threads.max(1).to_string());
 }

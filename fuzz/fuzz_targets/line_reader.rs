@@ -1,6 +1,7 @@
 //! Fuzz target: the server's line reader on arbitrary bytes cut at arbitrary places. It
 //! must never hold more than the limit, never return a line over it, and treat every line
-//! the way the server does (text check, then command parse) without panicking.
+//! the way the server does (text check, then command parse) without panicking. An idle
+//! reader gives its buffer back between reads; the fuzzer decides when that happens.
 
 #![no_main]
 
@@ -8,11 +9,14 @@ use libfuzzer_sys::fuzz_target;
 use smolchat::protocol::{decode_line, Command, Frame, LineFramer};
 
 fuzz_target!(|data: &[u8]| {
-    let [limit, cut, stream @ ..] = data else { return };
+    let [limit, cut, release, stream @ ..] = data else { return };
     let max = 16 + usize::from(*limit);
     let cut = 1 + usize::from(*cut);
     let mut framer = LineFramer::new(max);
-    for piece in stream.chunks(cut) {
+    for (index, piece) in stream.chunks(cut).enumerate() {
+        if release >> (index % 8) & 1 == 1 {
+            framer.release_if_empty();
+        }
         let mut piece = piece;
         while !piece.is_empty() {
             let spare = framer.spare();

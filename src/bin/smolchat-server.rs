@@ -15,9 +15,9 @@ struct Cli {
     #[arg(long, default_value = smolchat::client::DEFAULT_SERVER)]
     bind: String,
 
-    /// Threads running the connections [default: one per core, or SMOL_THREADS]. Two
-    /// threads on two cores halve a small room's fan-out latency and join a big room's
-    /// storm a little faster than one (docs/BENCHMARKS.md).
+    /// Threads running the connections [default: one per core, or SMOL_THREADS]. On two
+    /// cores, two threads lower a small room's fan-out latency by about a quarter and
+    /// take a big room's join storm a little faster than one (docs/BENCHMARKS.md).
     #[arg(long)]
     threads: Option<usize>,
 

@@ -14,8 +14,8 @@ const READ_CHUNK: usize = 4096;
 /// The fewest: what a reader asks for first, since most lines are short.
 const MIN_READ: usize = 256;
 
-/// Buffers kept above this size after a long line are shrunk back, so an idle
-/// connection that once received a long line does not pin its memory.
+/// Buffers kept above this size after a long line are shrunk back, so a busy reader that
+/// once received a long line does not keep its memory (an idle one gives its buffer back).
 const IDLE_CAPACITY: usize = READ_CHUNK;
 
 /// One unit taken out of the stream.

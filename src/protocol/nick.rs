@@ -55,18 +55,17 @@ impl Nick {
     /// The key that decides uniqueness: `Alice` and `alice` are the same person. A
     /// nickname already in lower case is its own key and shares its allocation.
     pub fn key(&self) -> Arc<str> {
-        let key = self.0.to_lowercase();
-        if *key == *self.0 {
+        if self.0.chars().flat_map(char::to_lowercase).eq(self.0.chars()) {
             self.0.clone()
         } else {
-            key.into()
+            self.0.to_lowercase().into()
         }
     }
 }
 
-/// The case-insensitive form of any nickname-like text, for lookups.
-pub fn nick_key(text: &str) -> Arc<str> {
-    text.to_lowercase().into()
+/// The case-insensitive form of any nickname-like text, for lookups and comparisons.
+pub fn nick_key(text: &str) -> String {
+    text.to_lowercase()
 }
 
 fn is_nick_char(c: char) -> bool {

@@ -80,10 +80,13 @@ impl Ending {
 /// task mostly waits in [`Connection::next_input`], which keeps its state here rather
 /// than in a future of its own: ten thousand idle clients are ten thousand of these.
 struct Connection {
+    /// Tells this connection's room membership from a later holder of the same nick.
     id: ClientId,
     /// Counts the connection as open, and holds the server state and the peer's address.
     ticket: Ticket,
+    /// The client's lines, framed and bounded.
     reader: LineReader<Socket>,
+    /// The client's queue; its writer task is the only one writing the socket.
     outbox: Outbox,
     /// The next deadline of [`Connection::next_input`], reset for every wait.
     timer: Timer,

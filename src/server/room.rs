@@ -32,16 +32,18 @@ const MIN_PACE: Duration = Duration::from_micros(50);
 /// batches fill up while the last one is being written, and never more than 40 ms.
 const TALK: Pace = Pace { per_member: Duration::from_micros(7), max: Duration::from_millis(40) };
 
-/// The same for a batch of arrivals, departures and renames alone. Three times the cost of
-/// the writes, so that in a join storm most of the thread is left for welcoming the
-/// newcomers; in a room of 10,000 a join is announced within 160 ms, never after 250 ms.
+/// The same for a batch of arrivals, departures and renames alone: about twice what the
+/// writes cost, so that in a join storm most of the CPU is left for welcoming the
+/// newcomers. In a room of 10,000 a join is announced within 160 ms, never after 250 ms.
 const PRESENCE: Pace =
     Pace { per_member: Duration::from_micros(16), max: Duration::from_millis(250) };
 
 /// A pause after a flush that grows with the room's size, up to a ceiling.
 #[derive(Debug, Clone, Copy)]
 struct Pace {
+    /// What each member adds to the pause.
     per_member: Duration,
+    /// The ceiling, which bounds what pacing adds to a line's latency.
     max: Duration,
 }
 
@@ -86,7 +88,8 @@ pub enum RoomError {
 pub struct Room {
     /// Members and the pending batch, by case-folded nickname.
     members: Mutex<Members>,
-    /// Wakes [`Room::run_flusher`] when a batch has started.
+    /// Wakes [`Room::run_flusher`] when a batch starts and when its first talk arrives. A
+    /// request is a hint: the batch it was sent for may already have gone out with a `WHO`.
     flush_requests: Receiver<()>,
 }
 
@@ -141,23 +144,21 @@ impl Room {
     /// Delivers pending batches whenever asked. After a flush it waits in proportion to the
     /// room's size (about what writing to each member costs) before the next, so a quiet
     /// room gets every line at once and a busy or crowded one fewer, fuller batches instead
-    /// of a write per member per line. A batch of joins and leaves alone waits longer still
-    /// ([`PRESENCE`]), unless talk joins it: that is what keeps ten thousand arrivals from
+    /// of a write per member per line. A batch of joins, leaves and renames alone waits
+    /// longer still, unless talk joins it: that is what keeps ten thousand arrivals from
     /// costing ten thousand writes each, while everyone still hears of every arrival.
     pub async fn run_flusher(&self) {
         let mut last_flush = Instant::now();
         while self.flush_requests.recv().await.is_ok() {
-            let (talk, members) = self.pending_kind().await;
+            // The batch asked for may have gone out already, with a `WHO` or a `/msg`.
+            let Some((talk, members)) = self.pending_kind().await else { continue };
             if !talk {
                 let due = last_flush + PRESENCE.for_room(members);
-                // A second request means talk arrived (or the room closed): flush now.
                 future::or(
                     async {
                         Timer::at(due).await;
                     },
-                    async {
-                        let _ = self.flush_requests.recv().await;
-                    },
+                    self.talk_arrives(),
                 )
                 .await;
             }
@@ -176,10 +177,20 @@ impl Room {
         }
     }
 
-    /// Whether the pending batch holds talk, and how many members the room has.
-    async fn pending_kind(&self) -> (bool, usize) {
+    /// Whether the pending batch holds talk, and how many members the room has; `None`
+    /// when nothing is pending.
+    async fn pending_kind(&self) -> Option<(bool, usize)> {
         let members = self.members.lock().await;
-        (members.talk_pending, members.by_key.len())
+        (!members.pending.is_empty()).then_some((members.talk_pending, members.by_key.len()))
+    }
+
+    /// Returns once talk has joined the pending batch, or the room has closed.
+    async fn talk_arrives(&self) {
+        while self.flush_requests.recv().await.is_ok() {
+            if self.members.lock().await.talk_pending {
+                return;
+            }
+        }
     }
 
     /// Adds a member: the newcomer gets `WELCOME` first, then everyone else hears `JOIN`.
@@ -259,13 +270,14 @@ impl Room {
     ) -> Result<(), RoomError> {
         let mut members = self.members.lock().await;
         let key = nick_key(to);
-        if !members.by_key.contains_key(&key) {
+        if !members.by_key.contains_key(key.as_str()) {
             return Err(RoomError::NoSuchNick);
         }
         // Room events said before this message reach both of them before it. The flush
         // may drop the target as slow, so it is looked up again afterwards.
         members.flush();
-        let target = members.by_key.get(&key).ok_or(RoomError::NoSuchNick)?;
+        let (key, target) =
+            members.by_key.get_key_value(key.as_str()).ok_or(RoomError::NoSuchNick)?;
         let event = Event::Private {
             from: from.to_string(),
             to: target.nick.to_string(),
@@ -274,7 +286,7 @@ impl Room {
         let line = encode(&event);
         let mut slow = Vec::new();
         if target.outbox.push(line.clone()) == Err(PushError::Full) {
-            slow.push(key);
+            slow.push(key.clone());
         }
         // A message to oneself is shown once; the echo is the sender's confirmation.
         if target.id != id && sender.push_reply(line) == Err(PushError::Full) {
@@ -414,7 +426,7 @@ mod tests {
             let room = Room::new();
             room.broadcast(&arrive("bob")).await;
             assert_eq!(room.flush_requests.len(), 1, "a new batch asks for a flush");
-            assert_eq!(room.pending_kind().await, (false, 0));
+            assert_eq!(room.pending_kind().await, Some((false, 0)));
             assert!(room.flush_requests.try_recv().is_ok());
 
             room.broadcast(&arrive("cid")).await;
@@ -422,11 +434,26 @@ mod tests {
 
             room.broadcast(&say("hello")).await;
             assert_eq!(room.flush_requests.len(), 1, "talk cuts the presence wait short");
-            assert_eq!(room.pending_kind().await, (true, 0));
+            assert_eq!(room.pending_kind().await, Some((true, 0)));
             assert!(room.flush_requests.try_recv().is_ok());
 
             room.broadcast(&say("again")).await;
             assert!(room.flush_requests.is_empty(), "the batch is already marked as talk");
+        });
+    }
+
+    #[test]
+    fn a_stale_request_does_not_cut_a_presence_wait_short() {
+        smol::block_on(async {
+            let room = Room::new();
+            room.broadcast(&arrive("bob")).await;
+            assert!(room.flush_requests.try_recv().is_ok(), "the flusher takes the request");
+            // A request left over from a batch that went out with a `WHO`.
+            assert!(room.members.lock().await.wake.try_send(()).is_ok());
+            let mut wait = Box::pin(room.talk_arrives());
+            assert!(future::poll_once(&mut wait).await.is_none(), "presence alone keeps waiting");
+            room.broadcast(&say("hello")).await;
+            assert!(future::poll_once(&mut wait).await.is_some(), "talk ends the wait");
         });
     }
 
@@ -436,8 +463,9 @@ mod tests {
             let room = Room::new();
             room.broadcast(&say("hello")).await;
             room.members.lock().await.flush();
-            assert_eq!(room.pending_kind().await, (false, 0));
-            assert!(room.members.lock().await.pending.is_empty());
+            assert_eq!(room.pending_kind().await, None, "a request for it finds nothing to do");
+            room.broadcast(&arrive("bob")).await;
+            assert_eq!(room.pending_kind().await, Some((false, 0)));
         });
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::server::{self, Config};
 
 /// The name of the thread the in-process server's accept loop runs on; its connections run
-/// on smol's global executor threads (`smol-N`), which the generator never uses.
+/// on smol's global executor threads (`smol-N`, as many as the server binary would use),
+/// which the generator never uses.
 pub const THREAD_NAME: &str = "smolchat-server";
 
 /// A server running in this process until [`LocalServer::stop`].

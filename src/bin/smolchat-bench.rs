@@ -26,6 +26,8 @@ struct Cli {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let plan = cli.options.plan()?;
+    // A `--spawn`ed server runs on as many threads as the server binary would.
+    smolchat::server::size_executor(None);
     let report = bench::run(&plan, !cli.json).context("benchmark failed")?;
     if cli.json {
         println!("{}", report.to_json());

@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    set_threads(cli.threads);
+    server::size_executor(cli.threads);
     smol::block_on(async {
         let listener =
             server::bind(&cli.bind).with_context(|| format!("cannot listen on {}", cli.bind))?;
@@ -40,16 +40,4 @@ fn main() -> anyhow::Result<()> {
         };
         server::run(listener, cli.config, shutdown).await.context("server failed")
     })
-}
-
-/// Sizes smol's global executor, which reads `SMOL_THREADS` once, on first use. Called
-/// before anything else has started a thread: `--threads` wins, then `SMOL_THREADS`, then
-/// one thread per core.
-fn set_threads(threads: Option<usize>) {
-    let threads = match threads {
-        Some(threads) => threads,
-        None if std::env::var_os("SMOL_THREADS").is_some() => return,
-        None => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
-    };
-    std::env::set_var("SMOL_THREADS", threads.max(1).to_string());
 }

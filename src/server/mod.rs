@@ -9,6 +9,7 @@ mod flood;
 mod listen;
 mod outbox;
 mod room;
+mod threads;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +28,7 @@ use tracing::{info, warn};
 pub use config::Config;
 pub use listen::{bind, LISTEN_BACKLOG};
 pub use room::{Room, RoomError};
+pub use threads::size_executor;
 
 use crate::protocol::{ErrorCode, Event};
 

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use thiserror::Error;
@@ -20,6 +21,8 @@ pub struct PlotError(String);
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 /// Draws `report` into an SVG file at `path`.
 pub fn write_svg(report: &Report, path: &Path) -> Result<(), PlotError> {
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
@@ -34,6 +37,23 @@ fn failed(error: impl std::fmt::Display) -> PlotError {
     PlotError(error.to_string())
 }
 
+/// A panel's frame, the same for both: its caption, and axes from zero to the maxima.
+fn panel<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: &str,
+    max_x: f64,
+    max_y: f64,
+) -> Result<Chart<'a, 'b>, PlotError> {
+    ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 18))
+        .margin(12)
+        .margin_right(40)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..max_x, 0.0..max_y)
+        .map_err(failed)
+}
+
 /// Latency against percentile, the percentile axis spaced by nines (90, 99, 99.9, ...).
 fn latency_panel(area: &Area<'_>, report: &Report) -> Result<(), PlotError> {
     let points: Vec<(f64, f64)> =
@@ -41,14 +61,7 @@ fn latency_panel(area: &Area<'_>, report: &Report) -> Result<(), PlotError> {
     let max_x = points.iter().map(|p| p.0).fold(1.0, f64::max);
     let max_y = points.iter().map(|p| p.1).fold(0.001, f64::max) * 1.1;
     let title = format!("end-to-end latency by percentile, {}", scenario(report));
-    let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .margin_right(40)
-        .x_label_area_size(40)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)
-        .map_err(failed)?;
+    let mut chart = panel(area, &title, max_x, max_y)?;
     chart
         .configure_mesh()
         .x_desc("percentile")
@@ -70,14 +83,8 @@ fn timeline_panel(area: &Area<'_>, report: &Report) -> Result<(), PlotError> {
         .collect();
     let max_x = points.iter().map(|p| p.0).fold(1.0, f64::max);
     let max_y = points.iter().map(|p| p.1).fold(1.0, f64::max) * 1.1;
-    let mut chart = ChartBuilder::on(area)
-        .caption("deliveries per second (measured between the grey lines)", ("sans-serif", 18))
-        .margin(12)
-        .margin_right(40)
-        .x_label_area_size(40)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0.0..max_x, 0.0..max_y)
-        .map_err(failed)?;
+    let caption = "deliveries per second (measured between the grey lines)";
+    let mut chart = panel(area, caption, max_x, max_y)?;
     chart
         .configure_mesh()
         .x_desc("seconds since sending started")

@@ -33,7 +33,7 @@ impl Chunk {
         if from == 0 {
             batch
         } else {
-            let from = from.min(batch.as_slice().len());
+            let from = from.min(batch.len());
             Chunk(Arc::new(Lines::Tail(batch, from)))
         }
     }
@@ -133,7 +133,7 @@ impl Outbox {
 
     fn enqueue(&self, chunk: Chunk, bound_bytes: bool) -> Result<(), PushError> {
         let queued = &self.state.queued;
-        let len = chunk.as_slice().len();
+        let len = chunk.len();
         let before = queued.fetch_add(len, Ordering::Relaxed);
         // One line is always let through an empty queue, however long, so that a
         // limit below the line length cannot lock a client out entirely.

@@ -6,7 +6,6 @@
 //! [`client`] speaks the same [`protocol`] from the other side, for the terminal client,
 //! the bots and the tests alike; [`script`] runs the bots.
 
-pub mod bench;
 pub mod client;
 pub mod framed;
 pub mod protocol;

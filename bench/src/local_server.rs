@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use crate::server::{self, Config};
+use smolchat::server::{self, Config};
 
 /// The name of the thread the in-process server's accept loop runs on; its connections run
 /// on smol's global executor threads (`smol-N`, as many as the server binary would use),

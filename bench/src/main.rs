@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use smolchat::bench::{self, plot, Options};
+use smolchat_bench::{self as bench, plot, Options};
 
-/// Load generator for a smolchat server: latency, fan-out, many clients, slow consumers.
+/// smolchat-bench: measures a smolchat server (latency, fan-out, join storms, slow consumers).
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use smolchat::bench::{self, Options, Report};
+use smolchat_bench::{self as bench, Options, Report};
 
 /// A small, well-behaved run: a few readers, a few senders, well under any limit.
 fn small_run(rate: Option<f64>, inflight: Option<u32>) -> Report {

@@ -40,7 +40,7 @@ pub enum Meter {
 /// Threads that belong to the in-process server: its own, and smol's global executor's
 /// (the generator never spawns on the global executor).
 pub fn is_server_thread(name: &str) -> bool {
-    name == crate::bench::local_server::THREAD_NAME || name.starts_with("smol-")
+    name == crate::local_server::THREAD_NAME || name.starts_with("smol-")
 }
 
 impl Meter {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use futures_lite::{future, AsyncRead};
 
-use crate::protocol::{Frame, LineFramer};
+use crate::proto::chat::{Frame, LineFramer};
 
 /// A line that was longer than the limit; its bytes were skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,13 +1,17 @@
 //! smolchat: a chat server and terminal client on the `smol` runtime.
 //!
-//! Several people type into one shared room over TCP. The [`server`] owns the room: it asks
-//! each newcomer for a nickname, writes every sender's name itself, and fans each line out
-//! through one bounded queue per client so that a slow reader never stalls the room. The
-//! [`client`] speaks the same [`protocol`] from the other side, for the terminal client,
+//! People meet in rooms over TCP. The [`core`] knows who is online and which rooms exist,
+//! and keeps each room's events in one order for all its members; it knows no wire format.
+//! The [`server`] accepts connections and runs a session per client that speaks a protocol
+//! from [`proto`] to the core, writing every sender's name itself and fanning each room's
+//! events out through one bounded queue per client, so a slow reader never stalls a room.
+//! The [`client`] speaks the same protocol from the other side, for the terminal client,
 //! the bots and the tests alike; [`script`] runs the bots.
 
 pub mod client;
+pub mod core;
 pub mod framed;
-pub mod protocol;
+pub mod proto;
 pub mod script;
 pub mod server;
+pub mod unicode;

@@ -72,7 +72,7 @@ fn piped_lines_go_both_ways_and_end_of_input_leaves() {
         watcher.say("hi piper").await.expect("say");
         piped.wait_printed("<watcher> hi piper").await;
         piped.type_line("/who").await;
-        piped.wait_printed("--- online (2): piper watcher").await;
+        piped.wait_printed("--- in #lobby (2): piper watcher").await;
 
         let (ok, stderr) = piped.finish().await;
         assert!(ok, "{stderr}");

@@ -12,7 +12,7 @@ use common_client::{
 };
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Regex, Session};
-use smolchat::protocol::Event;
+use smolchat::proto::chat::Line;
 
 /// A pty session running `smolchat --nick NICK` against `server`.
 type Terminal = Session<expectrl::process::unix::UnixProcess, expectrl::process::unix::PtyStream>;
@@ -108,7 +108,7 @@ fn ctrl_d_leaves_and_a_taken_nickname_is_asked_again() {
     expect(&mut terminal, "alice2> ");
     terminal.send("\x04").expect("type");
     let seen = smol::block_on(events_until_leave(&mut watcher, "alice2"));
-    let leave = Event::Leave { nick: "alice2".into(), reason: "quit".into() };
+    let leave = Line::Quit { nick: "alice2".into(), reason: "quit".into() };
     assert_eq!(seen, [leave], "the cleared line must not be sent");
     assert_eq!(exit_code(&terminal), 0);
     smol::block_on(server.stop());

@@ -9,25 +9,23 @@ use std::time::Duration;
 use common::*;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use smolchat::client::{Client, ClientError};
-use smolchat::protocol::{Command, ErrorCode, Event};
+use smolchat::proto::chat::{Command, ErrorCode, Line};
 use smolchat::server::Config;
 
-/// Waits until the room hears `nick` leave, and returns the reason.
+/// Waits until the room hears `nick` quit, and returns the reason.
 async fn leave_reason(client: &mut Client, nick: &str) -> String {
-    match wait_for(client, "LEAVE", |e| matches!(e, Event::Leave { nick: n, .. } if n == nick))
-        .await
-    {
-        Event::Leave { reason, .. } => reason,
+    match wait_for(client, "QUIT", |e| matches!(e, Line::Quit { nick: n, .. } if n == nick)).await {
+        Line::Quit { reason, .. } => reason,
         _ => unreachable!("wait_for returned a non-matching event"),
     }
 }
 
 /// The codes of every ERROR in `events`.
-fn error_codes(events: &[Event]) -> Vec<ErrorCode> {
+fn error_codes(events: &[Line]) -> Vec<ErrorCode> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Error { code, .. } => Some(code.clone()),
+            Line::Error { code, .. } => Some(code.clone()),
             _ => None,
         })
         .collect()
@@ -44,7 +42,7 @@ fn a_flooder_is_warned_then_disconnected_and_others_see_only_what_was_accepted()
         flooder.say("m0").await.expect("say");
         flooder.say("m1").await.expect("say");
         flooder.send(&Command::Msg { to: "alice".into(), text: "p2".into() }).await.expect("msg");
-        flooder.send(&Command::Who).await.expect("who");
+        flooder.send(&Command::Names(None)).await.expect("names");
         for n in 4..20 {
             if flooder.say(&format!("m{n}")).await.is_err() {
                 break;
@@ -67,15 +65,15 @@ fn the_flooders_accepted_lines_reach_the_room_in_order() {
         let server = TestServer::start(Config { flood_rate: 1, flood_burst: 3, ..quick() }).await;
         let mut alice = server.join("alice").await;
         let flooder = server.join("flooder").await;
-        assert_eq!(next(&mut alice).await, Event::Join { nick: s("flooder") });
+        assert_eq!(next(&mut alice).await, lobby_join("flooder"));
         for n in 0..10 {
             let _ = flooder.say(&format!("m{n}")).await;
         }
         let mut messages = Vec::new();
         loop {
             match next(&mut alice).await {
-                Event::Message { text, .. } => messages.push(text),
-                Event::Leave { reason, .. } => {
+                Line::Message { text, .. } => messages.push(text),
+                Line::Quit { reason, .. } => {
                     assert_eq!(reason, "flooding");
                     break;
                 }
@@ -178,7 +176,7 @@ fn a_connection_reset_in_the_middle_of_writes_is_cleaned_up_and_announced() {
         let server = TestServer::default().await;
         let mut alice = server.join("alice").await;
         let victim = raw_join(server.addr, "victim").await;
-        wait_for(&mut alice, "victim joins", |e| matches!(e, Event::Join { .. })).await;
+        wait_for(&mut alice, "victim joins", |e| matches!(e, Line::Join { .. })).await;
         let big = "z".repeat(4000);
         for n in 0..40 {
             alice.say(&format!("{n} {big}")).await.expect("say");
@@ -199,15 +197,12 @@ fn a_peer_that_closes_half_way_through_a_line_is_announced_and_the_fragment_drop
         let server = TestServer::default().await;
         let mut alice = server.join("alice").await;
         let bob = server.join("bob").await;
-        assert_eq!(next(&mut alice).await, Event::Join { nick: s("bob") });
+        assert_eq!(next(&mut alice).await, lobby_join("bob"));
         bob.sender.send_bytes(b"half a li").await.expect("send");
         drop(bob);
-        assert_eq!(
-            next(&mut alice).await,
-            Event::Leave { nick: s("bob"), reason: s("connection closed") }
-        );
+        assert_eq!(next(&mut alice).await, quit("bob", "connection closed"));
         alice.say("next").await.expect("say");
-        assert_eq!(next(&mut alice).await, Event::Message { from: s("alice"), text: s("next") });
+        assert_eq!(next(&mut alice).await, lobby_message("alice", "next"));
         server.stop().await;
     });
 }

@@ -9,7 +9,7 @@ use std::process::{Child, ChildStderr, Command as Process, Stdio};
 
 use common::*;
 use smolchat::client::{Client, ClientError};
-use smolchat::protocol::Event;
+use smolchat::proto::chat::Line;
 
 /// Starts the server `command` runs, and reads its log until it says where it listens.
 /// Returns the process, that address, and the rest of its log.
@@ -23,8 +23,8 @@ fn start(mut command: Process) -> (Child, SocketAddr, Lines<BufReader<ChildStder
     let addr: SocketAddr = log
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|line| line.split("listening on ").nth(1).map(|a| a.trim().to_string()))
-        .expect("a 'listening on' line")
+        .find_map(|line| line.split("listening on chat://").nth(1).map(|a| a.trim().to_string()))
+        .expect("a 'listening on chat://' line")
         .parse()
         .expect("an address");
     (server, addr, log)
@@ -43,7 +43,7 @@ fn sigterm_tells_every_client_and_exits_zero() {
         let killed = Process::new("kill").args(["-TERM", &pid]).status().expect("run kill");
         assert!(killed.success());
         let (seen, end) = drain(&mut alice).await;
-        assert_eq!(seen, [Event::Bye { reason: s("server shutting down") }]);
+        assert_eq!(seen, [Line::Bye { reason: s("server shutting down") }]);
         assert!(matches!(end, ClientError::Closed), "{end:?}");
     });
     let status = server.wait().expect("wait for the server");

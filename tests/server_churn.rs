@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use futures_lite::AsyncWriteExt;
 use smolchat::client::Client;
-use smolchat::protocol::{Command, Event};
+use smolchat::proto::chat::{Command, Line};
 
 /// File descriptors this process has open now.
 fn open_fds() -> usize {
@@ -69,9 +69,9 @@ fn thousands_of_connections_come_and_go_without_leaking() {
 /// Waits until `/who` shows the watcher alone: every churned client has left the room.
 async fn settle(watcher: &mut Client) {
     loop {
-        watcher.send(&Command::Who).await.expect("who");
-        let who = wait_for(watcher, "WHO", |e| matches!(e, Event::Who { .. })).await;
-        if who == (Event::Who { nicks: vec![s("watcher")] }) {
+        watcher.send(&Command::Names(None)).await.expect("names");
+        let names = wait_for(watcher, "NAMES", |e| matches!(e, Line::Names { .. })).await;
+        if names == (Line::Names { room: s(LOBBY), nicks: vec![s("watcher")] }) {
             return;
         }
         smol::Timer::after(Duration::from_millis(20)).await;

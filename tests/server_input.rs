@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use smolchat::client::{Client, ClientError};
-use smolchat::protocol::{ErrorCode, Event};
+use smolchat::proto::chat::{ErrorCode, Line};
 use smolchat::server::Config;
 
 /// Sends `bytes` as bob, expects bob to get `code`, then checks both still work and that
@@ -16,15 +16,15 @@ async fn refused_without_harm(config: Config, bytes: &[u8], code: ErrorCode) {
     let server = TestServer::start(config).await;
     let mut alice = server.join("alice").await;
     let mut bob = server.join("bob").await;
-    assert_eq!(next(&mut alice).await, Event::Join { nick: s("bob") });
+    assert_eq!(next(&mut alice).await, lobby_join("bob"));
     bob.sender.send_bytes(bytes).await.expect("send");
     match next(&mut bob).await {
-        Event::Error { code: got, .. } => assert_eq!(got, code),
+        Line::Error { code: got, .. } => assert_eq!(got, code),
         other => panic!("expected {code}, got {other:?}"),
     }
     bob.say("still here").await.expect("say");
-    assert_eq!(next(&mut bob).await, Event::Message { from: s("bob"), text: s("still here") });
-    assert_eq!(next(&mut alice).await, Event::Message { from: s("bob"), text: s("still here") });
+    assert_eq!(next(&mut bob).await, lobby_message("bob", "still here"));
+    assert_eq!(next(&mut alice).await, lobby_message("bob", "still here"));
     server.stop().await;
 }
 
@@ -54,8 +54,8 @@ fn a_line_exactly_at_the_limit_is_accepted() {
         let text = "z".repeat(64);
         alice.sender.send_line(&text).await.expect("send");
         alice.sender.send_bytes(format!("{text}\r\n").as_bytes()).await.expect("send crlf");
-        assert_eq!(next(&mut alice).await, Event::Message { from: s("alice"), text: text.clone() });
-        assert_eq!(next(&mut alice).await, Event::Message { from: s("alice"), text });
+        assert_eq!(next(&mut alice).await, lobby_message("alice", &text));
+        assert_eq!(next(&mut alice).await, lobby_message("alice", &text));
         server.stop().await;
     });
 }
@@ -80,7 +80,7 @@ fn empty_lines_are_ignored() {
         let server = TestServer::default().await;
         let mut alice = server.join("alice").await;
         alice.sender.send_bytes(b"\n\r\n   \nreal\n").await.expect("send");
-        assert_eq!(next(&mut alice).await, Event::Message { from: s("alice"), text: s("real") });
+        assert_eq!(next(&mut alice).await, lobby_message("alice", "real"));
         server.stop().await;
     });
 }
@@ -94,7 +94,7 @@ fn a_line_delivered_one_byte_at_a_time_arrives_whole() {
         for byte in "bob\nhéllo byte by byte\n".bytes() {
             bob.sender.send_bytes(&[byte]).await.expect("send");
         }
-        let want = Event::Message { from: s("bob"), text: s("héllo byte by byte") };
+        let want = lobby_message("bob", "héllo byte by byte");
         wait_for(&mut alice, "trickled message", |e| *e == want).await;
         server.stop().await;
     });
@@ -108,8 +108,7 @@ fn a_silent_newcomer_is_dropped_after_the_handshake_timeout() {
         let mut mute = within("connect", Client::connect(server.addr)).await.expect("connect");
         let (seen, end) = drain(&mut mute).await;
         assert!(
-            seen.iter()
-                .any(|e| matches!(e, Event::Error { code: ErrorCode::HandshakeTimeout, .. })),
+            seen.iter().any(|e| matches!(e, Line::Error { code: ErrorCode::HandshakeTimeout, .. })),
             "{seen:?}"
         );
         assert!(matches!(end, ClientError::Closed), "{end:?}");

@@ -8,23 +8,23 @@ use std::net::SocketAddr;
 use common::*;
 use futures_lite::AsyncReadExt;
 use smolchat::client::{Client, ClientError};
-use smolchat::protocol::Event;
+use smolchat::proto::chat::Line;
 use smolchat::server::Config;
 
 /// Collects `count` room events (messages, joins, leaves, renames) a client sees, starting
 /// with `s0`'s join: earlier receivers also saw later receivers join, which is not the test.
-async fn room_events(mut client: Client, count: usize) -> Vec<Event> {
+async fn room_events(mut client: Client, count: usize) -> Vec<Line> {
     within("room events", async {
         let mut seen = Vec::with_capacity(count);
-        let start = Event::Join { nick: s("s0") };
+        let start = lobby_join("s0");
         while seen.len() < count {
             match client.next().await {
                 Ok(event) if seen.is_empty() && event != start => {}
                 Ok(
-                    event @ (Event::Message { .. }
-                    | Event::Join { .. }
-                    | Event::Leave { .. }
-                    | Event::Rename { .. }),
+                    event @ (Line::Message { .. }
+                    | Line::Join { .. }
+                    | Line::Quit { .. }
+                    | Line::Rename { .. }),
                 ) => seen.push(event),
                 Ok(_) => {}
                 Err(error) => panic!("connection ended: {error}"),
@@ -83,7 +83,9 @@ fn every_client_sees_the_room_in_the_same_order() {
             let mine: Vec<String> = first
                 .iter()
                 .filter_map(|e| match e {
-                    Event::Message { from, text } if *from == format!("s{i}") => Some(text.clone()),
+                    Line::Message { from, text, .. } if *from == format!("s{i}") => {
+                        Some(text.clone())
+                    }
                     _ => None,
                 })
                 .collect();
@@ -148,13 +150,13 @@ fn a_client_that_never_reads_is_dropped_and_nobody_else_misses_a_line() {
         wait_for(
             &mut alice,
             "sloth's join",
-            |e| matches!(e, Event::Join { nick } if nick == "sloth"),
+            |e| matches!(e, Line::Join { nick, .. } if nick == "sloth"),
         )
         .await;
         wait_for(
             &mut bob,
             "sloth's join",
-            |e| matches!(e, Event::Join { nick } if nick == "sloth"),
+            |e| matches!(e, Line::Join { nick, .. } if nick == "sloth"),
         )
         .await;
         let text = "x".repeat(4000);
@@ -172,8 +174,8 @@ fn a_client_that_never_reads_is_dropped_and_nobody_else_misses_a_line() {
                 let mut got = 0;
                 while got < 8 {
                     match next(reader).await {
-                        Event::Message { .. } => got += 1,
-                        Event::Leave { nick, reason } if nick == "sloth" => {
+                        Line::Message { .. } => got += 1,
+                        Line::Quit { nick, reason } if nick == "sloth" => {
                             assert_eq!(reason, "send queue full");
                             dropped = true;
                         }
@@ -201,10 +203,10 @@ fn shutdown_tells_every_client_and_flushes_their_queues() {
         server.stop().await;
         for (i, client) in clients.iter_mut().enumerate() {
             let (seen, end) = drain(client).await;
-            let last_words = Event::Message { from: s("c0"), text: s("last words") };
+            let last_words = lobby_message("c0", "last words");
             // c0 consumed it already, above, to know the server had it before stopping.
             assert!(i == 0 || seen.contains(&last_words), "c{i}: {seen:?}");
-            assert_eq!(seen.last(), Some(&Event::Bye { reason: s("server shutting down") }));
+            assert_eq!(seen.last(), Some(&Line::Bye { reason: s("server shutting down") }));
             assert!(matches!(end, ClientError::Closed), "{end:?}");
         }
     });

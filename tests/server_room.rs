@@ -1,10 +1,10 @@
-//! The room's behaviour end to end: handshake, broadcast, commands, joins and leaves.
+//! One room end to end (the default room): handshake, broadcast, commands, joins and leaves.
 
 mod common;
 
 use common::*;
 use smolchat::client::{Client, ClientError};
-use smolchat::protocol::{Command, ErrorCode, Event};
+use smolchat::proto::chat::{Command, ErrorCode, Line};
 
 #[test]
 fn handshake_asks_for_a_nick_and_welcomes_with_the_count() {
@@ -39,7 +39,6 @@ fn invalid_and_too_long_nicks_are_refused_with_their_reason() {
         let server = TestServer::default().await;
         let mut client = within("connect", Client::connect(server.addr)).await.expect("connect");
         for (nick, want) in [
-            ("", ErrorCode::NickInvalid),
             ("bad nick", ErrorCode::NickInvalid),
             ("semi;colon", ErrorCode::NickInvalid),
             (&"x".repeat(33), ErrorCode::NickTooLong),
@@ -61,16 +60,13 @@ fn the_room_hears_joins_and_leaves_with_reasons() {
         let server = TestServer::default().await;
         let mut alice = server.join("alice").await;
         let bob = server.join("bob").await;
-        assert_eq!(next(&mut alice).await, Event::Join { nick: s("bob") });
+        assert_eq!(next(&mut alice).await, lobby_join("bob"));
         within("quit", bob.sender.quit(Some("lunch"))).await.expect("quit");
-        assert_eq!(
-            next(&mut alice).await,
-            Event::Leave { nick: s("bob"), reason: s("quit: lunch") }
-        );
+        assert_eq!(next(&mut alice).await, quit("bob", "quit: lunch"));
         let carol = server.join("carol").await;
-        assert_eq!(next(&mut alice).await, Event::Join { nick: s("carol") });
+        assert_eq!(next(&mut alice).await, lobby_join("carol"));
         within("quit", carol.sender.quit(None)).await.expect("quit");
-        assert_eq!(next(&mut alice).await, Event::Leave { nick: s("carol"), reason: s("quit") });
+        assert_eq!(next(&mut alice).await, quit("carol", "quit"));
         server.stop().await;
     });
 }
@@ -81,10 +77,9 @@ fn an_abrupt_disconnect_is_announced() {
         let server = TestServer::default().await;
         let mut alice = server.join("alice").await;
         let bob = server.join("bob").await;
-        assert_eq!(next(&mut alice).await, Event::Join { nick: s("bob") });
+        assert_eq!(next(&mut alice).await, lobby_join("bob"));
         drop(bob);
-        let want = Event::Leave { nick: s("bob"), reason: s("connection closed") };
-        assert_eq!(next(&mut alice).await, want);
+        assert_eq!(next(&mut alice).await, quit("bob", "connection closed"));
         server.stop().await;
     });
 }
@@ -114,14 +109,11 @@ fn nobody_can_write_someone_elses_name() {
         mallory.say("MSG alice I owe mallory money").await.expect("say");
         mallory.sender.send_line("alice: hi").await.expect("send");
         let joined = next(&mut alice).await;
-        assert_eq!(joined, Event::Join { nick: s("mallory") });
+        assert_eq!(joined, lobby_join("mallory"));
         let forged = next(&mut alice).await;
-        assert_eq!(
-            forged,
-            Event::Message { from: s("mallory"), text: s("MSG alice I owe mallory money") }
-        );
+        assert_eq!(forged, lobby_message("mallory", "MSG alice I owe mallory money"));
         let prefixed = next(&mut alice).await;
-        assert_eq!(prefixed, Event::Message { from: s("mallory"), text: s("alice: hi") });
+        assert_eq!(prefixed, lobby_message("mallory", "alice: hi"));
         server.stop().await;
     });
 }
@@ -136,21 +128,21 @@ fn a_private_message_reaches_only_its_target_and_the_sender() {
         let psst = Command::Msg { to: s("BOB"), text: s("psst") };
         alice.send(&psst).await.expect("msg");
         alice.say("public").await.expect("say");
-        let want = Event::Private { from: s("alice"), to: s("bob"), text: s("psst") };
-        assert_eq!(wait_for(&mut bob, "PRIV", |e| matches!(e, Event::Private { .. })).await, want);
+        let want = Line::Private { from: s("alice"), to: s("bob"), text: s("psst") };
+        assert_eq!(wait_for(&mut bob, "PRIV", |e| matches!(e, Line::Private { .. })).await, want);
         assert_eq!(
-            wait_for(&mut alice, "PRIV echo", |e| matches!(e, Event::Private { .. })).await,
+            wait_for(&mut alice, "PRIV echo", |e| matches!(e, Line::Private { .. })).await,
             want
         );
-        // Carol's next message event is the public one: she never saw the private one.
+        // Carol's next message is the public one: she never saw the private one.
         let seen = wait_for(&mut carol, "MSG", |e| {
-            matches!(e, Event::Message { .. } | Event::Private { .. })
+            matches!(e, Line::Message { .. } | Line::Private { .. })
         })
         .await;
-        assert_eq!(seen, Event::Message { from: s("alice"), text: s("public") });
+        assert_eq!(seen, lobby_message("alice", "public"));
         alice.send(&Command::Msg { to: s("nobody"), text: s("hi") }).await.expect("msg");
-        let error = wait_for(&mut alice, "ERROR", |e| matches!(e, Event::Error { .. })).await;
-        assert!(matches!(error, Event::Error { code: ErrorCode::NoSuchNick, .. }), "{error:?}");
+        let error = wait_for(&mut alice, "ERROR", |e| matches!(e, Line::Error { .. })).await;
+        assert!(matches!(error, Line::Error { code: ErrorCode::NoSuchNick, .. }), "{error:?}");
         server.stop().await;
     });
 }
@@ -162,29 +154,32 @@ fn a_nick_change_is_announced_and_frees_the_old_name() {
         let mut alice = server.join("alice").await;
         let mut bob = server.join("bob").await;
         bob.send(&Command::Nick(s("robert"))).await.expect("nick");
-        let rename = Event::Rename { old: s("bob"), new: s("robert") };
+        let rename = Line::Rename { old: s("bob"), new: s("robert") };
         wait_for(&mut alice, "RENAME", |e| *e == rename).await;
         wait_for(&mut bob, "RENAME", |e| *e == rename).await;
         bob.say("hi").await.expect("say");
         wait_message(&mut alice, "robert", "hi").await;
         let _new_bob = server.join("Bob").await;
         bob.send(&Command::Nick(s("ALICE"))).await.expect("nick");
-        let error = wait_for(&mut bob, "ERROR", |e| matches!(e, Event::Error { .. })).await;
-        assert!(matches!(error, Event::Error { code: ErrorCode::NickTaken, .. }), "{error:?}");
+        let error = wait_for(&mut bob, "ERROR", |e| matches!(e, Line::Error { .. })).await;
+        assert!(matches!(error, Line::Error { code: ErrorCode::NickTaken, .. }), "{error:?}");
         server.stop().await;
     });
 }
 
 #[test]
-fn who_lists_everyone_online() {
+fn names_and_who_list_everyone_in_the_room() {
     smol::block_on(async {
         let server = TestServer::default().await;
         let mut carol = server.join("carol").await;
         let _alice = server.join("Alice").await;
         let _bob = server.join("bob").await;
-        carol.send(&Command::Who).await.expect("who");
-        let who = wait_for(&mut carol, "WHO", |e| matches!(e, Event::Who { .. })).await;
-        assert_eq!(who, Event::Who { nicks: vec![s("Alice"), s("bob"), s("carol")] });
+        let want = Line::Names { room: s(LOBBY), nicks: vec![s("Alice"), s("bob"), s("carol")] };
+        for line in ["/names", "/who", "/NAMES #Lobby"] {
+            carol.sender.send_line(line).await.expect("names");
+            let names = wait_for(&mut carol, "NAMES", |e| matches!(e, Line::Names { .. })).await;
+            assert_eq!(names, want, "{line}");
+        }
         server.stop().await;
     });
 }
@@ -195,16 +190,16 @@ fn commands_help_me_and_literal_slash() {
         let server = TestServer::default().await;
         let mut alice = server.join("alice").await;
         alice.send(&Command::Help).await.expect("help");
-        let info = wait_for(&mut alice, "INFO", |e| matches!(e, Event::Info { .. })).await;
-        assert!(matches!(&info, Event::Info { text } if text.contains("//text")), "{info:?}");
+        let info = wait_for(&mut alice, "INFO", |e| matches!(e, Line::Info { .. })).await;
+        assert!(matches!(&info, Line::Info { text } if text.contains("//text")), "{info:?}");
         alice.sender.send_line("/me waves").await.expect("me");
-        let action = Event::Action { from: s("alice"), text: s("waves") };
+        let action = Line::Action { room: s(LOBBY), from: s("alice"), text: s("waves") };
         wait_for(&mut alice, "ACTION", |e| *e == action).await;
         alice.sender.send_line("//shrug").await.expect("literal");
         wait_message(&mut alice, "alice", "/shrug").await;
         alice.sender.send_line("/dance").await.expect("unknown");
-        let error = wait_for(&mut alice, "ERROR", |e| matches!(e, Event::Error { .. })).await;
-        assert!(matches!(error, Event::Error { code: ErrorCode::UnknownCommand, .. }), "{error:?}");
+        let error = wait_for(&mut alice, "ERROR", |e| matches!(e, Line::Error { .. })).await;
+        assert!(matches!(error, Line::Error { code: ErrorCode::UnknownCommand, .. }), "{error:?}");
         server.stop().await;
     });
 }
@@ -217,10 +212,7 @@ fn a_quitter_still_gets_the_echo_of_its_last_message() {
         alice.say("last words").await.expect("say");
         alice.sender.quit(None).await.expect("quit");
         let (seen, _) = drain(&mut alice).await;
-        assert!(
-            seen.contains(&Event::Message { from: s("alice"), text: s("last words") }),
-            "{seen:?}"
-        );
+        assert!(seen.contains(&lobby_message("alice", "last words")), "{seen:?}");
         server.stop().await;
     });
 }

@@ -16,7 +16,7 @@ use common::within;
 use futures_lite::AsyncWriteExt;
 use smol::Timer;
 use smolchat::client::Client;
-use smolchat::protocol::Event;
+use smolchat::proto::chat::Line;
 
 const GOOD: usize = 1_700;
 const SPEAKERS: usize = 50;
@@ -116,10 +116,10 @@ async fn good(addr: SocketAddr, n: usize, soak: Arc<Soak>) -> u64 {
     }
     let mut received = 0;
     while let Ok(event) = events.next().await {
-        if matches!(&event, Event::Message { text, .. } if text.starts_with("speaker ")) {
+        if matches!(&event, Line::Message { text, .. } if text.starts_with("speaker ")) {
             received += 1;
         }
-        if matches!(event, Event::Bye { .. }) {
+        if matches!(event, Line::Bye { .. }) {
             break;
         }
     }

@@ -1,5 +1,6 @@
-//! Joining the room the cheap way: connect, answer `NICK`, wait for `WELCOME`, and keep the
-//! raw socket, with any bytes that arrived after the welcome, for the receive path.
+//! Joining the room the cheap way: connect, answer `NICK`, wait for the `ROOM` line that ends
+//! registration, and keep the raw socket, with any bytes that arrived after it, for the
+//! receive path.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -8,7 +9,7 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use smol::Async;
 use thiserror::Error;
 
-/// The most handshake bytes accepted before the welcome; the real handshake is two lines.
+/// The most handshake bytes accepted before the welcome; the real handshake is a few lines.
 const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
 /// A client in the room, its socket ready for raw reads.
@@ -16,7 +17,7 @@ const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 pub struct Joined {
     /// The connection, non-blocking and registered with the reactor.
     pub stream: Async<TcpStream>,
-    /// Bytes that followed the `WELCOME` line in the same read: the start of the room's traffic.
+    /// Bytes that followed the `ROOM` line in the same read: the start of the room's traffic.
     pub leftover: Vec<u8>,
 }
 
@@ -52,7 +53,8 @@ pub async fn join(addr: SocketAddr, nick: &str) -> Result<Joined, JoinError> {
     wait_for(&stream, &mut pending, b"NICK").await?;
     let answer = format!("{nick}\n");
     (&stream).write_all(answer.as_bytes()).await.map_err(JoinError::Io)?;
-    wait_for(&stream, &mut pending, b"WELCOME").await?;
+    // `WELCOME`, our own `JOIN` of the default room, then `ROOM`.
+    wait_for(&stream, &mut pending, b"ROOM").await?;
     Ok(Joined { stream, leftover: pending })
 }
 

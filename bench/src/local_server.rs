@@ -40,7 +40,7 @@ impl LocalServer {
     pub fn start() -> io::Result<LocalServer> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let listener = async_net::TcpListener::try_from(listener)?;
+        let listener = vec![server::Listener::chat(async_net::TcpListener::try_from(listener)?)];
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let shutdown = async move {
             let _ = stopped.recv().await;

@@ -20,11 +20,11 @@ pub struct Stamp {
 /// A server line as the receive path sorts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
-    /// `MSG nick text` whose text is a stamp: one delivery.
+    /// `MSG #room nick text` whose text is a stamp: one delivery.
     Delivery(Stamp),
-    /// `JOIN nick`.
+    /// `JOIN #room nick`.
     Join,
-    /// `LEAVE nick reason`: the server says why someone is gone.
+    /// `QUIT nick reason`: the server says why someone is gone.
     Leave {
         /// Who left.
         nick: &'a [u8],
@@ -64,12 +64,13 @@ pub fn line_len(size: usize) -> usize {
 /// Sorts one server line (without its `\n`).
 pub fn classify(line: &[u8]) -> Line<'_> {
     if let Some(rest) = line.strip_prefix(b"MSG ") {
+        let (_room, rest) = split_word(rest);
         return delivery(rest).map_or(Line::Other, Line::Delivery);
     }
     if line.starts_with(b"JOIN ") {
         return Line::Join;
     }
-    if let Some(rest) = line.strip_prefix(b"LEAVE ") {
+    if let Some(rest) = line.strip_prefix(b"QUIT ") {
         let (nick, reason) = split_word(rest);
         return Line::Leave { nick, reason };
     }
@@ -116,7 +117,7 @@ mod tests {
     const STAMP: Stamp = Stamp { sender: 7, seq: 123, sent_us: 4_567_890 };
 
     fn delivered(text: &[u8]) -> Vec<u8> {
-        let mut line = b"MSG b7 ".to_vec();
+        let mut line = b"MSG #lobby b7 ".to_vec();
         line.extend_from_slice(text.strip_suffix(b"\n").expect("newline"));
         line
     }
@@ -141,15 +142,15 @@ mod tests {
 
     #[test]
     fn other_lines_are_sorted_by_kind() {
-        assert_eq!(classify(b"JOIN b1"), Line::Join);
+        assert_eq!(classify(b"JOIN #lobby b1"), Line::Join);
         assert_eq!(
-            classify(b"LEAVE b9 send queue full"),
+            classify(b"QUIT b9 send queue full"),
             Line::Leave { nick: b"b9", reason: b"send queue full" }
         );
         assert_eq!(classify(b"PING 60000"), Line::Ping { token: b"60000" });
-        assert_eq!(classify(b"MSG alice hello there"), Line::Other);
-        assert_eq!(classify(b"MSG b1 1 2"), Line::Other);
-        assert_eq!(classify(b"MSG b1 99999999999999999999 2 3"), Line::Other);
+        assert_eq!(classify(b"MSG #lobby alice hello there"), Line::Other);
+        assert_eq!(classify(b"MSG #lobby b1 1 2"), Line::Other);
+        assert_eq!(classify(b"MSG #lobby b1 99999999999999999999 2 3"), Line::Other);
         assert_eq!(classify(b"WELCOME b1 3 online"), Line::Other);
     }
 }

@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smolchat::protocol::{decode_line, Command, Frame, LineFramer};
+use smolchat::proto::chat::{decode_line, Command, Frame, LineFramer};
 
 fuzz_target!(|data: &[u8]| {
     let [limit, cut, release, stream @ ..] = data else { return };

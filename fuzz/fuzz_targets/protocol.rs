@@ -4,15 +4,21 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smolchat::protocol::{decode_line, Command, Event, Nick};
+use smolchat::core::{Nick, RoomName};
+use smolchat::proto::chat::{decode_line, Command, Line};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(line) = decode_line(data) else { return };
-    let _ = Command::parse(line);
-    let _ = Nick::parse(line, 32);
-    if let Ok(event) = Event::parse(line) {
-        let wire = event.encode();
+    let Ok(text) = decode_line(data) else { return };
+    let _ = Command::parse(text);
+    if let Ok(nick) = Nick::parse(text, 32) {
+        let _ = nick.key();
+    }
+    if let Ok(room) = RoomName::parse(text) {
+        let _ = room.key();
+    }
+    if let Ok(line) = Line::parse(text) {
+        let wire = line.encode();
         let again = std::str::from_utf8(&wire[..wire.len() - 1]).expect("encode writes UTF-8");
-        assert_eq!(Event::parse(again).as_ref(), Ok(&event), "re-encoding changed {line:?}");
+        assert_eq!(Line::parse(again).as_ref(), Ok(&line), "re-encoding changed {text:?}");
     }
 });

@@ -1,19 +1,29 @@
-//! `smolchat-server`: parses flags, binds, and runs the server until Ctrl-C or SIGTERM.
+//! `smolchat-server`: parses flags, binds its listeners, and runs the server until Ctrl-C or
+//! SIGTERM.
+
+use std::io::IsTerminal as _;
 
 use anyhow::Context;
 use async_signal::{Signal, Signals};
 use clap::Parser;
 use futures_lite::StreamExt;
-use smolchat::server::{self, Config};
+use smolchat::server::{self, Config, ListenSpec, Listener};
+use tracing::warn;
 use tracing_subscriber::EnvFilter;
 
-/// The smolchat server: one shared chat room over TCP.
+/// The smolchat server: chat rooms for everyone who connects, over a line protocol
+/// anyone can speak with `nc`.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, long_about = None)]
 struct Cli {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = smolchat::client::DEFAULT_SERVER)]
-    bind: String,
+    /// A listener, as SCHEME://HOST:PORT (repeatable); port 0 picks a free port. Given at
+    /// least once, it replaces the default chat://127.0.0.1:55555.
+    #[arg(long = "listen", value_name = "chat://ADDR")]
+    listen: Vec<ListenSpec>,
+
+    /// Short for --listen chat://ADDR.
+    #[arg(long, value_name = "ADDR")]
+    bind: Option<String>,
 
     /// Threads running the connections [default: one per core, or SMOL_THREADS]. On two
     /// cores, two threads lower a small room's fan-out latency by about a quarter and
@@ -25,19 +35,62 @@ struct Cli {
     config: Config,
 }
 
+impl Cli {
+    /// The listeners asked for: every `--listen`, `--bind`, or else the default.
+    fn listeners(&self) -> Vec<ListenSpec> {
+        let mut specs = self.listen.clone();
+        let bind = self.bind.as_deref();
+        if let Some(addr) = bind.or(specs.is_empty().then_some(smolchat::client::DEFAULT_SERVER)) {
+            specs.push(ListenSpec { scheme: server::Scheme::Chat, addr: addr.to_string() });
+        }
+        specs
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    log_to_stderr();
+    check_open_files(cli.config.max_clients);
     server::size_executor(cli.threads);
     smol::block_on(async {
-        let listener =
-            server::bind(&cli.bind).with_context(|| format!("cannot listen on {}", cli.bind))?;
+        let mut listeners = Vec::new();
+        for spec in cli.listeners() {
+            listeners
+                .push(Listener::bind(&spec).with_context(|| format!("cannot listen on {spec}"))?);
+        }
         let mut signals =
             Signals::new([Signal::Int, Signal::Term]).context("cannot install signal handlers")?;
         let shutdown = async move {
             let _ = signals.next().await;
         };
-        server::run(listener, cli.config, shutdown).await.context("server failed")
+        server::run(listeners, cli.config, shutdown).await.context("server failed")
     })
+}
+
+/// Logs to stderr, at `info` unless `RUST_LOG` says otherwise, in colour only on a terminal
+/// and never with `NO_COLOR`.
+fn log_to_stderr() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let colour = smolchat::client::colour_allowed(std::io::stderr().is_terminal());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .init();
+}
+
+/// Raises the open-files limit as far as it goes and warns when `max_clients` connections
+/// still cannot fit: past the limit, connections would wait unanswered instead of being
+/// told the server is full.
+fn check_open_files(max_clients: usize) {
+    let Some(limit) = server::raise_open_files() else { return };
+    let needed = u64::try_from(max_clients).unwrap_or(u64::MAX).saturating_add(server::SPARE_FDS);
+    if limit < needed {
+        let fit = limit.saturating_sub(server::SPARE_FDS);
+        warn!(
+            limit,
+            "the open-files limit fits about {fit} clients, fewer than --max-clients {max_clients}; \
+             raise it (ulimit -n) or lower --max-clients"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use futures_lite::AsyncWriteExt;
 use thiserror::Error;
 
 use crate::framed::{LineReader, LineTooLong};
-use crate::protocol::{Command, ErrorCode, Event, EventError};
+use crate::proto::chat::{Command, ErrorCode, Line, LineError};
 
 /// Where the server listens unless told otherwise: the original tutorial's address.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:55555";
@@ -51,6 +51,15 @@ pub struct Welcome {
     pub nick: String,
     /// How many people are online, you included.
     pub online: usize,
+    /// The protocol version the server speaks.
+    pub protocol: u32,
+}
+
+impl Welcome {
+    /// The `WELCOME` line it came from, for showing it.
+    pub fn line(&self) -> Line {
+        Line::Welcome { nick: self.nick.clone(), online: self.online, protocol: self.protocol }
+    }
 }
 
 /// A connected client; [`Client::split`] separates receiving from sending.
@@ -87,8 +96,8 @@ impl Client {
             Events { lines: LineReader::new(stream, MAX_SERVER_LINE), sender: sender.clone() };
         loop {
             match events.next().await? {
-                Event::NickRequest => break,
-                Event::Error { code, text } => return Err(ClientError::Refused { code, text }),
+                Line::NickRequest => break,
+                Line::Error { code, text } => return Err(ClientError::Refused { code, text }),
                 _ => {}
             }
         }
@@ -112,9 +121,11 @@ impl Client {
         let mut refusal = None;
         loop {
             match self.events.next().await? {
-                Event::Welcome { nick, online } => return Ok(Welcome { nick, online }),
-                Event::Error { code, text } => refusal = Some(ClientError::Refused { code, text }),
-                Event::NickRequest => {
+                Line::Welcome { nick, online, protocol } => {
+                    return Ok(Welcome { nick, online, protocol })
+                }
+                Line::Error { code, text } => refusal = Some(ClientError::Refused { code, text }),
+                Line::NickRequest => {
                     return Err(refusal.unwrap_or_else(|| {
                         ClientError::Protocol("NICK asked again without a reason".into())
                     }))
@@ -125,7 +136,7 @@ impl Client {
     }
 
     /// The next event from the server (see [`Events::next`]).
-    pub async fn next(&mut self) -> Result<Event, ClientError> {
+    pub async fn next(&mut self) -> Result<Line, ClientError> {
         self.events.next().await
     }
 
@@ -148,7 +159,7 @@ impl Client {
 impl Events {
     /// The next event. `PING` is answered here and never returned; `BYE` is returned
     /// (so the reason can be shown), after which the stream ends with [`ClientError::Closed`].
-    pub async fn next(&mut self) -> Result<Event, ClientError> {
+    pub async fn next(&mut self) -> Result<Line, ClientError> {
         loop {
             let line = match self.lines.next_line().await? {
                 None => return Err(ClientError::Closed),
@@ -159,13 +170,13 @@ impl Events {
             };
             let line = std::str::from_utf8(line)
                 .map_err(|_| ClientError::Protocol("invalid UTF-8".into()))?;
-            let event = match Event::parse(line) {
+            let event = match Line::parse(line) {
                 Ok(event) => event,
                 // A kind from a newer server: skipped, as docs/PROTOCOL.md asks.
-                Err(EventError::UnknownKind(_)) => continue,
+                Err(LineError::UnknownKind(_)) => continue,
                 Err(error) => return Err(ClientError::Protocol(error.to_string())),
             };
-            if let Event::Ping { token } = &event {
+            if let Line::Ping { token } = &event {
                 self.sender.send(&Command::Pong(token.clone())).await?;
                 continue;
             }

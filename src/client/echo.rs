@@ -2,7 +2,8 @@
 //! message back to its sender, so a client that is about to leave can wait for that echo
 //! and be sure nothing it sent is lost by quitting early.
 
-use crate::protocol::{nick_key, Command, ErrorCode, Event};
+use super::render::same_nick;
+use crate::proto::chat::{is_room_name, Command, ErrorCode, Line};
 
 /// The server line that confirms one sent line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,11 +17,11 @@ pub struct Echo {
 /// The lines that are echoed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
-    /// A message: `MSG from text`.
-    Message(String),
-    /// `/me`: `ACTION from text`.
+    /// A message to a room (the one named, or the current one): `MSG #room from text`.
+    Message(Option<String>, String),
+    /// `/me`: `ACTION #room from text`.
     Action(String),
-    /// `/msg`: `PRIV from to text`, or `ERROR no-such-nick` when `to` is not online.
+    /// `/msg NICK`: `PRIV from to text`, or `ERROR no-such-nick` when `to` is not online.
     Private {
         /// The recipient as we wrote it; the server may spell it differently.
         to: String,
@@ -31,27 +32,37 @@ enum Kind {
 
 impl Echo {
     /// The echo to expect for `line` sent while we are `me`; `None` for lines the server
-    /// does not echo (commands such as `/who` or `/nick`).
+    /// does not echo (commands such as `/names` or `/nick`).
     pub fn of(line: &str, me: &str) -> Option<Echo> {
         let kind = match Command::parse(line) {
-            Ok(Some(Command::Say(text))) => Kind::Message(text),
+            Ok(Some(Command::Say(text))) => Kind::Message(None, text),
             Ok(Some(Command::Me(text))) => Kind::Action(text),
+            Ok(Some(Command::Msg { to, text })) if is_room_name(&to) => {
+                Kind::Message(Some(to), text)
+            }
             Ok(Some(Command::Msg { to, text })) => Kind::Private { to, text },
             _ => return None,
         };
         Some(Echo { from: me.to_string(), kind })
     }
 
-    /// Whether `event` is the server's answer to the line.
-    pub fn is_answered_by(&self, event: &Event) -> bool {
-        let ours = |from: &str| nick_key(from) == nick_key(&self.from);
-        match (&self.kind, event) {
-            (Kind::Message(want), Event::Message { from, text }) => ours(from) && text == want,
-            (Kind::Action(want), Event::Action { from, text }) => ours(from) && text == want,
-            (Kind::Private { to: want_to, text: want }, Event::Private { from, to, text }) => {
-                ours(from) && nick_key(to) == nick_key(want_to) && text == want
+    /// Whether `line` is the server's answer to the line: its echo, or the error that
+    /// refused it.
+    pub fn is_answered_by(&self, line: &Line) -> bool {
+        let ours = |from: &str| same_nick(from, &self.from);
+        match (&self.kind, line) {
+            (Kind::Message(want_room, want), Line::Message { room, from, text }) => {
+                ours(from) && text == want && want_room.as_ref().is_none_or(|r| same_nick(r, room))
             }
-            (Kind::Private { .. }, Event::Error { code: ErrorCode::NoSuchNick, .. }) => true,
+            (Kind::Action(want), Line::Action { from, text, .. }) => ours(from) && text == want,
+            (Kind::Private { to: want_to, text: want }, Line::Private { from, to, text }) => {
+                ours(from) && same_nick(to, want_to) && text == want
+            }
+            (Kind::Private { .. }, Line::Error { code: ErrorCode::NoSuchNick, .. }) => true,
+            (
+                Kind::Message(..) | Kind::Action(_),
+                Line::Error { code: ErrorCode::NotInRoom | ErrorCode::RoomInvalid, .. },
+            ) => true,
             _ => false,
         }
     }
@@ -65,29 +76,45 @@ mod tests {
         text.to_string()
     }
 
+    fn message(room: &str, from: &str, text: &str) -> Line {
+        Line::Message { room: s(room), from: s(from), text: s(text) }
+    }
+
     #[test]
     fn messages_actions_and_private_messages_are_echoed() {
         let echo = Echo::of("hi  there", "alice").expect("echoed");
-        assert!(echo.is_answered_by(&Event::Message { from: s("Alice"), text: s("hi  there") }));
-        assert!(!echo.is_answered_by(&Event::Message { from: s("bob"), text: s("hi  there") }));
-        assert!(!echo.is_answered_by(&Event::Message { from: s("alice"), text: s("hi") }));
+        assert!(echo.is_answered_by(&message("#a", "Alice", "hi  there")));
+        assert!(!echo.is_answered_by(&message("#a", "bob", "hi  there")));
+        assert!(!echo.is_answered_by(&message("#a", "alice", "hi")));
 
         let echo = Echo::of("//slash", "alice").expect("echoed");
-        assert!(echo.is_answered_by(&Event::Message { from: s("alice"), text: s("/slash") }));
+        assert!(echo.is_answered_by(&message("#a", "alice", "/slash")));
+
+        let echo = Echo::of("/msg #b to b", "alice").expect("echoed");
+        assert!(echo.is_answered_by(&message("#B", "alice", "to b")));
+        assert!(!echo.is_answered_by(&message("#a", "alice", "to b")));
 
         let echo = Echo::of("/me waves", "alice").expect("echoed");
-        assert!(echo.is_answered_by(&Event::Action { from: s("alice"), text: s("waves") }));
+        let action = Line::Action { room: s("#a"), from: s("alice"), text: s("waves") };
+        assert!(echo.is_answered_by(&action));
 
         let echo = Echo::of("/msg BOB psst", "alice").expect("echoed");
-        let private = Event::Private { from: s("alice"), to: s("bob"), text: s("psst") };
+        let private = Line::Private { from: s("alice"), to: s("bob"), text: s("psst") };
         assert!(echo.is_answered_by(&private));
-        let absent = Event::Error { code: ErrorCode::NoSuchNick, text: s("BOB is not online") };
+        let absent = Line::Error { code: ErrorCode::NoSuchNick, text: s("BOB is not online") };
         assert!(echo.is_answered_by(&absent));
     }
 
     #[test]
+    fn a_message_refused_for_want_of_a_room_is_answered_too() {
+        let echo = Echo::of("hello?", "alice").expect("echoed");
+        let refused = Line::Error { code: ErrorCode::NotInRoom, text: s("you are in no room") };
+        assert!(echo.is_answered_by(&refused));
+    }
+
+    #[test]
     fn commands_are_not_echoed() {
-        for line in ["/who", "/nick rob", "/help", "/pong 1", "/quit", "", "/bogus"] {
+        for line in ["/who", "/nick rob", "/help", "/pong 1", "/quit", "", "/bogus", "/join #a"] {
             assert_eq!(Echo::of(line, "alice"), None, "{line}");
         }
     }

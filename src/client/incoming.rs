@@ -6,7 +6,7 @@ use async_channel::Receiver;
 use smol::Task;
 
 use super::connection::{ClientError, Events};
-use crate::protocol::Event;
+use crate::proto::chat::Line;
 
 /// How many received events may wait for their reader before the task stops reading.
 const BACKLOG: usize = 1024;
@@ -15,7 +15,7 @@ const BACKLOG: usize = 1024;
 #[derive(Debug)]
 pub struct Incoming {
     /// Events in order, then exactly one error.
-    events: Receiver<Result<Event, ClientError>>,
+    events: Receiver<Result<Line, ClientError>>,
     /// The task reading the socket; dropping `Incoming` stops it.
     _task: Task<()>,
 }
@@ -28,7 +28,7 @@ impl Incoming {
             loop {
                 let next = match events.next().await {
                     // `BYE` is the end, and its reason is what the person needs to read.
-                    Ok(Event::Bye { reason }) => Err(ClientError::Bye(reason)),
+                    Ok(Line::Bye { reason }) => Err(ClientError::Bye(reason)),
                     other => other,
                 };
                 let last = next.is_err();
@@ -41,12 +41,12 @@ impl Incoming {
     }
 
     /// The next event, or the error that ended the connection (then `Closed` from there on).
-    pub async fn next(&self) -> Result<Event, ClientError> {
+    pub async fn next(&self) -> Result<Line, ClientError> {
         self.events.recv().await.unwrap_or(Err(ClientError::Closed))
     }
 
     /// [`Incoming::next`] for a plain thread.
-    pub fn next_blocking(&self) -> Result<Event, ClientError> {
+    pub fn next_blocking(&self) -> Result<Line, ClientError> {
         self.events.recv_blocking().unwrap_or(Err(ClientError::Closed))
     }
 }

@@ -1,7 +1,7 @@
 //! What the person typed: the few lines the client acts on itself, and everything else,
 //! which goes to the server exactly as typed.
 
-use crate::protocol::Command;
+use crate::proto::chat::Command;
 
 /// The client's own commands and keys, shown by `/help` before the server's list.
 pub const CLIENT_HELP: &[&str] = &[

@@ -16,7 +16,7 @@ use super::incoming::Incoming;
 use super::input::{Input, CLIENT_HELP};
 use super::render::{Renderer, Style};
 use super::session::{connect, ChatError, Options};
-use crate::protocol::{sanitize, Event};
+use crate::proto::chat::{sanitize, Line};
 
 /// After `/quit` or the end of input, how long to wait for the server to close.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,7 +90,7 @@ enum Next {
     /// A line of input, or `None` at its end.
     Typed(Option<String>),
     /// Something from the server, or the end of the connection.
-    Heard(Result<Event, ClientError>),
+    Heard(Result<Line, ClientError>),
 }
 
 /// A registered piped session.
@@ -110,7 +110,7 @@ impl Piped {
         let (events, sender) = client.split();
         let incoming = Incoming::spawn(events);
         let mut piped = Piped { sender, incoming, renderer, pending: None };
-        let _ = piped.show(&Event::Welcome { nick: welcome.nick.clone(), online: welcome.online });
+        let _ = piped.show(&welcome.line());
         piped
     }
 
@@ -193,7 +193,7 @@ impl Piped {
     }
 
     /// Prints `event`, noting whether it is the echo being waited for.
-    fn show(&mut self, event: &Event) -> io::Result<()> {
+    fn show(&mut self, event: &Line) -> io::Result<()> {
         if self.pending.as_ref().is_some_and(|echo| echo.is_answered_by(event)) {
             self.pending = None;
         }

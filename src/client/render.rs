@@ -4,7 +4,8 @@
 use std::borrow::Cow;
 use std::io::IsTerminal;
 
-use crate::protocol::{nick_key, sanitize, Event};
+use crate::proto::chat::{sanitize, Line};
+use crate::unicode;
 
 /// Colours a nickname can get: everything but red (errors) and the greys.
 const NICK_COLOURS: &[u8] = &[32, 33, 34, 35, 36, 92, 93, 94, 95, 96];
@@ -40,11 +41,16 @@ pub fn colour_allowed(is_terminal: bool) -> bool {
     is_terminal && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
-/// Turns server events into display lines (without the trailing `\n`).
+/// Turns server lines into display lines (without the trailing `\n`).
 #[derive(Debug, Clone)]
 pub struct Renderer {
     /// Our own nickname, to mark our messages; follows our `RENAME`s.
     me: String,
+    /// The room plain text goes to, as the server last said; lines from other rooms are
+    /// prefixed with their room's name.
+    current: Option<String>,
+    /// The room of our own `JOIN` just shown, whose `ROOM` line would say it again.
+    just_joined: Option<String>,
     /// Colours and timestamps.
     style: Style,
 }
@@ -52,23 +58,38 @@ pub struct Renderer {
 impl Renderer {
     /// A renderer for the client registered as `me`.
     pub fn new(me: &str, style: Style) -> Renderer {
-        Renderer { me: me.to_string(), style }
+        Renderer { me: me.to_string(), current: None, just_joined: None, style }
     }
 
-    /// Our nickname as of the last event seen.
+    /// Our nickname as of the last line seen.
     pub fn me(&self) -> &str {
         &self.me
     }
 
-    /// The line to show for `event`, or `None` for events that show nothing (`PING`).
-    /// A `RENAME` of ourselves updates the nickname used from then on.
-    pub fn render(&mut self, event: &Event) -> Option<String> {
-        if let Event::Rename { old, new } = event {
-            if nick_key(old) == nick_key(&self.me) {
-                self.me = new.clone();
+    /// Our current room as of the last line seen.
+    pub fn current(&self) -> Option<&str> {
+        self.current.as_deref()
+    }
+
+    /// The line to show for `line`, or `None` for lines that show nothing (`PING`, and a
+    /// `ROOM` right after our own `JOIN` of that room). A `RENAME` of ourselves and a
+    /// `ROOM` update what later lines are shown against.
+    pub fn render(&mut self, line: &Line) -> Option<String> {
+        let just_joined = self.just_joined.take();
+        match line {
+            Line::Rename { old, new } if same_nick(old, &self.me) => self.me = new.clone(),
+            Line::Room { room } => {
+                self.current = room.clone();
+                if room.is_some() && *room == just_joined {
+                    return None;
+                }
             }
+            Line::Join { room, nick } if same_nick(nick, &self.me) => {
+                self.just_joined = Some(room.clone());
+            }
+            _ => {}
         }
-        let body = self.body(event)?;
+        let body = self.body(line)?;
         Some(match self.style.timestamps {
             true => format!("{} {body}", self.paint(&clock(), DIM)),
             false => body,
@@ -76,32 +97,44 @@ impl Renderer {
     }
 
     /// The line without its timestamp.
-    fn body(&self, event: &Event) -> Option<String> {
-        let line = match event {
-            Event::Message { from, text } => self.message(from, text),
-            Event::Private { from, to, text } => self.private(from, to, text),
-            Event::Action { from, text } => format!("* {} {}", self.nick(from), clean(text)),
-            Event::Join { nick } => self.dim(format!("--> {} joined", clean(nick))),
-            Event::Leave { nick, reason } if reason.is_empty() => {
-                self.dim(format!("<-- {} left", clean(nick)))
+    fn body(&self, line: &Line) -> Option<String> {
+        let text = match line {
+            Line::Message { room, from, text } => self.in_room(room, self.message(from, text)),
+            Line::Action { room, from, text } => {
+                self.in_room(room, format!("* {} {}", self.nick(from), clean(text)))
             }
-            Event::Leave { nick, reason } => {
-                self.dim(format!("<-- {} left ({})", clean(nick), clean(reason)))
-            }
-            Event::Rename { old, new } => {
+            Line::Private { from, to, text } => self.private(from, to, text),
+            Line::Join { room, nick } => self.join(room, nick),
+            Line::Leave { room, nick, reason } => self.leave(room, nick, reason),
+            Line::Quit { nick, reason } => self.dim(left(nick, reason)),
+            Line::Rename { old, new } => {
                 self.dim(format!("--- {} is now {}", clean(old), clean(new)))
             }
-            Event::Who { nicks } => self.who(nicks),
-            Event::Welcome { nick, online } => {
+            Line::Topic { room, by, text } => self.in_room(room, self.topic(by, text)),
+            Line::Names { room, nicks } => self.names(room, nicks),
+            Line::List { room, members, topic } => self.list(room, *members, topic),
+            Line::ListEnd { rooms } => format!("--- {rooms} room{}", plural(*rooms)),
+            Line::Room { room: Some(room) } => format!("*** talking in {}", clean(room)),
+            Line::Room { room: None } => "*** you are in no room; /join #room".to_string(),
+            Line::Welcome { nick, online, .. } => {
                 format!("*** you joined as {}; {online} online", self.nick(nick))
             }
-            Event::Info { text } => format!("*** {}", clean(text)),
-            Event::Error { text, .. } => self.paint(&format!("!!! {}", clean(text)), RED),
-            Event::NickRequest => "*** choose a nickname".to_string(),
-            Event::Bye { reason } => format!("*** the server is closing: {}", clean(reason)),
-            Event::Ping { .. } => return None,
+            Line::Info { text } => format!("*** {}", clean(text)),
+            Line::Error { text, .. } => self.paint(&format!("!!! {}", clean(text)), RED),
+            Line::NickRequest => "*** choose a nickname".to_string(),
+            Line::Bye { reason } => format!("*** the server is closing: {}", clean(reason)),
+            Line::Ping { .. } => return None,
         };
-        Some(line)
+        Some(text)
+    }
+
+    /// `line` as it is for the current room, or prefixed with its room's name.
+    fn in_room(&self, room: &str, line: String) -> String {
+        if self.current.as_deref().is_some_and(|current| same_room(current, room)) {
+            line
+        } else {
+            format!("{} {line}", self.paint(&clean(room), DIM))
+        }
     }
 
     /// `<nick> text` for others, `[nick] text` for our own.
@@ -124,13 +157,42 @@ impl Renderer {
         }
     }
 
-    fn who(&self, nicks: &[String]) -> String {
+    fn join(&self, room: &str, nick: &str) -> String {
+        if self.is_me(nick) {
+            return format!("*** you joined {}", clean(room));
+        }
+        self.in_room(room, self.dim(format!("--> {} joined", clean(nick))))
+    }
+
+    fn leave(&self, room: &str, nick: &str, reason: &str) -> String {
+        if self.is_me(nick) {
+            return format!("*** you left {}", clean(room));
+        }
+        self.in_room(room, self.dim(left(nick, reason)))
+    }
+
+    fn topic(&self, by: &str, text: &str) -> String {
+        if text.is_empty() {
+            return self.dim(format!("--- topic cleared by {}", clean(by)));
+        }
+        self.dim(format!("--- topic: {} (set by {})", clean(text), clean(by)))
+    }
+
+    fn names(&self, room: &str, nicks: &[String]) -> String {
         let names: Vec<String> = nicks.iter().map(|nick| self.nick(nick)).collect();
-        format!("--- online ({}): {}", nicks.len(), names.join(" "))
+        format!("--- in {} ({}): {}", clean(room), nicks.len(), names.join(" "))
+    }
+
+    fn list(&self, room: &str, members: usize, topic: &str) -> String {
+        let people = format!("{members} {}", if members == 1 { "person" } else { "people" });
+        match topic.is_empty() {
+            true => format!("--- {} ({people})", clean(room)),
+            false => format!("--- {} ({people}): {}", clean(room), clean(topic)),
+        }
     }
 
     fn is_me(&self, nick: &str) -> bool {
-        nick_key(nick) == nick_key(&self.me)
+        same_nick(nick, &self.me)
     }
 
     /// A nickname in its own colour.
@@ -151,15 +213,47 @@ impl Renderer {
     }
 }
 
-/// Network text made safe for a terminal.
-fn clean(text: &str) -> Cow<'_, str> {
-    sanitize(text)
+/// `<-- nick left (reason)`, or without the brackets when no reason was given.
+fn left(nick: &str, reason: &str) -> String {
+    match reason.is_empty() {
+        true => format!("<-- {} left", clean(nick)),
+        false => format!("<-- {} left ({})", clean(nick), clean(reason)),
+    }
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Whether two nicknames are the same name (the server's folding).
+pub fn same_nick(a: &str, b: &str) -> bool {
+    unicode::fold(a) == unicode::fold(b)
+}
+
+/// Whether two room names are the same room.
+fn same_room(a: &str, b: &str) -> bool {
+    a == b || unicode::fold(a) == unicode::fold(b)
+}
+
+/// Network text made safe for a terminal: no control character, and nothing invisible or
+/// reordering, each shown as U+FFFD instead.
+pub fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(unicode::is_invisible) {
+        return sanitize(text);
+    }
+    let visible: String =
+        text.chars().map(|c| if unicode::is_invisible(c) { '\u{FFFD}' } else { c }).collect();
+    Cow::Owned(sanitize(&visible).into_owned())
 }
 
 /// A stable colour per nickname, the same whatever its letter case.
 fn nick_colour(nick: &str) -> u8 {
     // FNV-1a: tiny, and stable across runs and platforms (unlike the std hasher).
-    let hash = nick_key(nick)
+    let hash = unicode::fold(nick)
         .bytes()
         .fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
     NICK_COLOURS[hash as usize % NICK_COLOURS.len()]
@@ -173,101 +267,171 @@ fn clock() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::ErrorCode;
+    use crate::proto::chat::{ErrorCode, PROTOCOL_VERSION};
 
     fn s(text: &str) -> String {
         text.to_string()
     }
 
-    fn plain(event: Event) -> Option<String> {
-        Renderer::new("alice", Style::PLAIN).render(&event)
+    /// A plain renderer for alice, in #lobby.
+    fn alice() -> Renderer {
+        let mut renderer = Renderer::new("alice", Style::PLAIN);
+        renderer.render(&Line::Room { room: Some(s("#lobby")) });
+        renderer
+    }
+
+    fn plain(line: Line) -> Option<String> {
+        alice().render(&line)
+    }
+
+    fn lobby() -> String {
+        s("#lobby")
     }
 
     #[test]
     fn every_kind_has_its_plain_form() {
         let cases = [
-            (Event::Message { from: s("bob"), text: s("hi  there") }, "<bob> hi  there"),
-            (Event::Message { from: s("Alice"), text: s("mine") }, "[Alice] mine"),
-            (Event::Private { from: s("bob"), to: s("alice"), text: s("psst") }, "*bob* psst"),
-            (Event::Private { from: s("alice"), to: s("bob"), text: s("psst") }, "-> *bob* psst"),
-            (Event::Action { from: s("bob"), text: s("waves") }, "* bob waves"),
-            (Event::Join { nick: s("carol") }, "--> carol joined"),
             (
-                Event::Leave { nick: s("carol"), reason: s("quit: bye") },
-                "<-- carol left (quit: bye)",
+                Line::Message { room: lobby(), from: s("bob"), text: s("hi  there") },
+                "<bob> hi  there",
             ),
-            (Event::Leave { nick: s("carol"), reason: s("") }, "<-- carol left"),
-            (Event::Rename { old: s("bob"), new: s("rob") }, "--- bob is now rob"),
-            (Event::Who { nicks: vec![s("alice"), s("bob")] }, "--- online (2): alice bob"),
-            (Event::Welcome { nick: s("alice"), online: 3 }, "*** you joined as alice; 3 online"),
-            (Event::Info { text: s("/who lists") }, "*** /who lists"),
+            (Line::Message { room: lobby(), from: s("Alice"), text: s("mine") }, "[Alice] mine"),
+            (Line::Message { room: s("#rust"), from: s("bob"), text: s("hi") }, "#rust <bob> hi"),
+            (Line::Private { from: s("bob"), to: s("alice"), text: s("psst") }, "*bob* psst"),
+            (Line::Private { from: s("alice"), to: s("bob"), text: s("psst") }, "-> *bob* psst"),
+            (Line::Action { room: lobby(), from: s("bob"), text: s("waves") }, "* bob waves"),
+            (Line::Action { room: s("#a"), from: s("bob"), text: s("waves") }, "#a * bob waves"),
+            (Line::Join { room: lobby(), nick: s("carol") }, "--> carol joined"),
+            (Line::Join { room: s("#a"), nick: s("carol") }, "#a --> carol joined"),
+            (Line::Join { room: s("#a"), nick: s("Alice") }, "*** you joined #a"),
             (
-                Event::Error { code: ErrorCode::NoSuchNick, text: s("x is not online") },
+                Line::Leave { room: lobby(), nick: s("carol"), reason: s("part: bye") },
+                "<-- carol left (part: bye)",
+            ),
+            (Line::Leave { room: s("#a"), nick: s("alice"), reason: s("part") }, "*** you left #a"),
+            (Line::Quit { nick: s("carol"), reason: s("quit: bye") }, "<-- carol left (quit: bye)"),
+            (Line::Quit { nick: s("carol"), reason: s("") }, "<-- carol left"),
+            (Line::Rename { old: s("bob"), new: s("rob") }, "--- bob is now rob"),
+            (
+                Line::Topic { room: lobby(), by: s("bob"), text: s("hello") },
+                "--- topic: hello (set by bob)",
+            ),
+            (
+                Line::Topic { room: s("#a"), by: s("bob"), text: s("") },
+                "#a --- topic cleared by bob",
+            ),
+            (
+                Line::Names { room: lobby(), nicks: vec![s("alice"), s("bob")] },
+                "--- in #lobby (2): alice bob",
+            ),
+            (Line::List { room: lobby(), members: 1, topic: s("") }, "--- #lobby (1 person)"),
+            (Line::List { room: s("#a"), members: 2, topic: s("t") }, "--- #a (2 people): t"),
+            (Line::ListEnd { rooms: 2 }, "--- 2 rooms"),
+            (Line::Room { room: Some(s("#a")) }, "*** talking in #a"),
+            (Line::Room { room: None }, "*** you are in no room; /join #room"),
+            (
+                Line::Welcome { nick: s("alice"), online: 3, protocol: PROTOCOL_VERSION },
+                "*** you joined as alice; 3 online",
+            ),
+            (Line::Info { text: s("/who lists") }, "*** /who lists"),
+            (
+                Line::Error { code: ErrorCode::NoSuchNick, text: s("x is not online") },
                 "!!! x is not online",
             ),
-            (Event::NickRequest, "*** choose a nickname"),
+            (Line::NickRequest, "*** choose a nickname"),
             (
-                Event::Bye { reason: s("server shutting down") },
+                Line::Bye { reason: s("server shutting down") },
                 "*** the server is closing: server shutting down",
             ),
         ];
-        for (event, want) in cases {
-            assert_eq!(plain(event.clone()).as_deref(), Some(want), "{event:?}");
+        for (line, want) in cases {
+            assert_eq!(plain(line.clone()).as_deref(), Some(want), "{line:?}");
         }
-        assert_eq!(plain(Event::Ping { token: s("1") }), None);
+        assert_eq!(plain(Line::Ping { token: s("1") }), None);
+    }
+
+    #[test]
+    fn the_current_room_follows_room_lines_and_an_own_join_says_it_once() {
+        let mut renderer = alice();
+        let join = renderer.render(&Line::Join { room: s("#rust"), nick: s("alice") });
+        assert_eq!(join.as_deref(), Some("*** you joined #rust"));
+        assert_eq!(renderer.render(&Line::Room { room: Some(s("#rust")) }), None);
+        assert_eq!(renderer.current(), Some("#rust"));
+        let line = renderer.render(&Line::Message { room: lobby(), from: s("bob"), text: s("hi") });
+        assert_eq!(line.as_deref(), Some("#lobby <bob> hi"));
+        let line = renderer.render(&Line::Room { room: Some(lobby()) });
+        assert_eq!(line.as_deref(), Some("*** talking in #lobby"));
     }
 
     #[test]
     fn control_characters_never_get_through() {
         let nasty = s("\x1b[2J\x07boom\u{9b}31m\r");
-        let events = [
-            Event::Message { from: nasty.clone(), text: nasty.clone() },
-            Event::Private { from: nasty.clone(), to: s("alice"), text: nasty.clone() },
-            Event::Action { from: nasty.clone(), text: nasty.clone() },
-            Event::Join { nick: nasty.clone() },
-            Event::Leave { nick: nasty.clone(), reason: nasty.clone() },
-            Event::Rename { old: nasty.clone(), new: nasty.clone() },
-            Event::Who { nicks: vec![nasty.clone()] },
-            Event::Info { text: nasty.clone() },
-            Event::Error { code: ErrorCode::Other(nasty.clone()), text: nasty.clone() },
-            Event::Bye { reason: nasty.clone() },
+        let lines = [
+            Line::Message { room: nasty.clone(), from: nasty.clone(), text: nasty.clone() },
+            Line::Private { from: nasty.clone(), to: s("alice"), text: nasty.clone() },
+            Line::Action { room: lobby(), from: nasty.clone(), text: nasty.clone() },
+            Line::Join { room: nasty.clone(), nick: nasty.clone() },
+            Line::Leave { room: lobby(), nick: nasty.clone(), reason: nasty.clone() },
+            Line::Quit { nick: nasty.clone(), reason: nasty.clone() },
+            Line::Rename { old: nasty.clone(), new: nasty.clone() },
+            Line::Topic { room: nasty.clone(), by: nasty.clone(), text: nasty.clone() },
+            Line::Names { room: lobby(), nicks: vec![nasty.clone()] },
+            Line::List { room: nasty.clone(), members: 1, topic: nasty.clone() },
+            Line::Info { text: nasty.clone() },
+            Line::Error { code: ErrorCode::Other(nasty.clone()), text: nasty.clone() },
+            Line::Bye { reason: nasty.clone() },
         ];
         for colour in [false, true] {
             let mut renderer = Renderer::new("alice", Style { colour, timestamps: true });
-            for event in &events {
-                let line = renderer.render(event).unwrap_or_default();
-                let without_ours = strip_sgr(&line);
-                assert!(!without_ours.chars().any(char::is_control), "{line:?}");
-                assert!(line.contains("\u{FFFD}[2J"), "{line:?}");
+            for line in &lines {
+                let shown = renderer.render(line).unwrap_or_default();
+                let without_ours = strip_sgr(&shown);
+                assert!(!without_ours.chars().any(char::is_control), "{shown:?}");
+                assert!(shown.contains("\u{FFFD}[2J"), "{shown:?}");
             }
+        }
+    }
+
+    #[test]
+    fn bidi_controls_and_zero_width_characters_are_shown_as_placeholders() {
+        let sneaky = ["\u{202E}", "\u{2066}", "\u{200B}", "\u{200D}", "\u{200E}", "\u{FEFF}"];
+        for hidden in sneaky {
+            let text = format!("pay{hidden}me");
+            let line = Line::Message { room: lobby(), from: format!("b{hidden}ob"), text };
+            let shown = plain(line).unwrap_or_default();
+            assert_eq!(shown, "<b\u{FFFD}ob> pay\u{FFFD}me", "{hidden:?}");
         }
     }
 
     #[test]
     fn colours_only_when_asked_and_stable_per_nick() {
         let mut colour = Renderer::new("alice", Style { colour: true, timestamps: false });
-        let line = colour.render(&Event::Message { from: s("bob"), text: s("hi") });
+        colour.render(&Line::Room { room: Some(lobby()) });
+        let line = colour.render(&Line::Message { room: lobby(), from: s("bob"), text: s("hi") });
         let code = nick_colour("bob");
         assert_eq!(line, Some(format!("<\x1b[{code}mbob\x1b[0m> hi")));
         assert_eq!(nick_colour("BOB"), code);
-        let error = colour.render(&Event::Error { code: ErrorCode::Usage, text: s("no") });
+        let error = colour.render(&Line::Error { code: ErrorCode::Usage, text: s("no") });
         assert_eq!(error.as_deref(), Some("\x1b[31m!!! no\x1b[0m"));
         assert!(!colour_allowed(false));
     }
 
     #[test]
     fn renaming_ourselves_moves_the_mark() {
-        let mut renderer = Renderer::new("alice", Style::PLAIN);
-        renderer.render(&Event::Rename { old: s("alice"), new: s("ally") });
+        let mut renderer = alice();
+        renderer.render(&Line::Rename { old: s("alice"), new: s("ally") });
         assert_eq!(renderer.me(), "ally");
-        let line = renderer.render(&Event::Message { from: s("ally"), text: s("hi") });
+        let line =
+            renderer.render(&Line::Message { room: lobby(), from: s("ally"), text: s("hi") });
         assert_eq!(line.as_deref(), Some("[ally] hi"));
     }
 
     #[test]
     fn timestamps_prefix_the_line() {
         let mut renderer = Renderer::new("alice", Style { colour: false, timestamps: true });
-        let line = renderer.render(&Event::Join { nick: s("bob") }).unwrap_or_default();
+        renderer.render(&Line::Room { room: Some(lobby()) });
+        let line =
+            renderer.render(&Line::Join { room: lobby(), nick: s("bob") }).unwrap_or_default();
         let (time, rest) = line.split_once(' ').unwrap_or_default();
         assert_eq!(rest, "--> bob joined");
         assert!(time.len() == 5 && time.as_bytes()[2] == b':', "{line:?}");

@@ -10,7 +10,7 @@ use smol::Timer;
 use thiserror::Error;
 
 use super::connection::{Client, ClientError};
-use crate::protocol::sanitize;
+use crate::proto::chat::sanitize;
 
 /// How long connecting may take before the client gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

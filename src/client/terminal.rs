@@ -16,14 +16,14 @@ use futures_lite::future;
 use rustyline::ExternalPrinter;
 use smol::Timer;
 
-use super::connection::{Client, ClientError, Sender, Welcome};
+use super::connection::{Client, ClientError, Events, Sender, Welcome};
 use super::editor::{Editor, Typed};
 use super::incoming::Incoming;
 use super::input::{Input, CLIENT_HELP};
-use super::render::{Renderer, Style};
+use super::render::{clean, Renderer, Style};
 use super::session::{connect, ChatError, Options};
 use super::wake::Wake;
-use crate::protocol::{sanitize, Event};
+use crate::proto::chat::{sanitize, Line};
 
 /// After `/quit`, how long to wait for the server to close the connection.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -79,8 +79,8 @@ fn say(line: &str) {
 /// What the main thread and the printer thread share.
 #[derive(Debug)]
 struct Shared {
-    /// Our nickname as the server last told it, for the prompt.
-    me: Mutex<String>,
+    /// The prompt: our current room and nickname as the server last told them.
+    prompt: Mutex<String>,
     /// Set once we are leaving on purpose: the end of the connection is then expected.
     leaving: AtomicBool,
     /// Wakes the editor when the connection ends unexpectedly.
@@ -88,15 +88,25 @@ struct Shared {
 }
 
 impl Shared {
-    fn me(&self) -> String {
-        self.me.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    fn prompt(&self) -> String {
+        self.prompt.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn set_me(&self, nick: &str) {
-        let mut me = self.me.lock().unwrap_or_else(|e| e.into_inner());
-        if *me != nick {
-            *me = nick.to_string();
+    fn set_prompt(&self, renderer: &Renderer) {
+        let prompt = prompt(renderer);
+        let mut shown = self.prompt.lock().unwrap_or_else(|e| e.into_inner());
+        if *shown != prompt {
+            *shown = prompt;
         }
+    }
+}
+
+/// `[#room] nick> `, or `nick> ` in no room; the network's text made safe.
+fn prompt(renderer: &Renderer) -> String {
+    let me = clean(renderer.me());
+    match renderer.current() {
+        Some(room) => format!("[{}] {me}> ", clean(room)),
+        None => format!("{me}> "),
     }
 }
 
@@ -107,13 +117,13 @@ fn chat(
     welcome: &Welcome,
     timestamps: bool,
 ) -> Result<(), ChatError> {
-    let (events, sender) = client.split();
+    let (mut events, sender) = client.split();
     let mut renderer = Renderer::new(&welcome.nick, Style::for_stdout(timestamps));
-    let joined = Event::Welcome { nick: welcome.nick.clone(), online: welcome.online };
-    say(&renderer.render(&joined).unwrap_or_default());
+    say(&renderer.render(&welcome.line()).unwrap_or_default());
+    settle_in(&mut events, &mut renderer)?;
     let printer = editor.printer()?;
     let shared = Arc::new(Shared {
-        me: Mutex::new(welcome.nick.clone()),
+        prompt: Mutex::new(prompt(&renderer)),
         leaving: AtomicBool::new(false),
         wake: Wake::install(),
     });
@@ -134,6 +144,20 @@ fn chat(
     outcome
 }
 
+/// Prints what follows the welcome up to the server's first `ROOM` line, so the first
+/// prompt already shows the room plain text goes to.
+fn settle_in(events: &mut Events, renderer: &mut Renderer) -> Result<(), ChatError> {
+    loop {
+        let line = smol::block_on(events.next())?;
+        if let Some(shown) = renderer.render(&line) {
+            say(&shown);
+        }
+        if matches!(line, Line::Room { .. }) {
+            return Ok(());
+        }
+    }
+}
+
 /// The prompt loop.
 fn converse(
     editor: &mut Editor,
@@ -145,7 +169,7 @@ fn converse(
         if let Ok(error) = ended.try_recv() {
             return Err(error);
         }
-        let line = match editor.read(&format!("{}> ", sanitize(&shared.me())))? {
+        let line = match editor.read(&shared.prompt())? {
             Typed::Line(line) => line,
             // Ctrl-C clears the line; a wake is noticed at the top of the loop.
             Typed::Interrupted => continue,
@@ -225,9 +249,10 @@ impl<P: ExternalPrinter> Printing<P> {
         }
     }
 
-    fn show(&mut self, event: &Event) {
-        let Some(line) = self.renderer.render(event) else { return };
-        self.shared.set_me(self.renderer.me());
+    fn show(&mut self, event: &Line) {
+        let line = self.renderer.render(event);
+        self.shared.set_prompt(&self.renderer);
+        let Some(line) = line else { return };
         // Every line ends in a newline: rustyline adds none when it is not in raw mode.
         let _ = self.printer.print(format!("{line}\n"));
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::{Action, Script, Step};
-use crate::protocol::{is_forbidden, Command, CommandError};
+use crate::proto::chat::{is_forbidden, Command, CommandError};
 
 /// A line of a script that cannot be run.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -78,7 +78,7 @@ fn server_command(text: &str) -> Result<Action, String> {
         Ok(_) => Ok(Action::Send(text.to_string())),
         Err(CommandError::Unknown(name)) => Err(format!(
             "unknown command /{name}: a script may use /sleep, /expect, /quit and the \
-             server's commands (/nick, /who, /msg, /me, /help)"
+             server's commands (/join, /part, /list, /topic, /names, /msg, /me, /nick, /help)"
         )),
         Err(error @ CommandError::Usage(_)) => Err(error.to_string()),
     }

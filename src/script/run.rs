@@ -8,7 +8,7 @@ use smol::Timer;
 
 use super::{Action, Script, ScriptOptions};
 use crate::client::{connect, ChatError, ClientError, Echo, Incoming, Renderer, Sender, Style};
-use crate::protocol::Event;
+use crate::proto::chat::Line;
 
 /// Where and why a script stopped early.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl<'a> Bot<'a> {
         let incoming = Incoming::spawn(events);
         let timeout = options.expect_timeout;
         let mut bot = Bot { incoming, sender, renderer, out, timeout, pending: None };
-        bot.show(&Event::Welcome { nick: welcome.nick, online: welcome.online });
+        bot.show(&welcome.line());
         Ok(bot)
     }
 
@@ -152,7 +152,7 @@ impl<'a> Bot<'a> {
     }
 
     /// Prints the plain form of `event` and returns it.
-    fn show(&mut self, event: &Event) -> Option<String> {
+    fn show(&mut self, event: &Line) -> Option<String> {
         let line = self.renderer.render(event)?;
         let _ = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
         Some(line)

@@ -5,7 +5,11 @@ use std::time::Duration;
 use clap::builder::TypedValueParser as _;
 use clap::Args;
 
-use crate::protocol::{DEFAULT_MAX_LINE, DEFAULT_MAX_NICK};
+use crate::core::{Limits, RoomName, DEFAULT_MAX_NICK};
+use crate::proto::chat::DEFAULT_MAX_LINE;
+
+/// The room newcomers land in unless told otherwise.
+pub const DEFAULT_ROOM: &str = "#lobby";
 
 /// Everything the server can be tuned by. `Config::default()` equals the flags' defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
@@ -62,6 +66,43 @@ pub struct Config {
     /// Time a started line may stay unfinished before the client is disconnected.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub line_timeout: Duration,
+
+    /// The room a newcomer lands in, or `none` to land in no room.
+    #[arg(long, default_value = DEFAULT_ROOM, value_parser = parse_default_room, value_name = "#ROOM|none")]
+    // Spelled in full so that clap reads `none` through the parser instead of treating the
+    // flag as optional.
+    pub default_room: std::option::Option<RoomName>,
+
+    /// Rooms one client may be in at once.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_rooms_per_client: usize,
+
+    /// Rooms the server may have at once.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_rooms: usize,
+
+    /// Longest room topic, in characters.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
+    pub max_topic: usize,
+}
+
+/// Reads `--default-room`: a room name, or `none`.
+pub fn parse_default_room(text: &str) -> Result<Option<RoomName>, String> {
+    if text == "none" {
+        return Ok(None);
+    }
+    RoomName::parse(text).map(Some).map_err(|error| error.to_string())
+}
+
+impl Config {
+    /// What the core lets people make.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            rooms_per_client: self.max_rooms_per_client,
+            rooms: self.max_rooms,
+            topic_len: self.max_topic,
+        }
+    }
 }
 
 impl Default for Config {
@@ -80,6 +121,10 @@ impl Default for Config {
             ping_interval: Duration::from_secs(120),
             ping_timeout: Duration::from_secs(60),
             line_timeout: Duration::from_secs(30),
+            default_room: RoomName::parse(DEFAULT_ROOM).ok(),
+            max_rooms_per_client: 20,
+            max_rooms: 10_000,
+            max_topic: 300,
         }
     }
 }
@@ -117,6 +162,10 @@ mod tests {
             "--ping-interval=2s",
             "--ping-timeout=1s",
             "--line-timeout=3s",
+            "--default-room=#start",
+            "--max-rooms-per-client=2",
+            "--max-rooms=7",
+            "--max-topic=12",
         ]);
         let want = Config {
             max_line: 100,
@@ -132,8 +181,21 @@ mod tests {
             ping_interval: Duration::from_secs(2),
             ping_timeout: Duration::from_secs(1),
             line_timeout: Duration::from_secs(3),
+            default_room: RoomName::parse("#start").ok(),
+            max_rooms_per_client: 2,
+            max_rooms: 7,
+            max_topic: 12,
         };
         assert_eq!(flags.config, want);
+    }
+
+    #[test]
+    fn the_default_room_can_be_none_and_must_be_a_room_name() {
+        let none = Flags::parse_from(["smolchat-server", "--default-room", "none"]);
+        assert_eq!(none.config.default_room, None);
+        assert!(Flags::try_parse_from(["smolchat-server", "--default-room", "lobby"]).is_err());
+        let limits = Config::default().limits();
+        assert_eq!((limits.rooms_per_client, limits.rooms, limits.topic_len), (20, 10_000, 300));
     }
 
     #[test]

@@ -11,8 +11,8 @@ use async_net::TcpListener;
 use futures_lite::future;
 use smol::{Task, Timer};
 use smolchat::client::{Client, ClientError};
-use smolchat::protocol::Event;
-use smolchat::server::{self, Config};
+use smolchat::proto::chat::Line;
+use smolchat::server::{self, Config, Listener};
 
 /// How long any single wait in a test may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -43,7 +43,7 @@ impl TestServer {
         let shutdown = async move {
             let _ = stopped.recv().await;
         };
-        let task = smol::spawn(server::run(listener, config, shutdown));
+        let task = smol::spawn(server::run(vec![Listener::chat(listener)], config, shutdown));
         TestServer { addr, stop, task }
     }
 
@@ -59,13 +59,24 @@ impl TestServer {
         within("server shutdown", self.task).await.expect("server run returned an error");
     }
 
-    /// Connects and registers `nick`.
+    /// Connects and registers `nick`, and reads what follows up to the `ROOM` line that
+    /// ends registration (in the default room: its own `JOIN #lobby nick`, then `ROOM`).
     pub async fn join(&self, nick: &str) -> Client {
-        let (client, welcome) = within("join", Client::join(self.addr, nick)).await.expect("join");
+        let (mut client, welcome) =
+            within("join", Client::join(self.addr, nick)).await.expect("join");
         assert_eq!(welcome.nick, nick);
+        settle(&mut client).await;
         client
     }
 }
+
+/// Reads until the `ROOM` line that ends registration (or a join), and returns it.
+pub async fn settle(client: &mut Client) -> Line {
+    wait_for(client, "ROOM", |line| matches!(line, Line::Room { .. })).await
+}
+
+/// The default room.
+pub const LOBBY: &str = "#lobby";
 
 /// The default configuration with a short shutdown grace, and flood control and the
 /// per-address cap out of the way (every test client shares 127.0.0.1 and sends as fast
@@ -79,13 +90,13 @@ pub fn quick() -> Config {
     }
 }
 
-/// The next event, within the timeout.
-pub async fn next(client: &mut Client) -> Event {
-    within("next event", client.next()).await.expect("event")
+/// The next line, within the timeout.
+pub async fn next(client: &mut Client) -> Line {
+    within("next line", client.next()).await.expect("line")
 }
 
-/// Skips events until one matches `pred`, and returns it.
-pub async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Event) -> bool) -> Event {
+/// Skips lines until one matches `pred`, and returns it.
+pub async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Line) -> bool) -> Line {
     within(what, async {
         loop {
             match client.next().await {
@@ -98,14 +109,34 @@ pub async fn wait_for(client: &mut Client, what: &str, pred: impl Fn(&Event) -> 
     .await
 }
 
-/// Skips events until `MSG from text` arrives.
+/// Skips lines until `MSG #room from text` arrives, in any room.
 pub async fn wait_message(client: &mut Client, from: &str, text: &str) {
-    let want = Event::Message { from: from.into(), text: text.into() };
-    wait_for(client, &format!("MSG {from} {text}"), |e| *e == want).await;
+    let what = format!("MSG {from} {text}");
+    wait_for(
+        client,
+        &what,
+        |line| matches!(line, Line::Message { from: f, text: t, .. } if f == from && t == text),
+    )
+    .await;
 }
 
-/// Reads events until the connection ends; returns them and how it ended.
-pub async fn drain(client: &mut Client) -> (Vec<Event>, ClientError) {
+/// `MSG #lobby from text`.
+pub fn lobby_message(from: &str, text: &str) -> Line {
+    Line::Message { room: s(LOBBY), from: s(from), text: s(text) }
+}
+
+/// `JOIN #lobby nick`.
+pub fn lobby_join(nick: &str) -> Line {
+    Line::Join { room: s(LOBBY), nick: s(nick) }
+}
+
+/// `QUIT nick reason`.
+pub fn quit(nick: &str, reason: &str) -> Line {
+    Line::Quit { nick: s(nick), reason: s(reason) }
+}
+
+/// Reads lines until the connection ends; returns them and how it ended.
+pub async fn drain(client: &mut Client) -> (Vec<Line>, ClientError) {
     within("end of connection", async {
         let mut seen = Vec::new();
         loop {

@@ -7,37 +7,36 @@ use std::process::Stdio;
 
 use smol::process::Command;
 use smolchat::client::Client;
-use smolchat::protocol::Event;
+use smolchat::proto::chat::Line;
 
 // The server harness and the waits are the server tests' own; one copy serves both.
 #[path = "../common/mod.rs"]
 mod common;
 #[allow(unused_imports)] // each test file uses its own subset
-pub use common::{wait_for, wait_message, within, TestServer, TIMEOUT};
+pub use common::{lobby_join, wait_for, wait_message, within, TestServer, TIMEOUT};
 
-/// Waits for `JOIN nick`.
+/// Waits for `JOIN #lobby nick`.
 pub async fn wait_join(client: &mut Client, nick: &str) {
-    let want = Event::Join { nick: nick.to_string() };
+    let want = lobby_join(nick);
     wait_for(client, &format!("JOIN {nick}"), |e| *e == want).await;
 }
 
-/// Waits for `LEAVE nick ...` and returns the reason.
+/// Waits for `QUIT nick ...` and returns the reason.
 pub async fn wait_leave(client: &mut Client, nick: &str) -> String {
-    let what = format!("LEAVE {nick}");
-    match wait_for(client, &what, |e| matches!(e, Event::Leave { nick: n, .. } if n == nick)).await
-    {
-        Event::Leave { reason, .. } => reason,
+    let what = format!("QUIT {nick}");
+    match wait_for(client, &what, |e| matches!(e, Line::Quit { nick: n, .. } if n == nick)).await {
+        Line::Quit { reason, .. } => reason,
         _ => unreachable!("wait_for returned another event"),
     }
 }
 
-/// Collects events until `LEAVE nick ...`, which is the last one returned.
-pub async fn events_until_leave(client: &mut Client, nick: &str) -> Vec<Event> {
+/// Collects lines until `QUIT nick ...`, which is the last one returned.
+pub async fn events_until_leave(client: &mut Client, nick: &str) -> Vec<Line> {
     within(&format!("LEAVE {nick}"), async {
         let mut seen = Vec::new();
         loop {
             let event = client.next().await.expect("connection ended before the leave");
-            let done = matches!(&event, Event::Leave { nick: n, .. } if n == nick);
+            let done = matches!(&event, Line::Quit { nick: n, .. } if n == nick);
             seen.push(event);
             if done {
                 return seen;

@@ -1,4 +1,5 @@
-//! What counts as acceptable text on the wire: UTF-8 without control characters.
+//! What counts as acceptable text on the wire: UTF-8 without control characters, and
+//! without the bidirectional controls that could reorder what a reader sees.
 
 use thiserror::Error;
 
@@ -8,17 +9,28 @@ pub enum TextError {
     /// The bytes are not valid UTF-8.
     #[error("line is not valid UTF-8")]
     InvalidUtf8,
-    /// The line holds a control character (C0 other than tab, DEL, or C1).
+    /// The line holds a control character (C0 other than tab, DEL, or C1), or a
+    /// bidirectional embedding, override or isolate.
     #[error("line contains a control character (U+{0:04X})")]
     ControlChar(u32),
 }
 
-/// True for the characters no line may carry: C0 controls except tab, DEL, and C1 controls.
+/// True for the characters no line may carry: C0 controls except tab, DEL, C1 controls,
+/// and the bidirectional embeddings, overrides and isolates.
 ///
-/// Refusing these keeps terminal escape sequences (ANSI colours, cursor moves, title
-/// changes) from ever reaching another person's terminal through the server.
+/// Refusing the controls keeps terminal escape sequences (ANSI colours, cursor moves, title
+/// changes) from ever reaching another person's terminal through the server; refusing the
+/// bidirectional ones keeps a line from displaying its words in another order than they
+/// were sent (a nickname that seems to say something else, a link that seems harmless).
 pub fn is_forbidden(c: char) -> bool {
-    c != '\t' && c.is_control()
+    (c != '\t' && c.is_control()) || is_bidi_control(c)
+}
+
+/// The explicit bidirectional formatting characters: embeddings and overrides (U+202A to
+/// U+202E) and isolates (U+2066 to U+2069). The left-to-right and right-to-left marks
+/// (U+200E, U+200F) only nudge neutral characters and stay allowed.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Checks one received line (without its `\n`) and returns it as text.
@@ -71,6 +83,18 @@ mod tests {
         assert_eq!(decode_line(b"a\x7f"), Err(TextError::ControlChar(0x7F)));
         assert_eq!(decode_line("a\u{9b}2J".as_bytes()), Err(TextError::ControlChar(0x9B)));
         assert_eq!(decode_line(b"nul\0"), Err(TextError::ControlChar(0)));
+    }
+
+    #[test]
+    fn refuses_bidi_embeddings_overrides_and_isolates_but_not_marks() {
+        for c in ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}'] {
+            let line = format!("abc{c}def");
+            assert_eq!(decode_line(line.as_bytes()), Err(TextError::ControlChar(u32::from(c))));
+        }
+        for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'] {
+            assert!(is_forbidden(c), "{c:?}");
+        }
+        assert_eq!(decode_line("a\u{200E}b\u{200F}c".as_bytes()), Ok("a\u{200E}b\u{200F}c"));
     }
 
     #[test]

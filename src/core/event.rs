@@ -1,0 +1,134 @@
+//! What happens in the chat, in no wire format: the core orders these, and each protocol's
+//! [`Encode`] writes them for its clients.
+
+use std::time::SystemTime;
+
+use super::name::{Nick, RoomName};
+
+/// Something that happened, as every protocol's clients must hear of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Someone said something in a room.
+    Message {
+        /// Where.
+        room: RoomName,
+        /// Who.
+        from: Nick,
+        /// What.
+        text: String,
+    },
+    /// Someone described an action in a room (`/me`).
+    Action {
+        /// Where.
+        room: RoomName,
+        /// Who.
+        from: Nick,
+        /// What they did.
+        text: String,
+    },
+    /// Someone entered a room.
+    Join {
+        /// Which room.
+        room: RoomName,
+        /// Who.
+        nick: Nick,
+    },
+    /// Someone left a room on purpose.
+    Part {
+        /// Which room.
+        room: RoomName,
+        /// Who.
+        nick: Nick,
+        /// Their parting words, if any.
+        words: Option<String>,
+    },
+    /// Someone set (or, with empty text, cleared) a room's topic.
+    Topic {
+        /// Which room.
+        room: RoomName,
+        /// Who set it.
+        by: Nick,
+        /// The topic.
+        text: String,
+    },
+    /// Someone left the server; each person who shared a room with them hears it once.
+    Quit {
+        /// Who.
+        nick: Nick,
+        /// Why.
+        why: Departure,
+    },
+    /// Someone changed nickname; each person who shared a room with them hears it once.
+    Rename {
+        /// The nickname they had.
+        old: Nick,
+        /// The nickname they have now.
+        new: Nick,
+    },
+    /// A message from one person to another.
+    Private {
+        /// Who sent it.
+        from: Nick,
+        /// Who it is for.
+        to: Nick,
+        /// What they said.
+        text: String,
+    },
+}
+
+/// Why someone left the server: each protocol words it its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Departure {
+    /// They said goodbye, with their words if any.
+    Quit(Option<String>),
+    /// The connection ended without a goodbye.
+    Closed,
+    /// They stopped reading and their send queue overflowed.
+    QueueFull,
+    /// They stayed over the flood rate.
+    Flood,
+    /// They started a line and never finished it.
+    LineTimeout,
+    /// They did not answer a ping.
+    PingTimeout,
+}
+
+/// An event and the server's time when it happened: history and protocols that carry
+/// timestamps (IRC's `server-time`) read it; the order comes from the room, not the clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamped {
+    /// When the server took it in.
+    pub at: SystemTime,
+    /// What happened.
+    pub event: Event,
+}
+
+impl Stamped {
+    /// `event`, stamped now.
+    pub fn now(event: Event) -> Stamped {
+        Stamped { at: SystemTime::now(), event }
+    }
+}
+
+impl Event {
+    /// Talk is what people say; a batch holding talk is delivered sooner than one holding
+    /// only arrivals, departures and renames (see the room's pacing).
+    pub fn is_talk(&self) -> bool {
+        matches!(self, Event::Message { .. } | Event::Action { .. } | Event::Topic { .. })
+    }
+}
+
+/// How one protocol writes events for its clients. The core encodes a room's batch once
+/// per encoder in use among its members, never once per member, so an encoder must write
+/// the same bytes for every recipient: anything that depends on who receives a line
+/// belongs in the session, not here.
+pub trait Encode: Send + Sync {
+    /// Appends the wire form of `event` to `out`: one line, several, or none for an event
+    /// this protocol does not show.
+    fn encode(&self, event: &Stamped, out: &mut Vec<u8>);
+}
+
+/// Whether two encoders are the same one, so a batch encoded for one serves the other.
+pub(crate) fn same_encoder(a: &'static dyn Encode, b: &'static dyn Encode) -> bool {
+    std::ptr::addr_eq(a as *const dyn Encode, b as *const dyn Encode)
+}

@@ -1,0 +1,110 @@
+//! The chat core: who is online, which rooms exist, and what happens in them, in one order
+//! per room. No wire format and no socket: sessions speak protocols, the core speaks
+//! [`Event`]s, and each protocol's [`Encode`] writes them.
+//!
+//! - [`Chat`] owns the nick directory (one per server) and the rooms; its methods are what
+//!   any session can do: register, join, part, talk, rename, message privately, quit.
+//! - A [`Room`] keeps its members and its pending events, batches them, and hands each
+//!   batch to its members' [`Outbox`]es encoded once per protocol in use, never once per
+//!   member.
+//! - Names ([`Nick`], [`RoomName`]) are unique under Unicode folding, and look-alikes of a
+//!   name in use are refused ([`Key`]).
+//!
+//! Locks are always taken in one order: the directory, then the room map, then rooms by
+//! their key. None is held across a wait on a client.
+
+mod batch;
+mod event;
+mod name;
+mod once;
+mod outbox;
+mod pace;
+mod people;
+mod person;
+mod room;
+mod rooms;
+
+use std::sync::atomic::AtomicU64;
+
+use async_lock::Mutex;
+
+pub use event::{Departure, Encode, Event, Stamped};
+pub use name::{Key, Nick, NickError, RoomName, RoomNameError, DEFAULT_MAX_NICK, MAX_ROOM_NAME};
+pub use outbox::{Chunk, Cut, Outbox, PushError, Queue};
+pub use people::{NickRefused, WhisperError};
+pub use person::{ClientId, Person, Recipient};
+pub use room::{Room, Topic};
+pub use rooms::{JoinError, Joined, RoomError, RoomSummary};
+
+use people::Directory;
+use rooms::Rooms;
+
+/// How much the core lets people make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Rooms one person may be in at once.
+    pub rooms_per_client: usize,
+    /// Rooms the server may have at once.
+    pub rooms: usize,
+    /// Longest topic, in characters.
+    pub topic_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { rooms_per_client: 20, rooms: 10_000, topic_len: 300 }
+    }
+}
+
+/// Everyone online and every room: the state every session shares.
+pub struct Chat {
+    /// What people may make.
+    limits: Limits,
+    /// Who is online, by nickname.
+    people: Mutex<Directory>,
+    /// Which rooms exist, by name.
+    rooms: Mutex<Rooms>,
+    /// Source of connection ids.
+    next_id: AtomicU64,
+}
+
+impl Chat {
+    /// A chat with nobody in it and no rooms.
+    pub fn new(limits: Limits) -> Chat {
+        Chat {
+            limits,
+            people: Mutex::new(Directory::default()),
+            rooms: Mutex::new(Rooms::default()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// The limits it was made with.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// How many people are online.
+    pub async fn online(&self) -> usize {
+        self.people.lock().await.len()
+    }
+
+    /// Shuts the chat: every room delivers what is pending and stops, and nobody can
+    /// register, rename, join or talk afterwards. Each session then says goodbye itself.
+    pub async fn close(&self) {
+        self.people.lock().await.closed = true;
+        let rooms = {
+            let mut rooms = self.rooms.lock().await;
+            rooms.closed = true;
+            rooms.all()
+        };
+        for room in rooms {
+            room.lock().await.kill();
+        }
+    }
+
+    /// Everyone online now, for a server-wide notice.
+    pub async fn everyone(&self) -> Vec<std::sync::Arc<Person>> {
+        self.people.lock().await.everyone().cloned().collect()
+    }
+}

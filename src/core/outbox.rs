@@ -1,0 +1,292 @@
+//! One client's outgoing queue: encoded chunks, bounded by entries and by bytes. The core
+//! pushes and never waits; the client's writer task (in the server) drains it.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_channel::{Receiver, Sender, TrySendError};
+
+/// Encoded lines shared by every recipient of a broadcast.
+///
+/// One pointer wide, so that the slots of a client's queue, allocated up front, stay small.
+/// A room batch is allocated once and handed to every member; someone who joined while the
+/// batch was filling gets a [`Lines::Tail`] of it that starts at the first line after its
+/// join.
+#[derive(Debug, Clone)]
+pub struct Chunk(Arc<Lines>);
+
+/// What a [`Chunk`] points to.
+#[derive(Debug)]
+enum Lines {
+    /// One or more whole lines.
+    Whole(Box<[u8]>),
+    /// The lines of another chunk from this offset on.
+    Tail(Chunk, usize),
+}
+
+impl Chunk {
+    /// Shares `batch` from offset `from` on (clamped to the end): the batch itself when
+    /// `from` is 0, else a small allocation that points into it.
+    pub fn new(batch: Chunk, from: usize) -> Chunk {
+        if from == 0 {
+            batch
+        } else {
+            let from = from.min(batch.len());
+            Chunk(Arc::new(Lines::Tail(batch, from)))
+        }
+    }
+
+    /// How many bytes there are to write.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes to write.
+    pub fn as_slice(&self) -> &[u8] {
+        match &*self.0 {
+            Lines::Whole(bytes) => bytes,
+            Lines::Tail(chunk, from) => &chunk.as_slice()[*from..],
+        }
+    }
+}
+
+impl From<&[u8]> for Chunk {
+    fn from(bytes: &[u8]) -> Chunk {
+        Chunk(Arc::new(Lines::Whole(bytes.into())))
+    }
+}
+
+impl From<Vec<u8>> for Chunk {
+    fn from(bytes: Vec<u8>) -> Chunk {
+        Chunk(Arc::new(Lines::Whole(bytes.into_boxed_slice())))
+    }
+}
+
+/// Why a chunk could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushError {
+    /// The queue was at its entry or byte limit: the client is not reading, and has been
+    /// cut off.
+    Full,
+    /// The writer is gone (the connection is closing).
+    Closed,
+}
+
+/// Cuts a connection off at once, for a client that stopped reading: the writer stuck in
+/// a write and the reader waiting for input both wake and end. Each transport says how.
+pub trait Cut: Send + Sync {
+    /// Shuts the connection down both ways.
+    fn cut(&self);
+}
+
+/// The sending side of a client's queue. Every room the client is in holds one, so it is
+/// kept to two pointers.
+#[derive(Clone)]
+pub struct Outbox {
+    /// Bounded by entry count; the byte count is checked beside it.
+    tx: Sender<Chunk>,
+    /// What the writer task shares with every holder of the queue.
+    state: Arc<State>,
+}
+
+/// The receiving side, which the client's writer task drains.
+pub struct Queue {
+    /// The chunks, in order.
+    rx: Receiver<Chunk>,
+    /// Shared with the [`Outbox`].
+    state: Arc<State>,
+}
+
+/// The part of a client's queue that is not the channel.
+struct State {
+    /// Bytes queued and not yet taken by the writer.
+    queued: AtomicUsize,
+    /// The byte limit of the queue.
+    max_bytes: usize,
+    /// Set when a push found the queue full: the session ends with "send queue full".
+    overflowed: AtomicBool,
+    /// How to cut the connection off.
+    cut: Arc<dyn Cut>,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let queued = self.state.queued.load(Ordering::Relaxed);
+        f.debug_struct("Outbox").field("entries", &self.tx.len()).field("bytes", &queued).finish()
+    }
+}
+
+impl Outbox {
+    /// A queue of at most `max_len` chunks and `max_bytes` bytes, for a connection that
+    /// `cut` shuts down; the [`Queue`] is for its writer task.
+    pub fn new(max_len: usize, max_bytes: usize, cut: Arc<dyn Cut>) -> (Outbox, Queue) {
+        let (tx, rx) = async_channel::bounded(max_len.max(1));
+        let overflowed = AtomicBool::new(false);
+        let state = Arc::new(State { queued: AtomicUsize::new(0), max_bytes, overflowed, cut });
+        (Outbox { tx, state: state.clone() }, Queue { rx, state })
+    }
+
+    /// Queues `chunk` without waiting: a broadcast never awaits a client. A full queue
+    /// means the client is not reading: it is cut off.
+    pub fn push(&self, chunk: Chunk) -> Result<(), PushError> {
+        self.enqueue(chunk, Bound::Strict)
+    }
+
+    /// Queues an answer to this client's own request (`/names`, an error, an echo). One
+    /// answer may take the queue past its byte limit (a `NAMES` list of a big room may alone
+    /// exceed it), but not one that is already past it: the client asked for it, and flood
+    /// control bounds how often it can ask.
+    pub fn push_reply(&self, chunk: Chunk) -> Result<(), PushError> {
+        self.enqueue(chunk, Bound::Reply)
+    }
+
+    fn enqueue(&self, chunk: Chunk, bound: Bound) -> Result<(), PushError> {
+        let queued = &self.state.queued;
+        let len = chunk.len();
+        let before = queued.fetch_add(len, Ordering::Relaxed);
+        let max = self.state.max_bytes;
+        // One chunk is always let through an empty queue, however long, so that a limit
+        // below the line length cannot lock a client out entirely.
+        let over = before > 0
+            && match bound {
+                Bound::Strict => before + len > max,
+                Bound::Reply => before >= max,
+            };
+        let pushed = if over { Err(PushError::Full) } else { self.try_send(chunk) };
+        if pushed.is_err() {
+            queued.fetch_sub(len, Ordering::Relaxed);
+        }
+        if pushed == Err(PushError::Full) {
+            self.state.overflowed.store(true, Ordering::Relaxed);
+            self.abort();
+        }
+        pushed
+    }
+
+    fn try_send(&self, chunk: Chunk) -> Result<(), PushError> {
+        self.tx.try_send(chunk).map_err(|error| match error {
+            TrySendError::Full(_) => PushError::Full,
+            TrySendError::Closed(_) => PushError::Closed,
+        })
+    }
+
+    /// True once a push found the queue full and the client was cut off.
+    pub fn overflowed(&self) -> bool {
+        self.state.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// Closes the queue gently: the writer sends what is queued, then ends.
+    pub fn finish(&self) {
+        self.tx.close();
+    }
+
+    /// Closes at once, dropping what is queued, and cuts the connection.
+    pub fn abort(&self) {
+        self.tx.close();
+        self.state.cut.cut();
+    }
+}
+
+/// Which limit a push is held to.
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    /// A room's lines: never past the byte limit (but one chunk through an empty queue).
+    Strict,
+    /// An answer the client asked for: only refused when the queue is already over it.
+    Reply,
+}
+
+impl Queue {
+    /// The next chunk; `None` once the queue is closed and empty.
+    pub async fn next(&self) -> Option<Chunk> {
+        let chunk = self.rx.recv().await.ok()?;
+        self.taken(&chunk);
+        Some(chunk)
+    }
+
+    /// The next chunk if one is waiting now.
+    pub fn try_next(&self) -> Option<Chunk> {
+        let chunk = self.rx.try_recv().ok()?;
+        self.taken(&chunk);
+        Some(chunk)
+    }
+
+    /// True when nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
+    /// Cuts the connection, after a failed write.
+    pub fn abort(&self) {
+        self.rx.close();
+        self.state.cut.cut();
+    }
+
+    fn taken(&self, chunk: &Chunk) {
+        self.state.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_is_one_pointer_so_queue_slots_stay_small() {
+        assert_eq!(std::mem::size_of::<Chunk>(), std::mem::size_of::<usize>());
+    }
+
+    /// Counts cuts instead of shutting a socket down.
+    #[derive(Default)]
+    struct Cuts(AtomicUsize);
+
+    impl Cut for Cuts {
+        fn cut(&self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn chunk(len: usize) -> Chunk {
+        Chunk::from(vec![b'x'; len])
+    }
+
+    #[test]
+    fn a_full_queue_cuts_the_client_off_once_it_overflows() {
+        let cuts = Arc::new(Cuts::default());
+        let (outbox, queue) = Outbox::new(2, 100, cuts.clone());
+        assert_eq!(outbox.push(chunk(10)), Ok(()));
+        assert_eq!(outbox.push(chunk(10)), Ok(()));
+        assert!(!outbox.overflowed());
+        assert_eq!(outbox.push(chunk(10)), Err(PushError::Full));
+        assert!(outbox.overflowed());
+        assert_eq!(cuts.0.load(Ordering::Relaxed), 1);
+        assert_eq!(outbox.push(chunk(1)), Err(PushError::Closed));
+        drop(queue);
+    }
+
+    #[test]
+    fn bytes_bound_room_lines_strictly_and_answers_only_once_over() {
+        let (outbox, queue) = Outbox::new(16, 100, Arc::new(Cuts::default()));
+        // One chunk always fits an empty queue.
+        assert_eq!(outbox.push(chunk(500)), Ok(()));
+        assert!(queue.try_next().is_some());
+        assert_eq!(outbox.push(chunk(60)), Ok(()));
+        // An answer may go past the limit ...
+        assert_eq!(outbox.push_reply(chunk(60)), Ok(()));
+        // ... but not once the queue is over it.
+        assert_eq!(outbox.push_reply(chunk(1)), Err(PushError::Full));
+    }
+
+    #[test]
+    fn a_tail_shares_the_batch_from_its_offset() {
+        let batch = Chunk::from(&b"JOIN a\nJOIN b\n"[..]);
+        assert_eq!(Chunk::new(batch.clone(), 0).as_slice(), b"JOIN a\nJOIN b\n");
+        assert_eq!(Chunk::new(batch.clone(), 7).as_slice(), b"JOIN b\n");
+        assert!(Chunk::new(batch, 99).is_empty());
+    }
+}

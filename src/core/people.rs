@@ -1,0 +1,204 @@
+//! The nick directory and what people do as people: register, rename, message each other
+//! privately, and leave.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tracing::{debug, info};
+
+use super::event::{Departure, Event, Stamped};
+use super::name::{Key, Nick};
+use super::once::Locked;
+use super::outbox::PushError;
+use super::person::{Person, Recipient};
+use super::Chat;
+
+/// Why a nickname could not be registered or taken.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum NickRefused {
+    /// Someone online has it (under case folding); the nickname as asked for.
+    #[error("nickname {0} is taken")]
+    Taken(Nick),
+    /// Someone online has one that looks like it.
+    #[error("nickname {wanted} looks too much like {taken}, who is online")]
+    Confusable {
+        /// The nickname asked for.
+        wanted: Nick,
+        /// The one online it looks like.
+        taken: Nick,
+    },
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    Closed,
+    /// The newcomer's own queue would not take its welcome: it is gone or not reading.
+    #[error("the connection is not taking lines")]
+    Unreachable,
+}
+
+/// Why a private message could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum WhisperError {
+    /// Nobody of that name is online.
+    #[error("{0} is not online")]
+    NoSuchNick(String),
+}
+
+/// Everyone online, by the fold and by the skeleton of their nickname.
+#[derive(Default)]
+pub(super) struct Directory {
+    /// Equal folds are the same name.
+    by_fold: HashMap<Arc<str>, Arc<Person>>,
+    /// Equal skeletons look alike.
+    by_skeleton: HashMap<Arc<str>, Arc<Person>>,
+    /// Set once at shutdown; nobody registers afterwards.
+    pub closed: bool,
+}
+
+impl Directory {
+    /// Whether `nick` (with `key`) is free for `asker` (`None` for a newcomer): taken if
+    /// someone else has its fold, confusable if someone else has its skeleton.
+    fn check(&self, nick: &Nick, key: &Key, asker: Option<&Person>) -> Result<(), NickRefused> {
+        let someone_else = |found: &Arc<Person>| asker.is_none_or(|me| me.id() != found.id());
+        if self.by_fold.get(&key.fold).is_some_and(someone_else) {
+            return Err(NickRefused::Taken(nick.clone()));
+        }
+        if let Some(holder) = self.by_skeleton.get(&key.skeleton).filter(|p| someone_else(p)) {
+            return Err(NickRefused::Confusable { wanted: nick.clone(), taken: holder.nick() });
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, key: Key, person: Arc<Person>) {
+        self.by_skeleton.insert(key.skeleton, person.clone());
+        self.by_fold.insert(key.fold, person);
+    }
+
+    /// Removes `person`'s entries under `key`, if they are still theirs.
+    fn remove(&mut self, key: &Key, person: &Person) {
+        let theirs = |found: &Arc<Person>| found.id() == person.id();
+        if self.by_fold.get(&key.fold).is_some_and(theirs) {
+            self.by_fold.remove(&key.fold);
+        }
+        if self.by_skeleton.get(&key.skeleton).is_some_and(theirs) {
+            self.by_skeleton.remove(&key.skeleton);
+        }
+    }
+
+    /// How many people are online.
+    pub fn len(&self) -> usize {
+        self.by_fold.len()
+    }
+
+    /// Everyone online.
+    pub fn everyone(&self) -> impl Iterator<Item = &Arc<Person>> {
+        self.by_fold.values()
+    }
+}
+
+impl Chat {
+    /// Registers `nick` for a connection reached through `recipient`. Under the
+    /// directory's lock, before anyone can write to the newcomer, `welcome` is called with
+    /// how many are online (the newcomer included) to queue its first line; if that fails
+    /// the registration does not happen.
+    pub async fn register(
+        &self,
+        recipient: Recipient,
+        nick: Nick,
+        welcome: impl FnOnce(usize) -> Result<(), PushError>,
+    ) -> Result<Arc<Person>, NickRefused> {
+        let key = nick.key();
+        let mut people = self.people.lock().await;
+        if people.closed {
+            return Err(NickRefused::Closed);
+        }
+        people.check(&nick, &key, None)?;
+        let online = people.len() + 1;
+        welcome(online).map_err(|_| NickRefused::Unreachable)?;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        info!(nick = %nick, online, "registered");
+        let person = Arc::new(Person::new(id, recipient, nick, key.clone()));
+        people.insert(key, person.clone());
+        Ok(person)
+    }
+
+    /// Gives `person` the nickname `new` and tells everyone who shares a room with them
+    /// once, them included. The same nickname again changes nothing; another spelling of
+    /// it (`Alice` for `alice`) is a rename.
+    pub async fn rename(&self, person: &Arc<Person>, new: Nick) -> Result<(), NickRefused> {
+        let (old, old_key) = person.name();
+        if new == old {
+            return Ok(());
+        }
+        let key = new.key();
+        {
+            let mut people = self.people.lock().await;
+            if people.closed {
+                return Err(NickRefused::Closed);
+            }
+            people.check(&new, &key, Some(person))?;
+            people.remove(&old_key, person);
+            people.insert(key.clone(), person.clone());
+            person.set_name(new.clone(), key);
+        }
+        info!(old = %old, new = %new, "renamed");
+        let event = Event::Rename { old, new };
+        let rooms = person.rooms();
+        if rooms.is_empty() {
+            let _ = person.recipient().send(&Stamped::now(event));
+            return Ok(());
+        }
+        let mut locked = Locked::all(&rooms).await;
+        locked.flush_authored_by(person.id());
+        locked.announce_once(person.id(), &event);
+        Ok(())
+    }
+
+    /// Delivers a private message to `to` and echoes it to the sender; nobody else sees it.
+    /// What the sender said in its rooms before reaches everyone before it.
+    pub async fn whisper(
+        &self,
+        person: &Arc<Person>,
+        to: &str,
+        text: String,
+    ) -> Result<(), WhisperError> {
+        let fold = crate::unicode::fold(to);
+        let target = self.people.lock().await.by_fold.get(fold.as_ref()).cloned();
+        let target = target.ok_or_else(|| WhisperError::NoSuchNick(to.to_string()))?;
+        let rooms = person.rooms();
+        for room in &rooms {
+            Locked::all(std::slice::from_ref(room)).await.flush_authored_by(person.id());
+        }
+        let event = Stamped::now(Event::Private { from: person.nick(), to: target.nick(), text });
+        let _ = target.recipient().send(&event);
+        // A message to oneself is shown once; the echo is the sender's confirmation.
+        if target.id() != person.id() {
+            let _ = person.recipient().reply(&event);
+        }
+        Ok(())
+    }
+
+    /// Takes `person` off the server: their nickname is free at once, and everyone who
+    /// shared a room with them hears why they left, once. Their rooms that are left empty
+    /// disappear.
+    pub async fn quit(&self, person: &Arc<Person>, why: Departure) {
+        let (nick, key) = person.name();
+        self.people.lock().await.remove(&key, person);
+        info!(nick = %nick, why = ?why, "left");
+        let rooms = person.take_rooms();
+        let emptied = {
+            let mut locked = Locked::all(&rooms).await;
+            locked.flush_authored_by(person.id());
+            for state in locked.states() {
+                state.remove(person.id());
+            }
+            locked.announce_once(person.id(), &Event::Quit { nick, why });
+            locked.emptied()
+        };
+        for room in emptied {
+            self.remove_if_empty(&room).await;
+        }
+        debug!(rooms = rooms.len(), "quit announced");
+    }
+}

@@ -1,0 +1,133 @@
+//! Someone online: how the core reaches them, and what it knows of them.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::event::{Encode, Stamped};
+use super::name::{Key, Nick};
+use super::outbox::{Chunk, Outbox, PushError};
+use super::room::Room;
+
+/// Identifies one registered connection for as long as it lasts; never reused.
+pub type ClientId = u64;
+
+/// Where a person's lines go and how they are written: their queue, and the encoder of
+/// the protocol their session speaks.
+#[derive(Clone)]
+pub struct Recipient {
+    /// The person's bounded queue; their writer task drains it.
+    pub outbox: Outbox,
+    /// How events are written for them; members sharing an encoder share a batch's bytes.
+    pub encoder: &'static dyn Encode,
+}
+
+impl Recipient {
+    /// Encodes `event` for this recipient alone and queues it under the room lines' limit.
+    pub fn send(&self, event: &Stamped) -> Result<(), PushError> {
+        self.outbox.push(self.encode(event))
+    }
+
+    /// Encodes `event` and queues it as an answer to this recipient's own request.
+    pub fn reply(&self, event: &Stamped) -> Result<(), PushError> {
+        self.outbox.push_reply(self.encode(event))
+    }
+
+    fn encode(&self, event: &Stamped) -> Chunk {
+        let mut bytes = Vec::with_capacity(64);
+        self.encoder.encode(event, &mut bytes);
+        bytes.into()
+    }
+}
+
+/// A registered person. The directory and every room they are in share this record.
+pub struct Person {
+    /// Tells this connection from a later one with the same nickname.
+    id: ClientId,
+    /// How to reach them.
+    recipient: Recipient,
+    /// What changes while they are online: only ever locked for a copy or an update.
+    state: Mutex<PersonState>,
+}
+
+/// The parts of a [`Person`] that change.
+struct PersonState {
+    /// Their nickname now.
+    nick: Nick,
+    /// Its fold and skeleton, for the directory and for sorting `NAMES`.
+    key: Key,
+    /// The rooms they are in, in the order they joined.
+    rooms: Vec<Arc<Room>>,
+}
+
+impl Person {
+    /// Someone who registered as `nick`.
+    pub(super) fn new(id: ClientId, recipient: Recipient, nick: Nick, key: Key) -> Person {
+        let state = PersonState { nick, key, rooms: Vec::new() };
+        Person { id, recipient, state: Mutex::new(state) }
+    }
+
+    /// Their connection's identity.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// How to reach them.
+    pub fn recipient(&self) -> &Recipient {
+        &self.recipient
+    }
+
+    /// Their nickname now.
+    pub fn nick(&self) -> Nick {
+        self.lock().nick.clone()
+    }
+
+    /// Their nickname and its key.
+    pub(super) fn name(&self) -> (Nick, Key) {
+        let state = self.lock();
+        (state.nick.clone(), state.key.clone())
+    }
+
+    /// The rooms they are in, in the order they joined them.
+    pub fn rooms(&self) -> Vec<Arc<Room>> {
+        self.lock().rooms.clone()
+    }
+
+    /// How many rooms they are in.
+    pub fn room_count(&self) -> usize {
+        self.lock().rooms.len()
+    }
+
+    /// The room they are in whose name folds to `fold`, if any.
+    pub fn room(&self, fold: &str) -> Option<Arc<Room>> {
+        self.lock().rooms.iter().find(|room| &*room.key().fold == fold).cloned()
+    }
+
+    pub(super) fn set_name(&self, nick: Nick, key: Key) {
+        let mut state = self.lock();
+        state.nick = nick;
+        state.key = key;
+    }
+
+    pub(super) fn add_room(&self, room: Arc<Room>) {
+        self.lock().rooms.push(room);
+    }
+
+    pub(super) fn remove_room(&self, room: &Arc<Room>) {
+        self.lock().rooms.retain(|mine| !Arc::ptr_eq(mine, room));
+    }
+
+    pub(super) fn take_rooms(&self) -> Vec<Arc<Room>> {
+        std::mem::take(&mut self.lock().rooms)
+    }
+
+    /// The lock is held for a copy or an update only, never across an await, and a panic
+    /// elsewhere cannot leave the record unusable.
+    fn lock(&self) -> MutexGuard<'_, PersonState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Person").field("id", &self.id).field("nick", &self.nick()).finish()
+    }
+}

@@ -1,0 +1,345 @@
+//! One room: its members, its topic, and its events in one order for all of them.
+//!
+//! Every change to a room happens under its `async_lock` mutex, and its events are
+//! appended, in that order, to one pending batch. A flush encodes the batch once per
+//! encoder in use and `try_send`s the shared bytes into every member's queue, so the lock
+//! is never held across a wait on a client, every member receives the room's events in one
+//! and the same order, and a burst (a join storm, ten busy senders) costs one queue entry
+//! per member per flush instead of one per line.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use async_channel::{Receiver, Sender};
+use async_lock::{Mutex, MutexGuard};
+use futures_lite::future;
+use smol::Timer;
+
+use super::batch::{Batch, Pending};
+use super::event::{Event, Stamped};
+use super::name::{Key, Nick, RoomName};
+use super::pace::{PRESENCE, TALK};
+use super::person::{ClientId, Person};
+
+/// A batch this large (bytes of text, roughly) is flushed at once instead of waiting for
+/// the flusher task, which bounds what a room holds back.
+const FLUSH_AT: usize = 32 * 1024;
+
+/// What an event costs in a batch besides its text, for [`FLUSH_AT`].
+const EVENT_OVERHEAD: usize = 64;
+
+/// A room's topic and who set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topic {
+    /// The topic.
+    pub text: String,
+    /// Who set it.
+    pub by: Nick,
+    /// When.
+    pub at: SystemTime,
+}
+
+/// A chat room. Made by the first person to join it, gone when the last one leaves.
+pub struct Room {
+    /// Its name, as the person who made it wrote it.
+    name: RoomName,
+    /// What makes it unique, and what looks like it.
+    key: Key,
+    /// Members, topic and pending events.
+    state: Mutex<RoomState>,
+    /// Wakes [`Room::run_flusher`] when a batch starts and when its first talk arrives. A
+    /// request is a hint: the batch it was sent for may already have gone out with a reply.
+    flush_requests: Receiver<()>,
+}
+
+/// The part of a room that its lock guards.
+pub(super) struct RoomState {
+    /// Who is in it.
+    pub members: HashMap<ClientId, Member>,
+    /// The topic, if one is set.
+    pub topic: Option<Topic>,
+    /// Events not yet handed to the queues, in order.
+    pending: Vec<Pending>,
+    /// Roughly how many bytes `pending` will encode to.
+    pending_size: usize,
+    /// True once the pending batch holds talk, which is flushed on the shorter pace.
+    talk_pending: bool,
+    /// Asks the flusher task for a flush; holds at most one request.
+    wake: Sender<()>,
+    /// Set when the room is emptied and removed, or the server closes: nobody joins it
+    /// again and its flusher ends.
+    pub dead: bool,
+}
+
+/// One person in a room.
+pub(super) struct Member {
+    /// Who.
+    pub person: Arc<Person>,
+    /// Where in the pending batch this member's part begins, if it joined mid-batch.
+    joined_at: Option<u32>,
+    /// True when the pending batch holds an event this member caused, so that what they
+    /// do next outside the room (a quit, a private message) comes after it.
+    pub authored: bool,
+}
+
+impl std::fmt::Debug for Room {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Room").field("name", &self.name).finish()
+    }
+}
+
+impl Room {
+    /// A room with no members yet; its batches are delivered by [`Room::run_flusher`],
+    /// which whoever makes the room runs as a task.
+    pub(super) fn new(name: RoomName, key: Key) -> Room {
+        let (wake, flush_requests) = async_channel::bounded(1);
+        let state = RoomState {
+            members: HashMap::new(),
+            topic: None,
+            pending: Vec::new(),
+            pending_size: 0,
+            talk_pending: false,
+            wake,
+            dead: false,
+        };
+        Room { name, key, state: Mutex::new(state), flush_requests }
+    }
+
+    /// The room's name.
+    pub fn name(&self) -> &RoomName {
+        &self.name
+    }
+
+    /// The room's key: its fold decides uniqueness, its skeleton look-alikes.
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    pub(super) async fn lock(&self) -> MutexGuard<'_, RoomState> {
+        self.state.lock().await
+    }
+
+    /// Delivers pending batches whenever asked, until the room dies. After a flush it
+    /// waits in proportion to the room's size (about what writing to each member costs)
+    /// before the next, so a quiet room gets every line at once and a busy or crowded one
+    /// fewer, fuller batches instead of a write per member per line. A batch of joins,
+    /// leaves and renames alone waits longer still, unless talk joins it: that is what
+    /// keeps ten thousand arrivals from costing ten thousand writes each, while everyone
+    /// still hears of every arrival.
+    pub async fn run_flusher(self: Arc<Room>) {
+        let mut last_flush = Instant::now();
+        while self.flush_requests.recv().await.is_ok() {
+            // The batch asked for may have gone out already, with a reply.
+            let Some((talk, members)) = self.pending_kind().await else { continue };
+            if !talk {
+                let due = last_flush + PRESENCE.for_room(members);
+                future::or(
+                    async {
+                        Timer::at(due).await;
+                    },
+                    self.talk_arrives(),
+                )
+                .await;
+            }
+            // Every reader with a line ready adds it to this batch first.
+            future::yield_now().await;
+            let members = {
+                let mut state = self.state.lock().await;
+                state.flush();
+                state.members.len()
+            };
+            last_flush = Instant::now();
+            let pace = TALK.for_room(members);
+            if !pace.is_zero() {
+                Timer::after(pace).await;
+            }
+        }
+    }
+
+    /// Whether the pending batch holds talk, and how many members the room has; `None`
+    /// when nothing is pending.
+    async fn pending_kind(&self) -> Option<(bool, usize)> {
+        let state = self.state.lock().await;
+        (!state.pending.is_empty()).then_some((state.talk_pending, state.members.len()))
+    }
+
+    /// Returns once talk has joined the pending batch, or the room has died.
+    async fn talk_arrives(&self) {
+        while self.flush_requests.recv().await.is_ok() {
+            if self.state.lock().await.talk_pending {
+                return;
+            }
+        }
+    }
+}
+
+impl RoomState {
+    /// Whether `id` is a member (of a room still alive).
+    pub fn has(&self, id: ClientId) -> bool {
+        !self.dead && self.members.contains_key(&id)
+    }
+
+    /// Adds `person`, who hears the room's events from the next one on.
+    pub fn add(&mut self, person: Arc<Person>) {
+        let joined_at = Some(u32::try_from(self.pending.len()).unwrap_or(u32::MAX));
+        self.members.insert(person.id(), Member { person, joined_at, authored: false });
+    }
+
+    /// Removes member `id`. What the room said before it left that it has not received
+    /// yet, its own last words included, still reaches it, alone.
+    pub fn remove(&mut self, id: ClientId) -> Option<Member> {
+        let member = self.members.remove(&id)?;
+        let recipient = member.person.recipient();
+        let from = member.joined_at.map_or(0, |at| at as usize);
+        if let Some(chunk) = Batch::new(&self.pending).part_for(id, recipient.encoder, from) {
+            let _ = recipient.outbox.push(chunk);
+        }
+        Some(member)
+    }
+
+    /// Appends an event to the pending batch, caused by `author`, for every member but
+    /// those in `skip`; makes sure a flush will come: a request when the batch starts,
+    /// and another when its first talk arrives, which cuts a presence batch's longer wait
+    /// short.
+    pub fn announce(&mut self, author: ClientId, event: Event, skip: Option<HashSet<ClientId>>) {
+        if let Some(member) = self.members.get_mut(&author) {
+            member.authored = true;
+        }
+        let was_empty = self.pending.is_empty();
+        let first_talk = event.is_talk() && !self.talk_pending;
+        self.talk_pending |= first_talk;
+        self.pending_size += EVENT_OVERHEAD + text_len(&event);
+        self.pending.push(Pending { event: Stamped::now(event), skip });
+        if self.pending_size >= FLUSH_AT {
+            self.flush();
+        } else if was_empty || first_talk {
+            // Full means a request is already waiting; the flusher checks what the batch
+            // holds when it takes it, so this one is covered too.
+            let _ = self.wake.try_send(());
+        }
+    }
+
+    /// Hands the pending batch to every member's queue: encoded once per encoder, one
+    /// shared chunk per member. A member whose queue is full is cut off by its queue and
+    /// leaves when its session notices.
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut batch = Batch::new(&self.pending);
+        for (&id, member) in &mut self.members {
+            member.authored = false;
+            let from = member.joined_at.take().map_or(0, |at| at as usize);
+            let recipient = member.person.recipient();
+            if let Some(chunk) = batch.part_for(id, recipient.encoder, from) {
+                let _ = recipient.outbox.push(chunk);
+            }
+        }
+        self.pending.clear();
+        self.pending_size = 0;
+        self.talk_pending = false;
+    }
+
+    /// Ends the room: what is pending goes out, nobody joins again, the flusher stops.
+    pub fn kill(&mut self) {
+        self.flush();
+        self.dead = true;
+        self.wake.close();
+    }
+
+    /// The nicknames of the members, sorted by their fold.
+    pub fn names(&self) -> Vec<Nick> {
+        let mut names: Vec<(Arc<str>, Nick)> = self
+            .members
+            .values()
+            .map(|member| {
+                let (nick, key) = member.person.name();
+                (key.fold, nick)
+            })
+            .collect();
+        names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        names.into_iter().map(|(_, nick)| nick).collect()
+    }
+}
+
+/// The length of what people wrote in `event`.
+fn text_len(event: &Event) -> usize {
+    match event {
+        Event::Message { text, .. } | Event::Action { text, .. } | Event::Topic { text, .. } => {
+            text.len()
+        }
+        Event::Part { words, .. } => words.as_ref().map_or(0, String::len),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room() -> Room {
+        let name = RoomName::parse("#test").expect("a valid name");
+        let key = name.key();
+        Room::new(name, key)
+    }
+
+    fn say(room: &Room, text: &str) -> Event {
+        let from = Nick::parse("ann", 32).expect("a valid nick");
+        Event::Message { room: room.name.clone(), from, text: text.into() }
+    }
+
+    fn arrive(room: &Room, nick: &str) -> Event {
+        let nick = Nick::parse(nick, 32).expect("a valid nick");
+        Event::Join { room: room.name.clone(), nick }
+    }
+
+    #[test]
+    fn a_batch_asks_for_a_flush_when_it_starts_and_again_when_talk_joins_it() {
+        smol::block_on(async {
+            let room = room();
+            room.lock().await.announce(0, arrive(&room, "bob"), None);
+            assert_eq!(room.flush_requests.len(), 1, "a new batch asks for a flush");
+            assert_eq!(room.pending_kind().await, Some((false, 0)));
+            assert!(room.flush_requests.try_recv().is_ok());
+
+            room.lock().await.announce(0, arrive(&room, "cid"), None);
+            assert!(room.flush_requests.is_empty(), "more presence is covered by the request");
+
+            room.lock().await.announce(0, say(&room, "hello"), None);
+            assert_eq!(room.flush_requests.len(), 1, "talk cuts the presence wait short");
+            assert_eq!(room.pending_kind().await, Some((true, 0)));
+            assert!(room.flush_requests.try_recv().is_ok());
+
+            room.lock().await.announce(0, say(&room, "again"), None);
+            assert!(room.flush_requests.is_empty(), "the batch is already marked as talk");
+        });
+    }
+
+    #[test]
+    fn a_stale_request_does_not_cut_a_presence_wait_short() {
+        smol::block_on(async {
+            let room = room();
+            room.lock().await.announce(0, arrive(&room, "bob"), None);
+            assert!(room.flush_requests.try_recv().is_ok(), "the flusher takes the request");
+            // A request left over from a batch that went out with a reply.
+            assert!(room.lock().await.wake.try_send(()).is_ok());
+            let mut wait = Box::pin(room.talk_arrives());
+            assert!(future::poll_once(&mut wait).await.is_none(), "presence alone keeps waiting");
+            room.lock().await.announce(0, say(&room, "hello"), None);
+            assert!(future::poll_once(&mut wait).await.is_some(), "talk ends the wait");
+        });
+    }
+
+    #[test]
+    fn a_flush_starts_the_next_batch_as_presence() {
+        smol::block_on(async {
+            let room = room();
+            room.lock().await.announce(0, say(&room, "hello"), None);
+            room.lock().await.flush();
+            assert_eq!(room.pending_kind().await, None, "a request for it finds nothing to do");
+            room.lock().await.announce(0, arrive(&room, "bob"), None);
+            assert_eq!(room.pending_kind().await, Some((false, 0)));
+        });
+    }
+}

@@ -1,0 +1,311 @@
+//! The rooms of the server and what people do in them: join, part, talk, set topics, and
+//! ask who is where.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use thiserror::Error;
+use tracing::{debug, info};
+
+use super::event::{Event, Stamped};
+use super::name::{Key, RoomName};
+use super::person::Person;
+use super::room::{Room, RoomState, Topic};
+use super::Chat;
+
+/// Why a room could not be joined.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum JoinError {
+    /// A room whose name looks like this one exists.
+    #[error(
+        "{wanted} looks too much like {existing}, which exists; join that or pick another name"
+    )]
+    Confusable {
+        /// The name asked for.
+        wanted: RoomName,
+        /// The room it looks like.
+        existing: RoomName,
+    },
+    /// The person is in as many rooms as one may be.
+    #[error("you are in {max} rooms already; /part one first")]
+    TooManyRooms {
+        /// The limit.
+        max: usize,
+    },
+    /// The server has as many rooms as it may have, and this would be a new one.
+    #[error("the server has {max} rooms already; join one of them")]
+    ServerRoomsFull {
+        /// The limit.
+        max: usize,
+    },
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    Closed,
+}
+
+/// Why something could not be done in a room.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RoomError {
+    /// The person is not in that room.
+    #[error("you are not in {0}")]
+    NotInRoom(RoomName),
+    /// No room of that name exists.
+    #[error("there is no room {0}")]
+    NoSuchRoom(String),
+    /// The topic is over the server's limit.
+    #[error("a topic has at most {max} characters")]
+    TopicTooLong {
+        /// The limit, in characters.
+        max: usize,
+    },
+}
+
+/// How a join went.
+#[derive(Debug, Clone)]
+pub enum Joined {
+    /// The person entered the room (made it, if it did not exist).
+    Entered(Arc<Room>),
+    /// The person was in it already; nothing happened.
+    AlreadyIn(Arc<Room>),
+}
+
+/// One line of a room list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSummary {
+    /// The room's name.
+    pub name: RoomName,
+    /// How many people are in it.
+    pub members: usize,
+    /// Its topic, if any.
+    pub topic: Option<Topic>,
+}
+
+/// Every room, by the fold and the skeleton of its name.
+#[derive(Default)]
+pub(super) struct Rooms {
+    /// Equal folds are the same room.
+    by_fold: HashMap<Arc<str>, Arc<Room>>,
+    /// Equal skeletons look alike.
+    by_skeleton: HashMap<Arc<str>, Arc<Room>>,
+    /// Set once at shutdown; no room is made afterwards.
+    pub closed: bool,
+}
+
+impl Rooms {
+    /// Every room.
+    pub fn all(&self) -> Vec<Arc<Room>> {
+        self.by_fold.values().cloned().collect()
+    }
+
+    fn remove(&mut self, room: &Arc<Room>) {
+        let key = room.key();
+        if self.by_fold.get(&key.fold).is_some_and(|r| Arc::ptr_eq(r, room)) {
+            self.by_fold.remove(&key.fold);
+        }
+        if self.by_skeleton.get(&key.skeleton).is_some_and(|r| Arc::ptr_eq(r, room)) {
+            self.by_skeleton.remove(&key.skeleton);
+        }
+    }
+}
+
+impl Chat {
+    /// Puts `person` in the room `name`, making it if it does not exist. They hear their
+    /// own `Join` first, then `welcome` is called under the room's lock with the room and
+    /// its topic, so their session can tell them more before any of the room's later events.
+    pub async fn join(
+        &self,
+        person: &Arc<Person>,
+        name: &RoomName,
+        welcome: impl FnOnce(&Room, Option<&Topic>),
+    ) -> Result<Joined, JoinError> {
+        let key = name.key();
+        if let Some(room) = person.room(&key.fold) {
+            return Ok(Joined::AlreadyIn(room));
+        }
+        let max = self.limits.rooms_per_client;
+        if person.room_count() >= max {
+            return Err(JoinError::TooManyRooms { max });
+        }
+        // The map stays locked until the newcomer is in, so the room cannot be emptied and
+        // removed in between.
+        let mut rooms = self.rooms.lock().await;
+        let room = self.find_or_make(&mut rooms, name, key)?;
+        let mut state = room.lock().await;
+        let event = Stamped::now(Event::Join { room: name_of(&room), nick: person.nick() });
+        let _ = person.recipient().send(&event);
+        welcome(&room, state.topic.as_ref());
+        if !state.members.is_empty() {
+            state.announce(person.id(), event.event, None);
+        }
+        state.add(person.clone());
+        drop(state);
+        drop(rooms);
+        person.add_room(room.clone());
+        debug!(room = %room.name(), nick = %person.nick(), "joined");
+        Ok(Joined::Entered(room))
+    }
+
+    fn find_or_make(
+        &self,
+        rooms: &mut Rooms,
+        name: &RoomName,
+        key: Key,
+    ) -> Result<Arc<Room>, JoinError> {
+        if rooms.closed {
+            return Err(JoinError::Closed);
+        }
+        if let Some(room) = rooms.by_fold.get(&key.fold) {
+            return Ok(room.clone());
+        }
+        if let Some(room) = rooms.by_skeleton.get(&key.skeleton) {
+            let existing = room.name().clone();
+            return Err(JoinError::Confusable { wanted: name.clone(), existing });
+        }
+        let max = self.limits.rooms;
+        if rooms.by_fold.len() >= max {
+            return Err(JoinError::ServerRoomsFull { max });
+        }
+        let room = Arc::new(Room::new(name.clone(), key.clone()));
+        smol::spawn(room.clone().run_flusher()).detach();
+        rooms.by_skeleton.insert(key.skeleton, room.clone());
+        rooms.by_fold.insert(key.fold, room.clone());
+        info!(room = %name, rooms = rooms.by_fold.len(), "room made");
+        Ok(room)
+    }
+
+    /// Takes `person` out of `room`, with their parting `words`; everyone in it hears it,
+    /// them included (after anything the room said that they had not heard yet).
+    pub async fn part(
+        &self,
+        person: &Arc<Person>,
+        room: &Arc<Room>,
+        words: Option<String>,
+    ) -> Result<(), RoomError> {
+        let mut state = room.lock().await;
+        if !state.has(person.id()) {
+            return Err(RoomError::NotInRoom(room.name().clone()));
+        }
+        state.remove(person.id());
+        let event = Event::Part { room: name_of(room), nick: person.nick(), words };
+        let _ = person.recipient().send(&Stamped::now(event.clone()));
+        state.announce(person.id(), event, None);
+        let emptied = state.members.is_empty();
+        drop(state);
+        person.remove_room(room);
+        if emptied {
+            self.remove_if_empty(room).await;
+        }
+        Ok(())
+    }
+
+    /// Removes `room` from the server if nobody is in it (anymore).
+    pub(super) async fn remove_if_empty(&self, room: &Arc<Room>) {
+        let mut rooms = self.rooms.lock().await;
+        let mut state = room.lock().await;
+        if state.members.is_empty() && !state.dead {
+            state.kill();
+            rooms.remove(room);
+            info!(room = %room.name(), "room gone");
+        }
+    }
+
+    /// Says `text` in `room` as `person`.
+    pub async fn say(&self, person: &Person, room: &Room, text: String) -> Result<(), RoomError> {
+        self.talk(person, room, |room, from| Event::Message { room, from, text }).await
+    }
+
+    /// Describes an action of `person` in `room` (`/me`).
+    pub async fn act(&self, person: &Person, room: &Room, text: String) -> Result<(), RoomError> {
+        self.talk(person, room, |room, from| Event::Action { room, from, text }).await
+    }
+
+    async fn talk(
+        &self,
+        person: &Person,
+        room: &Room,
+        event: impl FnOnce(RoomName, super::name::Nick) -> Event,
+    ) -> Result<(), RoomError> {
+        let mut state = member_state(person, room).await?;
+        state.announce(person.id(), event(name_of(room), person.nick()), None);
+        Ok(())
+    }
+
+    /// Sets `room`'s topic to `text` (an empty text clears it) and tells its members.
+    pub async fn set_topic(
+        &self,
+        person: &Person,
+        room: &Room,
+        text: String,
+    ) -> Result<(), RoomError> {
+        let max = self.limits.topic_len;
+        if text.chars().count() > max {
+            return Err(RoomError::TopicTooLong { max });
+        }
+        let mut state = member_state(person, room).await?;
+        let by = person.nick();
+        let topic = Topic { text: text.clone(), by: by.clone(), at: std::time::SystemTime::now() };
+        state.topic = (!text.is_empty()).then_some(topic);
+        state.announce(person.id(), Event::Topic { room: name_of(room), by, text }, None);
+        Ok(())
+    }
+
+    /// The room whose name folds like `name`.
+    pub async fn find_room(&self, name: &str) -> Result<Arc<Room>, RoomError> {
+        let fold = crate::unicode::fold(name);
+        let room = self.rooms.lock().await.by_fold.get(fold.as_ref()).cloned();
+        room.ok_or_else(|| RoomError::NoSuchRoom(name.to_string()))
+    }
+
+    /// `room`'s topic, if it has one.
+    pub async fn topic(&self, room: &Room) -> Option<Topic> {
+        room.lock().await.topic.clone()
+    }
+
+    /// Calls `reply` with who is in `room`, sorted by their nicknames' folds, under the
+    /// room's lock after a flush: the joins and leaves the asker has heard before the
+    /// answer are exactly the ones it reflects.
+    pub async fn names(&self, room: &Room, reply: impl FnOnce(&[super::name::Nick])) {
+        let mut state = room.lock().await;
+        state.flush();
+        reply(&state.names());
+    }
+
+    /// Every room with its member count and topic, sorted by the names' folds.
+    pub async fn list(&self) -> Vec<RoomSummary> {
+        let rooms = self.rooms.lock().await.all();
+        let mut list = Vec::with_capacity(rooms.len());
+        for room in &rooms {
+            let state = room.lock().await;
+            if !state.dead {
+                let topic = state.topic.clone();
+                list.push((
+                    room.key().fold.clone(),
+                    room.name().clone(),
+                    state.members.len(),
+                    topic,
+                ));
+            }
+        }
+        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        list.into_iter()
+            .map(|(_, name, members, topic)| RoomSummary { name, members, topic })
+            .collect()
+    }
+}
+
+/// The room's state, if `person` is in it.
+async fn member_state<'a>(
+    person: &Person,
+    room: &'a Room,
+) -> Result<async_lock::MutexGuard<'a, RoomState>, RoomError> {
+    let state = room.lock().await;
+    if state.has(person.id()) {
+        Ok(state)
+    } else {
+        Err(RoomError::NotInRoom(room.name().clone()))
+    }
+}
+
+fn name_of(room: &Room) -> RoomName {
+    room.name().clone()
+}

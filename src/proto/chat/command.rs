@@ -1,0 +1,305 @@
+//! What a registered client may send: a plain line is a message to its current room, `/`
+//! starts a command.
+
+use thiserror::Error;
+
+/// One line from a registered client, as the server understands it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A message to the current room (a plain line, or `//text` for a literal `/text`).
+    Say(String),
+    /// `/me action`: an action in the current room, shown as `* nick action`.
+    Me(String),
+    /// `/msg TARGET text`: a private message to a person, or a message to one of your rooms.
+    Msg {
+        /// A nickname, or a room name (starting with `#`).
+        to: String,
+        /// What to tell them.
+        text: String,
+    },
+    /// `/join #room`: enter a room (creating it if needed) and make it the current room.
+    Join(String),
+    /// `/part [#room] [reason]`: leave a room, the current one by default.
+    Part {
+        /// The room; `None` is the current room.
+        room: Option<String>,
+        /// Their parting words, if any.
+        reason: Option<String>,
+    },
+    /// `/list`: the rooms, with how many people are in each and their topics.
+    List,
+    /// `/topic [#room] [text]`: show a room's topic, or set it (`-` clears it).
+    Topic {
+        /// The room; `None` is the current room.
+        room: Option<String>,
+        /// The new topic; `None` asks for the current one.
+        text: Option<String>,
+    },
+    /// `/names [#room]` (or `/who`): who is in a room, the current one by default.
+    Names(Option<String>),
+    /// `/nick NEW`: change nickname.
+    Nick(String),
+    /// `/quit [reason]`: leave the server.
+    Quit(Option<String>),
+    /// `/help`: list the commands.
+    Help,
+    /// `/pong TOKEN`: the automatic answer to a server `PING`.
+    Pong(String),
+}
+
+/// Why a line starting with `/` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// The command name is not one the server knows.
+    #[error("unknown command /{0}; /help lists the commands")]
+    Unknown(String),
+    /// A known command with missing or extra arguments.
+    #[error("usage: {0}")]
+    Usage(&'static str),
+}
+
+/// The server's `/help` text, one entry per line.
+pub const HELP: &[&str] = &[
+    "text                  send text to your current room (//text sends a line starting with /)",
+    "/join #room           enter a room (made if it does not exist) and talk there",
+    "/part [#room] [why]   leave a room (your current one by default)",
+    "/list                 list the rooms with their people and topics",
+    "/topic [#room] [text] show or set a room's topic (- clears it)",
+    "/names [#room]        who is in a room (also /who)",
+    "/msg NICK text        send a private message (/msg #room text talks in one of your rooms)",
+    "/me action            describe an action",
+    "/nick NEW             change your nickname",
+    "/quit [reason]        leave",
+    "/help                 show this list",
+];
+
+/// True for words that name a room rather than a person.
+pub fn is_room_name(word: &str) -> bool {
+    word.starts_with('#')
+}
+
+impl Command {
+    /// Parses one line of text. `None` means the line is empty and is ignored.
+    pub fn parse(line: &str) -> Result<Option<Command>, CommandError> {
+        if line.trim().is_empty() {
+            return Ok(None);
+        }
+        let Some(rest) = line.strip_prefix('/') else {
+            return Ok(Some(Command::Say(line.to_string())));
+        };
+        if rest.starts_with('/') {
+            return Ok(Some(Command::Say(rest.to_string())));
+        }
+        let (name, args) = split_word(rest);
+        parse_named(name, args).map(Some)
+    }
+
+    /// The line a client sends for this command (without the `\n`).
+    pub fn to_line(&self) -> String {
+        match self {
+            Command::Say(text) if text.starts_with('/') => format!("/{text}"),
+            Command::Say(text) => text.clone(),
+            Command::Me(text) => format!("/me {text}"),
+            Command::Msg { to, text } => format!("/msg {to} {text}"),
+            Command::Join(room) => format!("/join {room}"),
+            Command::Part { room, reason } => with_args("/part", &[room, reason]),
+            Command::List => "/list".to_string(),
+            Command::Topic { room, text } => with_args("/topic", &[room, text]),
+            Command::Names(room) => with_args("/names", &[room]),
+            Command::Nick(nick) => format!("/nick {nick}"),
+            Command::Quit(reason) => with_args("/quit", &[reason]),
+            Command::Help => "/help".to_string(),
+            Command::Pong(token) => format!("/pong {token}"),
+        }
+    }
+}
+
+/// `name` followed by each argument that is present.
+fn with_args(name: &str, args: &[&Option<String>]) -> String {
+    let mut line = name.to_string();
+    for arg in args.iter().filter_map(|arg| arg.as_deref()) {
+        line.push(' ');
+        line.push_str(arg);
+    }
+    line
+}
+
+fn parse_named(name: &str, args: &str) -> Result<Command, CommandError> {
+    let command = match name.to_ascii_lowercase().as_str() {
+        "msg" => {
+            let (to, text) = split_word(args);
+            if to.is_empty() || text.trim().is_empty() {
+                return Err(CommandError::Usage("/msg NICK text"));
+            }
+            Command::Msg { to: to.to_string(), text: text.to_string() }
+        }
+        "me" if !args.trim().is_empty() => Command::Me(args.to_string()),
+        "me" => return Err(CommandError::Usage("/me action")),
+        "join" => Command::Join(one_word(args).ok_or(CommandError::Usage("/join #room"))?),
+        "part" => {
+            let (room, reason) = room_and_rest(args);
+            Command::Part { room, reason }
+        }
+        "list" => Command::List,
+        "topic" => {
+            let (room, text) = room_and_rest(args);
+            Command::Topic { room, text }
+        }
+        "names" | "who" => {
+            let (room, rest) = room_and_rest(args);
+            if rest.is_some() {
+                return Err(CommandError::Usage("/names [#room]"));
+            }
+            Command::Names(room)
+        }
+        "nick" => Command::Nick(one_word(args).ok_or(CommandError::Usage("/nick NEW"))?),
+        "quit" => Command::Quit(non_blank(args)),
+        "help" => Command::Help,
+        "pong" => Command::Pong(args.trim().to_string()),
+        _ => return Err(CommandError::Unknown(name.to_string())),
+    };
+    Ok(command)
+}
+
+/// An optional leading room name, then the rest (if not blank).
+fn room_and_rest(args: &str) -> (Option<String>, Option<String>) {
+    let (first, rest) = split_word(args);
+    if is_room_name(first) {
+        (Some(first.to_string()), non_blank(rest))
+    } else {
+        (None, non_blank(args))
+    }
+}
+
+/// The text, trimmed, unless there is none.
+fn non_blank(text: &str) -> Option<String> {
+    Some(text.trim()).filter(|text| !text.is_empty()).map(String::from)
+}
+
+/// Splits off the first space-separated word; the rest keeps its inner spacing.
+pub(crate) fn split_word(text: &str) -> (&str, &str) {
+    let text = text.trim_start_matches(' ');
+    match text.split_once(' ') {
+        Some((word, rest)) => (word, rest.trim_start_matches(' ')),
+        None => (text, ""),
+    }
+}
+
+/// The single argument of a command such as `/nick`, if exactly one was given.
+fn one_word(args: &str) -> Option<String> {
+    let (word, rest) = split_word(args);
+    (!word.is_empty() && rest.trim().is_empty()).then(|| word.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Option<Command>, CommandError> {
+        Command::parse(line)
+    }
+
+    fn s(text: &str) -> Option<String> {
+        Some(text.to_string())
+    }
+
+    #[test]
+    fn plain_lines_are_messages_and_blank_lines_are_ignored() {
+        assert_eq!(parse("hello  there"), Ok(Some(Command::Say("hello  there".into()))));
+        assert_eq!(parse(""), Ok(None));
+        assert_eq!(parse("   \t"), Ok(None));
+    }
+
+    #[test]
+    fn double_slash_sends_a_literal_slash() {
+        assert_eq!(parse("//shrug"), Ok(Some(Command::Say("/shrug".into()))));
+    }
+
+    #[test]
+    fn every_command_parses() {
+        assert_eq!(parse("/nick bob"), Ok(Some(Command::Nick("bob".into()))));
+        assert_eq!(parse("/WHO"), Ok(Some(Command::Names(None))));
+        assert_eq!(parse("/names #rust"), Ok(Some(Command::Names(s("#rust")))));
+        assert_eq!(
+            parse("/msg bob hi  there"),
+            Ok(Some(Command::Msg { to: "bob".into(), text: "hi  there".into() }))
+        );
+        assert_eq!(parse("/me waves"), Ok(Some(Command::Me("waves".into()))));
+        assert_eq!(parse("/join #rust"), Ok(Some(Command::Join("#rust".into()))));
+        assert_eq!(parse("/quit"), Ok(Some(Command::Quit(None))));
+        assert_eq!(parse("/quit see you"), Ok(Some(Command::Quit(s("see you")))));
+        assert_eq!(parse("/list"), Ok(Some(Command::List)));
+        assert_eq!(parse("/help"), Ok(Some(Command::Help)));
+        assert_eq!(parse("/pong 7"), Ok(Some(Command::Pong("7".into()))));
+    }
+
+    #[test]
+    fn part_and_topic_take_an_optional_room_first() {
+        assert_eq!(parse("/part"), Ok(Some(Command::Part { room: None, reason: None })));
+        assert_eq!(
+            parse("/part #rust  off to bed "),
+            Ok(Some(Command::Part { room: s("#rust"), reason: s("off to bed") }))
+        );
+        assert_eq!(
+            parse("/part bored now"),
+            Ok(Some(Command::Part { room: None, reason: s("bored now") }))
+        );
+        assert_eq!(parse("/topic"), Ok(Some(Command::Topic { room: None, text: None })));
+        assert_eq!(parse("/topic #a"), Ok(Some(Command::Topic { room: s("#a"), text: None })));
+        assert_eq!(
+            parse("/topic #a all  about a"),
+            Ok(Some(Command::Topic { room: s("#a"), text: s("all  about a") }))
+        );
+        assert_eq!(
+            parse("/topic about here"),
+            Ok(Some(Command::Topic { room: None, text: s("about here") }))
+        );
+    }
+
+    #[test]
+    fn missing_arguments_are_usage_errors() {
+        assert_eq!(parse("/nick"), Err(CommandError::Usage("/nick NEW")));
+        assert_eq!(parse("/nick a b"), Err(CommandError::Usage("/nick NEW")));
+        assert_eq!(parse("/msg bob"), Err(CommandError::Usage("/msg NICK text")));
+        assert_eq!(parse("/me "), Err(CommandError::Usage("/me action")));
+        assert_eq!(parse("/join"), Err(CommandError::Usage("/join #room")));
+        assert_eq!(parse("/join #a #b"), Err(CommandError::Usage("/join #room")));
+        assert_eq!(parse("/names #a b"), Err(CommandError::Usage("/names [#room]")));
+        assert_eq!(parse("/names bob"), Err(CommandError::Usage("/names [#room]")));
+    }
+
+    #[test]
+    fn unknown_commands_are_named() {
+        assert_eq!(parse("/kick bob"), Err(CommandError::Unknown("kick".into())));
+        assert_eq!(parse("/"), Err(CommandError::Unknown("".into())));
+    }
+
+    #[test]
+    fn every_command_round_trips() {
+        let all = [
+            Command::Say("hi there".into()),
+            Command::Say("/not a command".into()),
+            Command::Me("waves".into()),
+            Command::Msg { to: "bob".into(), text: "psst  hi".into() },
+            Command::Msg { to: "#rust".into(), text: "hello room".into() },
+            Command::Join("#rust".into()),
+            Command::Part { room: None, reason: None },
+            Command::Part { room: s("#rust"), reason: None },
+            Command::Part { room: s("#rust"), reason: s("bye all") },
+            Command::Part { room: None, reason: s("bye all") },
+            Command::List,
+            Command::Topic { room: None, text: None },
+            Command::Topic { room: s("#a"), text: s("a topic") },
+            Command::Names(None),
+            Command::Names(s("#a")),
+            Command::Nick("zoë".into()),
+            Command::Quit(None),
+            Command::Quit(s("bye now")),
+            Command::Help,
+            Command::Pong("42".into()),
+        ];
+        for command in all {
+            assert_eq!(parse(&command.to_line()), Ok(Some(command.clone())), "{command:?}");
+        }
+    }
+}

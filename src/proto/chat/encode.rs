@@ -1,0 +1,123 @@
+//! The core's events as lines of the chat protocol.
+
+use std::io::Write as _;
+
+use crate::core::{Departure, Encode, Event, Stamped};
+
+/// Writes core events as chat protocol lines; the same bytes for every recipient.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ChatEncoder;
+
+/// The one chat encoder every chat session shares, so the core sees one protocol in use.
+pub static CHAT: ChatEncoder = ChatEncoder;
+
+impl Encode for ChatEncoder {
+    fn encode(&self, stamped: &Stamped, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        let _ = match &stamped.event {
+            Event::Message { room, from, text } => writeln!(out, "MSG {room} {from} {text}"),
+            Event::Action { room, from, text } => writeln!(out, "ACTION {room} {from} {text}"),
+            Event::Join { room, nick } => writeln!(out, "JOIN {room} {nick}"),
+            Event::Part { room, nick, words: None } => writeln!(out, "LEAVE {room} {nick} part"),
+            Event::Part { room, nick, words: Some(words) } => {
+                writeln!(out, "LEAVE {room} {nick} part: {words}")
+            }
+            Event::Topic { room, by, text } => writeln!(out, "TOPIC {room} {by} {text}"),
+            Event::Quit { nick, why } => writeln!(out, "QUIT {nick} {}", departure_reason(why)),
+            Event::Rename { old, new } => writeln!(out, "RENAME {old} {new}"),
+            Event::Private { from, to, text } => writeln!(out, "PRIV {from} {to} {text}"),
+        };
+    }
+}
+
+/// The reason a `QUIT` line gives for a departure.
+pub fn departure_reason(why: &Departure) -> String {
+    match why {
+        Departure::Quit(None) => "quit".into(),
+        Departure::Quit(Some(words)) => format!("quit: {words}"),
+        Departure::Closed => "connection closed".into(),
+        Departure::QueueFull => "send queue full".into(),
+        Departure::Flood => "flooding".into(),
+        Departure::LineTimeout => "line timeout".into(),
+        Departure::PingTimeout => "ping timeout".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Nick, RoomName};
+    use crate::proto::chat::Line;
+
+    fn nick(text: &str) -> Nick {
+        Nick::parse(text, 32).expect("a valid nick")
+    }
+
+    fn room() -> RoomName {
+        RoomName::parse("#lobby").expect("a valid room")
+    }
+
+    fn s(text: &str) -> String {
+        text.to_string()
+    }
+
+    /// Every core event, and the line a client reads back from its encoding.
+    fn cases() -> Vec<(Event, Line)> {
+        let (a, b, r) = (nick("alice"), nick("bob"), room());
+        let lobby = s("#lobby");
+        vec![
+            (
+                Event::Message { room: r.clone(), from: a.clone(), text: s("hi  there") },
+                Line::Message { room: lobby.clone(), from: s("alice"), text: s("hi  there") },
+            ),
+            (
+                Event::Action { room: r.clone(), from: a.clone(), text: s("waves") },
+                Line::Action { room: lobby.clone(), from: s("alice"), text: s("waves") },
+            ),
+            (
+                Event::Join { room: r.clone(), nick: b.clone() },
+                Line::Join { room: lobby.clone(), nick: s("bob") },
+            ),
+            (
+                Event::Part { room: r.clone(), nick: b.clone(), words: None },
+                Line::Leave { room: lobby.clone(), nick: s("bob"), reason: s("part") },
+            ),
+            (
+                Event::Part { room: r.clone(), nick: b.clone(), words: Some(s("bye now")) },
+                Line::Leave { room: lobby.clone(), nick: s("bob"), reason: s("part: bye now") },
+            ),
+            (
+                Event::Topic { room: r.clone(), by: a.clone(), text: s("all about it") },
+                Line::Topic { room: lobby, by: s("alice"), text: s("all about it") },
+            ),
+            (
+                Event::Quit { nick: b.clone(), why: Departure::Quit(Some(s("lunch"))) },
+                Line::Quit { nick: s("bob"), reason: s("quit: lunch") },
+            ),
+            (
+                Event::Quit { nick: b.clone(), why: Departure::QueueFull },
+                Line::Quit { nick: s("bob"), reason: s("send queue full") },
+            ),
+            (
+                Event::Rename { old: b.clone(), new: nick("rob") },
+                Line::Rename { old: s("bob"), new: s("rob") },
+            ),
+            (
+                Event::Private { from: a, to: b, text: s("psst") },
+                Line::Private { from: s("alice"), to: s("bob"), text: s("psst") },
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_event_encodes_to_the_line_clients_read() {
+        for (event, want) in cases() {
+            let mut out = Vec::new();
+            CHAT.encode(&Stamped::now(event.clone()), &mut out);
+            let text = std::str::from_utf8(&out).expect("utf-8");
+            let line = text.strip_suffix('\n').expect("one line ending in a newline");
+            assert!(!line.contains('\n'), "{line:?}");
+            assert_eq!(Line::parse(line), Ok(want), "{event:?}");
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! What the server sends: one keyword per kind of line, then its fields.
+
+use std::fmt;
+use std::io::Write as _;
+
+use thiserror::Error;
+
+use super::command::split_word;
+
+/// The version of this protocol, announced in `WELCOME`. Version 1 had one room and no
+/// room names in its lines; version 2 has rooms.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// One line from the server, as a client understands it.
+///
+/// Every nickname in these lines is written by the server, never copied from what a client
+/// typed as message text, so nobody can make a line appear to come from someone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// `NICK hint`: the server asks for a nickname (the client answers with it alone).
+    NickRequest,
+    /// `WELCOME nick online online smolchat/VERSION`: registration succeeded.
+    Welcome {
+        /// The nickname that was granted.
+        nick: String,
+        /// How many people are on the server now, you included.
+        online: usize,
+        /// The protocol version the server speaks ([`PROTOCOL_VERSION`]).
+        protocol: u32,
+    },
+    /// `MSG #room from text`: a message to a room.
+    Message {
+        /// The room it was said in.
+        room: String,
+        /// Who sent it.
+        from: String,
+        /// What they said.
+        text: String,
+    },
+    /// `ACTION #room from text`: a `/me` action in a room.
+    Action {
+        /// The room it happened in.
+        room: String,
+        /// Who acted.
+        from: String,
+        /// The action.
+        text: String,
+    },
+    /// `PRIV from to text`: a private message, seen only by sender and recipient.
+    Private {
+        /// Who sent it.
+        from: String,
+        /// Who it is for.
+        to: String,
+        /// What they said.
+        text: String,
+    },
+    /// `JOIN #room nick`: someone entered a room (you too: that is your confirmation).
+    Join {
+        /// The room.
+        room: String,
+        /// Who joined.
+        nick: String,
+    },
+    /// `LEAVE #room nick reason`: someone left a room with `/part` (you too).
+    Leave {
+        /// The room.
+        room: String,
+        /// Who left.
+        nick: String,
+        /// `part`, or `part: their words`.
+        reason: String,
+    },
+    /// `QUIT nick reason`: someone you share a room with left the server; told once.
+    Quit {
+        /// Who left.
+        nick: String,
+        /// Why: `quit`, `quit: their words`, `connection closed`, `send queue full`, ...
+        reason: String,
+    },
+    /// `RENAME old new`: someone you share a room with (or you) changed nickname; told once.
+    Rename {
+        /// The nickname they had.
+        old: String,
+        /// The nickname they have now.
+        new: String,
+    },
+    /// `TOPIC #room by text`: a room's topic, set by `by`; empty text means none.
+    Topic {
+        /// The room.
+        room: String,
+        /// Who set it.
+        by: String,
+        /// The topic.
+        text: String,
+    },
+    /// `NAMES #room nick nick ...`: who is in a room, in alphabetical order.
+    Names {
+        /// The room.
+        room: String,
+        /// The nicknames.
+        nicks: Vec<String>,
+    },
+    /// `LIST #room members topic`: one room of a `/list`.
+    List {
+        /// The room.
+        room: String,
+        /// How many people are in it.
+        members: usize,
+        /// Its topic; empty if none.
+        topic: String,
+    },
+    /// `LISTEND count`: the end of a `/list`, with how many rooms it held.
+    ListEnd {
+        /// How many `LIST` lines came before.
+        rooms: usize,
+    },
+    /// `ROOM #room`: plain text now goes to this room; `ROOM` alone: you are in no room.
+    Room {
+        /// The current room, if any.
+        room: Option<String>,
+    },
+    /// `INFO text`: a notice from the server (help text, for instance).
+    Info {
+        /// The notice.
+        text: String,
+    },
+    /// `ERROR code text`: something the client sent was refused; `code` is stable.
+    Error {
+        /// What went wrong, for programs.
+        code: ErrorCode,
+        /// What went wrong, for people.
+        text: String,
+    },
+    /// `PING token`: the server checks the client is alive; answer `/pong token`.
+    Ping {
+        /// Echo this back.
+        token: String,
+    },
+    /// `BYE reason`: the server is closing this connection.
+    Bye {
+        /// Why it is closing.
+        reason: String,
+    },
+}
+
+/// The stable error codes of `ERROR` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The nickname is in use (under case folding).
+    NickTaken,
+    /// The nickname looks like one in use (a confusable of it).
+    NickConfusable,
+    /// The nickname holds characters that are not allowed, or is empty.
+    NickInvalid,
+    /// The nickname is longer than the limit.
+    NickTooLong,
+    /// The room name is not `#` and 1 to 50 letters, digits, `_` or `-`.
+    RoomInvalid,
+    /// The room name looks like that of a room that exists (a confusable of it).
+    RoomConfusable,
+    /// No room of that name exists.
+    NoSuchRoom,
+    /// The command needs you in that room (or in some room) and you are not.
+    NotInRoom,
+    /// You are in as many rooms as one person may be.
+    TooManyRooms,
+    /// The server has as many rooms as it may have.
+    ServerRoomsFull,
+    /// The topic is longer than the limit.
+    TopicTooLong,
+    /// The line was longer than the limit; it was dropped.
+    LineTooLong,
+    /// The line was not UTF-8; it was dropped.
+    InvalidUtf8,
+    /// The line held a control character or a bidirectional control; it was dropped.
+    ControlChar,
+    /// The command does not exist.
+    UnknownCommand,
+    /// The command lacked arguments.
+    Usage,
+    /// `/msg` named someone who is not online.
+    NoSuchNick,
+    /// The server is at its client limit.
+    ServerFull,
+    /// No nickname was chosen in time.
+    HandshakeTimeout,
+    /// Too many connections from this IP address.
+    TooManyConnections,
+    /// Over the flood rate: the line was dropped (a warning).
+    RateLimited,
+    /// Stayed over the flood rate: disconnected.
+    Flood,
+    /// A started line was not finished in time: disconnected.
+    LineTimeout,
+    /// A `PING` went unanswered: disconnected.
+    PingTimeout,
+    /// A code this version does not know, kept as sent.
+    Other(String),
+}
+
+const CODES: &[(ErrorCode, &str)] = &[
+    (ErrorCode::NickTaken, "nick-taken"),
+    (ErrorCode::NickConfusable, "nick-confusable"),
+    (ErrorCode::NickInvalid, "nick-invalid"),
+    (ErrorCode::NickTooLong, "nick-too-long"),
+    (ErrorCode::RoomInvalid, "room-invalid"),
+    (ErrorCode::RoomConfusable, "room-confusable"),
+    (ErrorCode::NoSuchRoom, "no-such-room"),
+    (ErrorCode::NotInRoom, "not-in-room"),
+    (ErrorCode::TooManyRooms, "too-many-rooms"),
+    (ErrorCode::ServerRoomsFull, "server-rooms-full"),
+    (ErrorCode::TopicTooLong, "topic-too-long"),
+    (ErrorCode::LineTooLong, "line-too-long"),
+    (ErrorCode::InvalidUtf8, "invalid-utf8"),
+    (ErrorCode::ControlChar, "control-char"),
+    (ErrorCode::UnknownCommand, "unknown-command"),
+    (ErrorCode::Usage, "usage"),
+    (ErrorCode::NoSuchNick, "no-such-nick"),
+    (ErrorCode::ServerFull, "server-full"),
+    (ErrorCode::HandshakeTimeout, "handshake-timeout"),
+    (ErrorCode::TooManyConnections, "too-many-connections"),
+    (ErrorCode::RateLimited, "rate-limited"),
+    (ErrorCode::Flood, "flood"),
+    (ErrorCode::LineTimeout, "line-timeout"),
+    (ErrorCode::PingTimeout, "ping-timeout"),
+];
+
+impl ErrorCode {
+    /// The code as written on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::Other(code) => code,
+            known => CODES.iter().find(|(c, _)| c == known).map_or("other", |(_, s)| s),
+        }
+    }
+
+    /// Reads a code from the wire; unknown codes are kept as [`ErrorCode::Other`].
+    pub fn from_wire(code: &str) -> ErrorCode {
+        CODES
+            .iter()
+            .find(|(_, s)| *s == code)
+            .map_or_else(|| ErrorCode::Other(code.to_string()), |(c, _)| c.clone())
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a server line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LineError {
+    /// The keyword is not one of the protocol's.
+    #[error("unknown server line kind {0:?}")]
+    UnknownKind(String),
+    /// A required field is missing or malformed.
+    #[error("malformed {0} line")]
+    Malformed(&'static str),
+}
+
+impl Line {
+    /// Appends this line to `out`, `\n` included.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        // Writing into a Vec cannot fail.
+        let _ = writeln!(out, "{self}");
+    }
+
+    /// This line as bytes, `\n` included.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Reads one server line (without its `\n`).
+    pub fn parse(line: &str) -> Result<Line, LineError> {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let fields = Fields { kind: keyword(kind), rest };
+        let parsed = match kind {
+            "NICK" => Line::NickRequest,
+            "WELCOME" => fields.welcome()?,
+            "MSG" => {
+                let (room, from, text) = fields.room_nick_text()?;
+                Line::Message { room, from, text }
+            }
+            "ACTION" => {
+                let (room, from, text) = fields.room_nick_text()?;
+                Line::Action { room, from, text }
+            }
+            "PRIV" => {
+                let (from, to, text) = fields.word_word_text()?;
+                Line::Private { from, to, text }
+            }
+            "JOIN" => {
+                let (room, nick) = fields.two_words()?;
+                Line::Join { room, nick }
+            }
+            "LEAVE" => {
+                let (room, nick, reason) = fields.room_nick_text()?;
+                Line::Leave { room, nick, reason }
+            }
+            "QUIT" => {
+                let (nick, reason) = fields.word_text()?;
+                Line::Quit { nick, reason }
+            }
+            "RENAME" => {
+                let (old, new) = fields.two_words()?;
+                Line::Rename { old, new }
+            }
+            "TOPIC" => {
+                let (room, by, text) = fields.room_nick_text()?;
+                Line::Topic { room, by, text }
+            }
+            "NAMES" => fields.names()?,
+            "LIST" => fields.list()?,
+            "LISTEND" => Line::ListEnd { rooms: fields.number(rest)? },
+            "ROOM" => Line::Room { room: (!rest.is_empty()).then(|| rest.to_string()) },
+            "INFO" => Line::Info { text: rest.to_string() },
+            "ERROR" => {
+                let (code, text) = fields.word_text()?;
+                Line::Error { code: ErrorCode::from_wire(&code), text }
+            }
+            "PING" => Line::Ping { token: rest.to_string() },
+            "BYE" => Line::Bye { reason: rest.to_string() },
+            other => return Err(LineError::UnknownKind(other.chars().take(32).collect())),
+        };
+        Ok(parsed)
+    }
+}
+
+/// The keyword as a static name for errors; unknown ones never reach [`Fields`].
+fn keyword(kind: &str) -> &'static str {
+    const KINDS: &[&str] = &[
+        "WELCOME", "MSG", "ACTION", "PRIV", "JOIN", "LEAVE", "QUIT", "RENAME", "TOPIC", "NAMES",
+        "LIST", "LISTEND", "ERROR",
+    ];
+    KINDS.iter().find(|k| **k == kind).copied().unwrap_or("server")
+}
+
+/// The fields after a line's keyword, taken apart in the shapes the lines have.
+struct Fields<'a> {
+    /// The keyword, for the error.
+    kind: &'static str,
+    /// Everything after it.
+    rest: &'a str,
+}
+
+impl Fields<'_> {
+    fn malformed(&self) -> LineError {
+        LineError::Malformed(self.kind)
+    }
+
+    /// A non-empty word, or the malformed error.
+    fn word(&self, word: &str) -> Result<String, LineError> {
+        (!word.is_empty()).then(|| word.to_string()).ok_or_else(|| self.malformed())
+    }
+
+    fn number(&self, word: &str) -> Result<usize, LineError> {
+        word.parse().map_err(|_| self.malformed())
+    }
+
+    /// `word text...` where the text may be empty or hold spaces.
+    fn word_text(&self) -> Result<(String, String), LineError> {
+        let (word, text) = self.rest.split_once(' ').unwrap_or((self.rest, ""));
+        Ok((self.word(word)?, text.to_string()))
+    }
+
+    /// `word word text...`.
+    fn word_word_text(&self) -> Result<(String, String, String), LineError> {
+        let (first, rest) = self.rest.split_once(' ').ok_or_else(|| self.malformed())?;
+        let (second, text) = rest.split_once(' ').unwrap_or((rest, ""));
+        Ok((self.word(first)?, self.word(second)?, text.to_string()))
+    }
+
+    /// `#room nick text...`.
+    fn room_nick_text(&self) -> Result<(String, String, String), LineError> {
+        self.word_word_text()
+    }
+
+    /// Exactly two words.
+    fn two_words(&self) -> Result<(String, String), LineError> {
+        let (first, second) = self.rest.split_once(' ').ok_or_else(|| self.malformed())?;
+        if second.contains(' ') {
+            return Err(self.malformed());
+        }
+        Ok((self.word(first)?, self.word(second)?))
+    }
+
+    fn welcome(&self) -> Result<Line, LineError> {
+        let (nick, rest) = split_word(self.rest);
+        let (online, rest) = split_word(rest);
+        let (_, rest) = split_word(rest);
+        let (version, _) = split_word(rest);
+        // A server of version 1 sent no version.
+        let protocol = match version.strip_prefix("smolchat/") {
+            Some(number) => number.parse().map_err(|_| self.malformed())?,
+            None => 1,
+        };
+        Ok(Line::Welcome { nick: self.word(nick)?, online: self.number(online)?, protocol })
+    }
+
+    fn names(&self) -> Result<Line, LineError> {
+        let (room, rest) = split_word(self.rest);
+        let nicks = rest.split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
+        Ok(Line::Names { room: self.word(room)?, nicks })
+    }
+
+    fn list(&self) -> Result<Line, LineError> {
+        let (room, rest) = self.rest.split_once(' ').ok_or_else(|| self.malformed())?;
+        let (members, topic) = rest.split_once(' ').unwrap_or((rest, ""));
+        let members = self.number(members)?;
+        Ok(Line::List { room: self.word(room)?, members, topic: topic.to_string() })
+    }
+}
+
+impl fmt::Display for Line {
+    /// The wire form, without the `\n`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Line::NickRequest => write!(f, "NICK choose a nickname"),
+            Line::Welcome { nick, online, protocol } => {
+                write!(f, "WELCOME {nick} {online} online smolchat/{protocol}")
+            }
+            Line::Message { room, from, text } => write!(f, "MSG {room} {from} {text}"),
+            Line::Action { room, from, text } => write!(f, "ACTION {room} {from} {text}"),
+            Line::Private { from, to, text } => write!(f, "PRIV {from} {to} {text}"),
+            Line::Join { room, nick } => write!(f, "JOIN {room} {nick}"),
+            Line::Leave { room, nick, reason } => write!(f, "LEAVE {room} {nick} {reason}"),
+            Line::Quit { nick, reason } => write!(f, "QUIT {nick} {reason}"),
+            Line::Rename { old, new } => write!(f, "RENAME {old} {new}"),
+            Line::Topic { room, by, text } => write!(f, "TOPIC {room} {by} {text}"),
+            Line::Names { room, nicks } => write!(f, "NAMES {room} {}", nicks.join(" ")),
+            Line::List { room, members, topic } => write!(f, "LIST {room} {members} {topic}"),
+            Line::ListEnd { rooms } => write!(f, "LISTEND {rooms}"),
+            Line::Room { room: Some(room) } => write!(f, "ROOM {room}"),
+            Line::Room { room: None } => write!(f, "ROOM"),
+            Line::Info { text } => write!(f, "INFO {text}"),
+            Line::Error { code, text } => write!(f, "ERROR {code} {text}"),
+            Line::Ping { token } => write!(f, "PING {token}"),
+            Line::Bye { reason } => write!(f, "BYE {reason}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> String {
+        text.to_string()
+    }
+
+    fn every_kind() -> Vec<Line> {
+        vec![
+            Line::NickRequest,
+            Line::Welcome { nick: s("zoë"), online: 3, protocol: PROTOCOL_VERSION },
+            Line::Message { room: s("#a"), from: s("alice"), text: s("hello  world\tand /x") },
+            Line::Message { room: s("#a"), from: s("alice"), text: s("") },
+            Line::Private { from: s("alice"), to: s("bob"), text: s("psst") },
+            Line::Action { room: s("#a"), from: s("bob"), text: s("waves") },
+            Line::Join { room: s("#lobby"), nick: s("carol") },
+            Line::Leave { room: s("#a"), nick: s("carol"), reason: s("part: see you") },
+            Line::Quit { nick: s("carol"), reason: s("quit: see you") },
+            Line::Quit { nick: s("carol"), reason: s("") },
+            Line::Rename { old: s("carol"), new: s("caroline") },
+            Line::Topic { room: s("#a"), by: s("alice"), text: s("all  about a") },
+            Line::Topic { room: s("#a"), by: s("alice"), text: s("") },
+            Line::Names { room: s("#a"), nicks: vec![s("alice"), s("bob")] },
+            Line::Names { room: s("#a"), nicks: vec![] },
+            Line::List { room: s("#a"), members: 2, topic: s("all about a") },
+            Line::List { room: s("#b"), members: 1, topic: s("") },
+            Line::ListEnd { rooms: 2 },
+            Line::Room { room: Some(s("#a")) },
+            Line::Room { room: None },
+            Line::Info { text: s("/who lists people") },
+            Line::Error { code: ErrorCode::NickTaken, text: s("nickname alice is taken") },
+            Line::Error { code: ErrorCode::Other(s("from-the-future")), text: s("?") },
+            Line::Ping { token: s("17") },
+            Line::Bye { reason: s("server shutting down") },
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        for line in every_kind() {
+            let wire = line.encode();
+            assert_eq!(wire.last(), Some(&b'\n'));
+            let text = std::str::from_utf8(&wire[..wire.len() - 1]).expect("utf-8");
+            assert_eq!(Line::parse(text), Ok(line.clone()), "{text}");
+        }
+    }
+
+    #[test]
+    fn every_error_code_round_trips() {
+        for (code, text) in CODES {
+            assert_eq!(code.as_str(), *text);
+            assert_eq!(ErrorCode::from_wire(text), code.clone());
+        }
+    }
+
+    #[test]
+    fn welcome_names_the_protocol_and_a_version_one_welcome_still_reads() {
+        let line = Line::Welcome { nick: s("a"), online: 1, protocol: PROTOCOL_VERSION };
+        assert_eq!(line.to_string(), "WELCOME a 1 online smolchat/2");
+        assert_eq!(
+            Line::parse("WELCOME a 5 online"),
+            Ok(Line::Welcome { nick: s("a"), online: 5, protocol: 1 })
+        );
+    }
+
+    #[test]
+    fn bad_lines_are_errors_not_panics() {
+        assert_eq!(Line::parse("HELLO x"), Err(LineError::UnknownKind(s("HELLO"))));
+        assert_eq!(Line::parse("WELCOME bob many"), Err(LineError::Malformed("WELCOME")));
+        assert_eq!(Line::parse("RENAME bob"), Err(LineError::Malformed("RENAME")));
+        assert_eq!(Line::parse("JOIN"), Err(LineError::Malformed("JOIN")));
+        assert_eq!(Line::parse("JOIN #a"), Err(LineError::Malformed("JOIN")));
+        assert_eq!(Line::parse("MSG #a"), Err(LineError::Malformed("MSG")));
+        assert_eq!(Line::parse("LIST #a many"), Err(LineError::Malformed("LIST")));
+        assert_eq!(Line::parse("NAMES"), Err(LineError::Malformed("NAMES")));
+    }
+}

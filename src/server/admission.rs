@@ -1,0 +1,127 @@
+//! Who gets in: the connection limits (the whole server's, and each address's), the ticket
+//! an admitted connection holds while it lasts, and the polite refusal of the rest.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_channel::{Receiver, Sender};
+use async_net::TcpStream;
+use futures_lite::{future, AsyncWriteExt};
+use smol::Timer;
+
+use super::Config;
+use crate::core::Chat;
+
+/// How long a refused connection is given to receive its error line.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Which connection limit a newcomer hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// The server is at `max_clients`.
+    Server {
+        /// The limit.
+        max: usize,
+    },
+    /// This address is at `max_per_ip`.
+    Address {
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// What every connection task shares.
+pub struct Shared {
+    /// The limits.
+    pub config: Config,
+    /// Everyone online and every room.
+    pub chat: Chat,
+    /// Open connections, registered or not, checked against `max_clients`.
+    clients: AtomicUsize,
+    /// Open connections per address, checked against `max_per_ip`.
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Never sent on; closes when the server stops, waking every reader.
+    pub stop: Receiver<()>,
+}
+
+/// Proof of one admitted connection: counts it while alive, and its drop tells `run` that
+/// one fewer connection is still finishing.
+pub struct Ticket {
+    /// What every connection shares.
+    pub shared: Arc<Shared>,
+    /// Who is connected: its address is counted against `max_per_ip`.
+    pub peer: SocketAddr,
+    /// Dropped last thing, it tells `run` the connection has finished.
+    _alive: Sender<()>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        self.shared.clients.fetch_sub(1, Ordering::Relaxed);
+        let mut per_ip = self.shared.lock_per_ip();
+        if let Some(count) = per_ip.get_mut(&self.peer.ip()) {
+            *count -= 1;
+            if *count == 0 {
+                per_ip.remove(&self.peer.ip());
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// The state for a server with `config`, stopped when `stop` closes.
+    pub fn new(config: Config, stop: Receiver<()>) -> Shared {
+        let chat = Chat::new(config.limits());
+        let (clients, per_ip) = (AtomicUsize::new(0), Mutex::new(HashMap::new()));
+        Shared { config, chat, clients, per_ip, stop }
+    }
+
+    /// Admits a connection from `peer`, or says which limit it hits. `alive` is held by
+    /// the ticket until the connection has finished.
+    pub fn admit(self: &Arc<Shared>, peer: SocketAddr, alive: &Sender<()>) -> Result<Ticket, Full> {
+        self.try_count(peer.ip())?;
+        Ok(Ticket { shared: self.clone(), peer, _alive: alive.clone() })
+    }
+
+    /// The per-address counts. The lock is held for a map update only, never across an
+    /// await, and a panic elsewhere cannot leave the counts unusable.
+    fn lock_per_ip(&self) -> MutexGuard<'_, HashMap<IpAddr, usize>> {
+        self.per_ip.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a new connection from `ip`, or says which limit it hits.
+    fn try_count(&self, ip: IpAddr) -> Result<(), Full> {
+        let max = self.config.max_clients;
+        if self.clients.fetch_add(1, Ordering::Relaxed) >= max {
+            self.clients.fetch_sub(1, Ordering::Relaxed);
+            return Err(Full::Server { max });
+        }
+        let max = self.config.max_per_ip;
+        let mut per_ip = self.lock_per_ip();
+        let count = per_ip.entry(ip).or_insert(0);
+        if *count >= max {
+            drop(per_ip);
+            self.clients.fetch_sub(1, Ordering::Relaxed);
+            return Err(Full::Address { max });
+        }
+        *count += 1;
+        Ok(())
+    }
+}
+
+/// Writes `line` (the protocol's refusal) to a connection that is not admitted, then
+/// closes it.
+pub async fn refuse(mut stream: TcpStream, line: Vec<u8>) {
+    let write = async {
+        let _ = stream.write_all(&line).await;
+        let _ = stream.flush().await;
+    };
+    future::or(write, async {
+        Timer::after(REFUSAL_TIMEOUT).await;
+    })
+    .await;
+    let _ = stream.shutdown(Shutdown::Both);
+}

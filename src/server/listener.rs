@@ -1,0 +1,145 @@
+//! Listeners, named by URL-like specs (`chat://127.0.0.1:55555`): which protocol a port
+//! speaks, and binding it with a backlog deep enough for a join storm.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::str::FromStr;
+
+use async_net::TcpListener;
+use socket2::{Domain, Protocol, Socket, Type};
+use thiserror::Error;
+
+/// Connections the kernel may hold completed but not yet accepted. The standard library
+/// asks for 128, after which every further simultaneous connect waits a whole second for
+/// a SYN retry; the kernel caps this at `net.core.somaxconn` anyway.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// The smolchat line protocol over plain TCP.
+    Chat,
+}
+
+impl Scheme {
+    /// The scheme as written in a spec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Chat => "chat",
+        }
+    }
+}
+
+/// A listener as asked for on the command line: `SCHEME://HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSpec {
+    /// The protocol.
+    pub scheme: Scheme,
+    /// Where: `host:port`, resolved when bound; port 0 picks a free port.
+    pub addr: String,
+}
+
+/// Why a listener spec was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SpecError {
+    /// No `://`.
+    #[error("{0:?} is not SCHEME://HOST:PORT (for example chat://127.0.0.1:55555)")]
+    NoScheme(String),
+    /// A scheme this server does not speak.
+    #[error("unknown scheme {0:?}: this server listens on chat:// only")]
+    UnknownScheme(String),
+    /// Nothing after the `://`.
+    #[error("{0:?} has no address after the scheme")]
+    NoAddress(String),
+}
+
+impl FromStr for ListenSpec {
+    type Err = SpecError;
+
+    fn from_str(spec: &str) -> Result<ListenSpec, SpecError> {
+        let (scheme, addr) = spec.split_once("://").ok_or(SpecError::NoScheme(spec.into()))?;
+        let scheme = match scheme {
+            "chat" => Scheme::Chat,
+            other => return Err(SpecError::UnknownScheme(other.into())),
+        };
+        if addr.is_empty() {
+            return Err(SpecError::NoAddress(spec.into()));
+        }
+        Ok(ListenSpec { scheme, addr: addr.to_string() })
+    }
+}
+
+impl fmt::Display for ListenSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme.as_str(), self.addr)
+    }
+}
+
+/// A bound listener, ready for [`run`](super::run).
+#[derive(Debug)]
+pub struct Listener {
+    /// What it speaks.
+    pub scheme: Scheme,
+    /// The socket.
+    pub tcp: TcpListener,
+}
+
+impl Listener {
+    /// A chat listener on a socket bound by the caller (a test on `127.0.0.1:0`).
+    pub fn chat(tcp: TcpListener) -> Listener {
+        Listener { scheme: Scheme::Chat, tcp }
+    }
+
+    /// Binds `spec`.
+    pub fn bind(spec: &ListenSpec) -> io::Result<Listener> {
+        Ok(Listener { scheme: spec.scheme, tcp: bind(&spec.addr)? })
+    }
+
+    /// Where it listens, as a spec with the port it got.
+    pub fn local_spec(&self) -> io::Result<ListenSpec> {
+        Ok(ListenSpec { scheme: self.scheme, addr: self.tcp.local_addr()?.to_string() })
+    }
+}
+
+/// Binds `addr` (a `host:port`, resolved once) for the server.
+pub fn bind(addr: &str) -> io::Result<TcpListener> {
+    let mut last_error = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
+    for addr in addr.to_socket_addrs()? {
+        match bind_one(addr) {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last_error = error,
+        }
+    }
+    Err(last_error)
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // A restarted server can take its port back while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    TcpListener::try_from(std::net::TcpListener::from(socket))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spec_is_scheme_and_address() {
+        let spec: Result<ListenSpec, _> = "chat://127.0.0.1:55555".parse();
+        assert_eq!(spec, Ok(ListenSpec { scheme: Scheme::Chat, addr: "127.0.0.1:55555".into() }));
+        assert_eq!(spec.map(|s| s.to_string()), Ok("chat://127.0.0.1:55555".to_string()));
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let parse = |spec: &str| spec.parse::<ListenSpec>();
+        assert_eq!(parse("127.0.0.1:1"), Err(SpecError::NoScheme("127.0.0.1:1".into())));
+        assert_eq!(parse("irc://:6667"), Err(SpecError::UnknownScheme("irc".into())));
+        assert_eq!(parse("chat://"), Err(SpecError::NoAddress("chat://".into())));
+    }
+}

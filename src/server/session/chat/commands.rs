@@ -1,0 +1,272 @@
+//! What a registered chat client's commands do: each one a call on the core, and the
+//! answer in the chat protocol.
+
+use std::sync::Arc;
+
+use futures_lite::AsyncRead;
+use tracing::debug;
+
+use super::{reply_lines, Ending, Session};
+use crate::core::{
+    Chat, JoinError, Joined, Nick, NickRefused, Person, Room, RoomError, RoomName, RoomNameError,
+    Topic,
+};
+use crate::proto::chat::{is_room_name, Command, CommandError, ErrorCode, Line};
+
+/// A command that could not be carried out: the error to answer with.
+type Refused = (ErrorCode, String);
+
+/// Whether a command needs the client in the room, or only the room to exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Talking, parting, setting a topic: only in a room you are in.
+    Member,
+    /// Looking (names, topic): any room that exists.
+    Exists,
+}
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    /// Acts on one parsed line from a member; `Some` when it ends the session.
+    pub(super) async fn handle(
+        &mut self,
+        person: &Arc<Person>,
+        parsed: Result<Option<Command>, CommandError>,
+    ) -> Option<Ending> {
+        let command = match parsed {
+            Ok(Some(command)) => command,
+            Ok(None) => return None,
+            Err(error @ CommandError::Unknown(_)) => {
+                self.error(ErrorCode::UnknownCommand, error.to_string());
+                return None;
+            }
+            Err(error @ CommandError::Usage(_)) => {
+                self.error(ErrorCode::Usage, error.to_string());
+                return None;
+            }
+        };
+        if let Command::Quit(words) = command {
+            return Some(Ending::Quit(words));
+        }
+        if let Err((code, text)) = self.execute(person, command).await {
+            self.error(code, text);
+        }
+        None
+    }
+
+    async fn execute(&mut self, person: &Arc<Person>, command: Command) -> Result<(), Refused> {
+        match command {
+            Command::Say(text) => self.say(person, None, text).await,
+            Command::Me(text) => {
+                let room = self.room(person, None, Need::Member).await?;
+                debug!(nick = %person.nick(), text = %text.escape_debug(), "action");
+                self.core().act(person, &room, text).await.map_err(room_refused)
+            }
+            Command::Msg { to, text } if is_room_name(&to) => {
+                self.say(person, Some(&to), text).await
+            }
+            Command::Msg { to, text } => self.whisper(person, &to, text).await,
+            Command::Join(name) => {
+                let name = RoomName::parse(&name).map_err(room_name_refused)?;
+                self.join(person, &name).await;
+                Ok(())
+            }
+            Command::Part { room, reason } => self.part(person, room.as_deref(), reason).await,
+            Command::List => {
+                self.list().await;
+                Ok(())
+            }
+            Command::Topic { room, text } => self.topic(person, room.as_deref(), text).await,
+            Command::Names(room) => self.names(person, room.as_deref()).await,
+            Command::Nick(new) => self.rename(person, &new).await,
+            Command::Help => {
+                self.help();
+                Ok(())
+            }
+            Command::Pong(_) | Command::Quit(_) => Ok(()),
+        }
+    }
+
+    /// The chat core this server runs.
+    fn core(&self) -> &Chat {
+        &self.link.ticket.shared.chat
+    }
+
+    /// Says `text` in the room named `to`, or in the current room.
+    async fn say(
+        &mut self,
+        person: &Person,
+        to: Option<&str>,
+        text: String,
+    ) -> Result<(), Refused> {
+        let room = self.room(person, to, Need::Member).await?;
+        debug!(nick = %person.nick(), room = %room.name(), text = %text.escape_debug(), "message");
+        self.core().say(person, &room, text).await.map_err(room_refused)
+    }
+
+    async fn whisper(
+        &mut self,
+        person: &Arc<Person>,
+        to: &str,
+        text: String,
+    ) -> Result<(), Refused> {
+        let sent = self.core().whisper(person, to, text).await;
+        sent.map_err(|error| (ErrorCode::NoSuchNick, error.to_string()))
+    }
+
+    /// Joins `name` (or switches to it, if already in it) and makes it the current room.
+    pub(super) async fn join(&mut self, person: &Arc<Person>, name: &RoomName) {
+        // Under the room's lock: the topic and the switch reach the newcomer before any of
+        // the room's later lines.
+        let outbox = &self.link.outbox;
+        let welcome = |room: &Room, topic: Option<&Topic>| {
+            let mut lines = Vec::new();
+            if let Some(topic) = topic {
+                lines.push(topic_line(room.name(), topic));
+            }
+            lines.push(Line::Room { room: Some(room.name().to_string()) });
+            reply_lines(outbox, &lines);
+        };
+        let joined = self.core().join(person, name, welcome).await;
+        match joined {
+            Ok(Joined::Entered(room)) => self.current = Some(room),
+            Ok(Joined::AlreadyIn(room)) => {
+                self.reply(&Line::Room { room: Some(room.name().to_string()) });
+                self.current = Some(room);
+            }
+            Err(error) => {
+                let code = match error {
+                    JoinError::Confusable { .. } => ErrorCode::RoomConfusable,
+                    JoinError::TooManyRooms { .. } => ErrorCode::TooManyRooms,
+                    JoinError::ServerRoomsFull { .. } => ErrorCode::ServerRoomsFull,
+                    JoinError::Closed => return,
+                };
+                self.error(code, error.to_string());
+            }
+        }
+    }
+
+    /// Leaves `room` (the current one by default). Leaving the current room makes the
+    /// room joined most recently among the others current.
+    async fn part(
+        &mut self,
+        person: &Arc<Person>,
+        room: Option<&str>,
+        words: Option<String>,
+    ) -> Result<(), Refused> {
+        let room = self.room(person, room, Need::Member).await?;
+        self.core().part(person, &room, words).await.map_err(room_refused)?;
+        if self.current.as_ref().is_some_and(|current| Arc::ptr_eq(current, &room)) {
+            self.current = person.rooms().pop();
+            let room = self.current.as_ref().map(|room| room.name().to_string());
+            self.reply(&Line::Room { room });
+        }
+        Ok(())
+    }
+
+    /// Every room, its member count and topic, then the count: one reply.
+    async fn list(&mut self) {
+        let rooms = self.core().list().await;
+        let mut lines: Vec<Line> = rooms
+            .iter()
+            .map(|room| Line::List {
+                room: room.name.to_string(),
+                members: room.members,
+                topic: room.topic.as_ref().map_or_else(String::new, |t| t.text.clone()),
+            })
+            .collect();
+        lines.push(Line::ListEnd { rooms: rooms.len() });
+        self.reply_all(&lines);
+    }
+
+    /// Shows a room's topic, or sets it (`-` clears it).
+    async fn topic(
+        &mut self,
+        person: &Person,
+        room: Option<&str>,
+        text: Option<String>,
+    ) -> Result<(), Refused> {
+        let Some(text) = text else {
+            let room = self.room(person, room, Need::Exists).await?;
+            let line = match self.core().topic(&room).await {
+                Some(topic) => topic_line(room.name(), &topic),
+                None => Line::Info { text: format!("{} has no topic", room.name()) },
+            };
+            self.reply(&line);
+            return Ok(());
+        };
+        let room = self.room(person, room, Need::Member).await?;
+        let text = if text == "-" { String::new() } else { text };
+        self.core().set_topic(person, &room, text).await.map_err(room_refused)
+    }
+
+    /// Who is in a room (the current one by default).
+    async fn names(&mut self, person: &Person, room: Option<&str>) -> Result<(), Refused> {
+        let room = self.room(person, room, Need::Exists).await?;
+        let outbox = &self.link.outbox;
+        let reply = |nicks: &[Nick]| {
+            let nicks = nicks.iter().map(Nick::to_string).collect();
+            reply_lines(outbox, &[Line::Names { room: room.name().to_string(), nicks }]);
+        };
+        self.core().names(&room, reply).await;
+        Ok(())
+    }
+
+    async fn rename(&mut self, person: &Arc<Person>, proposed: &str) -> Result<(), Refused> {
+        let max = self.link.ticket.shared.config.max_nick;
+        let new = match Nick::parse(proposed, max) {
+            Ok(new) => new,
+            Err(error) => {
+                self.nick_error(&error);
+                return Ok(());
+            }
+        };
+        match self.core().rename(person, new).await {
+            Ok(()) | Err(NickRefused::Closed | NickRefused::Unreachable) => Ok(()),
+            Err(refused @ NickRefused::Taken(_)) => {
+                Err((ErrorCode::NickTaken, refused.to_string()))
+            }
+            Err(refused @ NickRefused::Confusable { .. }) => {
+                Err((ErrorCode::NickConfusable, refused.to_string()))
+            }
+        }
+    }
+
+    /// The room a command is about: the one named, or else the current one.
+    async fn room(
+        &mut self,
+        person: &Person,
+        named: Option<&str>,
+        need: Need,
+    ) -> Result<Arc<Room>, Refused> {
+        let Some(named) = named else {
+            let text = "you are in no room; /join #room first".to_string();
+            return self.current.clone().ok_or((ErrorCode::NotInRoom, text));
+        };
+        let name = RoomName::parse(named).map_err(room_name_refused)?;
+        if let Some(room) = person.room(&name.key().fold) {
+            return Ok(room);
+        }
+        match need {
+            Need::Member => Err((ErrorCode::NotInRoom, format!("you are not in {name}"))),
+            Need::Exists => self.core().find_room(name.as_str()).await.map_err(room_refused),
+        }
+    }
+}
+
+/// A `TOPIC` line for `room`.
+fn topic_line(room: &RoomName, topic: &Topic) -> Line {
+    Line::Topic { room: room.to_string(), by: topic.by.to_string(), text: topic.text.clone() }
+}
+
+fn room_refused(error: RoomError) -> Refused {
+    let code = match error {
+        RoomError::NotInRoom(_) => ErrorCode::NotInRoom,
+        RoomError::NoSuchRoom(_) => ErrorCode::NoSuchRoom,
+        RoomError::TopicTooLong { .. } => ErrorCode::TopicTooLong,
+    };
+    (code, error.to_string())
+}
+
+fn room_name_refused(error: RoomNameError) -> Refused {
+    (ErrorCode::RoomInvalid, error.to_string())
+}

@@ -1,0 +1,165 @@
+//! Registration: the server asks for a nickname until a valid, free one is given, then
+//! welcomes the newcomer and puts it in the default room.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_lite::{future, AsyncRead};
+use tracing::info;
+
+use super::super::link::Input;
+use super::Session;
+use crate::core::{Nick, NickError, NickRefused, Person, Recipient};
+use crate::proto::chat::{Command, ErrorCode, Line, CHAT, HELP, PROTOCOL_VERSION};
+use crate::server::flood::Verdict;
+
+/// What one nickname attempt came to.
+enum Attempt {
+    /// Registered.
+    Welcome(Arc<Person>),
+    /// Refused; the client was told why and may try again.
+    Again,
+    /// The connection is going away (gone, or the server is stopping).
+    GiveUp,
+}
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    /// Asks for a nickname until a valid, free one is given; `None` if the client never
+    /// gives one (it left, timed out, flooded, or the server stopped).
+    pub(super) async fn handshake(&mut self) -> Option<Arc<Person>> {
+        let deadline = Instant::now() + self.link.ticket.shared.config.handshake_timeout;
+        self.reply(&Line::NickRequest);
+        loop {
+            let line = match self.link.next_input(deadline).await {
+                Input::Line(line) => line,
+                Input::Refused(refusal) => {
+                    self.refuse(refusal);
+                    if self.flood_check() == Verdict::Disconnect {
+                        return None;
+                    }
+                    self.reply(&Line::NickRequest);
+                    continue;
+                }
+                Input::Alarm(_) => return self.too_slow(),
+                Input::Stopped => {
+                    self.bye();
+                    return None;
+                }
+                Input::Closed => return None,
+            };
+            match self.attempt(&line).await {
+                Attempt::Welcome(person) => return Some(person),
+                Attempt::Again => {}
+                Attempt::GiveUp => return None,
+            }
+            // Lines pipelined in one packet would otherwise all be answered before the
+            // writer task got to send any of the answers.
+            future::yield_now().await;
+        }
+    }
+
+    /// Acts on one line of the handshake: a nickname, `/help` or `/quit`.
+    async fn attempt(&mut self, line: &str) -> Attempt {
+        let proposed = line.trim();
+        // Blank lines are ignored, as everywhere in the protocol.
+        if proposed.is_empty() {
+            return Attempt::Again;
+        }
+        // Nickname attempts are lines too: a client cannot spin the server on them.
+        match self.flood_check() {
+            Verdict::Accept => {}
+            Verdict::Drop { .. } => return Attempt::Again,
+            Verdict::Disconnect => return Attempt::GiveUp,
+        }
+        match Command::parse(proposed) {
+            Ok(Some(Command::Quit(_))) => return Attempt::GiveUp,
+            Ok(Some(Command::Help)) => {
+                self.help();
+                self.reply(&Line::NickRequest);
+                return Attempt::Again;
+            }
+            _ => {}
+        }
+        let attempt = self.try_register(proposed).await;
+        if matches!(attempt, Attempt::Again) {
+            self.reply(&Line::NickRequest);
+        }
+        attempt
+    }
+
+    /// Validates and claims one proposed nickname, telling the client why if it fails.
+    async fn try_register(&mut self, proposed: &str) -> Attempt {
+        let max = self.link.ticket.shared.config.max_nick;
+        let nick = match Nick::parse(proposed, max) {
+            Ok(nick) => nick,
+            Err(error) => {
+                self.nick_error(&error);
+                return Attempt::Again;
+            }
+        };
+        let outbox = self.link.outbox.clone();
+        let recipient = Recipient { outbox: outbox.clone(), encoder: &CHAT };
+        let welcome = |online| {
+            let nick = nick.to_string();
+            outbox.push_reply(
+                Line::Welcome { nick, online, protocol: PROTOCOL_VERSION }.encode().into(),
+            )
+        };
+        let shared = self.link.ticket.shared.clone();
+        match shared.chat.register(recipient, nick.clone(), welcome).await {
+            Ok(person) => {
+                self.enter_default_room(&person).await;
+                Attempt::Welcome(person)
+            }
+            Err(NickRefused::Closed) => {
+                self.bye();
+                Attempt::GiveUp
+            }
+            Err(NickRefused::Unreachable) => Attempt::GiveUp,
+            Err(refused @ NickRefused::Taken(_)) => {
+                self.error(ErrorCode::NickTaken, refused.to_string());
+                Attempt::Again
+            }
+            Err(refused @ NickRefused::Confusable { .. }) => {
+                self.error(ErrorCode::NickConfusable, refused.to_string());
+                Attempt::Again
+            }
+        }
+    }
+
+    /// Puts a newcomer in the server's default room, if there is one. Either way the
+    /// registration ends with a `ROOM` line, which tells the client where plain text goes.
+    async fn enter_default_room(&mut self, person: &Arc<Person>) {
+        let shared = self.link.ticket.shared.clone();
+        if let Some(room) = &shared.config.default_room {
+            self.join(person, room).await;
+        }
+        if self.current.is_none() {
+            self.reply(&Line::Room { room: None });
+        }
+    }
+
+    /// The client took too long to choose a nickname.
+    fn too_slow(&mut self) -> Option<Arc<Person>> {
+        info!(peer = %self.link.ticket.peer, "disconnected: no nickname in time");
+        let text = "no nickname chosen in time; goodbye".to_string();
+        self.error(ErrorCode::HandshakeTimeout, text);
+        None
+    }
+
+    /// Tells the client why its nickname is not valid.
+    pub(super) fn nick_error(&mut self, error: &NickError) {
+        let code = match error {
+            NickError::TooLong { .. } => ErrorCode::NickTooLong,
+            NickError::Empty | NickError::Invalid { .. } => ErrorCode::NickInvalid,
+        };
+        self.error(code, error.to_string());
+    }
+
+    /// The server's commands, as one reply.
+    pub(super) fn help(&mut self) {
+        let lines: Vec<Line> =
+            HELP.iter().map(|text| Line::Info { text: text.to_string() }).collect();
+        self.reply_all(&lines);
+    }
+}

@@ -1,0 +1,216 @@
+//! A client's connection as every protocol's session sees it: lines in (bounded, checked
+//! text), the queue out, and the limits that do not depend on the protocol: flood control,
+//! stalled lines, keep-alive pings, the server's stop, and a gentle close.
+
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use futures_lite::{future, AsyncRead};
+use smol::{Task, Timer};
+
+use super::super::admission::Ticket;
+use super::super::flood::{FloodGate, Verdict};
+use crate::core::{Chunk, Outbox};
+use crate::framed::{LineReader, LineTooLong};
+use crate::proto::chat::{decode_line, TextError};
+
+/// After our last line, how long we keep reading (and discarding) the peer's input so that
+/// closing the socket does not reset the connection and destroy lines still in flight.
+/// Never longer than the configured shutdown grace.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// What the session got when it waited for input.
+pub enum Input {
+    /// A line of valid text (possibly empty).
+    Line(String),
+    /// A line that was refused before it became text; the client is told, nothing else.
+    Refused(Refusal),
+    /// The peer closed the connection, it failed, or it was cut off.
+    Closed,
+    /// The server is shutting down.
+    Stopped,
+    /// A deadline passed (see [`Link::next`] for which ones).
+    Alarm(Alarm),
+}
+
+/// Why a line was refused.
+pub enum Refusal {
+    /// Longer than the line limit; its bytes were skipped.
+    TooLong,
+    /// Not UTF-8, or holding a control character.
+    Text(TextError),
+}
+
+/// A deadline that passed.
+pub enum Alarm {
+    /// The deadline the session asked for (registration, for instance).
+    Deadline,
+    /// A line was started and not finished within the line timeout.
+    LineTimeout,
+    /// The client has been silent for the ping interval: send this token in a ping.
+    PingDue(String),
+    /// The ping went unanswered for the ping timeout.
+    PingTimeout,
+}
+
+/// One connection's reading side and its queue.
+///
+/// It lives in the connection's task for as long as the client is connected, and the
+/// task mostly waits in [`Link::next`], which keeps its state here rather than in a future
+/// of its own: ten thousand idle clients are ten thousand of these.
+pub struct Link<R> {
+    /// Counts the connection as open, and holds the server state and the peer's address.
+    pub ticket: Ticket,
+    /// The client's lines, framed and bounded.
+    reader: LineReader<R>,
+    /// The client's queue; its writer task is the only one writing the connection.
+    pub outbox: Outbox,
+    /// The next deadline of [`Link::next_input`], reset for every wait.
+    timer: Timer,
+    /// Flood control for this client's lines.
+    gate: FloodGate,
+    /// When the client last sent a whole line; silence past `ping_interval` earns a ping.
+    last_heard: Instant,
+    /// When the outstanding ping was sent, if one is.
+    ping_sent: Option<Instant>,
+}
+
+impl<R: AsyncRead + Unpin> Link<R> {
+    /// The link for a connection that reads from `reader` and queues into `outbox`.
+    pub fn new(ticket: Ticket, reader: R, outbox: Outbox) -> Link<R> {
+        let config = &ticket.shared.config;
+        let reader = LineReader::new(reader, config.max_line);
+        let now = Instant::now();
+        let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);
+        let timer = Timer::never();
+        Link { ticket, reader, outbox, timer, gate, last_heard: now, ping_sent: None }
+    }
+
+    /// Queues bytes for this client alone. A failure needs no handling here: a full queue
+    /// cuts the connection off, and the next wait for input sees it closed.
+    pub fn reply(&self, bytes: impl Into<Chunk>) {
+        let _ = self.outbox.push_reply(bytes.into());
+    }
+
+    /// Runs flood control for one line arriving now.
+    pub fn flood_check(&mut self) -> Verdict {
+        self.gate.check(Instant::now())
+    }
+
+    /// Waits for the next line of a registered client, the server's stop, or one of the
+    /// connection's deadlines: a stalled line, a ping that is due, a ping unanswered.
+    pub async fn next(&mut self) -> Input {
+        loop {
+            let input = self.next_input(self.next_deadline()).await;
+            match input {
+                Input::Alarm(Alarm::Deadline) => {
+                    if let Some(alarm) = self.check_timers(Instant::now()) {
+                        return Input::Alarm(alarm);
+                    }
+                }
+                Input::Line(_) | Input::Refused(_) => {
+                    // Any line, good or bad, answers a ping.
+                    self.last_heard = Instant::now();
+                    self.ping_sent = None;
+                    return input;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The earliest moment a timer (stalled line, unanswered ping, due ping) needs a look.
+    fn next_deadline(&self) -> Instant {
+        let config = &self.ticket.shared.config;
+        let now = Instant::now();
+        // A line that starts while we wait is noticed at the latest one timeout from now.
+        let line = self.reader.partial_since().unwrap_or(now) + config.line_timeout;
+        let ping = match self.ping_sent {
+            Some(sent) => sent + config.ping_timeout,
+            None => self.last_heard + config.ping_interval,
+        };
+        line.min(ping)
+    }
+
+    /// Which timer has expired, if any.
+    fn check_timers(&mut self, now: Instant) -> Option<Alarm> {
+        let config = &self.ticket.shared.config;
+        if self.reader.partial_since().is_some_and(|since| now >= since + config.line_timeout) {
+            return Some(Alarm::LineTimeout);
+        }
+        match self.ping_sent {
+            Some(sent) if now >= sent + config.ping_timeout => Some(Alarm::PingTimeout),
+            None if now >= self.last_heard + config.ping_interval => {
+                self.ping_sent = Some(now);
+                let token = now.duration_since(self.last_heard).as_millis().to_string();
+                Some(Alarm::PingDue(token))
+            }
+            _ => None,
+        }
+    }
+
+    /// Waits for the next line, the server's stop, or `deadline`, whichever comes first.
+    pub async fn next_input(&mut self, deadline: Instant) -> Input {
+        self.timer.set_at(deadline);
+        let Link { ticket, reader, timer, .. } = self;
+        let mut stop = pin!(ticket.shared.stop.recv());
+        future::poll_fn(|cx| {
+            // The stop is polled first, so a peer with lines always ready cannot hide it.
+            if stop.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Input::Stopped);
+            }
+            if let Poll::Ready(read) = reader.poll_next_line(cx) {
+                return Poll::Ready(match read {
+                    Ok(Some(Ok(bytes))) => match decode_line(bytes) {
+                        Ok(text) => Input::Line(text.to_string()),
+                        Err(error) => Input::Refused(Refusal::Text(error)),
+                    },
+                    Ok(Some(Err(LineTooLong))) => Input::Refused(Refusal::TooLong),
+                    Ok(None) | Err(_) => Input::Closed,
+                });
+            }
+            if Pin::new(&mut *timer).poll(cx).is_ready() {
+                return Poll::Ready(Input::Alarm(Alarm::Deadline));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Lets the writer send what is queued (within the shutdown grace), then lingers.
+    pub async fn close(&mut self, writer: Task<()>) {
+        self.outbox.finish();
+        let grace = self.ticket.shared.config.shutdown_grace;
+        let flushed = future::or(
+            async {
+                writer.await;
+                true
+            },
+            async {
+                Timer::after(grace).await;
+                false
+            },
+        );
+        if flushed.await {
+            self.linger().await;
+        } else {
+            self.outbox.abort();
+        }
+    }
+
+    /// Reads and discards until the peer closes or [`LINGER`] passes.
+    async fn linger(&mut self) {
+        let linger = LINGER.min(self.ticket.shared.config.shutdown_grace);
+        let drain = async {
+            while let Ok(Some(_)) = self.reader.next_line().await {
+                future::yield_now().await;
+            }
+        };
+        future::or(drain, async {
+            Timer::after(linger).await;
+        })
+        .await;
+    }
+}

@@ -53,7 +53,7 @@ fn a_message_arriving_mid_line_is_printed_above_the_prompt_and_the_line_survives
     let server = smol::block_on(TestServer::default());
     let mut terminal = start(&server, "alice");
     expect(&mut terminal, "*** you joined as alice; 1 online");
-    expect(&mut terminal, "alice> ");
+    expect(&mut terminal, "[#lobby] alice> ");
     let mut bob = smol::block_on(server.join("bob"));
     expect(&mut terminal, "--> bob joined");
 
@@ -62,7 +62,7 @@ fn a_message_arriving_mid_line_is_printed_above_the_prompt_and_the_line_survives
     expect(&mut terminal, "hello wor");
     smol::block_on(within("bob says hi", bob.say("incoming!"))).expect("say");
     let found = terminal
-        .expect(Regex(r"<bob> incoming!\r?\n[\s\S]*alice> hello wor"))
+        .expect(Regex(r"<bob> incoming!\r?\n[\s\S]*\[#lobby\] alice> hello wor"))
         .expect("the message above a redrawn prompt holding the half-typed line");
     let shown = String::from_utf8_lossy(found.as_bytes()).into_owned();
     assert!(!shown.contains("incoming!hello"), "garbled: {shown:?}");
@@ -84,7 +84,7 @@ fn a_server_shutdown_while_typing_ends_with_one_sentence() {
     let mut watcher = smol::block_on(server.join("watcher"));
     let mut terminal = start(&server, "alice");
     smol::block_on(wait_join(&mut watcher, "alice"));
-    expect(&mut terminal, "alice> ");
+    expect(&mut terminal, "[#lobby] alice> ");
     terminal.send("never sent").expect("type");
     expect(&mut terminal, "never sent");
     smol::block_on(server.stop());
@@ -102,14 +102,70 @@ fn ctrl_d_leaves_and_a_taken_nickname_is_asked_again() {
     terminal.send("alice2\r").expect("type");
     expect(&mut terminal, "*** you joined as alice2; 2 online");
     smol::block_on(wait_join(&mut watcher, "alice2"));
-    expect(&mut terminal, "alice2> ");
+    expect(&mut terminal, "[#lobby] alice2> ");
     // Ctrl-C clears the line; Ctrl-D on the empty line leaves.
     terminal.send("oops\x03").expect("type");
-    expect(&mut terminal, "alice2> ");
+    expect(&mut terminal, "[#lobby] alice2> ");
     terminal.send("\x04").expect("type");
     let seen = smol::block_on(events_until_leave(&mut watcher, "alice2"));
     let leave = Line::Quit { nick: "alice2".into(), reason: "quit".into() };
     assert_eq!(seen, [leave], "the cleared line must not be sent");
     assert_eq!(exit_code(&terminal), 0);
     smol::block_on(server.stop());
+}
+
+#[test]
+fn the_prompt_shows_the_current_room_and_other_rooms_lines_are_prefixed() {
+    let server = smol::block_on(TestServer::default());
+    let mut bob = smol::block_on(server.join("bob"));
+    let mut terminal = start(&server, "alice");
+    expect(&mut terminal, "[#lobby] alice> ");
+    smol::block_on(wait_join(&mut bob, "alice"));
+    terminal.send("/join #rust\r").expect("type");
+    expect(&mut terminal, "*** you joined #rust");
+    expect(&mut terminal, "[#rust] alice> ");
+    // The lobby is no longer current: its lines carry its name.
+    smol::block_on(within("bob says hi", bob.say("hi from the lobby"))).expect("say");
+    expect(&mut terminal, "#lobby <bob> hi from the lobby");
+    terminal.send("in rust\r").expect("type");
+    expect(&mut terminal, "[alice] in rust");
+    terminal.send("/part\r").expect("type");
+    expect(&mut terminal, "*** you left #rust");
+    expect(&mut terminal, "[#lobby] alice> ");
+    terminal.send("/quit\r").expect("type");
+    assert_eq!(smol::block_on(wait_leave(&mut bob, "alice")), "quit");
+    assert_eq!(exit_code(&terminal), 0);
+    smol::block_on(server.stop());
+}
+
+/// A hostile server: welcomes whoever connects, then sends `lines` and waits.
+fn hostile_server(lines: &'static str) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    thread::spawn(move || {
+        use std::io::{Read, Write};
+        let Ok((mut stream, _)) = listener.accept() else { return };
+        let _ = stream.write_all(b"NICK choose a nickname\n");
+        let mut byte = [0u8; 1];
+        while stream.read(&mut byte).is_ok_and(|n| n == 1 && byte[0] != b'\n') {}
+        let welcome = "WELCOME alice 1 online smolchat/2\nROOM #x\n";
+        let _ = stream.write_all(format!("{welcome}{lines}").as_bytes());
+        let _ = stream.read(&mut byte);
+    });
+    addr
+}
+
+#[test]
+fn bidi_controls_and_zero_width_characters_from_a_hostile_server_are_never_written_raw() {
+    let addr = hostile_server("MSG #x b\u{202E}ob evil\u{200B}text\u{2066}end\nMSG #x b done\n");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_smolchat"));
+    command.args(["--server", &addr, "--nick", "alice", "--no-history"]);
+    command.env("NO_COLOR", "1").env("TERM", "xterm");
+    let mut terminal = Session::spawn(command).expect("spawn smolchat in a pty");
+    terminal.set_expect_timeout(Some(TIMEOUT));
+    let shown = expect(&mut terminal, "<b> done");
+    assert!(shown.contains("<b\u{FFFD}ob> evil\u{FFFD}text\u{FFFD}end"), "{shown:?}");
+    for raw in ['\u{202E}', '\u{200B}', '\u{2066}'] {
+        assert!(!shown.contains(raw), "{raw:?} written raw: {shown:?}");
+    }
 }

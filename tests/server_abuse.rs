@@ -225,3 +225,32 @@ fn nickname_attempts_count_against_flood_control() {
         server.stop().await;
     });
 }
+
+#[test]
+fn a_flood_of_nickname_lines_in_one_write_ends_with_error_flood() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { flood_rate: 1, flood_burst: 3, ..quick() }).await;
+        let mut spinner = within("connect", Client::connect(server.addr)).await.expect("connect");
+        let burst = "not a nick!\n".repeat(60);
+        let _ = spinner.sender.send_bytes(burst.as_bytes()).await;
+        let (seen, end) = drain(&mut spinner).await;
+        let codes = error_codes(&seen);
+        assert_eq!(codes.last(), Some(&ErrorCode::Flood), "{seen:?}");
+        assert_eq!(codes.iter().filter(|c| **c == ErrorCode::RateLimited).count(), 1, "{seen:?}");
+        assert!(matches!(end, ClientError::Closed), "{end:?}");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn empty_lines_do_not_count_against_flood_control() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { flood_rate: 1, flood_burst: 2, ..quick() }).await;
+        let mut alice = server.join("alice").await;
+        alice.sender.send_bytes("\n \n\t\n\r\n".repeat(50).as_bytes()).await.expect("send");
+        alice.say("after the blanks").await.expect("say");
+        let seen = lines_until_all(&mut alice, &[lobby_message("alice", "after the blanks")]).await;
+        assert_eq!(error_codes(&seen), [], "{seen:?}");
+        server.stop().await;
+    });
+}

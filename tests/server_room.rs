@@ -216,3 +216,23 @@ fn a_quitter_still_gets_the_echo_of_its_last_message() {
         server.stop().await;
     });
 }
+
+#[test]
+fn help_before_a_nickname_is_answered_with_help() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut client = within("connect", Client::connect(server.addr)).await.expect("connect");
+        client.sender.send_line("/help").await.expect("help");
+        assert!(matches!(next(&mut client).await, Line::Info { .. }));
+        wait_for(
+            &mut client,
+            "help on /join",
+            |l| matches!(l, Line::Info { text } if text.starts_with("/join")),
+        )
+        .await;
+        wait_for(&mut client, "NICK", |l| *l == Line::NickRequest).await;
+        let welcome = within("register", client.register("alice")).await.expect("register");
+        assert_eq!(welcome.nick, "alice");
+        server.stop().await;
+    });
+}

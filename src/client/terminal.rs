@@ -20,16 +20,20 @@ use super::connection::{Client, ClientError, Events, Sender, Welcome};
 use super::editor::{Editor, Typed};
 use super::incoming::Incoming;
 use super::input::{Input, CLIENT_HELP};
-use super::render::{clean, Renderer, Style};
+use super::render::{clean, same_nick, Renderer, Style};
 use super::session::{connect, ChatError, Options};
 use super::wake::Wake;
-use crate::proto::chat::{sanitize, Line};
+use crate::proto::chat::{sanitize, Command, Line};
 
 /// After `/quit`, how long to wait for the server to close the connection.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// After a failed send, how long to wait for the reader to say why the connection ended.
 const REASON_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// After `/join` or `/part`, how long the next prompt waits for the server's answer, so it
+/// shows the room plain text now goes to.
+const ROOM_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Runs the interactive client until the person leaves or the connection ends.
 pub fn run(options: &Options) -> Result<(), ChatError> {
@@ -83,6 +87,9 @@ struct Shared {
     prompt: Mutex<String>,
     /// Set once we are leaving on purpose: the end of the connection is then expected.
     leaving: AtomicBool,
+    /// Holds a token once the server has answered a room change (`ROOM`, `ERROR`, or our
+    /// own `LEAVE` of a room that was not current).
+    answered: (Signal<()>, Receiver<()>),
     /// Wakes the editor when the connection ends unexpectedly.
     wake: Wake,
 }
@@ -125,6 +132,7 @@ fn chat(
     let shared = Arc::new(Shared {
         prompt: Mutex::new(prompt(&renderer)),
         leaving: AtomicBool::new(false),
+        answered: async_channel::bounded(1),
         wake: Wake::install(),
     });
     let (ended_tx, ended) = async_channel::bounded(1);
@@ -185,10 +193,20 @@ fn converse(
                 CLIENT_HELP.iter().for_each(|text| say(&format!("*** {text}")));
                 send(sender, "/help", ended)?;
             }
+            Input::Send(text) if changes_room(text) => {
+                while shared.answered.1.try_recv().is_ok() {}
+                send(sender, text, ended)?;
+                wait_for(&shared.answered.1, ROOM_TIMEOUT);
+            }
             Input::Send(text) => send(sender, text, ended)?,
         }
         editor.remember(&line);
     }
+}
+
+/// Whether `line` may change the room plain text goes to.
+fn changes_room(line: &str) -> bool {
+    matches!(Command::parse(line), Ok(Some(Command::Join(_) | Command::Part { .. })))
 }
 
 /// Sends a typed line; if that fails, the error is why the connection ended.
@@ -212,9 +230,9 @@ fn leave(
     Ok(())
 }
 
-/// The reason the connection ended, if it ends within `timeout`.
-fn wait_for(ended: &Receiver<ChatError>, timeout: Duration) -> Option<ChatError> {
-    smol::block_on(future::or(async { ended.recv().await.ok() }, async {
+/// What arrives on `channel` within `timeout`, if anything.
+fn wait_for<T>(channel: &Receiver<T>, timeout: Duration) -> Option<T> {
+    smol::block_on(future::or(async { channel.recv().await.ok() }, async {
         Timer::after(timeout).await;
         None
     }))
@@ -252,8 +270,14 @@ impl<P: ExternalPrinter> Printing<P> {
     fn show(&mut self, event: &Line) {
         let line = self.renderer.render(event);
         self.shared.set_prompt(&self.renderer);
-        let Some(line) = line else { return };
-        // Every line ends in a newline: rustyline adds none when it is not in raw mode.
-        let _ = self.printer.print(format!("{line}\n"));
+        if let Some(line) = line {
+            // Every line ends in a newline: rustyline adds none when it is not in raw mode.
+            let _ = self.printer.print(format!("{line}\n"));
+        }
+        let own_leave =
+            matches!(event, Line::Leave { nick, .. } if same_nick(nick, self.renderer.me()));
+        if matches!(event, Line::Room { .. } | Line::Error { .. }) || own_leave {
+            let _ = self.shared.answered.0.try_send(());
+        }
     }
 }

@@ -153,3 +153,37 @@ pub async fn drain(client: &mut Client) -> (Vec<Line>, ClientError) {
 pub fn s(text: &str) -> String {
     text.to_string()
 }
+
+/// Sends `/join room` as `nick` and waits for its own `JOIN` and the `ROOM` that follows.
+pub async fn join_room(client: &mut Client, nick: &str, room: &str) {
+    client.sender.send_line(&format!("/join {room}")).await.expect("join");
+    let own = Line::Join { room: s(room), nick: s(nick) };
+    wait_for(client, &format!("own JOIN {room}"), |line| *line == own).await;
+    let current = Line::Room { room: Some(s(room)) };
+    wait_for(client, &format!("ROOM {room}"), |line| *line == current).await;
+}
+
+/// Says `text` in `room` (one of the client's rooms) with `/msg #room text`.
+pub async fn say_in(client: &Client, room: &str, text: &str) {
+    client.sender.send_line(&format!("/msg {room} {text}")).await.expect("say");
+}
+
+/// Skips lines until an `ERROR`, and returns its code.
+pub async fn next_error(client: &mut Client) -> smolchat::proto::chat::ErrorCode {
+    match wait_for(client, "ERROR", |line| matches!(line, Line::Error { .. })).await {
+        Line::Error { code, .. } => code,
+        _ => unreachable!("wait_for returned another line"),
+    }
+}
+
+/// Collects lines until every one of `ends` has been seen; returns all of them, in order.
+pub async fn lines_until_all(client: &mut Client, ends: &[Line]) -> Vec<Line> {
+    within("lines until the markers", async {
+        let mut seen: Vec<Line> = Vec::new();
+        while !ends.iter().all(|end| seen.contains(end)) {
+            seen.push(client.next().await.expect("connection ended before the markers"));
+        }
+        seen
+    })
+    .await
+}

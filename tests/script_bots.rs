@@ -96,15 +96,25 @@ fn three_bots_hold_a_conversation() {
             bots.push((name, run_script(&server, &file, &[])));
             wait_join(&mut watcher, name).await;
         }
+        let mut printed = Vec::new();
         for (name, child) in bots {
             let (output, stdout, stderr) = finish(name, child).await;
             assert!(output.status.success(), "{name} failed: {stderr}\n{stdout}");
+            printed.push(stdout);
         }
         wait_message(&mut watcher, "alice", "Hello bob, hello carol! What are you two building?")
             .await;
         wait_message(&mut watcher, "bob", "Deal, if the tests pass.").await;
-        wait_message(&mut watcher, "carol", "Bye bob!").await;
-        wait_message(&mut watcher, "bob", "Bye carol!").await;
+        wait_message(&mut watcher, "carol", "see you all in #bots").await;
+        // The goodbyes were said in #bots, where the watcher is not.
+        assert_in_order(
+            &printed[1],
+            &["*** you joined #bots", "--> carol joined", "<carol> Bye bob!", "[bob] Bye carol!"],
+        );
+        assert_in_order(
+            &printed[2],
+            &["*** you joined #bots", "#lobby [carol] see you all in #bots", "[carol] Bye bob!"],
+        );
         server.stop().await;
     });
 }
@@ -117,7 +127,7 @@ fn the_greeter_welcomes_newcomers() {
         let greeter = run_script(&server, &bot("greeter.chat"), &[]);
         wait_join(&mut first, "greeter").await;
         let welcomes = [
-            "Welcome! You are in the smolchat room. /who lists who is here, /help the rest.",
+            "Welcome to #lobby! /names lists who is here, /list the other rooms, /help the rest.",
             "Welcome! Say hello, people here are friendly.",
             "Welcome, and that makes three: my shift is over.",
         ];

@@ -58,6 +58,9 @@ pub enum RoomError {
         /// The limit, in characters.
         max: usize,
     },
+    /// The server is shutting down and its rooms are closed.
+    #[error("the server is shutting down")]
+    Closed,
 }
 
 /// How a join went.
@@ -181,10 +184,7 @@ impl Chat {
         room: &Arc<Room>,
         words: Option<String>,
     ) -> Result<(), RoomError> {
-        let mut state = room.lock().await;
-        if !state.has(person.id()) {
-            return Err(RoomError::NotInRoom(room.name().clone()));
-        }
+        let mut state = member_state(person, room).await?;
         state.remove(person.id());
         let event = Event::Part { room: name_of(room), nick: person.nick(), words };
         let _ = person.recipient().send(&Stamped::now(event.clone()));
@@ -299,7 +299,9 @@ async fn member_state<'a>(
     room: &'a Room,
 ) -> Result<async_lock::MutexGuard<'a, RoomState>, RoomError> {
     let state = room.lock().await;
-    if state.has(person.id()) {
+    if state.dead {
+        Err(RoomError::Closed)
+    } else if state.has(person.id()) {
         Ok(state)
     } else {
         Err(RoomError::NotInRoom(room.name().clone()))

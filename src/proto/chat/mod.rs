@@ -9,6 +9,7 @@
 
 mod command;
 mod encode;
+mod error_code;
 mod frame;
 mod line;
 mod text;

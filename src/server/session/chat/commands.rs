@@ -13,8 +13,13 @@ use crate::core::{
 };
 use crate::proto::chat::{is_room_name, Command, CommandError, ErrorCode, Line};
 
-/// A command that could not be carried out: the error to answer with.
-type Refused = (ErrorCode, String);
+/// Why a command could not be carried out.
+enum Refused {
+    /// The error to answer with.
+    Error(ErrorCode, String),
+    /// The server is shutting down: nothing to say, the goodbye follows.
+    Closed,
+}
 
 /// Whether a command needs the client in the room, or only the room to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +52,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         if let Command::Quit(words) = command {
             return Some(Ending::Quit(words));
         }
-        if let Err((code, text)) = self.execute(person, command).await {
-            self.error(code, text);
+        match self.execute(person, command).await {
+            Ok(()) | Err(Refused::Closed) => {}
+            Err(Refused::Error(code, text)) => self.error(code, text),
         }
         None
     }
@@ -110,7 +116,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         text: String,
     ) -> Result<(), Refused> {
         let sent = self.core().whisper(person, to, text).await;
-        sent.map_err(|error| (ErrorCode::NoSuchNick, error.to_string()))
+        sent.map_err(|error| Refused::Error(ErrorCode::NoSuchNick, error.to_string()))
     }
 
     /// Joins `name` (or switches to it, if already in it) and makes it the current room.
@@ -223,10 +229,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
         match self.core().rename(person, new).await {
             Ok(()) | Err(NickRefused::Closed | NickRefused::Unreachable) => Ok(()),
             Err(refused @ NickRefused::Taken(_)) => {
-                Err((ErrorCode::NickTaken, refused.to_string()))
+                Err(Refused::Error(ErrorCode::NickTaken, refused.to_string()))
             }
             Err(refused @ NickRefused::Confusable { .. }) => {
-                Err((ErrorCode::NickConfusable, refused.to_string()))
+                Err(Refused::Error(ErrorCode::NickConfusable, refused.to_string()))
             }
         }
     }
@@ -240,14 +246,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
     ) -> Result<Arc<Room>, Refused> {
         let Some(named) = named else {
             let text = "you are in no room; /join #room first".to_string();
-            return self.current.clone().ok_or((ErrorCode::NotInRoom, text));
+            return self.current.clone().ok_or(Refused::Error(ErrorCode::NotInRoom, text));
         };
         let name = RoomName::parse(named).map_err(room_name_refused)?;
         if let Some(room) = person.room(&name.key().fold) {
             return Ok(room);
         }
         match need {
-            Need::Member => Err((ErrorCode::NotInRoom, format!("you are not in {name}"))),
+            Need::Member => {
+                Err(Refused::Error(ErrorCode::NotInRoom, format!("you are not in {name}")))
+            }
             Need::Exists => self.core().find_room(name.as_str()).await.map_err(room_refused),
         }
     }
@@ -263,10 +271,11 @@ fn room_refused(error: RoomError) -> Refused {
         RoomError::NotInRoom(_) => ErrorCode::NotInRoom,
         RoomError::NoSuchRoom(_) => ErrorCode::NoSuchRoom,
         RoomError::TopicTooLong { .. } => ErrorCode::TopicTooLong,
+        RoomError::Closed => return Refused::Closed,
     };
-    (code, error.to_string())
+    Refused::Error(code, error.to_string())
 }
 
 fn room_name_refused(error: RoomNameError) -> Refused {
-    (ErrorCode::RoomInvalid, error.to_string())
+    Refused::Error(ErrorCode::RoomInvalid, error.to_string())
 }

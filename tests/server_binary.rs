@@ -1,59 +1,143 @@
-//! The real `smolchat-server` binary: it says where it listens, and SIGTERM shuts it down
-//! gracefully (every client told, exit status 0).
+//! The real `smolchat-server` binary: it says where each listener listens, refuses a bad
+//! one clearly, warns when its file limit cannot fit its clients, and SIGTERM shuts it
+//! down gracefully (every client told, exit status 0).
 
 mod common;
 
 use std::io::{BufRead, BufReader, Lines};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStderr, Command as Process, Stdio};
+use std::process::{Child, ChildStderr, Command as Process, ExitStatus, Stdio};
 
 use common::*;
 use smolchat::client::{Client, ClientError};
 use smolchat::proto::chat::Line;
 
-/// Starts the server `command` runs, and reads its log until it says where it listens.
-/// Returns the process, that address, and the rest of its log.
-fn start(mut command: Process) -> (Child, SocketAddr, Lines<BufReader<ChildStderr>>) {
-    let mut server = command
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the server binary");
-    let mut log = BufReader::new(server.stderr.take().expect("stderr")).lines();
-    let addr: SocketAddr = log
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|line| line.split("listening on chat://").nth(1).map(|a| a.trim().to_string()))
-        .expect("a 'listening on chat://' line")
-        .parse()
-        .expect("an address");
-    (server, addr, log)
+/// A running server binary, killed if the test ends without stopping it.
+struct Server {
+    child: Child,
+    /// Where each listener listens, in the order they were logged.
+    addrs: Vec<SocketAddr>,
+    /// The log lines that came before the last `listening on` line.
+    before: Vec<String>,
+    /// The rest of its log, until a test takes it.
+    log: Option<Lines<BufReader<ChildStderr>>>,
+}
+
+impl Server {
+    /// Starts `command` and reads its log until `listeners` listeners have said where.
+    fn start(mut command: Process, listeners: usize) -> Server {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the server binary");
+        let mut log = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let (mut addrs, mut before) = (Vec::new(), Vec::new());
+        while addrs.len() < listeners {
+            let line = log.next().expect("a 'listening on chat://' line").expect("log");
+            match line.split("listening on chat://").nth(1) {
+                Some(addr) => addrs.push(addr.trim().parse().expect("an address")),
+                None => before.push(line),
+            }
+        }
+        Server { child, addrs, before, log: Some(log) }
+    }
+
+    /// The rest of the log, as lines.
+    fn rest_of_log(&mut self) -> impl Iterator<Item = String> {
+        self.log.take().expect("the log, once").map_while(Result::ok)
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    fn terminate(&mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let killed = Process::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(killed.success());
+        self.child.wait().expect("wait for the server")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server_binary() -> Process {
+    Process::new(env!("CARGO_BIN_EXE_smolchat-server"))
 }
 
 #[test]
 fn sigterm_tells_every_client_and_exits_zero() {
-    let mut command = Process::new(env!("CARGO_BIN_EXE_smolchat-server"));
+    let mut command = server_binary();
     command.args(["--bind", "127.0.0.1:0", "--shutdown-grace", "1s"]).env("RUST_LOG", "info");
-    let (mut server, addr, log) = start(command);
+    let mut server = Server::start(command, 1);
+    let addr = server.addrs[0];
     smol::block_on(async {
         let (mut alice, _) = within("join", Client::join(addr, "alice")).await.expect("join");
+        settle(&mut alice).await;
         alice.say("before the end").await.expect("say");
         wait_message(&mut alice, "alice", "before the end").await;
-        let pid = server.id().to_string();
-        let killed = Process::new("kill").args(["-TERM", &pid]).status().expect("run kill");
-        assert!(killed.success());
-        let (seen, end) = drain(&mut alice).await;
-        assert_eq!(seen, [Line::Bye { reason: s("server shutting down") }]);
-        assert!(matches!(end, ClientError::Closed), "{end:?}");
+        let status = std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| server.terminate());
+            let (seen, end) = smol::block_on(drain(&mut alice));
+            assert_eq!(seen, [Line::Bye { reason: s("server shutting down") }]);
+            assert!(matches!(end, ClientError::Closed), "{end:?}");
+            waiting.join().expect("the waiting thread")
+        });
+        assert_eq!(status.code(), Some(0), "the server should exit 0 after SIGTERM");
     });
-    let status = server.wait().expect("wait for the server");
-    assert_eq!(status.code(), Some(0), "the server should exit 0 after SIGTERM");
-    let rest: Vec<String> = log.map_while(Result::ok).collect();
+    let rest: Vec<String> = server.rest_of_log().collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+    // The log goes to a pipe here: no colours.
+    assert!(!rest.iter().any(|l| l.contains('\u{1b}')), "{rest:?}");
 }
 
 #[test]
-fn running_out_of_file_descriptors_is_survived() {
+fn every_listen_flag_is_a_listener_into_the_same_rooms() {
+    let mut command = server_binary();
+    command.args(["--listen", "chat://127.0.0.1:0", "--listen", "chat://127.0.0.1:0"]);
+    command.env("RUST_LOG", "info");
+    let server = Server::start(command, 2);
+    assert_ne!(server.addrs[0], server.addrs[1]);
+    smol::block_on(async {
+        let (mut alice, _) =
+            within("join", Client::join(server.addrs[0], "alice")).await.expect("join");
+        let (bob, _) = within("join", Client::join(server.addrs[1], "bob")).await.expect("join");
+        bob.say("from the other port").await.expect("say");
+        wait_message(&mut alice, "bob", "from the other port").await;
+    });
+}
+
+#[test]
+fn a_listener_it_cannot_use_stops_it_with_a_clear_error() {
+    let output = server_binary().args(["--listen", "irc://127.0.0.1:0"]).output().expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown scheme \"irc\""), "{stderr}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let output = server_binary().args(["--bind", &addr]).output().expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("cannot listen on chat://{addr}")), "{stderr}");
+}
+
+#[test]
+fn help_opens_with_each_binarys_own_description() {
+    for (binary, opening) in [
+        (env!("CARGO_BIN_EXE_smolchat-server"), "The smolchat server:"),
+        (env!("CARGO_BIN_EXE_smolchat"), "The smolchat client:"),
+    ] {
+        let output = Process::new(binary).arg("--help").output().expect("run --help");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.starts_with(opening), "{binary}: {help}");
+    }
+}
+
+#[test]
+fn running_out_of_file_descriptors_is_warned_of_and_survived() {
     // A descriptor limit of 64 leaves room for a few dozen clients at most.
     let script = format!(
         "ulimit -n 64 && exec {} --bind 127.0.0.1:0",
@@ -61,10 +145,14 @@ fn running_out_of_file_descriptors_is_survived() {
     );
     let mut command = Process::new("sh");
     command.args(["-c", &script]).env("RUST_LOG", "warn,smolchat::server=info");
-    let (mut server, addr, log) = start(command);
+    let mut server = Server::start(command, 1);
+    let addr = server.addrs[0];
+    let warned = server.before.iter().any(|line| line.contains("open-files limit fits about 48"));
+    assert!(warned, "{:?}", server.before);
     let (failures_tx, failures) = std::sync::mpsc::channel();
+    let log = server.rest_of_log();
     std::thread::spawn(move || {
-        for line in log.map_while(Result::ok) {
+        for line in log {
             if line.contains("accept failed") {
                 let _ = failures_tx.send(line);
             }
@@ -86,6 +174,5 @@ fn running_out_of_file_descriptors_is_survived() {
         alice.say("still serving").await.expect("say");
         wait_message(&mut alice, "alice", "still serving").await;
     });
-    let _ = Process::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    assert_eq!(server.wait().expect("wait").code(), Some(0));
+    assert_eq!(server.terminate().code(), Some(0));
 }

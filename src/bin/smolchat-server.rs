@@ -14,7 +14,7 @@ use tracing_subscriber::EnvFilter;
 /// The smolchat server: chat rooms for everyone who connects, over a line protocol
 /// anyone can speak with `nc`.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     /// A listener, as SCHEME://HOST:PORT (repeatable); port 0 picks a free port. Given at
     /// least once, it replaces the default chat://127.0.0.1:55555.

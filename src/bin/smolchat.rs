@@ -12,7 +12,7 @@ use smolchat::script::{self, ScriptOptions};
 
 /// The smolchat client: chat in a terminal, from a pipe, or as a scripted bot.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     /// Address of the server.
     #[arg(long, short, default_value = DEFAULT_SERVER, value_name = "ADDR")]

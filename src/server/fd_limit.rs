@@ -2,9 +2,10 @@
 
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 
-/// Descriptors the server needs besides one per client: listeners, the reactor, logs,
-/// and room to accept a connection it must refuse.
-pub const SPARE_FDS: u64 = 64;
+/// Descriptors the server needs besides one per client: standard streams, listeners,
+/// the reactor and its notifier, signals (about ten), and room to accept a few
+/// connections it must refuse.
+pub const SPARE_FDS: u64 = 16;
 
 /// Raises the soft open-files limit to the hard limit (which any process may do) and
 /// returns the soft limit now in force; `None` when there is no limit.

@@ -132,16 +132,16 @@ impl Chat {
             return Ok(());
         }
         let key = new.key();
-        {
-            let mut people = self.people.lock().await;
-            if people.closed {
-                return Err(NickRefused::Closed);
-            }
-            people.check(&new, &key, Some(person))?;
-            people.remove(&old_key, person);
-            people.insert(key.clone(), person.clone());
-            person.set_name(new.clone(), key);
+        // The directory stays locked until the rename is announced, so nobody hears from
+        // the new name before they hear of it.
+        let mut people = self.people.lock().await;
+        if people.closed {
+            return Err(NickRefused::Closed);
         }
+        people.check(&new, &key, Some(person))?;
+        people.remove(&old_key, person);
+        people.insert(key.clone(), person.clone());
+        person.set_name(new.clone(), key);
         info!(old = %old, new = %new, "renamed");
         let event = Event::Rename { old, new };
         let rooms = person.rooms();
@@ -152,6 +152,8 @@ impl Chat {
         let mut locked = Locked::all(&rooms).await;
         locked.flush_authored_by(person.id());
         locked.announce_once(person.id(), &event);
+        drop(locked);
+        drop(people);
         Ok(())
     }
 
@@ -184,7 +186,10 @@ impl Chat {
     /// disappear.
     pub async fn quit(&self, person: &Arc<Person>, why: Departure) {
         let (nick, key) = person.name();
-        self.people.lock().await.remove(&key, person);
+        // The nickname is freed and the quit announced under one directory lock: whoever
+        // takes the name next is heard of after the old holder's quit, never before.
+        let mut people = self.people.lock().await;
+        people.remove(&key, person);
         info!(nick = %nick, why = ?why, "left");
         let rooms = person.take_rooms();
         let emptied = {
@@ -196,6 +201,7 @@ impl Chat {
             locked.announce_once(person.id(), &Event::Quit { nick, why });
             locked.emptied()
         };
+        drop(people);
         for room in emptied {
             self.remove_if_empty(&room).await;
         }

@@ -254,3 +254,24 @@ fn empty_lines_do_not_count_against_flood_control() {
         server.stop().await;
     });
 }
+
+#[test]
+fn a_flood_of_refused_lines_ends_with_error_flood_before_and_after_registration() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { flood_rate: 1, flood_burst: 3, ..quick() }).await;
+        let mut alice = server.join("alice").await;
+        let burst = b"bad \xff line\n".repeat(60);
+        let mut newcomer = within("connect", Client::connect(server.addr)).await.expect("connect");
+        let _ = newcomer.sender.send_bytes(&burst).await;
+        let (seen, _) = drain(&mut newcomer).await;
+        assert_eq!(error_codes(&seen).last(), Some(&ErrorCode::Flood), "{seen:?}");
+        let mut member = server.join("member").await;
+        let _ = member.sender.send_bytes(&burst).await;
+        let (seen, _) = drain(&mut member).await;
+        let codes = error_codes(&seen);
+        assert_eq!(codes.last(), Some(&ErrorCode::Flood), "{seen:?}");
+        assert!(codes.len() <= 4 + 1 + 1, "one refusal per accepted line: {codes:?}");
+        assert_eq!(leave_reason(&mut alice, "member").await, "flooding");
+        server.stop().await;
+    });
+}

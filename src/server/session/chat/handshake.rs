@@ -33,11 +33,15 @@ impl<R: AsyncRead + Unpin> Session<R> {
             let line = match self.link.next_input(deadline).await {
                 Input::Line(line) => line,
                 Input::Refused(refusal) => {
-                    self.refuse(refusal);
-                    if self.flood_check() == Verdict::Disconnect {
-                        return None;
+                    match self.flood_check() {
+                        Verdict::Accept => {
+                            self.refuse(refusal);
+                            self.reply(&Line::NickRequest);
+                        }
+                        Verdict::Drop { .. } => {}
+                        Verdict::Disconnect => return None,
                     }
-                    self.reply(&Line::NickRequest);
+                    future::yield_now().await;
                     continue;
                 }
                 Input::Alarm(_) => return self.too_slow(),

@@ -135,10 +135,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
         }
     }
 
-    /// Tells the client why its line was dropped; it still counts against flood control.
+    /// Tells the client why its line was dropped. Refused lines count against flood
+    /// control like any other, and one over the rate is not even answered: a flood of bad
+    /// lines must end in `ERROR flood`, not in a queue full of refusals.
     fn refused(&mut self, refusal: Refusal) -> Option<Ending> {
-        self.refuse(refusal);
-        (self.flood_check() == Verdict::Disconnect).then_some(Ending::Flood)
+        match self.flood_check() {
+            Verdict::Accept => self.refuse(refusal),
+            Verdict::Drop { .. } => {}
+            Verdict::Disconnect => return Some(Ending::Flood),
+        }
+        None
     }
 
     fn refuse(&mut self, refusal: Refusal) {

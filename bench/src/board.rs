@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use super::rooms::Venue;
+
 /// Counters shared by the generator threads and the conductor.
 #[derive(Debug)]
 pub struct Board {
@@ -23,8 +25,19 @@ pub struct Board {
     pub received: AtomicU64,
     /// Messages sent inside the measured window.
     pub sent: AtomicU64,
-    /// Deliveries owed for the messages sent inside the window: `sent` times the readers.
+    /// Deliveries owed for the messages sent inside the window: each message times the
+    /// readers of the room it was said in.
     pub expected: AtomicU64,
+    /// Clients that joined each of the rooms `#r0..` (with `--rooms`).
+    pub room_members: Vec<AtomicUsize>,
+    /// Of those, the ones that read: the fan-out of a message in that room.
+    pub room_readers: Vec<AtomicUsize>,
+    /// Of `sent`, the messages said in the shared room (`--shared-room`).
+    pub shared_sent: AtomicU64,
+    /// Of `expected`, the deliveries owed for those.
+    pub shared_expected: AtomicU64,
+    /// Of `received`, the deliveries of those.
+    pub shared_received: AtomicU64,
     /// Set when the run is over: the clients' own departures are not the server's doing.
     pub over: AtomicBool,
     /// Senders still sending; the counts are final only once this is back to zero.
@@ -38,8 +51,10 @@ pub struct Board {
 }
 
 impl Board {
-    /// A fresh board; the window is closed (empty) until [`Board::open_window`].
-    pub fn new() -> Board {
+    /// A fresh board for a run with `rooms` rooms (0 when everyone stays in the default
+    /// room); the window is closed (empty) until [`Board::open_window`].
+    pub fn new(rooms: usize) -> Board {
+        let counters = || (0..rooms).map(|_| AtomicUsize::new(0)).collect();
         Board {
             epoch: Instant::now(),
             welcomed: AtomicUsize::new(0),
@@ -50,6 +65,11 @@ impl Board {
             received: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             expected: AtomicU64::new(0),
+            room_members: counters(),
+            room_readers: counters(),
+            shared_sent: AtomicU64::new(0),
+            shared_expected: AtomicU64::new(0),
+            shared_received: AtomicU64::new(0),
             sending: AtomicUsize::new(0),
             over: AtomicBool::new(false),
             go_us: AtomicU64::new(0),
@@ -87,6 +107,42 @@ impl Board {
         self.go_us.load(Ordering::Acquire)
     }
 
+    /// Counts a client in: into the run, into room `room` if it has one, and as a reader
+    /// unless it is silent. `joins` are the announcements it heard while entering its rooms.
+    pub fn welcome(&self, room: Option<usize>, reads: bool, joins: u64) {
+        let count_in = |counters: &[AtomicUsize]| {
+            if let Some(counter) = room.and_then(|room| counters.get(room)) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        self.welcomed.fetch_add(1, Ordering::Relaxed);
+        count_in(&self.room_members);
+        if reads {
+            self.welcomed_readers.fetch_add(1, Ordering::Relaxed);
+            count_in(&self.room_readers);
+        }
+        Board::add(&self.joins, joins);
+    }
+
+    /// How many readers a message said at `venue` is owed to, the sender included (the
+    /// server echoes): everyone in the default or the shared room, the room's own readers
+    /// in a room.
+    pub fn readers_at(&self, venue: Venue) -> u64 {
+        let readers = match venue {
+            Venue::Default | Venue::Shared => &self.welcomed_readers,
+            Venue::Room(n) => match self.room_readers.get(n) {
+                Some(readers) => readers,
+                None => return 0,
+            },
+        };
+        readers.load(Ordering::Relaxed) as u64
+    }
+
+    /// Clients that joined each room, as counted so far.
+    pub fn room_members(&self) -> Vec<usize> {
+        self.room_members.iter().map(|members| members.load(Ordering::Relaxed)).collect()
+    }
+
     /// Reads a counter.
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
@@ -102,11 +158,40 @@ impl Board {
 
 impl Default for Board {
     fn default() -> Board {
-        Board::new()
+        Board::new(0)
     }
 }
 
 /// A duration in whole microseconds, saturating.
 pub fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_owed_to_the_readers_of_its_room() {
+        let board = Board::new(2);
+        board.welcome(Some(0), true, 0);
+        board.welcome(Some(1), true, 3);
+        board.welcome(Some(0), true, 1);
+        board.welcome(Some(0), false, 0);
+        assert_eq!(board.readers_at(Venue::Room(0)), 2);
+        assert_eq!(board.readers_at(Venue::Room(1)), 1);
+        assert_eq!(board.readers_at(Venue::Room(7)), 0);
+        assert_eq!(board.readers_at(Venue::Shared), 3);
+        assert_eq!(board.room_members(), [3, 1]);
+        assert_eq!(Board::get(&board.joins), 4);
+    }
+
+    #[test]
+    fn without_rooms_everyone_reads_the_default_room() {
+        let board = Board::default();
+        board.welcome(None, true, 0);
+        board.welcome(None, false, 0);
+        assert_eq!(board.readers_at(Venue::Default), 1);
+        assert!(board.room_members().is_empty());
+    }
 }

@@ -13,7 +13,7 @@ use super::config::{Plan, Target};
 use super::fd_limit;
 use super::local_server::LocalServer;
 use super::meter::{self, Meter};
-use super::report::{Marks, Observation, Report};
+use super::report::{Counts, Marks, Observation, Report};
 use super::shard::{self, Signals};
 use super::tally::Tally;
 use super::watch::{Phase, Watch};
@@ -69,7 +69,7 @@ fn drive(
     show_progress: bool,
 ) -> Result<Report, BenchError> {
     let load_before = meter::load_average();
-    let board = Arc::new(Board::new());
+    let board = Arc::new(Board::new(plan.rooms.map_or(0, |rooms| rooms.count)));
     let (go, go_rx) = async_channel::bounded::<()>(1);
     let (stop, stop_rx) = async_channel::bounded::<()>(1);
     let signals = Signals { go: go_rx, stop: stop_rx };
@@ -115,6 +115,12 @@ fn drive(
         sent: Board::get(&board.sent),
         expected: Board::get(&board.expected),
         received: Board::get(&board.received),
+        room_members: board.room_members(),
+        shared: plan.shared_sender().map(|_| Counts {
+            sent: Board::get(&board.shared_sent),
+            expected: Board::get(&board.shared_expected),
+            received: Board::get(&board.shared_received),
+        }),
         tally,
         meter,
         go_us: board.go_us(),

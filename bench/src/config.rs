@@ -1,4 +1,4 @@
-//! What to run: the command-line options, the four named scenarios, and the plan they resolve to.
+//! What to run: the command-line options, the named scenarios, and the plan they resolve to.
 
 use std::time::Duration;
 
@@ -7,6 +7,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use thiserror::Error;
 
+use super::rooms::{Rooms, Venue};
+
 /// How many unseen messages a sender may have out when no rate and no window is given.
 pub const DEFAULT_WINDOW: u32 = 10;
 
@@ -14,9 +16,9 @@ pub const DEFAULT_WINDOW: u32 = 10;
 /// to keep the server busy, few enough not to overflow its accept backlog.
 pub const DEFAULT_CONNECT_CONCURRENCY: usize = 256;
 
-/// One of the four scenarios of the performance targets; each fills in the options it needs.
+/// One of the scenarios of the performance targets; each fills in the options it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// 100 clients, 10 senders at 10 msg/s each, 64 B: latency.
     S1,
@@ -26,6 +28,10 @@ pub enum Preset {
     S3,
     /// 100 clients, 10 senders at max rate, 1 never reads: no stall, flat memory.
     S4,
+    /// 10,000 clients in 100 rooms of 100, one sender per room at 10 msg/s: rooms at scale.
+    S5,
+    /// S5, with everyone also in `#all`, where one more sender talks at 10 msg/s.
+    S5All,
 }
 
 /// The command-line options. Any left out come from `--preset`, then from the defaults.
@@ -41,7 +47,8 @@ pub struct Options {
     #[arg(long, conflicts_with = "server_pid")]
     pub spawn: bool,
 
-    /// A named scenario: s1 latency, s2 fan-out, s3 ten thousand joins, s4 slow consumer.
+    /// A named scenario: s1 latency, s2 fan-out, s3 ten thousand joins, s4 slow consumer,
+    /// s5 a hundred rooms of a hundred, s5-all the same plus one room of everyone.
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
 
@@ -89,6 +96,17 @@ pub struct Options {
     /// Handshakes in progress at once while connecting [default: 256].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub connect_concurrency: Option<usize>,
+
+    /// Spread the clients over N rooms, #r0 to #rN-1 (client i in #r{i % N}), out of the
+    /// server's default room; sender i talks in its own room with /msg [default: everyone
+    /// stays in the default room].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub rooms: Option<usize>,
+
+    /// With --rooms: everyone also joins #all, and one more sender (the client after the
+    /// room senders) talks there, and only there.
+    #[arg(long)]
+    pub shared_room: bool,
 }
 
 /// Where the server is.
@@ -132,6 +150,8 @@ pub struct Plan {
     pub threads: usize,
     /// Handshakes in progress at once.
     pub connect_concurrency: usize,
+    /// How the clients are spread over rooms; `None`: all stay in the default room.
+    pub rooms: Option<Rooms>,
 }
 
 /// Why the options do not make a run.
@@ -141,11 +161,14 @@ pub enum PlanError {
     #[error("say where the server is: --addr HOST:PORT or --spawn")]
     NoTarget,
     /// More senders and silent clients than clients.
-    #[error("--senders ({senders}) plus --no-read ({no_read}) exceed --clients ({clients})")]
+    #[error(
+        "{senders} senders (--senders, and one more with --shared-room) plus --no-read \
+         ({no_read}) exceed --clients ({clients})"
+    )]
     TooFewClients {
         /// Clients asked for.
         clients: usize,
-        /// Senders asked for.
+        /// Senders asked for, the shared room's included.
         senders: usize,
         /// Silent clients asked for.
         no_read: usize,
@@ -153,6 +176,9 @@ pub enum PlanError {
     /// A rate that is zero, negative or not a number.
     #[error("--rate must be a positive number of messages per second, not {0}")]
     BadRate(f64),
+    /// A shared room, but no rooms to leave the default room for.
+    #[error("--shared-room needs --rooms N")]
+    SharedRoomWithoutRooms,
 }
 
 impl Preset {
@@ -186,6 +212,15 @@ impl Preset {
                 no_read: Some(1),
                 ..base
             },
+            Preset::S5 => Options {
+                clients: Some(10_000),
+                senders: Some(100),
+                rate: Some(10.0),
+                rooms: Some(100),
+                connect_concurrency: Some(DEFAULT_CONNECT_CONCURRENCY),
+                ..base
+            },
+            Preset::S5All => Options { shared_room: true, ..Preset::S5.options() },
         }
     }
 }
@@ -207,6 +242,11 @@ impl Options {
             return Err(PlanError::BadRate(rate));
         }
         let window = self.inflight.or(preset.inflight);
+        let rooms = self.rooms.or(preset.rooms);
+        let shared = self.shared_room || preset.shared_room;
+        if shared && rooms.is_none() {
+            return Err(PlanError::SharedRoomWithoutRooms);
+        }
         let plan = Plan {
             target,
             preset: self.preset,
@@ -225,6 +265,7 @@ impl Options {
                 preset.connect_concurrency,
                 DEFAULT_CONNECT_CONCURRENCY,
             ),
+            rooms: rooms.map(|count| Rooms { count, shared }),
         };
         plan.check()
     }
@@ -232,10 +273,10 @@ impl Options {
 
 impl Plan {
     fn check(self) -> Result<Plan, PlanError> {
-        if self.senders.saturating_add(self.no_read) > self.clients {
+        if self.talkers().saturating_add(self.no_read) > self.clients {
             return Err(PlanError::TooFewClients {
                 clients: self.clients,
-                senders: self.senders,
+                senders: self.talkers(),
                 no_read: self.no_read,
             });
         }
@@ -245,6 +286,27 @@ impl Plan {
     /// Clients that read what the room sends: every message is expected at each of them.
     pub fn readers(&self) -> usize {
         self.clients - self.no_read
+    }
+
+    /// Clients that send: the `senders`, and the shared room's sender after them.
+    pub fn talkers(&self) -> usize {
+        self.senders + usize::from(self.shared_sender().is_some())
+    }
+
+    /// The shared room's sender (its client index and sender number), if there is one.
+    pub fn shared_sender(&self) -> Option<usize> {
+        self.rooms.filter(|rooms| rooms.shared).map(|_| self.senders)
+    }
+
+    /// Where sender `sender` talks.
+    pub fn venue_of(&self, sender: usize) -> Venue {
+        self.rooms.map_or(Venue::Default, |rooms| rooms.venue_of(sender, self.senders))
+    }
+
+    /// The rooms client `index` joins after registering; none when all stay in the
+    /// default room.
+    pub fn rooms_of(&self, index: usize) -> Vec<String> {
+        self.rooms.map_or_else(Vec::new, |rooms| rooms.rooms_of(index))
     }
 }
 
@@ -285,10 +347,54 @@ mod tests {
 
     #[test]
     fn every_preset_makes_a_plan() {
-        for preset in [Preset::S1, Preset::S2, Preset::S3, Preset::S4] {
-            let plan = Options { preset: Some(preset), ..spawn() }.plan().expect("plan");
+        for preset in Preset::value_variants() {
+            let plan = Options { preset: Some(*preset), ..spawn() }.plan().expect("plan");
             assert!(plan.readers() > 0, "{preset:?}");
         }
+    }
+
+    #[test]
+    fn the_first_four_presets_keep_everyone_in_the_default_room() {
+        for preset in [Preset::S1, Preset::S2, Preset::S3, Preset::S4] {
+            let plan = Options { preset: Some(preset), ..spawn() }.plan().expect("plan");
+            assert_eq!(plan.rooms, None, "{preset:?}");
+            assert_eq!(plan.talkers(), plan.senders, "{preset:?}");
+            assert!(plan.rooms_of(0).is_empty(), "{preset:?}");
+            assert_eq!(plan.venue_of(0), Venue::Default, "{preset:?}");
+        }
+    }
+
+    #[test]
+    fn s5_is_a_hundred_rooms_of_a_hundred_with_a_sender_each() {
+        let plan = Options { preset: Some(Preset::S5), ..spawn() }.plan().expect("plan");
+        assert_eq!((plan.clients, plan.senders, plan.rate), (10_000, 100, Some(10.0)));
+        assert_eq!(plan.rooms, Some(Rooms { count: 100, shared: false }));
+        assert_eq!(plan.talkers(), 100);
+        assert_eq!(plan.shared_sender(), None);
+        // Senders 0..100 sit in rooms 0..100: one each.
+        let venues: Vec<Venue> = (0..plan.senders).map(|s| plan.venue_of(s)).collect();
+        let one_each: Vec<Venue> = (0..100).map(Venue::Room).collect();
+        assert_eq!(venues, one_each);
+        assert_eq!(plan.rooms_of(9_999), ["#r99"]);
+    }
+
+    #[test]
+    fn s5_all_adds_everyone_to_one_room_and_one_sender_there() {
+        let plan = Options { preset: Some(Preset::S5All), ..spawn() }.plan().expect("plan");
+        assert_eq!(plan.rooms, Some(Rooms { count: 100, shared: true }));
+        assert_eq!(plan.talkers(), 101);
+        assert_eq!(plan.shared_sender(), Some(100));
+        assert_eq!(plan.venue_of(100), Venue::Shared);
+        assert_eq!(plan.venue_of(99), Venue::Room(99));
+        assert_eq!(plan.rooms_of(100), ["#r0", "#all"]);
+    }
+
+    #[test]
+    fn rooms_can_be_asked_for_without_a_preset() {
+        let options = Options { clients: Some(12), senders: Some(3), rooms: Some(3), ..spawn() };
+        let plan = Options { shared_room: true, ..options }.plan().expect("plan");
+        assert_eq!(plan.rooms, Some(Rooms { count: 3, shared: true }));
+        assert_eq!(plan.talkers(), 4);
     }
 
     #[test]
@@ -298,5 +404,16 @@ mod tests {
         assert_eq!(Options::default().plan(), Err(PlanError::NoTarget));
         let options = Options { rate: Some(0.0), ..spawn() };
         assert_eq!(options.plan(), Err(PlanError::BadRate(0.0)));
+        let options = Options { shared_room: true, ..spawn() };
+        assert_eq!(options.plan(), Err(PlanError::SharedRoomWithoutRooms));
+        // The shared room's sender needs a client of its own.
+        let options = Options {
+            clients: Some(3),
+            senders: Some(3),
+            rooms: Some(3),
+            shared_room: true,
+            ..spawn()
+        };
+        assert!(matches!(options.plan(), Err(PlanError::TooFewClients { senders: 4, .. })));
     }
 }

@@ -18,6 +18,7 @@ mod meter;
 pub mod plot;
 mod receive;
 pub mod report;
+pub mod rooms;
 mod send;
 mod shard;
 mod tally;
@@ -30,6 +31,7 @@ use thiserror::Error;
 pub use conductor::run;
 pub use config::{Options, Plan, PlanError, Preset, Target};
 pub use report::Report;
+pub use rooms::Rooms;
 
 /// Why a benchmark could not run to the end.
 #[derive(Debug, Error)]

@@ -38,6 +38,12 @@ pub fn bench_config() -> Config {
 impl LocalServer {
     /// Binds 127.0.0.1:0 and starts the server with [`bench_config`].
     pub fn start() -> io::Result<LocalServer> {
+        LocalServer::start_with(bench_config())
+    }
+
+    /// Binds 127.0.0.1:0 and starts the server with `config`: for tests that need a
+    /// server set up otherwise, such as one without a default room.
+    pub fn start_with(config: Config) -> io::Result<LocalServer> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let listener = vec![server::Listener::chat(async_net::TcpListener::try_from(listener)?)];
@@ -47,7 +53,7 @@ impl LocalServer {
         };
         let thread = thread::Builder::new()
             .name(THREAD_NAME.into())
-            .spawn(move || smol::block_on(server::run(listener, bench_config(), shutdown)))?;
+            .spawn(move || smol::block_on(server::run(listener, config, shutdown)))?;
         Ok(LocalServer { addr, stop, thread })
     }
 

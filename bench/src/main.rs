@@ -9,7 +9,7 @@ use smolchat_bench::{self as bench, plot, Options};
 
 /// smolchat-bench: measures a smolchat server (latency, fan-out, join storms, slow consumers).
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(flatten)]
     options: Options,

@@ -22,8 +22,22 @@ pub struct Stamp {
 pub enum Line<'a> {
     /// `MSG #room nick text` whose text is a stamp: one delivery.
     Delivery(Stamp),
-    /// `JOIN #room nick`.
-    Join,
+    /// `JOIN #room nick`: someone entered a room.
+    Join {
+        /// Which room.
+        room: &'a [u8],
+        /// Who.
+        nick: &'a [u8],
+    },
+    /// `LEAVE #room nick reason`: someone left one room (`/part`).
+    Part {
+        /// Which room.
+        room: &'a [u8],
+        /// Who.
+        nick: &'a [u8],
+        /// `part` or `part: their words`.
+        reason: &'a [u8],
+    },
     /// `QUIT nick reason`: the server says why someone is gone.
     Leave {
         /// Who left.
@@ -67,8 +81,14 @@ pub fn classify(line: &[u8]) -> Line<'_> {
         let (_room, rest) = split_word(rest);
         return delivery(rest).map_or(Line::Other, Line::Delivery);
     }
-    if line.starts_with(b"JOIN ") {
-        return Line::Join;
+    if let Some(rest) = line.strip_prefix(b"JOIN ") {
+        let (room, nick) = split_word(rest);
+        return Line::Join { room, nick };
+    }
+    if let Some(rest) = line.strip_prefix(b"LEAVE ") {
+        let (room, rest) = split_word(rest);
+        let (nick, reason) = split_word(rest);
+        return Line::Part { room, nick, reason };
     }
     if let Some(rest) = line.strip_prefix(b"QUIT ") {
         let (nick, reason) = split_word(rest);
@@ -130,6 +150,10 @@ mod tests {
         assert_eq!(line_len(64), 65);
         assert!(out.starts_with(b"7 123 4567890 xxx"));
         assert_eq!(classify(&delivered(&out)), Line::Delivery(STAMP));
+        // The room a message was said in does not change what it carries.
+        let mut in_room = b"MSG #r42 b7 ".to_vec();
+        in_room.extend_from_slice(&out[..out.len() - 1]);
+        assert_eq!(classify(&in_room), Line::Delivery(STAMP));
     }
 
     #[test]
@@ -142,7 +166,15 @@ mod tests {
 
     #[test]
     fn other_lines_are_sorted_by_kind() {
-        assert_eq!(classify(b"JOIN #lobby b1"), Line::Join);
+        assert_eq!(classify(b"JOIN #lobby b1"), Line::Join { room: b"#lobby", nick: b"b1" });
+        assert_eq!(
+            classify(b"LEAVE #r3 b7 part: gone fishing"),
+            Line::Part { room: b"#r3", nick: b"b7", reason: b"part: gone fishing" }
+        );
+        assert_eq!(
+            classify(b"LEAVE #r3 b7 part"),
+            Line::Part { room: b"#r3", nick: b"b7", reason: b"part" }
+        );
         assert_eq!(
             classify(b"QUIT b9 send queue full"),
             Line::Leave { nick: b"b9", reason: b"send queue full" }

@@ -87,6 +87,10 @@ struct Chunk<'a> {
     received: u64,
     /// Of those, the reader's own messages come back.
     own: usize,
+    /// The shared room's sender, whose deliveries are also counted apart.
+    shared: Option<u32>,
+    /// Of `received`, the shared room's.
+    shared_received: u64,
     /// `JOIN` announcements in the chunk.
     joins: u64,
 }
@@ -150,6 +154,8 @@ fn take_chunk(shard: &Shard, inbox: &mut Inbox, chunk: &[u8]) -> Result<(), Ende
         delivered: 0,
         received: 0,
         own: 0,
+        shared: shard.plan.shared_sender().and_then(|s| u32::try_from(s).ok()),
+        shared_received: 0,
         joins: 0,
     };
     let mut tally = shard.tally.borrow_mut();
@@ -190,21 +196,33 @@ fn take_line(line: &[u8], chunk: &mut Chunk<'_>, inbox: &mut Inbox, tally: &mut 
             chunk.delivered += 1;
             let (start, end) = chunk.window;
             if (start..end).contains(&stamp.sent_us) {
+                let latency = chunk.now_us.saturating_sub(stamp.sent_us);
                 chunk.received += 1;
-                tally.latency.saturating_record(chunk.now_us.saturating_sub(stamp.sent_us));
+                tally.latency.saturating_record(latency);
+                if chunk.shared == Some(stamp.sender) {
+                    chunk.shared_received += 1;
+                    tally.shared_latency.saturating_record(latency);
+                }
             }
             if inbox.me.sender.as_ref().is_some_and(|(id, _)| *id == stamp.sender) {
                 chunk.own += 1;
             }
         }
-        Line::Join => chunk.joins += 1,
+        Line::Join { .. } => chunk.joins += 1,
         // Once the run is over, clients leave because the bench closes them.
-        Line::Leave { .. } if chunk.board.over.load(Ordering::Relaxed) => {}
+        Line::Leave { .. } | Line::Part { .. } if chunk.board.over.load(Ordering::Relaxed) => {}
         Line::Leave { nick, reason } => {
-            let nick = String::from_utf8_lossy(nick).into_owned();
             let reason = String::from_utf8_lossy(reason).into_owned();
-            let at_us = chunk.now_us;
-            tally.departures.entry(nick).or_insert(Departure { reason, at_us });
+            depart(tally, nick, reason, chunk.now_us);
+        }
+        // No bench client parts once the run has started; one that does is news.
+        Line::Part { room, nick, reason } => {
+            let reason = format!(
+                "{} from {}",
+                String::from_utf8_lossy(reason),
+                String::from_utf8_lossy(room)
+            );
+            depart(tally, nick, reason, chunk.now_us);
         }
         Line::Ping { token } if inbox.me.answers_pings => {
             tally.pongs += 1;
@@ -214,10 +232,17 @@ fn take_line(line: &[u8], chunk: &mut Chunk<'_>, inbox: &mut Inbox, tally: &mut 
     }
 }
 
+/// Notes that the server announced `nick` as gone, the first time only.
+fn depart(tally: &mut Tally, nick: &[u8], reason: String, at_us: u64) {
+    let nick = String::from_utf8_lossy(nick).into_owned();
+    tally.departures.entry(nick).or_insert(Departure { reason, at_us });
+}
+
 /// Publishes a chunk's counts and returns the sender's credits.
 fn publish(chunk: &Chunk<'_>, inbox: &Inbox) {
     Board::add(&chunk.board.delivered, chunk.delivered);
     Board::add(&chunk.board.received, chunk.received);
+    Board::add(&chunk.board.shared_received, chunk.shared_received);
     Board::add(&chunk.board.joins, chunk.joins);
     if let Some((_, credits)) = &inbox.me.sender {
         for _ in 0..chunk.own {

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::config::Plan;
 use super::meter::{Meter, Usage};
+use super::rooms::SHARED_ROOM;
 use super::tally::{Departure, Tally};
 use super::watch::{Phase, Sample};
 
@@ -37,12 +39,27 @@ pub struct Observation {
     pub expected: u64,
     /// Deliveries of them seen.
     pub received: u64,
+    /// Clients that joined each room `#r0..`, with `--rooms`.
+    pub room_members: Vec<usize>,
+    /// Of the window's messages, those said in the shared room, with `--shared-room`.
+    pub shared: Option<Counts>,
     /// The threads' merged observations.
     pub tally: Tally,
     /// Where the server's figures came from.
     pub meter: Meter,
     /// When sending started, in microseconds since the board's epoch.
     pub go_us: u64,
+}
+
+/// Messages sent in the window, deliveries owed for them, and deliveries seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Messages sent.
+    pub sent: u64,
+    /// Deliveries owed.
+    pub expected: u64,
+    /// Deliveries seen.
+    pub received: u64,
 }
 
 /// Samples taken exactly at the run's turning points.
@@ -77,6 +94,9 @@ pub struct Report {
     pub deliveries: Deliveries,
     /// End-to-end latency of those deliveries, if there were any.
     pub latency_us: Option<Latency>,
+    /// With `--rooms`: the rooms, and the figures of their messages apart from the shared
+    /// room's.
+    pub rooms: Option<RoomFigures>,
     /// The generator's own CPU use.
     pub generator: GeneratorCpu,
     /// The server's memory and CPU, when it could be seen.
@@ -104,8 +124,8 @@ pub struct Connect {
     pub failed: usize,
     /// From the first connect to the last welcome.
     pub seconds: f64,
-    /// `JOIN` lines owed: each client hears of everyone who joined after it (only
-    /// without `--no-read`, whose clients hear but never read).
+    /// `JOIN` lines owed: each client hears of everyone who joined a room it is in after
+    /// it, once per such room (only without `--no-read`, whose clients hear but never read).
     pub joins_expected: Option<u64>,
     /// `JOIN` lines received by all clients together, by the end of the run.
     pub joins_received: u64,
@@ -126,6 +146,39 @@ pub struct Deliveries {
     pub per_second: f64,
     /// Tenths of a second inside the window with no delivery at all (only with senders).
     pub stalled_intervals: Option<usize>,
+}
+
+/// A run with rooms: how full they were, and the figures of the messages said in the rooms
+/// `#r0..` and in the shared room apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoomFigures {
+    /// Rooms the clients were spread over.
+    pub rooms: usize,
+    /// Clients in the emptiest room.
+    pub members_min: usize,
+    /// Clients in the fullest room.
+    pub members_max: usize,
+    /// Messages said in the rooms `#r0..`.
+    pub rooms_talk: Talk,
+    /// Messages said in the shared room, with `--shared-room`.
+    pub shared_talk: Option<Talk>,
+}
+
+/// The figures of the messages said in some of the rooms.
+#[derive(Debug, Clone, Serialize)]
+pub struct Talk {
+    /// Messages sent inside the window.
+    pub messages_sent: u64,
+    /// Deliveries owed for them.
+    pub expected: u64,
+    /// Deliveries seen.
+    pub received: u64,
+    /// Expected but never seen.
+    pub lost: u64,
+    /// Received over the window's length.
+    pub per_second: f64,
+    /// Their end-to-end latency, if any were seen.
+    pub latency_us: Option<Latency>,
 }
 
 /// Latency percentiles, in microseconds.
@@ -243,9 +296,10 @@ impl Report {
                 received: seen.received,
                 lost,
                 per_second: per_second(seen.received as f64, window),
-                stalled_intervals: (seen.plan.senders > 0).then(|| stalls(&seen.samples, &marks)),
+                stalled_intervals: (seen.plan.talkers() > 0).then(|| stalls(&seen.samples, &marks)),
             },
-            latency_us: latency(&seen.tally),
+            latency_us: latency(&seen.tally.latency),
+            rooms: room_figures(&seen, window),
             generator: generator_cpu(&marks),
             server: server_figures(&seen, &marks),
             errors: seen.tally.errors.clone(),
@@ -265,9 +319,7 @@ impl Report {
 }
 
 fn connect(seen: &Observation, marks: &Marks) -> Connect {
-    let welcomed = seen.welcomed as u64;
-    let joins_expected =
-        (seen.plan.no_read == 0).then(|| welcomed * welcomed.saturating_sub(1) / 2);
+    let joins_expected = (seen.plan.no_read == 0).then(|| joins_owed(seen));
     let settled =
         joins_expected.and_then(|expected| seen.samples.iter().find(|s| s.joins >= expected));
     Connect {
@@ -278,6 +330,56 @@ fn connect(seen: &Observation, marks: &Marks) -> Connect {
         joins_expected,
         joins_received: seen.samples.last().map_or(0, |s| s.joins),
         joins_settled_s: settled.map(|s| span(&marks.before, s)),
+    }
+}
+
+/// The `JOIN` lines owed to all clients together: in each room, its n members hear
+/// n(n - 1)/2 arrivals, each of those who came after them.
+fn joins_owed(seen: &Observation) -> u64 {
+    let pairs = |n: u64| n * n.saturating_sub(1) / 2;
+    let everyone = pairs(seen.welcomed as u64);
+    match seen.plan.rooms {
+        None => everyone,
+        Some(rooms) => {
+            let in_rooms: u64 = seen.room_members.iter().map(|&n| pairs(n as u64)).sum();
+            in_rooms + if rooms.shared { everyone } else { 0 }
+        }
+    }
+}
+
+/// The rooms' figures, the shared room's apart, with `--rooms`.
+fn room_figures(seen: &Observation, window_s: f64) -> Option<RoomFigures> {
+    let rooms = seen.plan.rooms?;
+    let all = Counts { sent: seen.sent, expected: seen.expected, received: seen.received };
+    let shared = seen.shared.unwrap_or(Counts { sent: 0, expected: 0, received: 0 });
+    let in_rooms = Counts {
+        sent: all.sent.saturating_sub(shared.sent),
+        expected: all.expected.saturating_sub(shared.expected),
+        received: all.received.saturating_sub(shared.received),
+    };
+    let mut rooms_latency = seen.tally.latency.clone();
+    let rooms_latency =
+        rooms_latency.subtract(&seen.tally.shared_latency).ok().map(|_| rooms_latency);
+    let shared_talk =
+        seen.shared.map(|counts| talk(counts, Some(&seen.tally.shared_latency), window_s));
+    Some(RoomFigures {
+        rooms: rooms.count,
+        members_min: seen.room_members.iter().copied().min().unwrap_or(0),
+        members_max: seen.room_members.iter().copied().max().unwrap_or(0),
+        rooms_talk: talk(in_rooms, rooms_latency.as_ref(), window_s),
+        shared_talk,
+    })
+}
+
+/// The figures of some messages, from their counts and latencies.
+fn talk(counts: Counts, latencies: Option<&Histogram<u64>>, window_s: f64) -> Talk {
+    Talk {
+        messages_sent: counts.sent,
+        expected: counts.expected,
+        received: counts.received,
+        lost: counts.expected.saturating_sub(counts.received),
+        per_second: per_second(counts.received as f64, window_s),
+        latency_us: latencies.and_then(latency),
     }
 }
 
@@ -312,8 +414,7 @@ fn stalls(samples: &[Sample], marks: &Marks) -> usize {
     window.windows(2).filter(|pair| pair[1].delivered == pair[0].delivered).count()
 }
 
-fn latency(tally: &Tally) -> Option<Latency> {
-    let h = &tally.latency;
+fn latency(h: &Histogram<u64>) -> Option<Latency> {
     (!h.is_empty()).then(|| Latency {
         count: h.len(),
         mean: h.mean(),
@@ -447,7 +548,7 @@ impl Report {
         ));
         rows.push(("announcements", announcements(c)));
         let d = &self.deliveries;
-        if self.plan.senders > 0 {
+        if self.plan.talkers() > 0 {
             rows.push((
                 "messages sent",
                 format!("{} in the window", thousands(self.messages_sent)),
@@ -469,17 +570,10 @@ impl Report {
             ));
         }
         if let Some(l) = &self.latency_us {
-            rows.push((
-                "latency",
-                format!(
-                    "p50 {} / p90 {} / p99 {} / p99.9 {} / max {} ms",
-                    ms(l.p50),
-                    ms(l.p90),
-                    ms(l.p99),
-                    ms(l.p999),
-                    ms(l.max)
-                ),
-            ));
+            rows.push(("latency", percentiles(l)));
+        }
+        if let Some(rooms) = &self.rooms {
+            rows.extend(room_rows(rooms, self.connect.welcomed));
         }
         rows.push(("generator CPU", self.generator_row()));
         if let Some(s) = &self.server {
@@ -493,14 +587,21 @@ impl Report {
     fn scenario(&self) -> String {
         let p = &self.plan;
         let pace = match (p.rate, p.window) {
-            _ if p.senders == 0 => "none sending".to_string(),
+            _ if p.talkers() == 0 => "none sending".to_string(),
             (Some(rate), None) => format!("{rate} msg/s"),
             (Some(rate), Some(w)) => format!("{rate} msg/s, at most {w} unseen"),
             (None, w) => format!("max rate, at most {} unseen", w.unwrap_or(0)),
         };
         let name = p.preset.map_or("custom".to_string(), |p| format!("{p:?}"));
+        let rooms = match p.rooms {
+            None => String::new(),
+            Some(rooms) if rooms.shared => {
+                format!(" in {} rooms, + 1 sender in {SHARED_ROOM}", rooms.count)
+            }
+            Some(rooms) => format!(" in {} rooms", rooms.count),
+        };
         format!(
-            "{name}: {} clients, {} senders ({pace}), {} B, {} no-read, {:?} after {:?} warmup, {} threads",
+            "{name}: {} clients, {} senders{rooms} ({pace}), {} B, {} no-read, {:?} after {:?} warmup, {} threads",
             p.clients, p.senders, p.size, p.no_read, p.duration, p.warmup, p.threads
         )
     }
@@ -536,6 +637,43 @@ fn announcements(c: &Connect) -> String {
         }
         (None, _) => format!("{received} JOIN lines"),
     }
+}
+
+/// `p50 / p90 / p99 / p99.9 / max` in milliseconds.
+fn percentiles(l: &Latency) -> String {
+    format!(
+        "p50 {} / p90 {} / p99 {} / p99.9 {} / max {} ms",
+        ms(l.p50),
+        ms(l.p90),
+        ms(l.p99),
+        ms(l.p999),
+        ms(l.max)
+    )
+}
+
+/// The rooms' sizes, then the rooms' messages and the shared room's, each on its own.
+fn room_rows(r: &RoomFigures, welcomed: usize) -> Vec<(&'static str, String)> {
+    let mut sizes = format!("{} rooms of {} to {} members", r.rooms, r.members_min, r.members_max);
+    if r.shared_talk.is_some() {
+        let _ = write!(sizes, ", and {SHARED_ROOM} of {welcomed}");
+    }
+    let mut rows = vec![("rooms", sizes), ("in the rooms", talk_row(&r.rooms_talk))];
+    if let Some(shared) = &r.shared_talk {
+        rows.push(("in #all", talk_row(shared)));
+    }
+    rows
+}
+
+/// One kind of message: how many, deliveries, and latency.
+fn talk_row(t: &Talk) -> String {
+    let latency = t.latency_us.as_ref().map_or_else(|| "no latency".into(), percentiles);
+    format!(
+        "{} messages, {} deliveries/s, lost {} of {}; {latency}",
+        thousands(t.messages_sent),
+        si(t.per_second),
+        thousands(t.lost),
+        thousands(t.expected)
+    )
 }
 
 fn server_rows(s: &ServerFigures) -> Vec<(&'static str, String)> {

@@ -1,5 +1,7 @@
 //! One sender: waits for the go signal, then writes stamped messages at the planned rate, or
-//! as fast as its window of unseen messages allows, until the measured window ends.
+//! as fast as its window of unseen messages allows, until the measured window ends. In the
+//! default room a message is plain text; in a run with rooms it is `/msg #room text`, so it
+//! goes to the sender's room whichever room is current.
 
 use std::io;
 use std::net::TcpStream;
@@ -11,6 +13,7 @@ use smol::{Async, Timer};
 
 use super::board::Board;
 use super::message::{encode, Stamp};
+use super::rooms::Venue;
 use super::shard::Shard;
 
 /// Spaces one sender's messages `1 / rate` apart, senders staggered within the interval.
@@ -65,8 +68,10 @@ pub async fn send(
     let board = &shard.board;
     let _sending = Sending::start(board);
     let (start, end) = board.window();
-    let readers = board.welcomed_readers.load(Ordering::Relaxed) as u64;
-    let mut pacer = plan.rate.map(|rate| Pacer::new(rate, sender, plan.senders));
+    let venue = plan.venue_of(sender as usize);
+    let readers = board.readers_at(venue);
+    let prefix = venue.room().map_or_else(Vec::new, |room| format!("/msg {room} ").into_bytes());
+    let mut pacer = plan.rate.map(|rate| Pacer::new(rate, sender, plan.talkers()));
     // Paced senders send one message per tick; the others all their window allows.
     let most_at_once = if pacer.is_some() { 1 } else { plan.window.unwrap_or(1) };
     let mut seq = 0;
@@ -88,14 +93,24 @@ pub async fn send(
         }
         batch.clear();
         for _ in 0..count {
+            batch.extend_from_slice(&prefix);
             encode(&mut batch, Stamp { sender, seq, sent_us }, plan.size);
             seq += 1;
         }
         (&*stream).write_all(&batch).await?;
         if sent_us >= start {
-            Board::add(&board.sent, u64::from(count));
-            Board::add(&board.expected, u64::from(count) * readers);
+            count_sent(board, venue, u64::from(count), readers);
         }
+    }
+}
+
+/// Counts `count` messages sent inside the window, each owed to `readers`.
+fn count_sent(board: &Board, venue: Venue, count: u64, readers: u64) {
+    Board::add(&board.sent, count);
+    Board::add(&board.expected, count * readers);
+    if venue == Venue::Shared {
+        Board::add(&board.shared_sent, count);
+        Board::add(&board.shared_expected, count * readers);
     }
 }
 

@@ -1,5 +1,6 @@
 //! One generator thread: its share of the clients on a single-threaded executor, each client
-//! joining, then reading (and, for senders, sending) until the conductor says stop.
+//! joining (and entering its rooms), then reading (and, for senders, sending) until the
+//! conductor says stop.
 //!
 //! Client `i` lives on thread `i % threads`, so senders and silent clients spread evenly.
 //! Everything inside a thread is `Rc`/`RefCell`: no locks on the hot path.
@@ -23,7 +24,7 @@ use super::receive::{receive, Me};
 use super::send::send;
 use super::tally::Tally;
 
-/// How long one client's connect and handshake may take.
+/// How long one client's connect and handshake, room joins included, may take.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The size of a thread's read buffer: one read takes whatever the kernel has, up to this.
@@ -115,7 +116,7 @@ impl Shard {
 
     /// What client `index` does.
     fn role(&self, index: usize) -> Role {
-        if index < self.plan.senders {
+        if index < self.plan.talkers() {
             Role::Sender(u32::try_from(index).unwrap_or(u32::MAX))
         } else if index >= self.plan.clients - self.plan.no_read {
             Role::Silent
@@ -133,9 +134,10 @@ impl Shard {
 /// One client from connect to stop.
 async fn client(shard: Rc<Shard>, index: usize) {
     let role = shard.role(index);
+    let rooms = shard.plan.rooms_of(index);
     let joined = {
         let _permit = shard.gate.acquire().await;
-        let attempt = async { Some(join(shard.addr, &format!("b{index}")).await) };
+        let attempt = async { Some(join(shard.addr, &format!("b{index}"), &rooms).await) };
         let timeout = async {
             Timer::after(JOIN_TIMEOUT).await;
             None
@@ -158,23 +160,15 @@ async fn client(shard: Rc<Shard>, index: usize) {
             return;
         }
     };
-    welcome(&shard.board, role);
+    let room = shard.plan.rooms.map(|rooms| rooms.room_of(index));
+    shard.board.welcome(room, role != Role::Silent, joined.joins);
     future::or(session(&shard, role, joined), shard.stopped()).await;
-}
-
-/// Counts a client into the room.
-fn welcome(board: &Board, role: Role) {
-    use std::sync::atomic::Ordering::Relaxed;
-    board.welcomed.fetch_add(1, Relaxed);
-    if role != Role::Silent {
-        board.welcomed_readers.fetch_add(1, Relaxed);
-    }
 }
 
 /// A client's life in the room, until the stop signal drops it. Whatever ends it early
 /// is counted as an error the moment it happens.
 async fn session(shard: &Shard, role: Role, joined: Joined) {
-    let Joined { stream, leftover } = joined;
+    let Joined { stream, leftover, .. } = joined;
     let Role::Sender(id) = role else {
         if role == Role::Reader {
             let me = Me { sender: None, answers_pings: true };

@@ -18,9 +18,12 @@ const MAX_ERROR_KINDS: usize = 32;
 pub struct Tally {
     /// End-to-end latency of every measured delivery, in microseconds, three significant digits.
     pub latency: Histogram<u64>,
+    /// Of those, the deliveries of the shared room's messages (`--shared-room`).
+    pub shared_latency: Histogram<u64>,
     /// Errors by description, with how often each happened.
     pub errors: BTreeMap<String, u64>,
-    /// Who the server announced as gone during the run (`LEAVE`), and why and when.
+    /// Who the server announced as gone during the run (`QUIT`, or `LEAVE` of a room),
+    /// and why and when.
     pub departures: BTreeMap<String, Departure>,
     /// Lines that were neither deliveries, joins, leaves nor pings.
     pub other_lines: u64,
@@ -28,7 +31,7 @@ pub struct Tally {
     pub pongs: u64,
 }
 
-/// One `LEAVE` the server announced.
+/// One departure the server announced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Departure {
     /// The reason given.
@@ -41,8 +44,8 @@ impl Tally {
     /// An empty tally.
     pub fn new() -> Tally {
         Tally {
-            latency: Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
-                .expect("constant histogram bounds are valid"),
+            latency: histogram(),
+            shared_latency: histogram(),
             errors: BTreeMap::new(),
             departures: BTreeMap::new(),
             other_lines: 0,
@@ -65,6 +68,7 @@ impl Tally {
     pub fn merge(&mut self, other: Tally) {
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
+        let _ = self.shared_latency.add(&other.shared_latency);
         for (what, count) in other.errors {
             *self.errors.entry(what).or_insert(0) += count;
         }
@@ -77,6 +81,11 @@ impl Tally {
         self.other_lines += other.other_lines;
         self.pongs += other.pongs;
     }
+}
+
+/// An empty latency histogram: microseconds, three significant digits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant histogram bounds are valid")
 }
 
 impl Default for Tally {

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use smolchat_bench::local_server::{bench_config, LocalServer};
 use smolchat_bench::{self as bench, Options, Report};
 
 /// A small, well-behaved run: a few readers, a few senders, well under any limit.
-fn small_run(rate: Option<f64>, inflight: Option<u32>) -> Report {
-    let options = Options {
+fn small_options(rate: Option<f64>, inflight: Option<u32>) -> Options {
+    Options {
         spawn: true,
         clients: Some(12),
         senders: Some(3),
@@ -18,7 +19,14 @@ fn small_run(rate: Option<f64>, inflight: Option<u32>) -> Report {
         warmup: Some(Duration::from_millis(200)),
         threads: Some(2),
         ..Options::default()
-    };
+    }
+}
+
+fn small_run(rate: Option<f64>, inflight: Option<u32>) -> Report {
+    run(small_options(rate, inflight))
+}
+
+fn run(options: Options) -> Report {
     let plan = options.plan().expect("a valid plan");
     bench::run(&plan, false).expect("the benchmark runs")
 }
@@ -30,6 +38,11 @@ fn assert_counts_add_up(report: &Report) {
     let deliveries = &report.deliveries;
     // Every message sent in the window is owed to all twelve clients, senders included.
     assert_eq!(deliveries.expected, report.messages_sent * 12, "{report}");
+    assert_everything_arrived(report);
+}
+
+fn assert_everything_arrived(report: &Report) {
+    let deliveries = &report.deliveries;
     assert_eq!(deliveries.received, deliveries.expected, "{report}");
     assert_eq!(deliveries.lost, 0, "{report}");
     assert!(report.errors.is_empty(), "{report}");
@@ -52,4 +65,55 @@ fn windowed_senders_reach_every_reader() {
     assert_counts_add_up(&report);
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");
     assert_eq!(json["deliveries"]["lost"], 0);
+}
+
+/// Twelve clients in three rooms of four, one sender in each, everyone also in `#all`
+/// where a fourth sender talks; half a second, as the counts are what matters here.
+fn rooms_options() -> Options {
+    Options {
+        rooms: Some(3),
+        shared_room: true,
+        duration: Some(Duration::from_millis(400)),
+        warmup: Some(Duration::from_millis(100)),
+        ..small_options(Some(40.0), None)
+    }
+}
+
+/// A room's message is owed to its four members, an `#all` message to all twelve, and the
+/// two kinds add up to the whole.
+fn assert_rooms_add_up(report: &Report) {
+    assert_eq!(report.connect.welcomed, 12, "{report}");
+    assert_eq!(report.connect.failed, 0, "{report}");
+    assert_everything_arrived(report);
+    let rooms = report.rooms.as_ref().expect("room figures");
+    assert_eq!((rooms.rooms, rooms.members_min, rooms.members_max), (3, 4, 4), "{report}");
+    let (talk, shared) = (&rooms.rooms_talk, rooms.shared_talk.as_ref().expect("#all figures"));
+    assert!(talk.messages_sent > 0 && shared.messages_sent > 0, "{report}");
+    assert_eq!(talk.expected, talk.messages_sent * 4, "{report}");
+    assert_eq!(shared.expected, shared.messages_sent * 12, "{report}");
+    assert_eq!(talk.messages_sent + shared.messages_sent, report.messages_sent, "{report}");
+    assert_eq!(talk.expected + shared.expected, report.deliveries.expected, "{report}");
+    assert_eq!((talk.lost, shared.lost), (0, 0), "{report}");
+    let counted = |t: &bench::report::Talk| t.latency_us.as_ref().map_or(0, |l| l.count);
+    assert_eq!(counted(talk), talk.received, "{report}");
+    assert_eq!(counted(shared), shared.received, "{report}");
+    // Each room of four hears 6 arrivals, #all of twelve 66; the lobby's are not counted.
+    assert_eq!(report.connect.joins_expected, Some(3 * 6 + 66), "{report}");
+}
+
+/// Both ways into the rooms at once (the two runs share the time): leaving the default
+/// room a server puts newcomers in, and a server without one.
+#[test]
+fn rooms_count_per_room_with_and_without_a_default_room() {
+    let config = smolchat::server::Config { default_room: None, ..bench_config() };
+    let server = LocalServer::start_with(config).expect("a server");
+    let elsewhere =
+        Options { spawn: false, addr: Some(server.addr.to_string()), ..rooms_options() };
+    let (lobby, no_lobby) = std::thread::scope(|scope| {
+        let no_lobby = scope.spawn(|| run(elsewhere));
+        (run(rooms_options()), no_lobby.join().expect("the run does not panic"))
+    });
+    server.stop().expect("the server stops");
+    assert_rooms_add_up(&lobby);
+    assert_rooms_add_up(&no_lobby);
 }

@@ -130,7 +130,6 @@ fn help_opens_with_each_binarys_own_description() {
         (env!("CARGO_BIN_EXE_smolchat-server"), "The smolchat server:"),
         (env!("CARGO_BIN_EXE_smolchat"), "The smolchat client:"),
     ] {
-        // (smolchat-bench's own test is in its crate: it has no binary here.)
         let output = Process::new(binary).arg("--help").output().expect("run --help");
         let help = String::from_utf8_lossy(&output.stdout);
         assert!(help.starts_with(opening), "{binary}: {help}");

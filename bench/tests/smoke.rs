@@ -117,3 +117,13 @@ fn rooms_count_per_room_with_and_without_a_default_room() {
     assert_rooms_add_up(&lobby);
     assert_rooms_add_up(&no_lobby);
 }
+
+#[test]
+fn help_opens_with_the_bench_s_own_description() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_smolchat-bench"))
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.starts_with("smolchat-bench: measures a smolchat server"), "{help}");
+}

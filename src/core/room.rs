@@ -22,12 +22,14 @@ use super::name::{Key, Nick, RoomName};
 use super::pace::{PRESENCE, TALK};
 use super::person::{ClientId, Person};
 
-/// A batch this large (bytes of text, roughly) is flushed at once instead of waiting for
-/// the flusher task, which bounds what a room holds back.
-const FLUSH_AT: usize = 32 * 1024;
+/// A batch about this large (in bytes of a line protocol) is flushed at once instead of
+/// waiting for the flusher task, which bounds what a room holds back: some 2,800 joins, as
+/// many as a join storm brings within one pause of a room of 10,000.
+const FLUSH_AT: usize = 64 * 1024;
 
-/// What an event costs in a batch besides its text, for [`FLUSH_AT`].
-const EVENT_OVERHEAD: usize = 64;
+/// What an event's line costs besides the names and the text in it: a keyword and the
+/// spaces and newline between its fields.
+const LINE_OVERHEAD: usize = 12;
 
 /// A room's topic and who set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +63,7 @@ pub(super) struct RoomState {
     pub topic: Option<Topic>,
     /// Events not yet handed to the queues, in order.
     pending: Vec<Pending>,
-    /// Roughly how many bytes `pending` will encode to.
+    /// Roughly how many bytes `pending` will encode to, in the chat protocol.
     pending_size: usize,
     /// True once the pending batch holds talk, which is flushed on the shorter pace.
     talk_pending: bool,
@@ -209,7 +211,7 @@ impl RoomState {
         let was_empty = self.pending.is_empty();
         let first_talk = event.is_talk() && !self.talk_pending;
         self.talk_pending |= first_talk;
-        self.pending_size += EVENT_OVERHEAD + text_len(&event);
+        self.pending_size += line_size(&event);
         self.pending.push(Pending { event: Stamped::now(event), skip });
         if self.pending_size >= FLUSH_AT {
             self.flush();
@@ -263,15 +265,24 @@ impl RoomState {
     }
 }
 
-/// The length of what people wrote in `event`.
-fn text_len(event: &Event) -> usize {
-    match event {
-        Event::Message { text, .. } | Event::Action { text, .. } | Event::Topic { text, .. } => {
-            text.len()
+/// About how long `event` is as a line: its names and text, and the overhead of a line.
+fn line_size(event: &Event) -> usize {
+    let (room, names, text) = match event {
+        Event::Message { room, from, text } | Event::Action { room, from, text } => {
+            (room.as_str().len(), from.as_str().len(), text.len())
         }
-        Event::Part { words, .. } => words.as_ref().map_or(0, String::len),
-        _ => 0,
-    }
+        Event::Topic { room, by, text } => (room.as_str().len(), by.as_str().len(), text.len()),
+        Event::Join { room, nick } => (room.as_str().len(), nick.as_str().len(), 0),
+        Event::Part { room, nick, words } => {
+            (room.as_str().len(), nick.as_str().len(), words.as_ref().map_or(0, String::len))
+        }
+        Event::Quit { nick, .. } => (0, nick.as_str().len(), 24),
+        Event::Rename { old, new } => (0, old.as_str().len() + new.as_str().len(), 0),
+        Event::Private { from, to, text } => {
+            (0, from.as_str().len() + to.as_str().len(), text.len())
+        }
+    };
+    LINE_OVERHEAD + room + names + text
 }
 
 #[cfg(test)]
@@ -328,6 +339,21 @@ mod tests {
             assert!(future::poll_once(&mut wait).await.is_none(), "presence alone keeps waiting");
             room.lock().await.announce(0, say(&room, "hello"), None);
             assert!(future::poll_once(&mut wait).await.is_some(), "talk ends the wait");
+        });
+    }
+
+    #[test]
+    fn a_join_storm_is_flushed_every_twenty_eight_hundred_or_so_joins() {
+        smol::block_on(async {
+            let room = room();
+            let mut state = room.lock().await;
+            let mut joins = 0;
+            while !state.pending.is_empty() || joins == 0 {
+                state.announce(0, arrive(&room, &format!("b{joins:04}")), None);
+                joins += 1;
+            }
+            // `JOIN #test b1234` and a newline: 18 bytes on the wire, 22 estimated.
+            assert!((2_600..=3_200).contains(&joins), "{joins}");
         });
     }
 

@@ -129,23 +129,26 @@ impl Chat {
         if person.room_count() >= max {
             return Err(JoinError::TooManyRooms { max });
         }
-        // The map stays locked until the newcomer is in, so the room cannot be emptied and
-        // removed in between.
-        let mut rooms = self.rooms.lock().await;
-        let room = self.find_or_make(&mut rooms, name, key)?;
-        let mut state = room.lock().await;
-        let event = Stamped::now(Event::Join { room: name_of(&room), nick: person.nick() });
-        let _ = person.recipient().send(&event);
-        welcome(&room, state.topic.as_ref());
-        if !state.members.is_empty() {
-            state.announce(person.id(), event.event, None);
+        loop {
+            let room = self.find_or_make(&mut *self.rooms.lock().await, name, key.clone())?;
+            // The map is not held while waiting for the room, which may be busy with a flush
+            // to thousands; a room emptied and removed in between is dead: look again.
+            let mut state = room.lock().await;
+            if state.dead {
+                continue;
+            }
+            let event = Stamped::now(Event::Join { room: name_of(&room), nick: person.nick() });
+            let _ = person.recipient().send(&event);
+            welcome(&room, state.topic.as_ref());
+            if !state.members.is_empty() {
+                state.announce(person.id(), event.event, None);
+            }
+            state.add(person.clone());
+            drop(state);
+            person.add_room(room.clone());
+            debug!(room = %room.name(), nick = %person.nick(), "joined");
+            return Ok(Joined::Entered(room));
         }
-        state.add(person.clone());
-        drop(state);
-        drop(rooms);
-        person.add_room(room.clone());
-        debug!(room = %room.name(), nick = %person.nick(), "joined");
-        Ok(Joined::Entered(room))
     }
 
     fn find_or_make(

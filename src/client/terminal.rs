@@ -254,6 +254,20 @@ struct Printing<P> {
 }
 
 impl<P: ExternalPrinter> Printing<P> {
+    /// Whether `event` is the server's last word on a `/join` or `/part`: a `ROOM`, an
+    /// `ERROR`, or our own `LEAVE` of a room that was not current (leaving the current one
+    /// is followed by a `ROOM`).
+    fn answers_a_room_change(&self, event: &Line) -> bool {
+        match event {
+            Line::Room { .. } | Line::Error { .. } => true,
+            Line::Leave { room, nick, .. } => {
+                same_nick(nick, self.renderer.me())
+                    && self.renderer.current().is_none_or(|current| !same_nick(current, room))
+            }
+            _ => false,
+        }
+    }
+
     fn run(mut self) {
         let error = loop {
             match self.incoming.next_blocking() {
@@ -274,9 +288,7 @@ impl<P: ExternalPrinter> Printing<P> {
             // Every line ends in a newline: rustyline adds none when it is not in raw mode.
             let _ = self.printer.print(format!("{line}\n"));
         }
-        let own_leave =
-            matches!(event, Line::Leave { nick, .. } if same_nick(nick, self.renderer.me()));
-        if matches!(event, Line::Room { .. } | Line::Error { .. }) || own_leave {
+        if self.answers_a_room_change(event) {
             let _ = self.shared.answered.0.try_send(());
         }
     }

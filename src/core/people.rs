@@ -14,6 +14,7 @@ use super::once::Locked;
 use super::outbox::PushError;
 use super::person::{Person, Recipient};
 use super::Chat;
+use crate::unicode;
 
 /// Why a nickname could not be registered or taken.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -45,55 +46,59 @@ pub enum WhisperError {
     NoSuchNick(String),
 }
 
-/// Everyone online, by the fold and by the skeleton of their nickname.
+/// Everyone online, by the skeleton of their nickname. One map serves both questions: a
+/// nickname's fold decides its skeleton, so the same name has the same skeleton, and
+/// whoever holds a skeleton either has the same fold (the name is taken) or merely looks
+/// alike (it is confusable). No two people online share a skeleton.
 #[derive(Default)]
 pub(super) struct Directory {
-    /// Equal folds are the same name.
-    by_fold: HashMap<Arc<str>, Arc<Person>>,
-    /// Equal skeletons look alike.
-    by_skeleton: HashMap<Arc<str>, Arc<Person>>,
+    /// By skeleton.
+    by_look: HashMap<Arc<str>, Arc<Person>>,
     /// Set once at shutdown; nobody registers afterwards.
     pub closed: bool,
 }
 
 impl Directory {
     /// Whether `nick` (with `key`) is free for `asker` (`None` for a newcomer): taken if
-    /// someone else has its fold, confusable if someone else has its skeleton.
+    /// someone else has its fold, confusable if someone else has only its skeleton.
     fn check(&self, nick: &Nick, key: &Key, asker: Option<&Person>) -> Result<(), NickRefused> {
-        let someone_else = |found: &Arc<Person>| asker.is_none_or(|me| me.id() != found.id());
-        if self.by_fold.get(&key.fold).is_some_and(someone_else) {
-            return Err(NickRefused::Taken(nick.clone()));
+        let someone_else = |found: &&Arc<Person>| asker.is_none_or(|me| me.id() != found.id());
+        let Some(holder) = self.by_look.get(&key.skeleton).filter(someone_else) else {
+            return Ok(());
+        };
+        let (taken, taken_key) = holder.name();
+        if taken_key.fold == key.fold {
+            Err(NickRefused::Taken(nick.clone()))
+        } else {
+            Err(NickRefused::Confusable { wanted: nick.clone(), taken })
         }
-        if let Some(holder) = self.by_skeleton.get(&key.skeleton).filter(|p| someone_else(p)) {
-            return Err(NickRefused::Confusable { wanted: nick.clone(), taken: holder.nick() });
-        }
-        Ok(())
     }
 
     fn insert(&mut self, key: Key, person: Arc<Person>) {
-        self.by_skeleton.insert(key.skeleton, person.clone());
-        self.by_fold.insert(key.fold, person);
+        self.by_look.insert(key.skeleton, person);
     }
 
-    /// Removes `person`'s entries under `key`, if they are still theirs.
+    /// Removes `person`'s entry under `key`, if it is still theirs.
     fn remove(&mut self, key: &Key, person: &Person) {
-        let theirs = |found: &Arc<Person>| found.id() == person.id();
-        if self.by_fold.get(&key.fold).is_some_and(theirs) {
-            self.by_fold.remove(&key.fold);
+        if self.by_look.get(&key.skeleton).is_some_and(|found| found.id() == person.id()) {
+            self.by_look.remove(&key.skeleton);
         }
-        if self.by_skeleton.get(&key.skeleton).is_some_and(theirs) {
-            self.by_skeleton.remove(&key.skeleton);
-        }
+    }
+
+    /// Whoever is online under a nickname that folds to `fold`.
+    fn find(&self, fold: &str) -> Option<&Arc<Person>> {
+        let holder = self.by_look.get(unicode::skeleton(fold).as_ref())?;
+        (holder.name().1.fold.as_ref() == fold).then_some(holder)
     }
 
     /// How many people are online.
     pub fn len(&self) -> usize {
-        self.by_fold.len()
+        self.by_look.len()
     }
 
     /// Everyone online.
     pub fn everyone(&self) -> impl Iterator<Item = &Arc<Person>> {
-        self.by_fold.values()
+        self.by_look.values()
     }
 }
 
@@ -165,8 +170,8 @@ impl Chat {
         to: &str,
         text: String,
     ) -> Result<(), WhisperError> {
-        let fold = crate::unicode::fold(to);
-        let target = self.people.lock().await.by_fold.get(fold.as_ref()).cloned();
+        let fold = unicode::fold(to);
+        let target = self.people.lock().await.find(&fold).cloned();
         let target = target.ok_or_else(|| WhisperError::NoSuchNick(to.to_string()))?;
         let rooms = person.rooms();
         for room in &rooms {

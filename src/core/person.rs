@@ -2,6 +2,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use smallvec::SmallVec;
+
 use super::event::{Encode, Stamped};
 use super::name::{Key, Nick};
 use super::outbox::{Chunk, Outbox, PushError};
@@ -54,14 +56,15 @@ struct PersonState {
     nick: Nick,
     /// Its fold and skeleton, for the directory and for sorting `NAMES`.
     key: Key,
-    /// The rooms they are in, in the order they joined.
-    rooms: Vec<Arc<Room>>,
+    /// The rooms they are in, in the order they joined. Most people are in one room; it
+    /// is kept inline, without an allocation of its own.
+    rooms: SmallVec<[Arc<Room>; 1]>,
 }
 
 impl Person {
     /// Someone who registered as `nick`.
     pub(super) fn new(id: ClientId, recipient: Recipient, nick: Nick, key: Key) -> Person {
-        let state = PersonState { nick, key, rooms: Vec::new() };
+        let state = PersonState { nick, key, rooms: SmallVec::new() };
         Person { id, recipient, state: Mutex::new(state) }
     }
 
@@ -88,7 +91,7 @@ impl Person {
 
     /// The rooms they are in, in the order they joined them.
     pub fn rooms(&self) -> Vec<Arc<Room>> {
-        self.lock().rooms.clone()
+        self.lock().rooms.to_vec()
     }
 
     /// How many rooms they are in.
@@ -116,7 +119,7 @@ impl Person {
     }
 
     pub(super) fn take_rooms(&self) -> Vec<Arc<Room>> {
-        std::mem::take(&mut self.lock().rooms)
+        std::mem::take(&mut self.lock().rooms).into_vec()
     }
 
     /// The lock is held for a copy or an update only, never across an await, and a panic

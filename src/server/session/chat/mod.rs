@@ -99,7 +99,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Ending::LineTimeout => Departure::LineTimeout,
             Ending::PingTimeout => Departure::PingTimeout,
         };
-        self.link.ticket.shared.chat.quit(&person, why).await;
+        // Boxed: it runs once, at the end, and its locks would otherwise size the task for
+        // its whole life.
+        Box::pin(self.link.ticket.shared.chat.quit(&person, why)).await;
     }
 
     /// Reads the member's lines and acts on them until it leaves.

@@ -31,10 +31,10 @@ use async_lock::Mutex;
 pub use event::{Departure, Encode, Event, Stamped};
 pub use name::{Key, Nick, NickError, RoomName, RoomNameError, DEFAULT_MAX_NICK, MAX_ROOM_NAME};
 pub use outbox::{Chunk, Cut, Outbox, PushError, Queue};
-pub use people::{NickRefused, WhisperError};
+pub use people::{Arrival, NickRefused, WhisperError};
 pub use person::{ClientId, Person, Recipient};
 pub use room::{Room, Topic};
-pub use rooms::{JoinError, Joined, RoomError, RoomSummary};
+pub use rooms::{JoinError, Joined, Landing, RoomError, RoomSummary};
 
 use people::Directory;
 use rooms::Rooms;

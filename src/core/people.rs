@@ -9,10 +9,10 @@ use thiserror::Error;
 use tracing::{debug, info};
 
 use super::event::{Departure, Event, Stamped};
-use super::name::{Key, Nick};
+use super::name::{Key, Nick, RoomName};
 use super::once::Locked;
-use super::outbox::PushError;
 use super::person::{Person, Recipient};
+use super::rooms::{JoinError, Landing};
 use super::Chat;
 use crate::unicode;
 
@@ -33,9 +33,16 @@ pub enum NickRefused {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     Closed,
-    /// The newcomer's own queue would not take its welcome: it is gone or not reading.
-    #[error("the connection is not taking lines")]
-    Unreachable,
+}
+
+/// What a newcomer is told first: how many are online, and where it landed.
+#[derive(Debug)]
+pub struct Arrival<'a> {
+    /// Everyone online, the newcomer included.
+    pub online: usize,
+    /// The room it was put in and what it is told of it, or why it could not be; `None`
+    /// when no room was asked for.
+    pub landed: Option<Result<Landing<'a>, JoinError>>,
 }
 
 /// Why a private message could not be sent.
@@ -103,15 +110,16 @@ impl Directory {
 }
 
 impl Chat {
-    /// Registers `nick` for a connection reached through `recipient`. Under the
-    /// directory's lock, before anyone can write to the newcomer, `welcome` is called with
-    /// how many are online (the newcomer included) to queue its first line; if that fails
-    /// the registration does not happen.
+    /// Registers `nick` for a connection reached through `recipient` and puts it in
+    /// `room`, if one is given. All of it happens under the directory's lock, so nobody can
+    /// write to the newcomer before `welcome` has been given its [`Arrival`] to queue its
+    /// first lines (in one piece, so one write).
     pub async fn register(
         &self,
         recipient: Recipient,
         nick: Nick,
-        welcome: impl FnOnce(usize) -> Result<(), PushError>,
+        room: Option<&RoomName>,
+        welcome: impl FnOnce(Arrival<'_>),
     ) -> Result<Arc<Person>, NickRefused> {
         let key = nick.key();
         let mut people = self.people.lock().await;
@@ -120,11 +128,26 @@ impl Chat {
         }
         people.check(&nick, &key, None)?;
         let online = people.len() + 1;
-        welcome(online).map_err(|_| NickRefused::Unreachable)?;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         info!(nick = %nick, online, "registered");
         let person = Arc::new(Person::new(id, recipient, nick, key.clone()));
         people.insert(key, person.clone());
+        let Some(room) = room else {
+            welcome(Arrival { online, landed: None });
+            return Ok(person);
+        };
+        let mut welcome = Some(welcome);
+        let greet = |landing: Landing<'_>| {
+            if let Some(welcome) = welcome.take() {
+                welcome(Arrival { online, landed: Some(Ok(landing)) });
+            }
+        };
+        if let Err(refused) = self.join(&person, room, greet).await {
+            if let Some(welcome) = welcome.take() {
+                welcome(Arrival { online, landed: Some(Err(refused)) });
+            }
+        }
+        drop(people);
         Ok(person)
     }
 

@@ -72,6 +72,18 @@ pub enum Joined {
     AlreadyIn(Arc<Room>),
 }
 
+/// What a person who enters a room is told, in their session's protocol, before any of the
+/// room's later events: its own arrival, and the room's topic.
+#[derive(Debug, Clone, Copy)]
+pub struct Landing<'a> {
+    /// The room.
+    pub room: &'a Room,
+    /// Their own arrival, the event the room's members hear.
+    pub join: &'a Stamped,
+    /// The room's topic, if it has one.
+    pub topic: Option<&'a Topic>,
+}
+
 /// One line of a room list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSummary {
@@ -112,14 +124,14 @@ impl Rooms {
 }
 
 impl Chat {
-    /// Puts `person` in the room `name`, making it if it does not exist. They hear their
-    /// own `Join` first, then `welcome` is called under the room's lock with the room and
-    /// its topic, so their session can tell them more before any of the room's later events.
+    /// Puts `person` in the room `name`, making it if it does not exist. Under the room's
+    /// lock, `welcome` is given their [`Landing`] to tell them of it, so that it reaches
+    /// them before any of the room's later events; everyone else hears the `Join`.
     pub async fn join(
         &self,
         person: &Arc<Person>,
         name: &RoomName,
-        welcome: impl FnOnce(&Room, Option<&Topic>),
+        welcome: impl FnOnce(Landing<'_>),
     ) -> Result<Joined, JoinError> {
         let key = name.key();
         if let Some(room) = person.room(&key.fold) {
@@ -138,8 +150,7 @@ impl Chat {
                 continue;
             }
             let event = Stamped::now(Event::Join { room: name_of(&room), nick: person.nick() });
-            let _ = person.recipient().send(&event);
-            welcome(&room, state.topic.as_ref());
+            welcome(Landing { room: &room, join: &event, topic: state.topic.as_ref() });
             if !state.members.is_empty() {
                 state.announce(person.id(), event.event, None);
             }

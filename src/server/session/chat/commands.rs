@@ -6,10 +6,10 @@ use std::sync::Arc;
 use futures_lite::AsyncRead;
 use tracing::debug;
 
-use super::{reply_lines, Ending, Session};
+use super::{reply_lines, write_landing, Ending, Session};
 use crate::core::{
-    Chat, JoinError, Joined, Nick, NickRefused, Person, Room, RoomError, RoomName, RoomNameError,
-    Topic,
+    Chat, JoinError, Joined, Landing, Nick, NickRefused, Person, Room, RoomError, RoomName,
+    RoomNameError, Topic,
 };
 use crate::proto::chat::{is_room_name, Command, CommandError, ErrorCode, Line};
 
@@ -121,16 +121,13 @@ impl<R: AsyncRead + Unpin> Session<R> {
 
     /// Joins `name` (or switches to it, if already in it) and makes it the current room.
     pub(super) async fn join(&mut self, person: &Arc<Person>, name: &RoomName) {
-        // Under the room's lock: the topic and the switch reach the newcomer before any of
-        // the room's later lines.
+        // Under the room's lock: the newcomer hears of its arrival, the topic and the switch
+        // before any of the room's later lines, in one piece.
         let outbox = &self.link.outbox;
-        let welcome = |room: &Room, topic: Option<&Topic>| {
-            let mut lines = Vec::new();
-            if let Some(topic) = topic {
-                lines.push(topic_line(room.name(), topic));
-            }
-            lines.push(Line::Room { room: Some(room.name().to_string()) });
-            reply_lines(outbox, &lines);
+        let welcome = |landing: Landing<'_>| {
+            let mut bytes = Vec::new();
+            write_landing(&mut bytes, &landing);
+            let _ = outbox.push_reply(bytes.into());
         };
         let joined = self.core().join(person, name, welcome).await;
         match joined {
@@ -140,13 +137,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.current = Some(room);
             }
             Err(error) => {
-                let code = match error {
-                    JoinError::Confusable { .. } => ErrorCode::RoomConfusable,
-                    JoinError::TooManyRooms { .. } => ErrorCode::TooManyRooms,
-                    JoinError::ServerRoomsFull { .. } => ErrorCode::ServerRoomsFull,
-                    JoinError::Closed => return,
-                };
-                self.error(code, error.to_string());
+                if let Some(line) = join_refused(&error) {
+                    self.reply(&line);
+                }
             }
         }
     }
@@ -227,7 +220,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
         };
         match self.core().rename(person, new).await {
-            Ok(()) | Err(NickRefused::Closed | NickRefused::Unreachable) => Ok(()),
+            Ok(()) | Err(NickRefused::Closed) => Ok(()),
             Err(refused @ NickRefused::Taken(_)) => {
                 Err(Refused::Error(ErrorCode::NickTaken, refused.to_string()))
             }
@@ -261,8 +254,19 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 }
 
+/// The `ERROR` line for a refused join; `None` at shutdown, when the goodbye says it all.
+pub(super) fn join_refused(error: &JoinError) -> Option<Line> {
+    let code = match error {
+        JoinError::Confusable { .. } => ErrorCode::RoomConfusable,
+        JoinError::TooManyRooms { .. } => ErrorCode::TooManyRooms,
+        JoinError::ServerRoomsFull { .. } => ErrorCode::ServerRoomsFull,
+        JoinError::Closed => return None,
+    };
+    Some(Line::Error { code, text: error.to_string() })
+}
+
 /// A `TOPIC` line for `room`.
-fn topic_line(room: &RoomName, topic: &Topic) -> Line {
+pub(super) fn topic_line(room: &RoomName, topic: &Topic) -> Line {
     Line::Topic { room: room.to_string(), by: topic.by.to_string(), text: topic.text.clone() }
 }
 

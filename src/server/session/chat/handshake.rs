@@ -8,10 +8,31 @@ use futures_lite::{future, AsyncRead};
 use tracing::info;
 
 use super::super::link::Input;
-use super::Session;
-use crate::core::{Nick, NickError, NickRefused, Person, Recipient};
+use super::commands::join_refused;
+use super::{write_landing, Session};
+use crate::core::{Arrival, Nick, NickError, NickRefused, Person, Recipient};
 use crate::proto::chat::{Command, ErrorCode, Line, CHAT, HELP, PROTOCOL_VERSION};
 use crate::server::flood::Verdict;
+
+/// A newcomer's first lines, in one piece: `WELCOME`, then what it was told of the default
+/// room (or why it could not enter it), and always a `ROOM` line last.
+fn arrival_lines(nick: &Nick, arrival: Arrival<'_>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(128);
+    let nick = nick.to_string();
+    Line::Welcome { nick, online: arrival.online, protocol: PROTOCOL_VERSION }
+        .encode_into(&mut bytes);
+    match arrival.landed {
+        Some(Ok(landing)) => write_landing(&mut bytes, &landing),
+        Some(Err(refused)) => {
+            if let Some(line) = join_refused(&refused) {
+                line.encode_into(&mut bytes);
+            }
+            Line::Room { room: None }.encode_into(&mut bytes);
+        }
+        None => Line::Room { room: None }.encode_into(&mut bytes),
+    }
+    bytes
+}
 
 /// What one nickname attempt came to.
 enum Attempt {
@@ -103,23 +124,20 @@ impl<R: AsyncRead + Unpin> Session<R> {
         };
         let outbox = self.link.outbox.clone();
         let recipient = Recipient { outbox: outbox.clone(), encoder: &CHAT };
-        let welcome = |online| {
-            let nick = nick.to_string();
-            outbox.push_reply(
-                Line::Welcome { nick, online, protocol: PROTOCOL_VERSION }.encode().into(),
-            )
-        };
         let shared = self.link.ticket.shared.clone();
-        match shared.chat.register(recipient, nick.clone(), welcome).await {
+        let room = shared.config.default_room.as_ref();
+        let welcome = |arrival: Arrival<'_>| {
+            let _ = outbox.push_reply(arrival_lines(&nick, arrival).into());
+        };
+        match shared.chat.register(recipient, nick.clone(), room, welcome).await {
             Ok(person) => {
-                self.enter_default_room(&person).await;
+                self.current = person.rooms().pop();
                 Attempt::Welcome(person)
             }
             Err(NickRefused::Closed) => {
                 self.bye();
                 Attempt::GiveUp
             }
-            Err(NickRefused::Unreachable) => Attempt::GiveUp,
             Err(refused @ NickRefused::Taken(_)) => {
                 self.error(ErrorCode::NickTaken, refused.to_string());
                 Attempt::Again
@@ -128,18 +146,6 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.error(ErrorCode::NickConfusable, refused.to_string());
                 Attempt::Again
             }
-        }
-    }
-
-    /// Puts a newcomer in the server's default room, if there is one. Either way the
-    /// registration ends with a `ROOM` line, which tells the client where plain text goes.
-    async fn enter_default_room(&mut self, person: &Arc<Person>) {
-        let shared = self.link.ticket.shared.clone();
-        if let Some(room) = &shared.config.default_room {
-            self.join(person, room).await;
-        }
-        if self.current.is_none() {
-            self.reply(&Line::Room { room: None });
         }
     }
 

@@ -11,8 +11,8 @@ use futures_lite::{future, AsyncRead, AsyncWrite};
 use tracing::{debug, info};
 
 use super::link::{Alarm, Input, Link, Refusal};
-use crate::core::{Departure, Outbox, Person, Room};
-use crate::proto::chat::{ErrorCode, Line, TextError};
+use crate::core::{Departure, Encode as _, Landing, Outbox, Person, Room};
+use crate::proto::chat::{ErrorCode, Line, TextError, CHAT};
 use crate::server::admission::{Full, Ticket};
 use crate::server::flood::Verdict;
 use crate::server::transport::Halves;
@@ -68,6 +68,16 @@ fn reply_lines(outbox: &Outbox, lines: &[Line]) {
     let mut bytes = Vec::new();
     lines.iter().for_each(|line| line.encode_into(&mut bytes));
     let _ = outbox.push_reply(bytes.into());
+}
+
+/// What a client that entered a room is told: its own `JOIN`, the room's `TOPIC` if it has
+/// one, and `ROOM`, since the room it entered is now its current room.
+fn write_landing(bytes: &mut Vec<u8>, landing: &Landing<'_>) {
+    CHAT.encode(landing.join, bytes);
+    if let Some(topic) = landing.topic {
+        commands::topic_line(landing.room.name(), topic).encode_into(bytes);
+    }
+    Line::Room { room: Some(landing.room.name().to_string()) }.encode_into(bytes);
 }
 
 /// The line that tells a connection it is not admitted.

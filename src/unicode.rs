@@ -89,11 +89,18 @@ pub fn compose(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Whether `c` may appear in a name: a letter or digit of any script, `_` or `-`, but nothing
-/// that [`is_invisible`], because the Hangul fillers (U+3164 and kin) count as letters yet show
-/// as blanks.
+/// Whether `c` may appear in a name: a letter or digit of any script, a mark that combines
+/// with one (Unicode's `XID_Continue`: without the virama, `हिन्दी` could not be written),
+/// `_` or `-`, but nothing that [`is_invisible`], because the Hangul fillers (U+3164 and
+/// kin) count as letters yet show as blanks.
 pub fn is_name_char(c: char) -> bool {
-    (c.is_alphanumeric() || c == '_' || c == '-') && !is_invisible(c)
+    (c.is_alphanumeric() || c == '-' || unicode_ident::is_xid_continue(c)) && !is_invisible(c)
+}
+
+/// Whether a name may start with `c`: a name character that stands on its own, not a mark
+/// that would combine with whatever is written before the name.
+pub fn is_name_start(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '-'
 }
 
 /// Applies one step that answers `None` when it would leave the text as it is, so that text
@@ -274,6 +281,9 @@ mod tests {
         for c in [' ', '#', '/', '\u{200B}', '\u{202E}', '\u{3164}', '\u{115F}'] {
             assert!(!is_name_char(c), "U+{:04X}", u32::from(c));
         }
+        // The Devanagari virama and vowel signs are marks, and names need them.
+        assert!("हिन्दी".chars().all(is_name_char));
+        assert!(!is_name_start('\u{94D}') && is_name_start('ह'));
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Nick {
         if text.is_empty() {
             return Err(NickError::Empty);
         }
-        if let Some(found) = text.chars().find(|&c| !unicode::is_name_char(c)) {
+        if let Some(found) = invalid_char(&text) {
             return Err(NickError::Invalid { found });
         }
         if text.chars().count() > max {
@@ -128,7 +128,7 @@ impl RoomName {
         if length == 0 || length > MAX_ROOM_NAME {
             return Err(RoomNameError::Length);
         }
-        if let Some(found) = name.chars().find(|&c| !unicode::is_name_char(c)) {
+        if let Some(found) = invalid_char(name) {
             return Err(RoomNameError::Invalid { found });
         }
         Ok(RoomName(text.into()))
@@ -143,6 +143,13 @@ impl RoomName {
     pub fn key(&self) -> Key {
         Key::of(&self.0)
     }
+}
+
+/// The first character `name` may not hold where it is, if any.
+fn invalid_char(name: &str) -> Option<char> {
+    let mut chars = name.chars();
+    let first = chars.next().filter(|&c| !unicode::is_name_start(c) || !unicode::is_name_char(c));
+    first.or_else(|| chars.find(|&c| !unicode::is_name_char(c)))
 }
 
 impl fmt::Display for Nick {
@@ -182,6 +189,14 @@ mod tests {
         for ok in ["alice", "Bob_2", "a-b", "Zoë", "日本語", "x"] {
             assert_eq!(Nick::parse(ok, 32).map(|n| n.to_string()), Ok(ok.to_string()));
         }
+    }
+
+    #[test]
+    fn marks_combine_but_do_not_start_a_name() {
+        assert!(Nick::parse("हिन्दी", 32).is_ok());
+        assert!(RoomName::parse("#हिन्दी").is_ok());
+        assert_eq!(Nick::parse("\u{94D}a", 32), Err(NickError::Invalid { found: '\u{94D}' }));
+        assert_eq!(RoomName::parse("#\u{301}"), Err(RoomNameError::Invalid { found: '\u{301}' }));
     }
 
     #[test]

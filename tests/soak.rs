@@ -42,8 +42,8 @@ impl Server {
         let mut lines = BufReader::new(stderr).lines();
         let addr = loop {
             let line = lines.next().expect("server exited").expect("read log");
-            if let Some(at) = line.find("listening on ") {
-                break line[at + 13..].trim().parse().expect("address");
+            if let Some((_, addr)) = line.split_once("listening on chat://") {
+                break addr.trim().parse().expect("address");
             }
         };
         // Keep draining the log so the server never blocks on a full pipe.

@@ -8,6 +8,8 @@
 //! The [`client`] speaks the same protocol from the other side, for the terminal client,
 //! the bots and the tests alike; [`script`] runs the bots.
 
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod core;
 pub mod framed;

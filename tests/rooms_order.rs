@@ -253,3 +253,96 @@ fn a_rename_is_announced_once_to_each_peer_and_to_the_renamer() {
         server.stop().await;
     });
 }
+
+/// `n` silent members of `room`, so that it is big enough for its batches to wait after a
+/// flush (16 µs per member for arrivals and departures): kept, never read.
+async fn crowd(server: &TestServer, tag: &str, room: &str, n: usize) -> Vec<Client> {
+    let mut crowd = Vec::with_capacity(n);
+    for i in 0..n {
+        let nick = format!("{tag}{i}");
+        crowd.push(member(server, &nick, &[room]).await);
+    }
+    crowd
+}
+
+/// Whether `first` comes before `then` in what `client` sees, reading until both came.
+async fn comes_before(client: &mut Client, first: &Line, then: &Line) -> bool {
+    let seen = lines_until_all(client, &[first.clone(), then.clone()]).await;
+    let position = |line: &Line| seen.iter().position(|l| l == line);
+    position(first) < position(then)
+}
+
+#[test]
+fn a_rename_reaches_everyone_before_what_the_renamed_says_next_in_a_smaller_room() {
+    smol::block_on(async {
+        let server = roomless().await;
+        let _crowd = crowd(&server, "c", "#big", 150).await;
+        let mut bob = member(&server, "bob", &["#big", "#small"]).await;
+        let mut alice = member(&server, "alice", &["#big", "#small"]).await;
+        // A line in #big: its next batch now waits a few milliseconds after this flush.
+        say_in(&alice, "#big", "hello big").await;
+        wait_message(&mut alice, "alice", "hello big").await;
+        alice.sender.send_line("/nick alice2").await.expect("nick");
+        say_in(&alice, "#small", "hi").await;
+        let renamed = Line::Rename { old: s("alice"), new: s("alice2") };
+        assert!(comes_before(&mut bob, &renamed, &message("#small", "alice2", "hi")).await);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_join_reaches_everyone_before_the_joiners_quit() {
+    smol::block_on(async {
+        let server = roomless().await;
+        let _big = crowd(&server, "c", "#big", 150).await;
+        let _mid = crowd(&server, "d", "#mid", 100).await;
+        let mut bob = member(&server, "bob", &["#big", "#mid"]).await;
+        let mut alice = member(&server, "alice", &["#big"]).await;
+        join_room(&mut alice, "alice", "#mid").await;
+        alice.sender.quit(None).await.expect("quit");
+        let joined = Line::Join { room: s("#mid"), nick: s("alice") };
+        assert!(comes_before(&mut bob, &joined, &quit("alice", "quit")).await);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_part_reaches_everyone_before_the_parters_rename() {
+    smol::block_on(async {
+        let server = roomless().await;
+        let _big = crowd(&server, "c", "#big", 150).await;
+        let _mid = crowd(&server, "d", "#mid", 100).await;
+        let mut bob = member(&server, "bob", &["#big", "#mid"]).await;
+        let alice = member(&server, "alice", &["#big", "#mid"]).await;
+        alice.sender.send_line("/part #mid").await.expect("part");
+        alice.sender.send_line("/nick alice2").await.expect("nick");
+        let left = Line::Leave { room: s("#mid"), nick: s("alice"), reason: s("part") };
+        let renamed = Line::Rename { old: s("alice"), new: s("alice2") };
+        assert!(comes_before(&mut bob, &left, &renamed).await);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn whoever_takes_a_name_next_is_heard_of_after_the_old_holders_quit() {
+    smol::block_on(async {
+        let server = roomless().await;
+        let _crowd = crowd(&server, "c", "#big", 150).await;
+        let mut bob = member(&server, "bob", &["#big", "#small"]).await;
+        let alice = member(&server, "alice", &["#big"]).await;
+        alice.sender.quit(None).await.expect("quit");
+        // Told only by her quit, on the same connection: the name is free once it is done.
+        let mut again = within("connect", Client::connect(server.addr)).await.expect("connect");
+        let welcome = loop {
+            match within("register", again.register("alice")).await {
+                Ok(welcome) => break welcome,
+                Err(_) => smol::Timer::after(std::time::Duration::from_millis(1)).await,
+            };
+        };
+        assert_eq!(welcome.nick, "alice");
+        join_room(&mut again, "alice", "#small").await;
+        let joined = Line::Join { room: s("#small"), nick: s("alice") };
+        assert!(comes_before(&mut bob, &quit("alice", "quit"), &joined).await);
+        server.stop().await;
+    });
+}

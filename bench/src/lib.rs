@@ -7,6 +7,8 @@
 //! [`run`] returns a [`Report`]: a table when printed, JSON with [`Report::to_json`], and an
 //! SVG with [`plot::write_svg`].
 
+#![forbid(unsafe_code)]
+
 mod board;
 mod conductor;
 pub mod config;

@@ -13,7 +13,7 @@ pub struct Pending {
     /// What happened, and when.
     pub event: Stamped,
     /// Members who hear of this event through another room (a quit or a rename told once
-    /// to each person, in the first of the rooms they share); `None` for most events.
+    /// to each person, in the biggest of the rooms they share); `None` for most events.
     pub skip: Option<HashSet<ClientId>>,
 }
 

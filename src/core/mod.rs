@@ -91,20 +91,26 @@ impl Chat {
 
     /// Shuts the chat: every room delivers what is pending and stops, and nobody can
     /// register, rename, join or talk afterwards. Each session then says goodbye itself.
+    /// People and rooms let go of each other, so that nothing (a connection least of all)
+    /// outlives the chat when it is dropped.
     pub async fn close(&self) {
-        self.people.lock().await.closed = true;
+        let everyone = {
+            let mut people = self.people.lock().await;
+            people.closed = true;
+            people.clear()
+        };
         let rooms = {
             let mut rooms = self.rooms.lock().await;
             rooms.closed = true;
-            rooms.all()
+            rooms.clear()
         };
         for room in rooms {
-            room.lock().await.kill();
+            let mut state = room.lock().await;
+            state.kill();
+            state.members.clear();
         }
-    }
-
-    /// Everyone online now, for a server-wide notice.
-    pub async fn everyone(&self) -> Vec<std::sync::Arc<Person>> {
-        self.people.lock().await.everyone().cloned().collect()
+        for person in everyone {
+            person.take_rooms();
+        }
     }
 }

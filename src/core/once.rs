@@ -1,5 +1,5 @@
 //! Telling everyone who shares a room with someone about them exactly once: a quit or a
-//! rename reaches each person through the first of the rooms they share, in that room's
+//! rename reaches each person through the biggest of the rooms they share, in that room's
 //! order, and is left out of the others.
 
 use std::collections::HashSet;
@@ -38,6 +38,14 @@ impl<'a> Locked<'a> {
             if state.members.get(&id).is_some_and(|member| member.authored) {
                 state.flush();
             }
+        }
+    }
+
+    /// Flushes every locked room, so that what is announced in them goes out before
+    /// anything that follows elsewhere.
+    pub fn flush_all(&mut self) {
+        for (_, state) in &mut self.rooms {
+            state.flush();
         }
     }
 

@@ -4,14 +4,16 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
-use tracing::{debug, info};
+use tracing::info;
 
 use super::event::{Departure, Event, Stamped};
 use super::name::{Key, Nick, RoomName};
 use super::once::Locked;
 use super::person::{Person, Recipient};
+use super::room::Room;
 use super::rooms::{JoinError, Landing};
 use super::Chat;
 use crate::unicode;
@@ -61,9 +63,26 @@ pub enum WhisperError {
 pub(super) struct Directory {
     /// By skeleton.
     by_look: HashMap<Arc<str>, Arc<Person>>,
+    /// Names freed by a quit whose announcement may still wait in a room's batch, by
+    /// skeleton: whoever takes one of them next has those rooms flushed first, so nobody
+    /// hears of the new holder before the old one's quit.
+    departed: HashMap<Arc<str>, Departed>,
+    /// How many `departed` entries the last pruning left.
+    departed_kept: usize,
     /// Set once at shutdown; nobody registers afterwards.
     pub closed: bool,
 }
+
+/// The rooms a quit was announced in, and when.
+struct Departed {
+    /// The rooms.
+    rooms: Vec<Arc<Room>>,
+    /// When; past [`DEPARTED_FOR`], every room has flushed it.
+    at: Instant,
+}
+
+/// Longer than any room holds a batch back (250 ms), with room to spare.
+const DEPARTED_FOR: Duration = Duration::from_secs(1);
 
 impl Directory {
     /// Whether `nick` (with `key`) is free for `asker` (`None` for a newcomer): taken if
@@ -98,14 +117,32 @@ impl Directory {
         (holder.name().1.fold.as_ref() == fold).then_some(holder)
     }
 
+    /// Notes that the name with `skeleton` was freed by a quit announced in `rooms`.
+    fn depart(&mut self, skeleton: Arc<str>, rooms: Vec<Arc<Room>>) {
+        self.departed.insert(skeleton, Departed { rooms, at: Instant::now() });
+        // Pruned when it has doubled since the last time, so a storm of quits costs
+        // constant time per quit.
+        if self.departed.len() > 64.max(2 * self.departed_kept) {
+            self.departed.retain(|_, departed| departed.at.elapsed() < DEPARTED_FOR);
+            self.departed_kept = self.departed.len();
+        }
+    }
+
+    /// The rooms that may still hold the quit of whoever last had `skeleton`.
+    fn departed_from(&mut self, skeleton: &str) -> Vec<Arc<Room>> {
+        let departed = self.departed.remove(skeleton);
+        departed.filter(|d| d.at.elapsed() < DEPARTED_FOR).map_or_else(Vec::new, |d| d.rooms)
+    }
+
     /// How many people are online.
     pub fn len(&self) -> usize {
         self.by_look.len()
     }
 
-    /// Everyone online.
-    pub fn everyone(&self) -> impl Iterator<Item = &Arc<Person>> {
-        self.by_look.values()
+    /// Takes everyone out, for the end.
+    pub fn clear(&mut self) -> Vec<Arc<Person>> {
+        self.departed.clear();
+        self.by_look.drain().map(|(_, person)| person).collect()
     }
 }
 
@@ -127,6 +164,7 @@ impl Chat {
             return Err(NickRefused::Closed);
         }
         people.check(&nick, &key, None)?;
+        flush_each(people.departed_from(&key.skeleton)).await;
         let online = people.len() + 1;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         info!(nick = %nick, online, "registered");
@@ -167,6 +205,7 @@ impl Chat {
             return Err(NickRefused::Closed);
         }
         people.check(&new, &key, Some(person))?;
+        flush_each(people.departed_from(&key.skeleton)).await;
         people.remove(&old_key, person);
         people.insert(key.clone(), person.clone());
         person.set_name(new.clone(), key);
@@ -180,6 +219,9 @@ impl Chat {
         let mut locked = Locked::all(&rooms).await;
         locked.flush_authored_by(person.id());
         locked.announce_once(person.id(), &event);
+        // Out at once, not after a big room's pause: what they say next, in any of their
+        // rooms, and whoever takes their old name, come after it for everyone.
+        locked.flush_all();
         drop(locked);
         drop(people);
         Ok(())
@@ -194,7 +236,14 @@ impl Chat {
         text: String,
     ) -> Result<(), WhisperError> {
         let fold = unicode::fold(to);
-        let target = self.people.lock().await.find(&fold).cloned();
+        let target = {
+            let people = self.people.lock().await;
+            if people.closed {
+                // The goodbye has been said, or is being said: nothing may follow it.
+                return Ok(());
+            }
+            people.find(&fold).cloned()
+        };
         let target = target.ok_or_else(|| WhisperError::NoSuchNick(to.to_string()))?;
         let rooms = person.rooms();
         for room in &rooms {
@@ -214,25 +263,37 @@ impl Chat {
     /// disappear.
     pub async fn quit(&self, person: &Arc<Person>, why: Departure) {
         let (nick, key) = person.name();
-        // The nickname is freed and the quit announced under one directory lock: whoever
-        // takes the name next is heard of after the old holder's quit, never before.
+        // The nickname is freed and the quit announced under one directory lock; whoever
+        // takes the name next has the rooms that may still hold the quit flushed first.
         let mut people = self.people.lock().await;
         people.remove(&key, person);
         info!(nick = %nick, why = ?why, "left");
+        // Someone who said goodbye still reads the room's last lines; a lost connection
+        // is written nothing more.
+        let tail = matches!(why, Departure::Quit(_));
         let rooms = person.take_rooms();
         let emptied = {
             let mut locked = Locked::all(&rooms).await;
             locked.flush_authored_by(person.id());
             for state in locked.states() {
-                state.remove(person.id());
+                state.remove(person.id(), tail);
             }
             locked.announce_once(person.id(), &Event::Quit { nick, why });
             locked.emptied()
         };
+        if !rooms.is_empty() {
+            people.depart(key.skeleton, rooms);
+        }
         drop(people);
         for room in emptied {
             self.remove_if_empty(&room).await;
         }
-        debug!(rooms = rooms.len(), "quit announced");
+    }
+}
+
+/// Flushes each of `rooms`, one at a time.
+async fn flush_each(rooms: Vec<Arc<Room>>) {
+    for room in &rooms {
+        room.lock().await.flush();
     }
 }

@@ -17,8 +17,9 @@ use futures_lite::future;
 use smol::Timer;
 
 use super::batch::{Batch, Pending};
-use super::event::{Event, Stamped};
+use super::event::{Departure, Encode, Event, Stamped};
 use super::name::{Key, Nick, RoomName};
+use super::outbox::Chunk;
 use super::pace::{PRESENCE, TALK};
 use super::person::{ClientId, Person};
 
@@ -182,20 +183,26 @@ impl RoomState {
         !self.dead && self.members.contains_key(&id)
     }
 
-    /// Adds `person`, who hears the room's events from the next one on.
-    pub fn add(&mut self, person: Arc<Person>) {
+    /// Adds `person`, who hears the room's events from the next one on. `arrived` says
+    /// whether the pending batch holds their own arrival, which what they do next outside
+    /// the room must follow.
+    pub fn add(&mut self, person: Arc<Person>, arrived: bool) {
         let joined_at = Some(u32::try_from(self.pending.len()).unwrap_or(u32::MAX));
-        self.members.insert(person.id(), Member { person, joined_at, authored: false });
+        let member = Member { person, joined_at, authored: arrived };
+        self.members.insert(member.person.id(), member);
     }
 
-    /// Removes member `id`. What the room said before it left that it has not received
-    /// yet, its own last words included, still reaches it, alone.
-    pub fn remove(&mut self, id: ClientId) -> Option<Member> {
+    /// Removes member `id`. With `tail`, what the room said before it left that it has
+    /// not received yet, its own last words included, still reaches it, alone; without,
+    /// nothing more is written to a connection that is gone.
+    pub fn remove(&mut self, id: ClientId, tail: bool) -> Option<Member> {
         let member = self.members.remove(&id)?;
-        let recipient = member.person.recipient();
         let from = member.joined_at.map_or(0, |at| at as usize);
-        if let Some(chunk) = Batch::new(&self.pending).part_for(id, recipient.encoder, from) {
-            let _ = recipient.outbox.push(chunk);
+        if tail && from < self.pending.len() {
+            let recipient = member.person.recipient();
+            if let Some(chunk) = tail_for(&self.pending[from..], id, recipient.encoder) {
+                let _ = recipient.outbox.push(chunk);
+            }
         }
         Some(member)
     }
@@ -265,6 +272,15 @@ impl RoomState {
     }
 }
 
+/// The events of `pending` that member `id` is owed, encoded with `encoder`, for a member
+/// that leaves mid-batch; `None` when that is nothing.
+fn tail_for(pending: &[Pending], id: ClientId, encoder: &'static dyn Encode) -> Option<Chunk> {
+    let mut bytes = Vec::new();
+    let owed = pending.iter().filter(|p| p.skip.as_ref().is_none_or(|skip| !skip.contains(&id)));
+    owed.for_each(|pending| encoder.encode(&pending.event, &mut bytes));
+    (!bytes.is_empty()).then(|| bytes.into())
+}
+
 /// About how long `event` is as a line: its names and text, and the overhead of a line.
 fn line_size(event: &Event) -> usize {
     let (room, names, text) = match event {
@@ -276,13 +292,21 @@ fn line_size(event: &Event) -> usize {
         Event::Part { room, nick, words } => {
             (room.as_str().len(), nick.as_str().len(), words.as_ref().map_or(0, String::len))
         }
-        Event::Quit { nick, .. } => (0, nick.as_str().len(), 24),
+        Event::Quit { nick, why } => (0, nick.as_str().len(), 24 + words_len(why)),
         Event::Rename { old, new } => (0, old.as_str().len() + new.as_str().len(), 0),
         Event::Private { from, to, text } => {
             (0, from.as_str().len() + to.as_str().len(), text.len())
         }
     };
     LINE_OVERHEAD + room + names + text
+}
+
+/// The length of a departure's own words, if it has any.
+fn words_len(why: &Departure) -> usize {
+    match why {
+        Departure::Quit(Some(words)) => words.len(),
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

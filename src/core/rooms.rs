@@ -8,7 +8,7 @@ use thiserror::Error;
 use tracing::{debug, info};
 
 use super::event::{Event, Stamped};
-use super::name::{Key, RoomName};
+use super::name::{Key, Nick, RoomName};
 use super::person::Person;
 use super::room::{Room, RoomState, Topic};
 use super::Chat;
@@ -112,6 +112,12 @@ impl Rooms {
         self.by_fold.values().cloned().collect()
     }
 
+    /// Takes every room out, for the end.
+    pub fn clear(&mut self) -> Vec<Arc<Room>> {
+        self.by_skeleton.clear();
+        self.by_fold.drain().map(|(_, room)| room).collect()
+    }
+
     fn remove(&mut self, room: &Arc<Room>) {
         let key = room.key();
         if self.by_fold.get(&key.fold).is_some_and(|r| Arc::ptr_eq(r, room)) {
@@ -151,10 +157,11 @@ impl Chat {
             }
             let event = Stamped::now(Event::Join { room: name_of(&room), nick: person.nick() });
             welcome(Landing { room: &room, join: &event, topic: state.topic.as_ref() });
-            if !state.members.is_empty() {
+            let heard = !state.members.is_empty();
+            if heard {
                 state.announce(person.id(), event.event, None);
             }
-            state.add(person.clone());
+            state.add(person.clone(), heard);
             drop(state);
             person.add_room(room.clone());
             debug!(room = %room.name(), nick = %person.nick(), "joined");
@@ -199,13 +206,18 @@ impl Chat {
         words: Option<String>,
     ) -> Result<(), RoomError> {
         let mut state = member_state(person, room).await?;
-        state.remove(person.id());
+        state.remove(person.id(), true);
+        person.remove_room(room);
         let event = Event::Part { room: name_of(room), nick: person.nick(), words };
         let _ = person.recipient().send(&Stamped::now(event.clone()));
         state.announce(person.id(), event, None);
+        // Someone still in other rooms may rename or quit there next; the room hears them
+        // leave first.
+        if person.room_count() > 0 {
+            state.flush();
+        }
         let emptied = state.members.is_empty();
         drop(state);
-        person.remove_room(room);
         if emptied {
             self.remove_if_empty(room).await;
         }
@@ -237,7 +249,7 @@ impl Chat {
         &self,
         person: &Person,
         room: &Room,
-        event: impl FnOnce(RoomName, super::name::Nick) -> Event,
+        event: impl FnOnce(RoomName, Nick) -> Event,
     ) -> Result<(), RoomError> {
         let mut state = member_state(person, room).await?;
         state.announce(person.id(), event(name_of(room), person.nick()), None);
@@ -270,17 +282,26 @@ impl Chat {
         room.ok_or_else(|| RoomError::NoSuchRoom(name.to_string()))
     }
 
-    /// `room`'s topic, if it has one.
-    pub async fn topic(&self, room: &Room) -> Option<Topic> {
-        room.lock().await.topic.clone()
+    /// `room`'s topic, if it has one, as `person` asks for it. A member gets it after a
+    /// flush, so never before the `Topic` event that set it.
+    pub async fn topic(&self, person: &Person, room: &Room) -> Option<Topic> {
+        let mut state = room.lock().await;
+        if state.has(person.id()) {
+            state.flush();
+        }
+        state.topic.clone()
     }
 
     /// Calls `reply` with who is in `room`, sorted by their nicknames' folds, under the
-    /// room's lock after a flush: the joins and leaves the asker has heard before the
-    /// answer are exactly the ones it reflects.
-    pub async fn names(&self, room: &Room, reply: impl FnOnce(&[super::name::Nick])) {
+    /// room's lock. A member asking gets it after a flush: the room's joins and leaves it
+    /// has heard before the answer are exactly the ones it reflects. (Someone else gets
+    /// it as it stands: they hear none of the room's events, and flushing a big room for
+    /// every passer-by would undo its pacing.)
+    pub async fn names(&self, person: &Person, room: &Room, reply: impl FnOnce(&[Nick])) {
         let mut state = room.lock().await;
-        state.flush();
+        if state.has(person.id()) {
+            state.flush();
+        }
         reply(&state.names());
     }
 

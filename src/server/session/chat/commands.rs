@@ -186,7 +186,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     ) -> Result<(), Refused> {
         let Some(text) = text else {
             let room = self.room(person, room, Need::Exists).await?;
-            let line = match self.core().topic(&room).await {
+            let line = match self.core().topic(person, &room).await {
                 Some(topic) => topic_line(room.name(), &topic),
                 None => Line::Info { text: format!("{} has no topic", room.name()) },
             };
@@ -206,7 +206,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             let nicks = nicks.iter().map(Nick::to_string).collect();
             reply_lines(outbox, &[Line::Names { room: room.name().to_string(), nicks }]);
         };
-        self.core().names(&room, reply).await;
+        self.core().names(person, &room, reply).await;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use crate::core::{
     RoomNameError, Topic,
 };
 use crate::proto::chat::{is_room_name, Command, CommandError, ErrorCode, Line};
+use crate::unicode;
 
 /// Why a command could not be carried out.
 enum Refused {
@@ -241,10 +242,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
             let text = "you are in no room; /join #room first".to_string();
             return self.current.clone().ok_or(Refused::Error(ErrorCode::NotInRoom, text));
         };
-        let name = RoomName::parse(named).map_err(room_name_refused)?;
-        if let Some(room) = person.room(&name.key().fold) {
+        // Talking in one's own rooms is the common case: a fold finds them, without the
+        // checks and the look-alike key a name that is new to the server needs.
+        if let Some(room) = person.room(&unicode::fold(named)) {
             return Ok(room);
         }
+        let name = RoomName::parse(named).map_err(room_name_refused)?;
         match need {
             Need::Member => {
                 Err(Refused::Error(ErrorCode::NotInRoom, format!("you are not in {name}")))

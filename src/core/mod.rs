@@ -21,6 +21,7 @@ mod outbox;
 mod pace;
 mod people;
 mod person;
+mod registry;
 mod room;
 mod rooms;
 

@@ -13,6 +13,7 @@ use super::event::{Departure, Event, Stamped};
 use super::name::{Key, Nick, RoomName};
 use super::once::Locked;
 use super::person::{Person, Recipient};
+use super::registry::{Lookup, Registry};
 use super::room::Room;
 use super::rooms::{JoinError, Landing};
 use super::Chat;
@@ -55,14 +56,11 @@ pub enum WhisperError {
     NoSuchNick(String),
 }
 
-/// Everyone online, by the skeleton of their nickname. One map serves both questions: a
-/// nickname's fold decides its skeleton, so the same name has the same skeleton, and
-/// whoever holds a skeleton either has the same fold (the name is taken) or merely looks
-/// alike (it is confusable). No two people online share a skeleton.
+/// Everyone online, by nickname.
 #[derive(Default)]
 pub(super) struct Directory {
-    /// By skeleton.
-    by_look: HashMap<Arc<str>, Arc<Person>>,
+    /// By nickname: a name in use is taken, and so is one that looks like it.
+    by_nick: Registry<Arc<Person>>,
     /// Names freed by a quit whose announcement may still wait in a room's batch, by
     /// skeleton: whoever takes one of them next has those rooms flushed first, so nobody
     /// hears of the new holder before the old one's quit.
@@ -88,33 +86,19 @@ impl Directory {
     /// Whether `nick` (with `key`) is free for `asker` (`None` for a newcomer): taken if
     /// someone else has its fold, confusable if someone else has only its skeleton.
     fn check(&self, nick: &Nick, key: &Key, asker: Option<&Person>) -> Result<(), NickRefused> {
-        let someone_else = |found: &&Arc<Person>| asker.is_none_or(|me| me.id() != found.id());
-        let Some(holder) = self.by_look.get(&key.skeleton).filter(someone_else) else {
-            return Ok(());
-        };
-        let (taken, taken_key) = holder.name();
-        if taken_key.fold == key.fold {
-            Err(NickRefused::Taken(nick.clone()))
-        } else {
-            Err(NickRefused::Confusable { wanted: nick.clone(), taken })
+        let someone_else = |found: &Arc<Person>| asker.is_none_or(|me| me.id() != found.id());
+        match self.by_nick.look(key) {
+            Lookup::Same(holder) if someone_else(holder) => Err(NickRefused::Taken(nick.clone())),
+            Lookup::LooksLike(holder) if someone_else(holder) => {
+                Err(NickRefused::Confusable { wanted: nick.clone(), taken: holder.nick() })
+            }
+            _ => Ok(()),
         }
-    }
-
-    fn insert(&mut self, key: Key, person: Arc<Person>) {
-        self.by_look.insert(key.skeleton, person);
     }
 
     /// Removes `person`'s entry under `key`, if it is still theirs.
     fn remove(&mut self, key: &Key, person: &Person) {
-        if self.by_look.get(&key.skeleton).is_some_and(|found| found.id() == person.id()) {
-            self.by_look.remove(&key.skeleton);
-        }
-    }
-
-    /// Whoever is online under a nickname that folds to `fold`.
-    fn find(&self, fold: &str) -> Option<&Arc<Person>> {
-        let holder = self.by_look.get(unicode::skeleton(fold).as_ref())?;
-        (holder.name().1.fold.as_ref() == fold).then_some(holder)
+        self.by_nick.remove_if(key, |found| found.id() == person.id());
     }
 
     /// Notes that the name with `skeleton` was freed by a quit announced in `rooms`.
@@ -136,13 +120,13 @@ impl Directory {
 
     /// How many people are online.
     pub fn len(&self) -> usize {
-        self.by_look.len()
+        self.by_nick.len()
     }
 
     /// Takes everyone out, for the end.
     pub fn clear(&mut self) -> Vec<Arc<Person>> {
         self.departed.clear();
-        self.by_look.drain().map(|(_, person)| person).collect()
+        self.by_nick.drain().collect()
     }
 }
 
@@ -169,7 +153,7 @@ impl Chat {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         info!(nick = %nick, online, "registered");
         let person = Arc::new(Person::new(id, recipient, nick, key.clone()));
-        people.insert(key, person.clone());
+        people.by_nick.insert(key, person.clone());
         let Some(room) = room else {
             welcome(Arrival { online, landed: None });
             return Ok(person);
@@ -207,7 +191,7 @@ impl Chat {
         people.check(&new, &key, Some(person))?;
         flush_each(people.departed_from(&key.skeleton)).await;
         people.remove(&old_key, person);
-        people.insert(key.clone(), person.clone());
+        people.by_nick.insert(key.clone(), person.clone());
         person.set_name(new.clone(), key);
         info!(old = %old, new = %new, "renamed");
         let event = Event::Rename { old, new };
@@ -242,7 +226,7 @@ impl Chat {
                 // The goodbye has been said, or is being said: nothing may follow it.
                 return Ok(());
             }
-            people.find(&fold).cloned()
+            people.by_nick.find(&fold).cloned()
         };
         let target = target.ok_or_else(|| WhisperError::NoSuchNick(to.to_string()))?;
         let rooms = person.rooms();

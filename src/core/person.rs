@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 use super::event::{Encode, Stamped};
 use super::name::{Key, Nick};
 use super::outbox::{Chunk, Outbox, PushError};
+use super::registry::Named;
 use super::room::Room;
 
 /// Identifies one registered connection for as long as it lasts; never reused.
@@ -126,6 +127,12 @@ impl Person {
     /// elsewhere cannot leave the record unusable.
     fn lock(&self) -> MutexGuard<'_, PersonState> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Named for Arc<Person> {
+    fn fold(&self) -> Arc<str> {
+        self.lock().key.fold.clone()
     }
 }
 

@@ -1,7 +1,6 @@
 //! The rooms of the server and what people do in them: join, part, talk, set topics, and
 //! ask who is where.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -10,6 +9,7 @@ use tracing::{debug, info};
 use super::event::{Event, Stamped};
 use super::name::{Key, Nick, RoomName};
 use super::person::Person;
+use super::registry::{Lookup, Named, Registry};
 use super::room::{Room, RoomState, Topic};
 use super::Chat;
 
@@ -95,13 +95,11 @@ pub struct RoomSummary {
     pub topic: Option<Topic>,
 }
 
-/// Every room, by the fold and the skeleton of its name.
+/// Every room, by name.
 #[derive(Default)]
 pub(super) struct Rooms {
-    /// Equal folds are the same room.
-    by_fold: HashMap<Arc<str>, Arc<Room>>,
-    /// Equal skeletons look alike.
-    by_skeleton: HashMap<Arc<str>, Arc<Room>>,
+    /// By name: the same name is the same room, and a new one may not look like it.
+    by_name: Registry<Arc<Room>>,
     /// Set once at shutdown; no room is made afterwards.
     pub closed: bool,
 }
@@ -109,23 +107,16 @@ pub(super) struct Rooms {
 impl Rooms {
     /// Every room.
     pub fn all(&self) -> Vec<Arc<Room>> {
-        self.by_fold.values().cloned().collect()
+        self.by_name.values().cloned().collect()
     }
 
     /// Takes every room out, for the end.
     pub fn clear(&mut self) -> Vec<Arc<Room>> {
-        self.by_skeleton.clear();
-        self.by_fold.drain().map(|(_, room)| room).collect()
+        self.by_name.drain().collect()
     }
 
     fn remove(&mut self, room: &Arc<Room>) {
-        let key = room.key();
-        if self.by_fold.get(&key.fold).is_some_and(|r| Arc::ptr_eq(r, room)) {
-            self.by_fold.remove(&key.fold);
-        }
-        if self.by_skeleton.get(&key.skeleton).is_some_and(|r| Arc::ptr_eq(r, room)) {
-            self.by_skeleton.remove(&key.skeleton);
-        }
+        self.by_name.remove_if(room.key(), |kept| Arc::ptr_eq(kept, room));
     }
 }
 
@@ -178,22 +169,22 @@ impl Chat {
         if rooms.closed {
             return Err(JoinError::Closed);
         }
-        if let Some(room) = rooms.by_fold.get(&key.fold) {
-            return Ok(room.clone());
-        }
-        if let Some(room) = rooms.by_skeleton.get(&key.skeleton) {
-            let existing = room.name().clone();
-            return Err(JoinError::Confusable { wanted: name.clone(), existing });
+        match rooms.by_name.look(&key) {
+            Lookup::Same(room) => return Ok(room.clone()),
+            Lookup::LooksLike(room) => {
+                let existing = room.name().clone();
+                return Err(JoinError::Confusable { wanted: name.clone(), existing });
+            }
+            Lookup::Free => {}
         }
         let max = self.limits.rooms;
-        if rooms.by_fold.len() >= max {
+        if rooms.by_name.len() >= max {
             return Err(JoinError::ServerRoomsFull { max });
         }
         let room = Arc::new(Room::new(name.clone(), key.clone()));
         smol::spawn(room.clone().run_flusher()).detach();
-        rooms.by_skeleton.insert(key.skeleton, room.clone());
-        rooms.by_fold.insert(key.fold, room.clone());
-        info!(room = %name, rooms = rooms.by_fold.len(), "room made");
+        rooms.by_name.insert(key, room.clone());
+        info!(room = %name, rooms = rooms.by_name.len(), "room made");
         Ok(room)
     }
 
@@ -278,7 +269,7 @@ impl Chat {
     /// The room whose name folds like `name`.
     pub async fn find_room(&self, name: &str) -> Result<Arc<Room>, RoomError> {
         let fold = crate::unicode::fold(name);
-        let room = self.rooms.lock().await.by_fold.get(fold.as_ref()).cloned();
+        let room = self.rooms.lock().await.by_name.find(&fold).cloned();
         room.ok_or_else(|| RoomError::NoSuchRoom(name.to_string()))
     }
 
@@ -307,24 +298,23 @@ impl Chat {
 
     /// Every room with its member count and topic, sorted by the names' folds.
     pub async fn list(&self) -> Vec<RoomSummary> {
-        let rooms = self.rooms.lock().await.all();
+        let mut rooms = self.rooms.lock().await.all();
+        rooms.sort_unstable_by(|a, b| a.key().fold.cmp(&b.key().fold));
         let mut list = Vec::with_capacity(rooms.len());
         for room in &rooms {
             let state = room.lock().await;
             if !state.dead {
-                let topic = state.topic.clone();
-                list.push((
-                    room.key().fold.clone(),
-                    room.name().clone(),
-                    state.members.len(),
-                    topic,
-                ));
+                let (members, topic) = (state.members.len(), state.topic.clone());
+                list.push(RoomSummary { name: room.name().clone(), members, topic });
             }
         }
-        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        list.into_iter()
-            .map(|(_, name, members, topic)| RoomSummary { name, members, topic })
-            .collect()
+        list
+    }
+}
+
+impl Named for Arc<Room> {
+    fn fold(&self) -> Arc<str> {
+        self.key().fold.clone()
     }
 }
 

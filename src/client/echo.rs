@@ -2,7 +2,7 @@
 //! message back to its sender, so a client that is about to leave can wait for that echo
 //! and be sure nothing it sent is lost by quitting early.
 
-use super::render::same_nick;
+use super::render::same_name;
 use crate::proto::chat::{is_room_name, Command, ErrorCode, Line};
 
 /// The server line that confirms one sent line.
@@ -49,14 +49,14 @@ impl Echo {
     /// Whether `line` is the server's answer to the line: its echo, or the error that
     /// refused it.
     pub fn is_answered_by(&self, line: &Line) -> bool {
-        let ours = |from: &str| same_nick(from, &self.from);
+        let ours = |from: &str| same_name(from, &self.from);
         match (&self.kind, line) {
             (Kind::Message(want_room, want), Line::Message { room, from, text }) => {
-                ours(from) && text == want && want_room.as_ref().is_none_or(|r| same_nick(r, room))
+                ours(from) && text == want && want_room.as_ref().is_none_or(|r| same_name(r, room))
             }
             (Kind::Action(want), Line::Action { from, text, .. }) => ours(from) && text == want,
             (Kind::Private { to: want_to, text: want }, Line::Private { from, to, text }) => {
-                ours(from) && same_nick(to, want_to) && text == want
+                ours(from) && same_name(to, want_to) && text == want
             }
             (Kind::Private { .. }, Line::Error { code: ErrorCode::NoSuchNick, .. }) => true,
             (

@@ -24,7 +24,7 @@ pub use connection::{
 pub use echo::Echo;
 pub use incoming::Incoming;
 pub use input::{Input, CLIENT_HELP};
-pub use render::{clean, colour_allowed, same_nick, Renderer, Style};
+pub use render::{clean, colour_allowed, same_name, Renderer, Style};
 pub use session::{connect, default_history_path, describe, ChatError, Options};
 
 /// Runs the client: interactive on a terminal, piped otherwise.

@@ -77,14 +77,14 @@ impl Renderer {
     pub fn render(&mut self, line: &Line) -> Option<String> {
         let just_joined = self.just_joined.take();
         match line {
-            Line::Rename { old, new } if same_nick(old, &self.me) => self.me = new.clone(),
+            Line::Rename { old, new } if same_name(old, &self.me) => self.me = new.clone(),
             Line::Room { room } => {
                 self.current = room.clone();
                 if room.is_some() && *room == just_joined {
                     return None;
                 }
             }
-            Line::Join { room, nick } if same_nick(nick, &self.me) => {
+            Line::Join { room, nick } if same_name(nick, &self.me) => {
                 self.just_joined = Some(room.clone());
             }
             _ => {}
@@ -130,7 +130,7 @@ impl Renderer {
 
     /// `line` as it is for the current room, or prefixed with its room's name.
     fn in_room(&self, room: &str, line: String) -> String {
-        if self.current.as_deref().is_some_and(|current| same_room(current, room)) {
+        if self.current.as_deref().is_some_and(|current| same_name(current, room)) {
             line
         } else {
             format!("{} {line}", self.paint(&clean(room), DIM))
@@ -192,7 +192,7 @@ impl Renderer {
     }
 
     fn is_me(&self, nick: &str) -> bool {
-        same_nick(nick, &self.me)
+        same_name(nick, &self.me)
     }
 
     /// A nickname in its own colour.
@@ -229,13 +229,9 @@ fn plural(count: usize) -> &'static str {
     }
 }
 
-/// Whether two nicknames are the same name (the server's folding).
-pub fn same_nick(a: &str, b: &str) -> bool {
-    unicode::fold(a) == unicode::fold(b)
-}
-
-/// Whether two room names are the same room.
-fn same_room(a: &str, b: &str) -> bool {
+/// Whether two nicknames (or two room names) are the same name, under the server's
+/// folding. Names usually come back spelled as they were, which needs no folding.
+pub fn same_name(a: &str, b: &str) -> bool {
     a == b || unicode::fold(a) == unicode::fold(b)
 }
 

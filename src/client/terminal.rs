@@ -20,7 +20,7 @@ use super::connection::{Client, ClientError, Events, Sender, Welcome};
 use super::editor::{Editor, Typed};
 use super::incoming::Incoming;
 use super::input::{Input, CLIENT_HELP};
-use super::render::{clean, same_nick, Renderer, Style};
+use super::render::{clean, same_name, Renderer, Style};
 use super::session::{connect, ChatError, Options};
 use super::wake::Wake;
 use crate::proto::chat::{sanitize, Command, Line};
@@ -261,8 +261,8 @@ impl<P: ExternalPrinter> Printing<P> {
         match event {
             Line::Room { .. } | Line::Error { .. } => true,
             Line::Leave { room, nick, .. } => {
-                same_nick(nick, self.renderer.me())
-                    && self.renderer.current().is_none_or(|current| !same_nick(current, room))
+                same_name(nick, self.renderer.me())
+                    && self.renderer.current().is_none_or(|current| !same_name(current, room))
             }
             _ => false,
         }

@@ -80,16 +80,6 @@ impl Chat {
         }
     }
 
-    /// The limits it was made with.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    /// How many people are online.
-    pub async fn online(&self) -> usize {
-        self.people.lock().await.len()
-    }
-
     /// Shuts the chat: every room delivers what is pending and stops, and nobody can
     /// register, rename, join or talk afterwards. Each session then says goodbye itself.
     /// People and rooms let go of each other, so that nothing (a connection least of all)

@@ -112,10 +112,10 @@ fn every_listen_flag_is_a_listener_into_the_same_rooms() {
 
 #[test]
 fn a_listener_it_cannot_use_stops_it_with_a_clear_error() {
-    let output = server_binary().args(["--listen", "irc://127.0.0.1:0"]).output().expect("run");
+    let output = server_binary().args(["--listen", "gopher://127.0.0.1:0"]).output().expect("run");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("unknown scheme \"irc\""), "{stderr}");
+    assert!(stderr.contains("unknown scheme \"gopher\""), "{stderr}");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
     let output = server_binary().args(["--bind", &addr]).output().expect("run");

@@ -16,9 +16,10 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// A listener, as SCHEME://HOST:PORT (repeatable); port 0 picks a free port. Given at
-    /// least once, it replaces the default chat://127.0.0.1:55555.
-    #[arg(long = "listen", value_name = "chat://ADDR")]
+    /// A listener, as SCHEME://HOST:PORT (repeatable): chat:// or irc://; port 0 picks a
+    /// free port. Given at least once, it replaces the defaults chat://127.0.0.1:55555 and
+    /// irc://127.0.0.1:6667.
+    #[arg(long = "listen", value_name = "SCHEME://ADDR")]
     listen: Vec<ListenSpec>,
 
     /// Short for --listen chat://ADDR.
@@ -36,12 +37,14 @@ struct Cli {
 }
 
 impl Cli {
-    /// The listeners asked for: every `--listen`, `--bind`, or else the default.
+    /// The listeners asked for: every `--listen` and `--bind`, or else the defaults.
     fn listeners(&self) -> Vec<ListenSpec> {
         let mut specs = self.listen.clone();
-        let bind = self.bind.as_deref();
-        if let Some(addr) = bind.or(specs.is_empty().then_some(smolchat::client::DEFAULT_SERVER)) {
-            specs.push(ListenSpec { scheme: server::Scheme::Chat, addr: addr.to_string() });
+        if let Some(addr) = &self.bind {
+            specs.push(ListenSpec { scheme: server::Scheme::Chat, addr: addr.clone() });
+        }
+        if specs.is_empty() {
+            specs = server::default_listeners();
         }
         specs
     }

@@ -103,7 +103,16 @@ impl Renderer {
             Line::Action { room, from, text } => {
                 self.in_room(room, format!("* {} {}", self.nick(from), clean(text)))
             }
+            Line::Notice { room, from, text } => {
+                self.in_room(room, format!("-{}- {}", self.nick(from), clean(text)))
+            }
             Line::Private { from, to, text } => self.private(from, to, text),
+            Line::PrivateAction { from, to, text } => {
+                self.private(from, to, &format!("* {} {}", from, text))
+            }
+            Line::PrivateNotice { from, to, text } => {
+                self.private(from, to, &format!("-{from}- {text}"))
+            }
             Line::Join { room, nick } => self.join(room, nick),
             Line::Leave { room, nick, reason } => self.leave(room, nick, reason),
             Line::Quit { nick, reason } => self.dim(left(nick, reason)),

@@ -26,6 +26,16 @@ pub enum Event {
         /// What they did.
         text: String,
     },
+    /// Someone sent a notice to a room: talk that automatic clients (bots) must never
+    /// answer, as IRC defines it.
+    Notice {
+        /// Where.
+        room: RoomName,
+        /// Who.
+        from: Nick,
+        /// What.
+        text: String,
+    },
     /// Someone entered a room.
     Join {
         /// Which room.
@@ -73,7 +83,21 @@ pub enum Event {
         to: Nick,
         /// What they said.
         text: String,
+        /// Whether it was said, acted or noticed.
+        kind: Speech,
     },
+}
+
+/// The ways of saying something that every protocol can carry: a message, an action
+/// (`/me`, IRC's CTCP `ACTION`), or a notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speech {
+    /// A plain message.
+    Say,
+    /// An action described in the third person.
+    Act,
+    /// A notice, which automatic clients never answer.
+    Notice,
 }
 
 /// Why someone left the server: each protocol words it its own way.
@@ -114,7 +138,13 @@ impl Event {
     /// Talk is what people say; a batch holding talk is delivered sooner than one holding
     /// only arrivals, departures and renames (see the room's pacing).
     pub fn is_talk(&self) -> bool {
-        matches!(self, Event::Message { .. } | Event::Action { .. } | Event::Topic { .. })
+        matches!(
+            self,
+            Event::Message { .. }
+                | Event::Action { .. }
+                | Event::Notice { .. }
+                | Event::Topic { .. }
+        )
     }
 }
 

@@ -29,7 +29,7 @@ use std::sync::atomic::AtomicU64;
 
 use async_lock::Mutex;
 
-pub use event::{Departure, Encode, Event, Stamped};
+pub use event::{Departure, Encode, Event, Speech, Stamped};
 pub use name::{Key, Nick, NickError, RoomName, RoomNameError, DEFAULT_MAX_NICK, MAX_ROOM_NAME};
 pub use outbox::{Chunk, Cut, Outbox, PushError, Queue};
 pub use people::{Arrival, NickRefused, WhisperError};

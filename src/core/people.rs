@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 use tracing::info;
 
-use super::event::{Departure, Event, Stamped};
+use super::event::{Departure, Event, Speech, Stamped};
 use super::name::{Key, Nick, RoomName};
 use super::once::Locked;
 use super::person::{Person, Recipient};
@@ -54,6 +54,9 @@ pub enum WhisperError {
     /// Nobody of that name is online.
     #[error("{0} is not online")]
     NoSuchNick(String),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    Closed,
 }
 
 /// Everyone online, by nickname.
@@ -211,20 +214,22 @@ impl Chat {
         Ok(())
     }
 
-    /// Delivers a private message to `to` and echoes it to the sender; nobody else sees it.
-    /// What the sender said in its rooms before reaches everyone before it.
+    /// Delivers a private message to `to`, and echoes it to a sender who wants echoes;
+    /// nobody else sees it. What the sender said in its rooms before reaches everyone
+    /// before it. Returns the recipient, whose away message a protocol may pass on.
     pub async fn whisper(
         &self,
         person: &Arc<Person>,
         to: &str,
         text: String,
-    ) -> Result<(), WhisperError> {
+        kind: Speech,
+    ) -> Result<Arc<Person>, WhisperError> {
         let fold = unicode::fold(to);
         let target = {
             let people = self.people.lock().await;
             if people.closed {
                 // The goodbye has been said, or is being said: nothing may follow it.
-                return Ok(());
+                return Err(WhisperError::Closed);
             }
             people.by_nick.find(&fold).cloned()
         };
@@ -233,13 +238,27 @@ impl Chat {
         for room in &rooms {
             Locked::all(std::slice::from_ref(room)).await.flush_authored_by(person.id());
         }
-        let event = Stamped::now(Event::Private { from: person.nick(), to: target.nick(), text });
-        let _ = target.recipient().send(&event);
+        let (from, to) = (person.nick(), target.nick());
+        let event = Stamped::now(Event::Private { from, to, text, kind });
         // A message to oneself is shown once; the echo is the sender's confirmation.
-        if target.id() != person.id() {
+        if target.id() != person.id() || !person.recipient().echo {
+            let _ = target.recipient().send(&event);
+        }
+        if person.recipient().echo {
             let _ = person.recipient().reply(&event);
         }
-        Ok(())
+        Ok(target)
+    }
+
+    /// Whoever is online as `nick` (under folding).
+    pub async fn find(&self, nick: &str) -> Option<Arc<Person>> {
+        let fold = unicode::fold(nick);
+        self.people.lock().await.by_nick.find(&fold).cloned()
+    }
+
+    /// How many people are online.
+    pub async fn online(&self) -> usize {
+        self.people.lock().await.len()
     }
 
     /// Takes `person` off the server: their nickname is free at once, and everyone who

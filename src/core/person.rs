@@ -21,6 +21,9 @@ pub struct Recipient {
     pub outbox: Outbox,
     /// How events are written for them; members sharing an encoder share a batch's bytes.
     pub encoder: &'static dyn Encode,
+    /// Whether what they say comes back to them: the chat protocol always echoes, IRC
+    /// only to clients that asked for `echo-message`.
+    pub echo: bool,
 }
 
 impl Recipient {
@@ -60,12 +63,14 @@ struct PersonState {
     /// The rooms they are in, in the order they joined. Most people are in one room; it
     /// is kept inline, without an allocation of its own.
     rooms: SmallVec<[Arc<Room>; 1]>,
+    /// Their away message, while they are away.
+    away: Option<Box<str>>,
 }
 
 impl Person {
     /// Someone who registered as `nick`.
     pub(super) fn new(id: ClientId, recipient: Recipient, nick: Nick, key: Key) -> Person {
-        let state = PersonState { nick, key, rooms: SmallVec::new() };
+        let state = PersonState { nick, key, rooms: SmallVec::new(), away: None };
         Person { id, recipient, state: Mutex::new(state) }
     }
 
@@ -103,6 +108,16 @@ impl Person {
     /// The room they are in whose name folds to `fold`, if any.
     pub fn room(&self, fold: &str) -> Option<Arc<Room>> {
         self.lock().rooms.iter().find(|room| &*room.key().fold == fold).cloned()
+    }
+
+    /// Their away message, if they are away.
+    pub fn away(&self) -> Option<String> {
+        self.lock().away.as_deref().map(str::to_string)
+    }
+
+    /// Marks them away with `message`, or back with `None`.
+    pub fn set_away(&self, message: Option<String>) {
+        self.lock().away = message.map(String::into_boxed_str);
     }
 
     pub(super) fn set_name(&self, nick: Nick, key: Key) {

@@ -257,6 +257,17 @@ impl RoomState {
         self.wake.close();
     }
 
+    /// The members, sorted by their nicknames' folds.
+    pub fn people(&self) -> Vec<Arc<Person>> {
+        let mut people: Vec<(Arc<str>, Arc<Person>)> = self
+            .members
+            .values()
+            .map(|member| (member.person.name().1.fold, member.person.clone()))
+            .collect();
+        people.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        people.into_iter().map(|(_, person)| person).collect()
+    }
+
     /// The nicknames of the members, sorted by their fold.
     pub fn names(&self) -> Vec<Nick> {
         let mut names: Vec<(Arc<str>, Nick)> = self
@@ -284,7 +295,9 @@ fn tail_for(pending: &[Pending], id: ClientId, encoder: &'static dyn Encode) -> 
 /// About how long `event` is as a line: its names and text, and the overhead of a line.
 fn line_size(event: &Event) -> usize {
     let (room, names, text) = match event {
-        Event::Message { room, from, text } | Event::Action { room, from, text } => {
+        Event::Message { room, from, text }
+        | Event::Action { room, from, text }
+        | Event::Notice { room, from, text } => {
             (room.as_str().len(), from.as_str().len(), text.len())
         }
         Event::Topic { room, by, text } => (room.as_str().len(), by.as_str().len(), text.len()),
@@ -294,7 +307,7 @@ fn line_size(event: &Event) -> usize {
         }
         Event::Quit { nick, why } => (0, nick.as_str().len(), 24 + words_len(why)),
         Event::Rename { old, new } => (0, old.as_str().len() + new.as_str().len(), 0),
-        Event::Private { from, to, text } => {
+        Event::Private { from, to, text, .. } => {
             (0, from.as_str().len() + to.as_str().len(), text.len())
         }
     };

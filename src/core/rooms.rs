@@ -1,6 +1,7 @@
 //! The rooms of the server and what people do in them: join, part, talk, set topics, and
 //! ask who is where.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -236,6 +237,18 @@ impl Chat {
         self.talk(person, room, |room, from| Event::Action { room, from, text }).await
     }
 
+    /// Sends a notice to `room` as `person`.
+    pub async fn notice(
+        &self,
+        person: &Person,
+        room: &Room,
+        text: String,
+    ) -> Result<(), RoomError> {
+        self.talk(person, room, |room, from| Event::Notice { room, from, text }).await
+    }
+
+    /// Says something in `room`; it comes back to the speaker only if their protocol
+    /// echoes.
     async fn talk(
         &self,
         person: &Person,
@@ -243,7 +256,8 @@ impl Chat {
         event: impl FnOnce(RoomName, Nick) -> Event,
     ) -> Result<(), RoomError> {
         let mut state = member_state(person, room).await?;
-        state.announce(person.id(), event(name_of(room), person.nick()), None);
+        let skip = (!person.recipient().echo).then(|| HashSet::from([person.id()]));
+        state.announce(person.id(), event(name_of(room), person.nick()), skip);
         Ok(())
     }
 
@@ -294,6 +308,21 @@ impl Chat {
             state.flush();
         }
         reply(&state.names());
+    }
+
+    /// Who is in `room`, sorted by their nicknames' folds; a member asking gets it after a
+    /// flush, as with [`Chat::names`].
+    pub async fn members(&self, person: &Person, room: &Room) -> Vec<Arc<Person>> {
+        let mut state = room.lock().await;
+        if state.has(person.id()) {
+            state.flush();
+        }
+        state.people()
+    }
+
+    /// How many rooms exist.
+    pub async fn room_count(&self) -> usize {
+        self.rooms.lock().await.by_name.len()
     }
 
     /// Every room with its member count and topic, sorted by the names' folds.

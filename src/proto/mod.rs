@@ -4,3 +4,4 @@
 //! session adapter in `server::session` joins one of them to the core.
 
 pub mod chat;
+pub mod irc;

@@ -84,6 +84,40 @@ pub struct Config {
     /// Longest room topic, in characters.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
     pub max_topic: usize,
+
+    /// The server's name: the source of its IRC replies and numerics (default: the host's name).
+    #[arg(long, default_value_t = host_name(), value_parser = parse_server_name)]
+    pub server_name: String,
+
+    /// The network's name, announced to IRC clients (`ISUPPORT NETWORK`).
+    #[arg(long, default_value = DEFAULT_NETWORK, value_parser = parse_server_name)]
+    pub network_name: String,
+}
+
+/// The network name unless told otherwise.
+pub const DEFAULT_NETWORK: &str = "smolchat";
+
+/// The most characters a server or network name may have: a DNS label's limit is 63, a
+/// whole name's 253, and IRC clients show it in every status line.
+const MAX_SERVER_NAME: usize = 63;
+
+/// This host's name if it can be a server name, else `smolchat`.
+pub fn host_name() -> String {
+    let uname = rustix::system::uname();
+    let host = uname.nodename().to_string_lossy();
+    parse_server_name(&host).unwrap_or_else(|_| DEFAULT_NETWORK.to_string())
+}
+
+/// Reads `--server-name` and `--network-name`: letters, digits, `.`, `-` and `_`, as in a
+/// host name, since it is written unquoted in the middle of IRC lines.
+pub fn parse_server_name(text: &str) -> Result<String, String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    if text.is_empty() || text.len() > MAX_SERVER_NAME || !text.chars().all(allowed) {
+        return Err(format!(
+            "{text:?} is not a name: 1 to {MAX_SERVER_NAME} letters, digits, '.', '-' or '_'"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 /// Reads `--default-room`: a room name, or `none`.
@@ -125,6 +159,8 @@ impl Default for Config {
             max_rooms_per_client: 20,
             max_rooms: 10_000,
             max_topic: 300,
+            server_name: host_name(),
+            network_name: DEFAULT_NETWORK.to_string(),
         }
     }
 }
@@ -166,6 +202,8 @@ mod tests {
             "--max-rooms-per-client=2",
             "--max-rooms=7",
             "--max-topic=12",
+            "--server-name=irc.example.org",
+            "--network-name=Example",
         ]);
         let want = Config {
             max_line: 100,
@@ -185,6 +223,8 @@ mod tests {
             max_rooms_per_client: 2,
             max_rooms: 7,
             max_topic: 12,
+            server_name: "irc.example.org".into(),
+            network_name: "Example".into(),
         };
         assert_eq!(flags.config, want);
     }
@@ -196,6 +236,13 @@ mod tests {
         assert!(Flags::try_parse_from(["smolchat-server", "--default-room", "lobby"]).is_err());
         let limits = Config::default().limits();
         assert_eq!((limits.rooms_per_client, limits.rooms, limits.topic_len), (20, 10_000, 300));
+    }
+
+    #[test]
+    fn server_names_are_host_names() {
+        assert!(Flags::try_parse_from(["smolchat-server", "--server-name", "a b"]).is_err());
+        assert!(Flags::try_parse_from(["smolchat-server", "--network-name", ""]).is_err());
+        assert!(parse_server_name(&host_name()).is_ok());
     }
 
     #[test]

@@ -15,11 +15,25 @@ use thiserror::Error;
 /// a SYN retry; the kernel caps this at `net.core.somaxconn` anyway.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
+/// Where IRC clients connect unless told otherwise: IRC's registered port.
+pub const DEFAULT_IRC: &str = "127.0.0.1:6667";
+
+/// The listeners a server has when none is asked for: the chat protocol on its port, and
+/// IRC on 6667.
+pub fn default_listeners() -> Vec<ListenSpec> {
+    vec![
+        ListenSpec { scheme: Scheme::Chat, addr: crate::client::DEFAULT_SERVER.to_string() },
+        ListenSpec { scheme: Scheme::Irc, addr: DEFAULT_IRC.to_string() },
+    ]
+}
+
 /// What a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     /// The smolchat line protocol over plain TCP.
     Chat,
+    /// IRC (RFC 1459/2812 as modern clients speak it) over plain TCP.
+    Irc,
 }
 
 impl Scheme {
@@ -27,6 +41,7 @@ impl Scheme {
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Chat => "chat",
+            Scheme::Irc => "irc",
         }
     }
 }
@@ -47,7 +62,7 @@ pub enum SpecError {
     #[error("{0:?} is not SCHEME://HOST:PORT (for example chat://127.0.0.1:55555)")]
     NoScheme(String),
     /// A scheme this server does not speak.
-    #[error("unknown scheme {0:?}: this server listens on chat:// only")]
+    #[error("unknown scheme {0:?}: this server listens on chat:// and irc://")]
     UnknownScheme(String),
     /// Nothing after the `://`.
     #[error("{0:?} has no address after the scheme")]
@@ -61,6 +76,7 @@ impl FromStr for ListenSpec {
         let (scheme, addr) = spec.split_once("://").ok_or(SpecError::NoScheme(spec.into()))?;
         let scheme = match scheme {
             "chat" => Scheme::Chat,
+            "irc" => Scheme::Irc,
             other => return Err(SpecError::UnknownScheme(other.into())),
         };
         if addr.is_empty() {
@@ -89,6 +105,11 @@ impl Listener {
     /// A chat listener on a socket bound by the caller (a test on `127.0.0.1:0`).
     pub fn chat(tcp: TcpListener) -> Listener {
         Listener { scheme: Scheme::Chat, tcp }
+    }
+
+    /// An IRC listener on a socket bound by the caller.
+    pub fn irc(tcp: TcpListener) -> Listener {
+        Listener { scheme: Scheme::Irc, tcp }
     }
 
     /// Binds `spec`.
@@ -139,7 +160,7 @@ mod tests {
     fn bad_specs_say_what_is_wrong() {
         let parse = |spec: &str| spec.parse::<ListenSpec>();
         assert_eq!(parse("127.0.0.1:1"), Err(SpecError::NoScheme("127.0.0.1:1".into())));
-        assert_eq!(parse("irc://:6667"), Err(SpecError::UnknownScheme("irc".into())));
+        assert_eq!(parse("gopher://:70"), Err(SpecError::UnknownScheme("gopher".into())));
         assert_eq!(parse("chat://"), Err(SpecError::NoAddress("chat://".into())));
     }
 }

@@ -32,7 +32,9 @@ use tracing::{info, warn};
 
 pub use config::{parse_default_room, Config, DEFAULT_ROOM};
 pub use fd_limit::{raise_open_files, SPARE_FDS};
-pub use listener::{bind, ListenSpec, Listener, Scheme, LISTEN_BACKLOG};
+pub use listener::{
+    bind, default_listeners, ListenSpec, Listener, Scheme, DEFAULT_IRC, LISTEN_BACKLOG,
+};
 pub use threads::size_executor;
 
 use admission::Shared;
@@ -111,14 +113,16 @@ fn start(
     match shared.admit(peer, alive) {
         Ok(ticket) => {
             let session = match scheme {
-                Scheme::Chat => session::chat::serve(Tcp::halves(stream), ticket),
+                Scheme::Chat => smol::spawn(session::chat::serve(Tcp::halves(stream), ticket)),
+                Scheme::Irc => smol::spawn(session::irc::serve(Tcp::halves(stream), ticket)),
             };
-            smol::spawn(session).detach();
+            session.detach();
         }
         Err(full) => {
             warn!(%peer, ?full, "refused");
             let line = match scheme {
                 Scheme::Chat => session::chat::refusal(full),
+                Scheme::Irc => session::irc::refusal(full, peer),
             };
             smol::spawn(admission::refuse(stream, line)).detach();
         }

@@ -28,8 +28,10 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 
 /// A server running in-process until [`TestServer::stop`].
 pub struct TestServer {
-    /// Where it listens.
+    /// Where it listens for the chat protocol.
     pub addr: SocketAddr,
+    /// Where it listens for IRC.
+    pub irc: SocketAddr,
     stop: async_channel::Sender<()>,
     task: Task<io::Result<()>>,
 }
@@ -39,12 +41,15 @@ impl TestServer {
     pub async fn start(config: Config) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
+        let irc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let irc = irc_listener.local_addr().expect("local addr");
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let shutdown = async move {
             let _ = stopped.recv().await;
         };
-        let task = smol::spawn(server::run(vec![Listener::chat(listener)], config, shutdown));
-        TestServer { addr, stop, task }
+        let listeners = vec![Listener::chat(listener), Listener::irc(irc_listener)];
+        let task = smol::spawn(server::run(listeners, config, shutdown));
+        TestServer { addr, irc, stop, task }
     }
 
     /// Starts a server with the default limits, but a short shutdown grace so tests

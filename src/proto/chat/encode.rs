@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use crate::core::{Departure, Encode, Event, Stamped};
+use crate::core::{Departure, Encode, Event, Speech, Stamped};
 
 /// Writes core events as chat protocol lines; the same bytes for every recipient.
 #[derive(Debug, Clone, Copy, Default)]
@@ -17,6 +17,7 @@ impl Encode for ChatEncoder {
         let _ = match &stamped.event {
             Event::Message { room, from, text } => writeln!(out, "MSG {room} {from} {text}"),
             Event::Action { room, from, text } => writeln!(out, "ACTION {room} {from} {text}"),
+            Event::Notice { room, from, text } => writeln!(out, "NOTICE {room} {from} {text}"),
             Event::Join { room, nick } => writeln!(out, "JOIN {room} {nick}"),
             Event::Part { room, nick, words: None } => writeln!(out, "LEAVE {room} {nick} part"),
             Event::Part { room, nick, words: Some(words) } => {
@@ -25,7 +26,14 @@ impl Encode for ChatEncoder {
             Event::Topic { room, by, text } => writeln!(out, "TOPIC {room} {by} {text}"),
             Event::Quit { nick, why } => writeln!(out, "QUIT {nick} {}", departure_reason(why)),
             Event::Rename { old, new } => writeln!(out, "RENAME {old} {new}"),
-            Event::Private { from, to, text } => writeln!(out, "PRIV {from} {to} {text}"),
+            Event::Private { from, to, text, kind } => {
+                let keyword = match kind {
+                    Speech::Say => "PRIV",
+                    Speech::Act => "PRIVACTION",
+                    Speech::Notice => "PRIVNOTICE",
+                };
+                writeln!(out, "{keyword} {from} {to} {text}")
+            }
         };
     }
 }
@@ -103,8 +111,30 @@ mod tests {
                 Line::Rename { old: s("bob"), new: s("rob") },
             ),
             (
-                Event::Private { from: a, to: b, text: s("psst") },
+                Event::Notice { room: r.clone(), from: a.clone(), text: s("heads up") },
+                Line::Notice { room: s("#lobby"), from: s("alice"), text: s("heads up") },
+            ),
+            (
+                Event::Private {
+                    from: a.clone(),
+                    to: b.clone(),
+                    text: s("psst"),
+                    kind: Speech::Say,
+                },
                 Line::Private { from: s("alice"), to: s("bob"), text: s("psst") },
+            ),
+            (
+                Event::Private {
+                    from: a.clone(),
+                    to: b.clone(),
+                    text: s("nods"),
+                    kind: Speech::Act,
+                },
+                Line::PrivateAction { from: s("alice"), to: s("bob"), text: s("nods") },
+            ),
+            (
+                Event::Private { from: a, to: b, text: s("fyi"), kind: Speech::Notice },
+                Line::PrivateNotice { from: s("alice"), to: s("bob"), text: s("fyi") },
             ),
         ]
     }

@@ -47,6 +47,15 @@ pub enum Line {
         /// The action.
         text: String,
     },
+    /// `NOTICE #room from text`: a notice to a room (from IRC), which bots never answer.
+    Notice {
+        /// The room it was sent to.
+        room: String,
+        /// Who sent it.
+        from: String,
+        /// What it says.
+        text: String,
+    },
     /// `PRIV from to text`: a private message, seen only by sender and recipient.
     Private {
         /// Who sent it.
@@ -54,6 +63,24 @@ pub enum Line {
         /// Who it is for.
         to: String,
         /// What they said.
+        text: String,
+    },
+    /// `PRIVACTION from to text`: a private action (an IRC user's `/me` in a query).
+    PrivateAction {
+        /// Who acted.
+        from: String,
+        /// Who it is for.
+        to: String,
+        /// The action.
+        text: String,
+    },
+    /// `PRIVNOTICE from to text`: a private notice (from IRC), which bots never answer.
+    PrivateNotice {
+        /// Who sent it.
+        from: String,
+        /// Who it is for.
+        to: String,
+        /// What it says.
         text: String,
     },
     /// `JOIN #room nick`: someone entered a room (you too: that is your confirmation).
@@ -186,9 +213,21 @@ impl Line {
                 let (room, from, text) = fields.room_nick_text()?;
                 Line::Action { room, from, text }
             }
+            "NOTICE" => {
+                let (room, from, text) = fields.room_nick_text()?;
+                Line::Notice { room, from, text }
+            }
             "PRIV" => {
                 let (from, to, text) = fields.word_word_text()?;
                 Line::Private { from, to, text }
+            }
+            "PRIVACTION" => {
+                let (from, to, text) = fields.word_word_text()?;
+                Line::PrivateAction { from, to, text }
+            }
+            "PRIVNOTICE" => {
+                let (from, to, text) = fields.word_word_text()?;
+                Line::PrivateNotice { from, to, text }
             }
             "JOIN" => {
                 let (room, nick) = fields.two_words()?;
@@ -322,7 +361,10 @@ impl fmt::Display for Line {
             }
             Line::Message { room, from, text } => write!(f, "MSG {room} {from} {text}"),
             Line::Action { room, from, text } => write!(f, "ACTION {room} {from} {text}"),
+            Line::Notice { room, from, text } => write!(f, "NOTICE {room} {from} {text}"),
             Line::Private { from, to, text } => write!(f, "PRIV {from} {to} {text}"),
+            Line::PrivateAction { from, to, text } => write!(f, "PRIVACTION {from} {to} {text}"),
+            Line::PrivateNotice { from, to, text } => write!(f, "PRIVNOTICE {from} {to} {text}"),
             Line::Join { room, nick } => write!(f, "JOIN {room} {nick}"),
             Line::Leave { room, nick, reason } => write!(f, "LEAVE {room} {nick} {reason}"),
             Line::Quit { nick, reason } => write!(f, "QUIT {nick} {reason}"),

@@ -14,7 +14,16 @@ use super::super::admission::Ticket;
 use super::super::flood::{FloodGate, Verdict};
 use crate::core::{Chunk, Outbox};
 use crate::framed::{LineReader, LineTooLong};
-use crate::proto::chat::{decode_line, TextError};
+use crate::proto::chat::TextError;
+
+/// How a protocol frames its lines: the longest one, and what text it accepts.
+#[derive(Clone, Copy)]
+pub struct Framing {
+    /// The longest line, in bytes, without its `\n`.
+    pub max_line: usize,
+    /// Checks a line's bytes and returns its text.
+    pub decode: fn(&[u8]) -> Result<&str, TextError>,
+}
 
 /// After our last line, how long we keep reading (and discarding) the peer's input so that
 /// closing the socket does not reset the connection and destroy lines still in flight.
@@ -75,17 +84,21 @@ pub struct Link<R> {
     last_heard: Instant,
     /// When the outstanding ping was sent, if one is.
     ping_sent: Option<Instant>,
+    /// What text the protocol accepts.
+    decode: fn(&[u8]) -> Result<&str, TextError>,
 }
 
 impl<R: AsyncRead + Unpin> Link<R> {
-    /// The link for a connection that reads from `reader` and queues into `outbox`.
-    pub fn new(ticket: Ticket, reader: R, outbox: Outbox) -> Link<R> {
+    /// The link for a connection that reads lines framed as `framing` says from `reader`
+    /// and queues into `outbox`.
+    pub fn new(ticket: Ticket, reader: R, outbox: Outbox, framing: Framing) -> Link<R> {
         let config = &ticket.shared.config;
-        let reader = LineReader::new(reader, config.max_line);
+        let reader = LineReader::new(reader, framing.max_line);
         let now = Instant::now();
         let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);
         let timer = Timer::never();
-        Link { ticket, reader, outbox, timer, gate, last_heard: now, ping_sent: None }
+        let decode = framing.decode;
+        Link { ticket, reader, outbox, timer, gate, last_heard: now, ping_sent: None, decode }
     }
 
     /// Queues bytes for this client alone. A failure needs no handling here: a full queue
@@ -154,7 +167,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// Waits for the next line, the server's stop, or `deadline`, whichever comes first.
     pub async fn next_input(&mut self, deadline: Instant) -> Input {
         self.timer.set_at(deadline);
-        let Link { ticket, reader, timer, .. } = self;
+        let Link { ticket, reader, timer, decode, .. } = self;
         let mut stop = pin!(ticket.shared.stop.recv());
         future::poll_fn(|cx| {
             // The stop is polled first, so a peer with lines always ready cannot hide it.
@@ -163,7 +176,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
             }
             if let Poll::Ready(read) = reader.poll_next_line(cx) {
                 return Poll::Ready(match read {
-                    Ok(Some(Ok(bytes))) => match decode_line(bytes) {
+                    Ok(Some(Ok(bytes))) => match decode(bytes) {
                         Ok(text) => Input::Line(text.to_string()),
                         Err(error) => Input::Refused(Refusal::Text(error)),
                     },

@@ -6,4 +6,40 @@
 //! protocol is a new folder here beside `chat`, and the core does not change.
 
 pub mod chat;
+pub mod irc;
 mod link;
+
+use crate::core::Departure;
+
+/// How a registered client's session ended, in any protocol: it decides what the
+/// client's rooms hear.
+pub(crate) enum Ending {
+    /// The client said goodbye, with its words.
+    Quit(Option<String>),
+    /// The connection closed without a goodbye (or was cut off for not reading).
+    Closed,
+    /// The server is shutting down: nobody is told, everybody is leaving.
+    Stopped,
+    /// It stayed over the flood rate.
+    Flood,
+    /// It started a line and stalled.
+    LineTimeout,
+    /// It did not answer a ping.
+    PingTimeout,
+}
+
+impl Ending {
+    /// What the rooms are told, given whether the client's queue overflowed; `None` at
+    /// shutdown, when nobody is told.
+    pub(crate) fn departure(self, overflowed: bool) -> Option<Departure> {
+        Some(match self {
+            Ending::Stopped => return None,
+            Ending::Quit(words) => Departure::Quit(words),
+            Ending::Closed if overflowed => Departure::QueueFull,
+            Ending::Closed => Departure::Closed,
+            Ending::Flood => Departure::Flood,
+            Ending::LineTimeout => Departure::LineTimeout,
+            Ending::PingTimeout => Departure::PingTimeout,
+        })
+    }
+}

@@ -9,7 +9,7 @@ use tracing::debug;
 use super::{reply_lines, write_landing, Ending, Session};
 use crate::core::{
     Chat, JoinError, Joined, Landing, Nick, NickRefused, Person, Room, RoomError, RoomName,
-    RoomNameError, Topic,
+    RoomNameError, Speech, Topic,
 };
 use crate::proto::chat::{is_room_name, Command, CommandError, ErrorCode, Line};
 use crate::unicode;
@@ -116,8 +116,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
         to: &str,
         text: String,
     ) -> Result<(), Refused> {
-        let sent = self.core().whisper(person, to, text).await;
-        sent.map_err(|error| Refused::Error(ErrorCode::NoSuchNick, error.to_string()))
+        let sent = self.core().whisper(person, to, text, Speech::Say).await;
+        sent.map(drop).map_err(|error| Refused::Error(ErrorCode::NoSuchNick, error.to_string()))
     }
 
     /// Joins `name` (or switches to it, if already in it) and makes it the current room.

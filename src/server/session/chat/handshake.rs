@@ -123,7 +123,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
         };
         let outbox = self.link.outbox.clone();
-        let recipient = Recipient { outbox: outbox.clone(), encoder: &CHAT };
+        let recipient = Recipient { outbox: outbox.clone(), encoder: &CHAT, echo: true };
         let shared = self.link.ticket.shared.clone();
         let room = shared.config.default_room.as_ref();
         let welcome = |arrival: Arrival<'_>| {

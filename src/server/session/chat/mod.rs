@@ -10,29 +10,14 @@ use std::sync::Arc;
 use futures_lite::{future, AsyncRead, AsyncWrite};
 use tracing::{debug, info};
 
-use super::link::{Alarm, Input, Link, Refusal};
-use crate::core::{Departure, Encode as _, Landing, Outbox, Person, Room};
-use crate::proto::chat::{ErrorCode, Line, TextError, CHAT};
+use super::link::{Alarm, Framing, Input, Link, Refusal};
+use super::Ending;
+use crate::core::{Encode as _, Landing, Outbox, Person, Room};
+use crate::proto::chat::{decode_line, ErrorCode, Line, TextError, CHAT};
 use crate::server::admission::{Full, Ticket};
 use crate::server::flood::Verdict;
 use crate::server::transport::Halves;
 use crate::server::writer::write_loop;
-
-/// How the chat loop ended, which decides what the client's rooms hear.
-enum Ending {
-    /// The client said `/quit`, with its words.
-    Quit(Option<String>),
-    /// The connection closed without a `/quit` (or was cut off for not reading).
-    Closed,
-    /// The server is shutting down: nobody is told, everybody is leaving.
-    Stopped,
-    /// It stayed over the flood rate.
-    Flood,
-    /// It started a line and stalled.
-    LineTimeout,
-    /// It did not answer a `PING`.
-    PingTimeout,
-}
 
 /// One chat client, from its first line to its last.
 struct Session<R> {
@@ -54,7 +39,9 @@ where
     let (outbox, queue) = Outbox::new(config.queue_len, config.queue_bytes, halves.cut);
     let writer = smol::spawn(write_loop(queue, halves.writer));
     debug!(peer = %ticket.peer, "connected");
-    let mut session = Session { link: Link::new(ticket, halves.reader, outbox), current: None };
+    let framing = Framing { max_line: config.max_line, decode: decode_line };
+    let link = Link::new(ticket, halves.reader, outbox, framing);
+    let mut session = Session { link, current: None };
     async move {
         session.run().await;
         // Boxed: it runs once, at the end, and would otherwise size the task for its life.
@@ -100,14 +87,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
         // for input most of its life, is only as large as that wait.
         let Some(person) = Box::pin(self.handshake()).await else { return };
         let ending = self.chat(&person).await;
-        let why = match ending {
-            Ending::Stopped => return self.bye(),
-            Ending::Quit(words) => Departure::Quit(words),
-            Ending::Closed if self.link.outbox.overflowed() => Departure::QueueFull,
-            Ending::Closed => Departure::Closed,
-            Ending::Flood => Departure::Flood,
-            Ending::LineTimeout => Departure::LineTimeout,
-            Ending::PingTimeout => Departure::PingTimeout,
+        let Some(why) = ending.departure(self.link.outbox.overflowed()) else {
+            return self.bye();
         };
         // Boxed: it runs once, at the end, and its locks would otherwise size the task for
         // its whole life.

@@ -1,0 +1,113 @@
+//! IRCv3 capabilities: the ones this server offers, and reading a client's `CAP REQ`.
+
+/// A capability this server offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cap {
+    /// A client's own messages come back to it, as everyone else sees them.
+    EchoMessage,
+    /// Tags on messages: the server accepts and drops client tags.
+    MessageTags,
+    /// Every prefix of a member in `NAMES` and `WHO`, not only the highest.
+    MultiPrefix,
+    /// A `time` tag with the server's time on every message about others.
+    ServerTime,
+}
+
+impl Cap {
+    /// Every capability offered, in the order `CAP LS` lists them.
+    pub const ALL: [Cap; 4] =
+        [Cap::EchoMessage, Cap::MessageTags, Cap::MultiPrefix, Cap::ServerTime];
+
+    /// Its name on the wire.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cap::EchoMessage => "echo-message",
+            Cap::MessageTags => "message-tags",
+            Cap::MultiPrefix => "multi-prefix",
+            Cap::ServerTime => "server-time",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
+    fn named(name: &str) -> Option<Cap> {
+        Cap::ALL.into_iter().find(|cap| cap.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// The capabilities a client has enabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps(u8);
+
+impl Caps {
+    /// Whether `cap` is enabled.
+    pub fn has(self, cap: Cap) -> bool {
+        self.0 & cap.bit() != 0
+    }
+
+    /// The enabled capabilities' names, space-separated, for `CAP LIST`.
+    pub fn names(self) -> String {
+        let on = Cap::ALL.into_iter().filter(|cap| self.has(*cap));
+        on.map(Cap::name).collect::<Vec<_>>().join(" ")
+    }
+
+    /// These capabilities with `request` applied.
+    pub fn with(self, request: &CapRequest) -> Caps {
+        let mut bits = self.0;
+        for &(cap, on) in &request.changes {
+            if on {
+                bits |= cap.bit();
+            } else {
+                bits &= !cap.bit();
+            }
+        }
+        Caps(bits)
+    }
+}
+
+/// A `CAP REQ` the server can grant: every capability in it is offered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapRequest {
+    /// Each capability asked for, and whether on (`cap`) or off (`-cap`).
+    pub changes: Vec<(Cap, bool)>,
+}
+
+impl CapRequest {
+    /// Reads the list of a `CAP REQ`; `None` if it names a capability not offered, in
+    /// which case the whole request is refused (`NAK`), as IRCv3 requires.
+    pub fn parse(list: &str) -> Option<CapRequest> {
+        let mut changes = Vec::new();
+        for word in list.split(' ').filter(|word| !word.is_empty()) {
+            let (name, on) = match word.strip_prefix('-') {
+                Some(name) => (name, false),
+                None => (word, true),
+            };
+            changes.push((Cap::named(name)?, on));
+        }
+        Some(CapRequest { changes })
+    }
+
+    /// Whether the request touches `cap`.
+    pub fn touches(&self, cap: Cap) -> bool {
+        self.changes.iter().any(|&(changed, _)| changed == cap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_granted_whole_or_not_at_all() {
+        let request = CapRequest::parse("server-time  echo-message").expect("offered");
+        let caps = Caps::default().with(&request);
+        assert!(caps.has(Cap::ServerTime) && caps.has(Cap::EchoMessage));
+        assert!(!caps.has(Cap::MultiPrefix));
+        assert_eq!(caps.names(), "echo-message server-time");
+        assert_eq!(CapRequest::parse("server-time sasl"), None);
+        let off = CapRequest::parse("-echo-message").expect("offered");
+        assert_eq!(caps.with(&off).names(), "server-time");
+    }
+}

@@ -1,0 +1,252 @@
+//! The core's events as IRC lines, sourced by the person they are about.
+
+use std::io::Write as _;
+
+use crate::core::{Departure, Encode, Event, Nick, Speech, Stamped};
+
+use super::message::MAX_LINE;
+
+/// The user part of every person's source (`nick!chat@smolchat`). The same for everyone,
+/// whatever client they use: nobody's address, ident or protocol shows.
+pub const USER: &str = "chat";
+
+/// The host part of every person's source.
+pub const HOST: &str = "smolchat";
+
+/// Writes core events as IRC lines. Two variants exist, one per kind of client a room
+/// may hold: with the `server-time` tag and without; a room encodes a batch once for each
+/// variant its members use.
+#[derive(Debug, Clone, Copy)]
+pub struct IrcEncoder {
+    /// Whether lines carry `@time=...`.
+    timed: bool,
+}
+
+/// The encoder for IRC clients without `server-time`.
+pub static IRC: IrcEncoder = IrcEncoder { timed: false };
+
+/// The encoder for IRC clients that negotiated `server-time`.
+pub static IRC_TIMED: IrcEncoder = IrcEncoder { timed: true };
+
+impl IrcEncoder {
+    /// The encoder for a client with or without `server-time`.
+    pub fn for_client(server_time: bool) -> &'static IrcEncoder {
+        if server_time {
+            &IRC_TIMED
+        } else {
+            &IRC
+        }
+    }
+}
+
+impl Encode for IrcEncoder {
+    fn encode(&self, stamped: &Stamped, out: &mut Vec<u8>) {
+        let line = Line { stamped, timed: self.timed };
+        match &stamped.event {
+            Event::Message { room, from, text } => {
+                line.talk(out, from, room.as_str(), Speech::Say, text)
+            }
+            Event::Action { room, from, text } => {
+                line.talk(out, from, room.as_str(), Speech::Act, text)
+            }
+            Event::Notice { room, from, text } => {
+                line.talk(out, from, room.as_str(), Speech::Notice, text)
+            }
+            Event::Private { from, to, text, kind } => {
+                line.talk(out, from, to.as_str(), *kind, text)
+            }
+            Event::Join { room, nick } => line.write(out, nick, format_args!("JOIN {room}")),
+            Event::Part { room, nick, words: None } => {
+                line.write(out, nick, format_args!("PART {room}"))
+            }
+            Event::Part { room, nick, words: Some(words) } => {
+                line.write(out, nick, format_args!("PART {room} :{words}"))
+            }
+            Event::Topic { room, by, text } => {
+                line.write(out, by, format_args!("TOPIC {room} :{text}"))
+            }
+            Event::Quit { nick, why } => {
+                line.write(out, nick, format_args!("QUIT :{}", quit_reason(why)))
+            }
+            Event::Rename { old, new } => line.write(out, old, format_args!("NICK {new}")),
+        }
+    }
+}
+
+/// One event being written.
+struct Line<'a> {
+    stamped: &'a Stamped,
+    timed: bool,
+}
+
+impl Line<'_> {
+    /// Writes `:source COMMAND...` with the time tag if wanted, and `\r\n`.
+    fn write(&self, out: &mut Vec<u8>, source: &Nick, rest: std::fmt::Arguments<'_>) {
+        self.start(out, source);
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{rest}\r\n");
+    }
+
+    fn start(&self, out: &mut Vec<u8>, source: &Nick) {
+        if self.timed {
+            let at = humantime::format_rfc3339_millis(self.stamped.at);
+            let _ = write!(out, "@time={at} ");
+        }
+        let _ = write!(out, ":{source}!{USER}@{HOST} ");
+    }
+
+    /// A `PRIVMSG` or `NOTICE` (an action is a CTCP `ACTION`), cut into several lines at
+    /// character boundaries when it would pass 512 bytes: a chat client's line may be
+    /// longer than IRC allows.
+    fn talk(&self, out: &mut Vec<u8>, from: &Nick, target: &str, kind: Speech, text: &str) {
+        let (command, open, close) = match kind {
+            Speech::Say => ("PRIVMSG", "", ""),
+            Speech::Act => ("PRIVMSG", "\x01ACTION ", "\x01"),
+            Speech::Notice => ("NOTICE", "", ""),
+        };
+        let fixed = 1
+            + from.as_str().len()
+            + 1
+            + USER.len()
+            + 1
+            + HOST.len()
+            + 1
+            + command.len()
+            + 1
+            + target.len()
+            + 2
+            + open.len()
+            + close.len()
+            + 2;
+        let room = MAX_LINE.saturating_sub(fixed).max(64);
+        for piece in pieces(text, room) {
+            self.start(out, from);
+            let _ = write!(out, "{command} {target} :{open}{piece}{close}\r\n");
+        }
+    }
+}
+
+/// `text` in pieces of at most `max` bytes, cut at character boundaries; one empty piece
+/// for empty text.
+fn pieces(text: &str, max: usize) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        if text.len() <= max {
+            rest = None;
+            return Some(text);
+        }
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, after) = text.split_at(cut);
+        rest = Some(after);
+        Some(piece)
+    })
+}
+
+/// A departure as IRC clients word it in `QUIT`.
+pub fn quit_reason(why: &Departure) -> String {
+    match why {
+        Departure::Quit(None) => "Quit".into(),
+        Departure::Quit(Some(words)) => format!("Quit: {words}"),
+        Departure::Closed => "Connection closed".into(),
+        Departure::QueueFull => "SendQ exceeded".into(),
+        Departure::Flood => "Excess Flood".into(),
+        Departure::LineTimeout => "Line timeout".into(),
+        Departure::PingTimeout => "Ping timeout".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::core::RoomName;
+
+    fn nick(text: &str) -> Nick {
+        Nick::parse(text, 32).expect("a valid nick")
+    }
+
+    fn encode(encoder: &IrcEncoder, event: Event) -> String {
+        let at = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        let mut out = Vec::new();
+        encoder.encode(&Stamped { at, event }, &mut out);
+        String::from_utf8(out).expect("utf-8")
+    }
+
+    #[test]
+    fn events_are_written_as_irc_lines_from_their_subject() {
+        let room = RoomName::parse("#lobby").expect("a valid room");
+        let (a, b) = (nick("alice"), nick("bob"));
+        let text = |t: &str| t.to_string();
+        let cases = [
+            (
+                Event::Message { room: room.clone(), from: a.clone(), text: text("hi") },
+                ":alice!chat@smolchat PRIVMSG #lobby :hi\r\n",
+            ),
+            (
+                Event::Action { room: room.clone(), from: a.clone(), text: text("waves") },
+                ":alice!chat@smolchat PRIVMSG #lobby :\x01ACTION waves\x01\r\n",
+            ),
+            (
+                Event::Notice { room: room.clone(), from: a.clone(), text: text("fyi") },
+                ":alice!chat@smolchat NOTICE #lobby :fyi\r\n",
+            ),
+            (
+                Event::Private {
+                    from: a.clone(),
+                    to: b.clone(),
+                    text: text("psst"),
+                    kind: Speech::Say,
+                },
+                ":alice!chat@smolchat PRIVMSG bob :psst\r\n",
+            ),
+            (
+                Event::Join { room: room.clone(), nick: b.clone() },
+                ":bob!chat@smolchat JOIN #lobby\r\n",
+            ),
+            (
+                Event::Part { room: room.clone(), nick: b.clone(), words: Some(text("bye all")) },
+                ":bob!chat@smolchat PART #lobby :bye all\r\n",
+            ),
+            (
+                Event::Topic { room, by: a, text: text("news") },
+                ":alice!chat@smolchat TOPIC #lobby :news\r\n",
+            ),
+            (
+                Event::Quit { nick: b.clone(), why: Departure::QueueFull },
+                ":bob!chat@smolchat QUIT :SendQ exceeded\r\n",
+            ),
+            (Event::Rename { old: b, new: nick("rob") }, ":bob!chat@smolchat NICK rob\r\n"),
+        ];
+        for (event, want) in cases {
+            assert_eq!(encode(&IRC, event), want);
+        }
+    }
+
+    #[test]
+    fn server_time_is_a_tag_in_utc_milliseconds() {
+        let event = Event::Join { room: RoomName::parse("#a").expect("valid"), nick: nick("bob") };
+        assert_eq!(
+            encode(&IRC_TIMED, event),
+            "@time=2023-11-14T22:13:20.123Z :bob!chat@smolchat JOIN #a\r\n"
+        );
+    }
+
+    #[test]
+    fn long_text_is_cut_into_lines_of_at_most_512_bytes_at_character_boundaries() {
+        let room = RoomName::parse("#a").expect("valid");
+        let text = "é".repeat(700);
+        let lines = encode(&IRC, Event::Message { room, from: nick("alice"), text: text.clone() });
+        let mut joined = String::new();
+        for line in lines.split_inclusive("\r\n") {
+            assert!(line.len() <= MAX_LINE, "{}", line.len());
+            let (_, said) = line.split_once(" :").expect("a trailing parameter");
+            joined.push_str(said.trim_end_matches("\r\n"));
+        }
+        assert_eq!(joined, text);
+    }
+}

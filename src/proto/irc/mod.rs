@@ -1,0 +1,16 @@
+//! IRC, pure: client messages as RFC 1459/2812 and the Modern IRC document define them,
+//! the server's replies and numerics, capabilities, and the core's events as IRC lines.
+//! Nothing here touches a socket; the IRC session (`server::session::irc`) does.
+
+mod caps;
+mod encode;
+mod message;
+pub mod numeric;
+mod reply;
+mod text;
+
+pub use caps::{Cap, CapRequest, Caps};
+pub use encode::{quit_reason, IrcEncoder, HOST, IRC, IRC_TIMED, USER};
+pub use message::{Message, MessageError, MAX_LINE, MAX_TAGS};
+pub use reply::Replies;
+pub use text::{decode_line, plain, Ctcp};

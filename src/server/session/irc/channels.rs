@@ -1,0 +1,266 @@
+//! Rooms as IRC channels: `JOIN`, `PART`, `TOPIC`, `NAMES`, `LIST`, and channel `MODE`.
+
+use std::sync::Arc;
+
+use futures_lite::AsyncRead;
+
+use super::Session;
+use crate::core::{
+    Chat, JoinError, Joined, Landing, Nick, Person, Room, RoomError, RoomName, Topic,
+};
+use crate::proto::irc::{numeric::*, Message, Replies, MAX_LINE};
+
+/// Channel mode letters IRC servers commonly have: asking to change one is refused as an
+/// operator's privilege (`482`); any other letter is unknown (`472`).
+const KNOWN_CHANNEL_MODES: &str = "beIiklmnopstv";
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    /// `JOIN #a,#b` (keys are ignored: no room has one), or `JOIN 0` to leave every room.
+    pub(super) async fn join(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
+        let list = message.param(0).unwrap_or("");
+        if list == "0" {
+            for room in person.rooms() {
+                let _ = self.shared().chat.part(person, &room, None).await;
+            }
+            return;
+        }
+        for name in list.split(',').filter(|name| !name.is_empty()) {
+            self.join_one(person, name, me).await;
+        }
+    }
+
+    async fn join_one(&mut self, person: &Arc<Person>, name: &str, me: &str) {
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        let room = match RoomName::parse(name) {
+            Ok(room) => room,
+            Err(error) => {
+                replies.numeric(
+                    ERR_BADCHANNAME,
+                    &[name],
+                    Some(&format!("Illegal channel name: {error}")),
+                );
+                return self.send(replies);
+            }
+        };
+        // Under the room's lock: the client's own JOIN and the topic come before any of
+        // the room's later lines.
+        let outbox = &self.link.outbox;
+        let encoder = person.recipient().encoder;
+        let server = shared.config.server_name.as_str();
+        let welcome = |landing: Landing<'_>| {
+            let mut bytes = Vec::with_capacity(256);
+            encoder.encode(landing.join, &mut bytes);
+            let mut replies = Replies::new(server, me);
+            replies.extend(&bytes);
+            if let Some(topic) = landing.topic {
+                topic_lines(&mut replies, landing.room.name(), topic);
+            }
+            let _ = outbox.push_reply(replies.into_bytes().into());
+        };
+        match shared.chat.join(person, &room, welcome).await {
+            Ok(Joined::Entered(room)) => self.names_of(person, &room, me).await,
+            Ok(Joined::AlreadyIn(_)) | Err(JoinError::Closed) => {}
+            Err(error @ JoinError::Confusable { .. }) => {
+                replies.numeric(
+                    ERR_BADCHANNAME,
+                    &[name],
+                    Some(&format!("Illegal channel name: {error}")),
+                );
+                self.send(replies);
+            }
+            Err(error @ (JoinError::TooManyRooms { .. } | JoinError::ServerRoomsFull { .. })) => {
+                replies.numeric(
+                    ERR_TOOMANYCHANNELS,
+                    &[name],
+                    Some(&format!("Cannot join channel: {error}")),
+                );
+                self.send(replies);
+            }
+        }
+    }
+
+    /// `PART #a,#b [:words]`.
+    pub(super) async fn part(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
+        let words = message.param(1).map(crate::proto::irc::plain).filter(|w| !w.is_empty());
+        for name in message.param(0).unwrap_or("").split(',').filter(|n| !n.is_empty()) {
+            let parted = match member_room(&self.shared().chat, person, name).await {
+                Ok(room) => self.shared().chat.part(person, &room, words.clone()).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = parted {
+                self.room_error(&error, name, me);
+            }
+        }
+    }
+
+    /// `TOPIC #room` asks; `TOPIC #room :text` sets (an empty text clears). A topic over
+    /// `TOPICLEN` is cut to it, as IRC servers do.
+    pub(super) async fn topic(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let name = message.param(0).unwrap_or("");
+        let room = match member_room(&self.shared().chat, person, name).await {
+            Ok(room) => room,
+            Err(error) => return self.room_error(&error, name, me),
+        };
+        let Some(text) = message.param(1) else {
+            let topic = shared.chat.topic(person, &room).await;
+            let mut replies = Replies::new(&shared.config.server_name, me);
+            match topic {
+                Some(topic) => topic_lines(&mut replies, room.name(), &topic),
+                None => {
+                    replies.numeric(RPL_NOTOPIC, &[room.name().as_str()], Some("No topic is set"));
+                }
+            }
+            return self.send(replies);
+        };
+        let text: String =
+            crate::proto::irc::plain(text).chars().take(shared.config.max_topic).collect();
+        if let Err(error) = shared.chat.set_topic(person, &room, text).await {
+            self.room_error(&error, name, me);
+        }
+    }
+
+    /// `NAMES #a,#b`; `NAMES` alone only ends the list, as a server may.
+    pub(super) async fn names(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let Some(list) = message.param(0) else {
+            let mut replies = Replies::new(&shared.config.server_name, me);
+            replies.numeric(RPL_ENDOFNAMES, &["*"], Some("End of /NAMES list"));
+            return self.send(replies);
+        };
+        for name in list.split(',').filter(|name| !name.is_empty()) {
+            match shared.chat.find_room(name).await {
+                Ok(room) => self.names_of(person, &room, me).await,
+                Err(_) => {
+                    let mut replies = Replies::new(&shared.config.server_name, me);
+                    replies.numeric(RPL_ENDOFNAMES, &[name], Some("End of /NAMES list"));
+                    self.send(replies);
+                }
+            }
+        }
+    }
+
+    /// `353`s and `366` for `room`.
+    async fn names_of(&mut self, person: &Arc<Person>, room: &Room, me: &str) {
+        let shared = self.shared();
+        let server = shared.config.server_name.as_str();
+        let outbox = &self.link.outbox;
+        shared
+            .chat
+            .names(person, room, |nicks| {
+                let mut replies = Replies::new(server, me);
+                names_lines(&mut replies, room.name(), nicks);
+                let _ = outbox.push_reply(replies.into_bytes().into());
+            })
+            .await;
+    }
+
+    /// `LIST [#a,#b]`: `321`, a `322` per room, `323`.
+    pub(super) async fn list(&mut self, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let wanted: Option<Vec<String>> = message
+            .param(0)
+            .map(|list| list.split(',').map(|n| crate::unicode::fold(n).into_owned()).collect());
+        let rooms = shared.chat.list().await;
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        replies.numeric(RPL_LISTSTART, &["Channel"], Some("Users  Name"));
+        for room in rooms {
+            let fold = crate::unicode::fold(room.name.as_str());
+            if wanted.as_ref().is_some_and(|wanted| !wanted.iter().any(|w| **w == *fold)) {
+                continue;
+            }
+            let topic = room.topic.as_ref().map_or("", |topic| topic.text.as_str());
+            let count = room.members.to_string();
+            replies.numeric(RPL_LIST, &[room.name.as_str(), &count], Some(topic));
+        }
+        replies.numeric(RPL_LISTEND, &[], Some("End of /LIST"));
+        self.send(replies);
+    }
+
+    /// `MODE #room [changes]`: `324 +n` when asked; the ban list (always empty) when
+    /// asked for it; any change refused, since nobody here is a channel operator.
+    pub(super) async fn room_mode(&mut self, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let name = message.param(0).unwrap_or("");
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        let Ok(room) = shared.chat.find_room(name).await else {
+            replies.numeric(ERR_NOSUCHCHANNEL, &[name], Some("No such channel"));
+            return self.send(replies);
+        };
+        let name = room.name().as_str();
+        let changes = message.param(1).unwrap_or("");
+        let letters: String = changes.chars().filter(|c| !matches!(c, '+' | '-')).collect();
+        if changes.is_empty() {
+            replies.numeric(RPL_CHANNELMODEIS, &[name, "+n"], None);
+        } else if letters == "b" && message.params.len() == 2 {
+            replies.numeric(RPL_ENDOFBANLIST, &[name], Some("End of channel ban list"));
+        } else if let Some(unknown) = letters.chars().find(|c| !KNOWN_CHANNEL_MODES.contains(*c)) {
+            replies.numeric(
+                ERR_UNKNOWNMODE,
+                &[&unknown.to_string()],
+                Some("is unknown mode char to me"),
+            );
+        } else {
+            replies.numeric(ERR_CHANOPRIVSNEEDED, &[name], Some("You're not channel operator"));
+        }
+        self.send(replies);
+    }
+
+    /// `403` or `442` for a room that cannot be used.
+    pub(super) fn room_error(&mut self, error: &RoomError, name: &str, me: &str) {
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        match error {
+            RoomError::NoSuchRoom(_) => {
+                replies.numeric(ERR_NOSUCHCHANNEL, &[name], Some("No such channel"))
+            }
+            RoomError::NotInRoom(_) => {
+                replies.numeric(ERR_NOTONCHANNEL, &[name], Some("You're not on that channel"))
+            }
+            other => replies.notice(&other.to_string()),
+        };
+        self.send(replies);
+    }
+}
+
+/// The room `name` that `person` is in, or why not.
+pub(super) async fn member_room(
+    chat: &Chat,
+    person: &Person,
+    name: &str,
+) -> Result<Arc<Room>, RoomError> {
+    let room = chat.find_room(name).await?;
+    match person.room(&room.key().fold) {
+        Some(room) => Ok(room),
+        None => Err(RoomError::NotInRoom(room.name().clone())),
+    }
+}
+
+/// `332` and `333`: a room's topic, who set it and when.
+fn topic_lines(replies: &mut Replies<'_>, room: &RoomName, topic: &Topic) {
+    replies.numeric(RPL_TOPIC, &[room.as_str()], Some(&topic.text));
+    let at = topic.at.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs());
+    replies.numeric(RPL_TOPICWHOTIME, &[room.as_str(), topic.by.as_str(), &at.to_string()], None);
+}
+
+/// `353`s of as many names as fit in 512 bytes, then `366`.
+fn names_lines(replies: &mut Replies<'_>, room: &RoomName, nicks: &[Nick]) {
+    let fixed = replies.server().len() + replies.nick().len() + room.as_str().len() + 16;
+    let room_for = MAX_LINE.saturating_sub(fixed);
+    let mut line = String::new();
+    for nick in nicks {
+        if !line.is_empty() && line.len() + 1 + nick.as_str().len() > room_for {
+            replies.numeric(RPL_NAMREPLY, &["=", room.as_str()], Some(&line));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(nick.as_str());
+    }
+    if !line.is_empty() {
+        replies.numeric(RPL_NAMREPLY, &["=", room.as_str()], Some(&line));
+    }
+    replies.numeric(RPL_ENDOFNAMES, &[room.as_str()], Some("End of /NAMES list"));
+}

@@ -1,0 +1,78 @@
+//! Registered clients' commands: one table from command to handler, and the `461` for a
+//! command with too few parameters, in one place.
+
+use std::sync::Arc;
+
+use futures_lite::AsyncRead;
+
+use super::{Ending, Session};
+use crate::core::Person;
+use crate::proto::irc::{numeric::*, plain, Message, Replies};
+
+/// The fewest parameters each command needs; commands not listed need none.
+fn needs(command: &str) -> usize {
+    match command {
+        "JOIN" | "PART" | "TOPIC" | "MODE" | "WHOIS" | "WHOWAS" | "ISON" | "USERHOST" => 1,
+        _ => 0,
+    }
+}
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    /// Acts on one message of a registered client.
+    pub(super) async fn handle(
+        &mut self,
+        person: &Arc<Person>,
+        message: &Message<'_>,
+    ) -> Option<Ending> {
+        let me = person.nick().to_string();
+        let me = me.as_str();
+        let command = message.command.as_str();
+        if message.params.len() < needs(command) {
+            let shared = self.shared();
+            let mut replies = Replies::new(&shared.config.server_name, me);
+            replies.numeric(ERR_NEEDMOREPARAMS, &[command], Some("Not enough parameters"));
+            self.send(replies);
+            return None;
+        }
+        match command {
+            "PRIVMSG" | "NOTICE" => self.talk(person, message, me).await,
+            "JOIN" => self.join(person, message, me).await,
+            "PART" => self.part(person, message, me).await,
+            "TOPIC" => self.topic(person, message, me).await,
+            "NAMES" => self.names(person, message, me).await,
+            "LIST" => self.list(message, me).await,
+            "MODE" if message.param(0).is_some_and(|t| t.starts_with('#')) => {
+                self.room_mode(message, me).await
+            }
+            "MODE" => self.user_mode(message, me),
+            "NICK" => self.rename(person, message, me).await,
+            "AWAY" => self.away(person, message, me),
+            "WHO" => self.who(person, message, me).await,
+            "WHOIS" => self.whois(message, me).await,
+            "WHOWAS" => self.whowas(message, me),
+            "ISON" => self.ison(message, me).await,
+            "USERHOST" => self.userhost(message, me).await,
+            "LUSERS" => self.lusers_command(me).await,
+            "MOTD" | "VERSION" | "TIME" => self.about_server(command, me),
+            "PING" => self.ping(message, me),
+            "CAP" => self.cap_command(message, me),
+            "QUIT" => {
+                let words = message.param(0).map(plain).filter(|words| !words.is_empty());
+                return Some(Ending::Quit(words));
+            }
+            "USER" | "PASS" => {
+                let shared = self.shared();
+                let mut replies = Replies::new(&shared.config.server_name, me);
+                replies.numeric(ERR_ALREADYREGISTERED, &[], Some("You may not reregister"));
+                self.send(replies);
+            }
+            _ => {
+                let shared = self.shared();
+                let mut replies = Replies::new(&shared.config.server_name, me);
+                replies.numeric(ERR_UNKNOWNCOMMAND, &[command], Some("Unknown command"));
+                self.send(replies);
+            }
+        }
+        None
+    }
+}

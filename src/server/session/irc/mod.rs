@@ -1,0 +1,212 @@
+//! The IRC session: registration (`CAP`, `PASS`, `NICK`, `USER`), then the loop that turns
+//! an IRC client's messages into calls on the core, until it leaves. Replies are the
+//! RFCs' numerics; what happens in rooms reaches the client through the IRC encoder.
+
+mod channels;
+mod dispatch;
+mod queries;
+mod registration;
+mod talk;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_lite::{future, AsyncRead, AsyncWrite};
+use tracing::{debug, info};
+
+use super::link::{Alarm, Framing, Input, Link, Refusal};
+use super::Ending;
+use crate::core::Person;
+use crate::proto::irc::{self, numeric::*, Caps, Message, MessageError, Replies};
+use crate::server::admission::{Full, Shared, Ticket};
+use crate::server::flood::Verdict;
+use crate::server::transport::Halves;
+use crate::server::writer::write_loop;
+
+/// The longest line an IRC client may send: 8191 bytes of tags and 512 of message, the
+/// line's ending included.
+const MAX_IRC_LINE: usize = irc::MAX_TAGS + irc::MAX_LINE;
+
+/// One IRC client, from `CAP LS` or `NICK` to `QUIT`.
+struct Session<R> {
+    /// The connection.
+    link: Link<R>,
+    /// The capabilities it enabled.
+    caps: Caps,
+    /// Whether it set user mode `+i`; nothing here lists users beyond their rooms, so it
+    /// is only remembered and reported.
+    invisible: bool,
+}
+
+/// Sets up one IRC client (its queue and writer task start at once) and returns the task
+/// that serves it.
+pub fn serve<R, W>(halves: Halves<R, W>, ticket: Ticket) -> impl Future<Output = ()> + Send
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let config = &ticket.shared.config;
+    let (outbox, queue) =
+        crate::core::Outbox::new(config.queue_len, config.queue_bytes, halves.cut);
+    let writer = smol::spawn(write_loop(queue, halves.writer));
+    debug!(peer = %ticket.peer, "irc connected");
+    let framing = Framing { max_line: MAX_IRC_LINE, decode: irc::decode_line };
+    let link = Link::new(ticket, halves.reader, outbox, framing);
+    let mut session = Session { link, caps: Caps::default(), invisible: false };
+    async move {
+        session.run().await;
+        Box::pin(session.link.close(writer)).await;
+    }
+}
+
+/// The line that tells an IRC connection it is not admitted.
+pub fn refusal(full: Full, peer: SocketAddr) -> Vec<u8> {
+    let reason = match full {
+        Full::Server { .. } => "Server is full",
+        Full::Address { .. } => "Too many connections from your address",
+    };
+    closing_link(peer, reason)
+}
+
+/// `ERROR :Closing Link: ADDRESS (reason)`, the last line a client is sent.
+fn closing_link(peer: SocketAddr, reason: &str) -> Vec<u8> {
+    format!("ERROR :Closing Link: {} ({reason})\r\n", peer.ip()).into_bytes()
+}
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    async fn run(&mut self) {
+        let Some(person) = Box::pin(self.register()).await else { return };
+        let ending = self.chat(&person).await;
+        let said = match &ending {
+            Ending::Quit(Some(words)) => Some(format!("Quit: {words}")),
+            Ending::Quit(None) => Some("Quit".to_string()),
+            _ => None,
+        };
+        let Some(why) = ending.departure(self.link.outbox.overflowed()) else {
+            return self.close_link("Server shutting down");
+        };
+        Box::pin(self.link.ticket.shared.chat.quit(&person, why)).await;
+        // After the room's last lines, which someone who says goodbye still reads.
+        if let Some(reason) = said {
+            self.close_link(&reason);
+        }
+    }
+
+    /// Reads the client's messages and acts on them until it leaves.
+    async fn chat(&mut self, person: &Arc<Person>) -> Ending {
+        loop {
+            let ending = match self.link.next().await {
+                Input::Line(line) => Box::pin(self.admit(person, &line)).await,
+                Input::Refused(refusal) => self.refused(refusal, person.nick().as_ref()),
+                Input::Closed => Some(Ending::Closed),
+                Input::Stopped => Some(Ending::Stopped),
+                Input::Alarm(alarm) => self.alarm(alarm),
+            };
+            if let Some(ending) = ending {
+                return ending;
+            }
+            // A burst of buffered lines would otherwise be broadcast before any writer ran.
+            future::yield_now().await;
+        }
+    }
+
+    /// Passes a message through flood control, then acts on it. Answers to our pings
+    /// never count against the client.
+    async fn admit(&mut self, person: &Arc<Person>, line: &str) -> Option<Ending> {
+        let message = match Message::parse(line) {
+            Ok(message) => message,
+            Err(MessageError::Empty) => return None,
+            Err(MessageError::TooLong) => {
+                return self.refused(Refusal::TooLong, person.nick().as_ref())
+            }
+        };
+        if message.command == "PONG" {
+            return None;
+        }
+        match self.flood_check() {
+            Verdict::Accept => self.handle(person, &message).await,
+            Verdict::Drop { .. } => None,
+            Verdict::Disconnect => Some(Ending::Flood),
+        }
+    }
+
+    /// Tells the client its line was dropped; refused lines count against flood control.
+    fn refused(&mut self, refusal: Refusal, nick: &str) -> Option<Ending> {
+        match self.flood_check() {
+            Verdict::Accept => {}
+            Verdict::Drop { .. } => return None,
+            Verdict::Disconnect => return Some(Ending::Flood),
+        }
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, nick);
+        match refusal {
+            Refusal::TooLong => {
+                replies.numeric(ERR_INPUTTOOLONG, &[], Some("Input line was too long"))
+            }
+            Refusal::Text(error) => replies.notice(&format!("{error}; the line was dropped")),
+        };
+        self.send(replies);
+        None
+    }
+
+    /// Acts on a connection timer that went off.
+    fn alarm(&mut self, alarm: Alarm) -> Option<Ending> {
+        match alarm {
+            Alarm::Deadline => None,
+            Alarm::LineTimeout => {
+                info!(peer = %self.link.ticket.peer, "irc disconnected: line not finished in time");
+                self.close_link("Line timeout");
+                Some(Ending::LineTimeout)
+            }
+            Alarm::PingTimeout => {
+                info!(peer = %self.link.ticket.peer, "irc disconnected: no answer to PING");
+                self.close_link("Ping timeout");
+                Some(Ending::PingTimeout)
+            }
+            Alarm::PingDue(token) => {
+                self.link.reply(format!("PING :{token}\r\n").into_bytes());
+                None
+            }
+        }
+    }
+
+    /// Runs flood control for one line; a client that keeps flooding is told why it goes.
+    fn flood_check(&mut self) -> Verdict {
+        let verdict = self.link.flood_check();
+        match verdict {
+            Verdict::Accept | Verdict::Drop { warn: false } => {}
+            Verdict::Drop { warn: true } => {
+                let rate = self.shared().config.flood_rate;
+                let text =
+                    format!("*** Slow down: over {rate} lines per second; lines are being dropped");
+                let shared = self.shared();
+                let mut replies = Replies::new(&shared.config.server_name, "*");
+                replies.notice(&text);
+                self.send(replies);
+            }
+            Verdict::Disconnect => {
+                info!(peer = %self.link.ticket.peer, "irc disconnected: flooding");
+                self.close_link("Excess Flood");
+            }
+        }
+        verdict
+    }
+
+    /// The last line: `ERROR :Closing Link: ...`.
+    fn close_link(&self, reason: &str) {
+        self.link.reply(closing_link(self.link.ticket.peer, reason));
+    }
+
+    /// The server state this session shares.
+    fn shared(&self) -> Arc<Shared> {
+        self.link.ticket.shared.clone()
+    }
+
+    /// Queues replies for this client alone, in one piece.
+    fn send(&self, replies: Replies<'_>) {
+        if !replies.is_empty() {
+            self.link.reply(replies.into_bytes());
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Questions about the server and the people on it: the welcome burst, `LUSERS`, `MOTD`,
+//! `VERSION`, `TIME`, `WHO`, `WHOIS`, `WHOWAS`, `ISON`, `USERHOST`, and user modes.
+
+use std::sync::Arc;
+
+use futures_lite::AsyncRead;
+
+use super::Session;
+use crate::core::{Person, MAX_ROOM_NAME};
+use crate::proto::irc::{numeric::*, Message, Replies, HOST, USER};
+use crate::server::Config;
+
+/// The server's version, as `002`, `004` and `VERSION` give it.
+const VERSION: &str = concat!("smolchat-", env!("CARGO_PKG_VERSION"));
+
+/// The message of the day, one line per `372`.
+const MOTD: &[&str] = &[
+    "Welcome to smolchat: one chat for IRC, smolchat and web clients.",
+    "Rooms are IRC channels: /join #lobby to meet everyone, /list to see the rest.",
+    "Everyone appears as nick!chat@smolchat, whatever client they use.",
+];
+
+/// `001` to `005`, the user counts and the message of the day: what a client reads
+/// first, with `online` people on the server and `rooms` rooms.
+pub fn welcome_burst(replies: &mut Replies<'_>, config: &Config, online: usize, rooms: usize) {
+    let (server, nick, network) = (replies.server(), replies.nick(), &config.network_name);
+    let welcome = format!("Welcome to the {network} IRC network, {nick}");
+    replies.numeric(RPL_WELCOME, &[], Some(&welcome));
+    let host = format!("Your host is {server}, running version {VERSION}");
+    replies.numeric(RPL_YOURHOST, &[], Some(&host));
+    replies.numeric(RPL_CREATED, &[], Some("This server was created when it started"));
+    replies.numeric(RPL_MYINFO, &[server, VERSION, "i", "n"], None);
+    isupport(replies, config);
+    lusers(replies, online, rooms);
+    motd(replies);
+}
+
+/// `005`: what this server supports, honestly. No channel modes can be set (`n`, no
+/// messages from outside, always holds), nobody has a prefix, names fold as PRECIS does
+/// (Unicode case folding after normalization), and only UTF-8 is accepted.
+pub fn isupport(replies: &mut Replies<'_>, config: &Config) {
+    let tokens = [
+        format!("AWAYLEN={}", crate::proto::irc::MAX_LINE),
+        "CASEMAPPING=rfc7613".to_string(),
+        format!("CHANLIMIT=#:{}", config.max_rooms_per_client),
+        "CHANMODES=,,,n".to_string(),
+        format!("CHANNELLEN={}", MAX_ROOM_NAME + 1),
+        "CHANTYPES=#".to_string(),
+        format!("NETWORK={}", config.network_name),
+        format!("NICKLEN={}", config.max_nick),
+        "PREFIX=".to_string(),
+        "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:,WHOIS:1".to_string(),
+        format!("TOPICLEN={}", config.max_topic),
+        "UTF8ONLY".to_string(),
+    ];
+    let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    replies.numeric(RPL_ISUPPORT, &tokens, Some("are supported by this server"));
+}
+
+/// `251`, `254`, `255`, `265`, `266`: how many people and rooms there are. One server,
+/// no operators, nobody invisible to counts.
+pub fn lusers(replies: &mut Replies<'_>, online: usize, rooms: usize) {
+    let users = format!("There are {online} users and 0 invisible on 1 servers");
+    replies.numeric(RPL_LUSERCLIENT, &[], Some(&users));
+    replies.numeric(RPL_LUSEROP, &["0"], Some("operator(s) online"));
+    replies.numeric(RPL_LUSERCHANNELS, &[&rooms.to_string()], Some("channels formed"));
+    let me = format!("I have {online} clients and 0 servers");
+    replies.numeric(RPL_LUSERME, &[], Some(&me));
+    let (count, max) = (online.to_string(), online.to_string());
+    let local = format!("Current local users {online}, max {online}");
+    replies.numeric(RPL_LOCALUSERS, &[&count, &max], Some(&local));
+    let global = format!("Current global users {online}, max {online}");
+    replies.numeric(RPL_GLOBALUSERS, &[&count, &max], Some(&global));
+}
+
+/// `375`, `372`s and `376`.
+pub fn motd(replies: &mut Replies<'_>) {
+    let start = format!("- {} Message of the day -", replies.server());
+    replies.numeric(RPL_MOTDSTART, &[], Some(&start));
+    for line in MOTD {
+        replies.numeric(RPL_MOTD, &[], Some(&format!("- {line}")));
+    }
+    replies.numeric(RPL_ENDOFMOTD, &[], Some("End of /MOTD command."));
+}
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    /// `LUSERS`.
+    pub(super) async fn lusers_command(&mut self, me: &str) {
+        let shared = self.shared();
+        let (online, rooms) = (shared.chat.online().await, shared.chat.room_count().await);
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        lusers(&mut replies, online, rooms);
+        self.send(replies);
+    }
+
+    /// `MOTD`, `VERSION` and `TIME`: answers that need nobody but the server.
+    pub(super) fn about_server(&mut self, command: &str, me: &str) {
+        let shared = self.shared();
+        let server = shared.config.server_name.as_str();
+        let mut replies = Replies::new(server, me);
+        match command {
+            "MOTD" => motd(&mut replies),
+            "VERSION" => {
+                replies.numeric(RPL_VERSION, &[VERSION, server], Some("one chat, many protocols"));
+                isupport(&mut replies, &shared.config);
+            }
+            _ => {
+                let now =
+                    jiff::Timestamp::now().strftime("%A %B %d %Y -- %H:%M:%S UTC").to_string();
+                replies.numeric(RPL_TIME, &[server], Some(&now));
+            }
+        }
+        self.send(replies);
+    }
+
+    /// `WHO #room` lists its members; `WHO nick` the person; anything else (masks) only
+    /// ends the list: nobody is listed who is not in a room one can name.
+    pub(super) async fn who(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let mask = message.param(0).unwrap_or("*");
+        let mut listed: Vec<(String, Arc<Person>)> = Vec::new();
+        if mask.starts_with('#') {
+            if let Ok(room) = shared.chat.find_room(mask).await {
+                let members = shared.chat.members(person, &room).await;
+                let name = room.name().to_string();
+                listed.extend(members.into_iter().map(|member| (name.clone(), member)));
+            }
+        } else if let Some(found) = shared.chat.find(mask).await {
+            listed.push(("*".to_string(), found));
+        }
+        let server = shared.config.server_name.as_str();
+        let mut replies = Replies::new(server, me);
+        for (room, member) in &listed {
+            let nick = member.nick().to_string();
+            let here = if member.away().is_some() { "G" } else { "H" };
+            let real = format!("0 {nick}");
+            replies.numeric(RPL_WHOREPLY, &[room, USER, HOST, server, &nick, here], Some(&real));
+        }
+        replies.numeric(RPL_ENDOFWHO, &[mask], Some("End of WHO list"));
+        self.send(replies);
+    }
+
+    /// `WHOIS [server] nick`: who they are, which rooms they are in, whether away.
+    pub(super) async fn whois(&mut self, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let asked = message.params.last().copied().unwrap_or("");
+        let server = shared.config.server_name.as_str();
+        let mut replies = Replies::new(server, me);
+        match shared.chat.find(asked).await {
+            Some(found) => {
+                let nick = found.nick().to_string();
+                replies.numeric(RPL_WHOISUSER, &[&nick, USER, HOST, "*"], Some(&nick));
+                let rooms: Vec<String> =
+                    found.rooms().iter().map(|r| r.name().to_string()).collect();
+                if !rooms.is_empty() {
+                    replies.numeric(RPL_WHOISCHANNELS, &[&nick], Some(&rooms.join(" ")));
+                }
+                let network = &shared.config.network_name;
+                replies.numeric(RPL_WHOISSERVER, &[&nick, server], Some(network));
+                if let Some(away) = found.away() {
+                    replies.numeric(RPL_AWAY, &[&nick], Some(&away));
+                }
+                replies.numeric(RPL_ENDOFWHOIS, &[&nick], Some("End of /WHOIS list"));
+            }
+            None => {
+                replies.numeric(ERR_NOSUCHNICK, &[asked], Some("No such nick/channel"));
+                replies.numeric(RPL_ENDOFWHOIS, &[asked], Some("End of /WHOIS list"));
+            }
+        }
+        self.send(replies);
+    }
+
+    /// `WHOWAS nick`: the server keeps no record of who was here.
+    pub(super) fn whowas(&mut self, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let asked = message.param(0).unwrap_or("");
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        replies.numeric(ERR_WASNOSUCHNICK, &[asked], Some("There was no such nickname"));
+        replies.numeric(RPL_ENDOFWHOWAS, &[asked], Some("End of WHOWAS"));
+        self.send(replies);
+    }
+
+    /// `ISON nick...`: which of them are online, as they spell their names now.
+    pub(super) async fn ison(&mut self, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let mut online = Vec::new();
+        for asked in message.params.iter().flat_map(|param| param.split(' ')) {
+            if let Some(found) = shared.chat.find(asked).await {
+                online.push(found.nick().to_string());
+            }
+        }
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        replies.numeric(RPL_ISON, &[], Some(&online.join(" ")));
+        self.send(replies);
+    }
+
+    /// `USERHOST nick...` (at most five): `nick=+user@host`, `-` for someone away.
+    pub(super) async fn userhost(&mut self, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let mut found = Vec::new();
+        for asked in message.params.iter().flat_map(|param| param.split(' ')).take(5) {
+            if let Some(person) = shared.chat.find(asked).await {
+                let away = if person.away().is_some() { '-' } else { '+' };
+                found.push(format!("{}={away}{USER}@{HOST}", person.nick()));
+            }
+        }
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        replies.numeric(RPL_USERHOST, &[], Some(&found.join(" ")));
+        self.send(replies);
+    }
+
+    /// `MODE nick [modes]`: only one's own modes, and only `i` among them.
+    pub(super) fn user_mode(&mut self, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        let target = message.param(0).unwrap_or("");
+        if !crate::unicode::fold(target).eq(&crate::unicode::fold(me)) {
+            replies.numeric(ERR_USERSDONTMATCH, &[], Some("Cant change mode for other users"));
+            return self.send(replies);
+        }
+        let Some(modes) = message.param(1) else {
+            let current = if self.invisible { "+i" } else { "+" };
+            replies.numeric(RPL_UMODEIS, &[current], None);
+            return self.send(replies);
+        };
+        let (mut adding, mut changed, mut unknown) = (true, String::new(), false);
+        for mode in modes.chars() {
+            match mode {
+                '+' => adding = true,
+                '-' => adding = false,
+                'i' if self.invisible != adding => {
+                    self.invisible = adding;
+                    changed.push_str(if adding { "+i" } else { "-i" });
+                }
+                'i' => {}
+                _ => unknown = true,
+            }
+        }
+        if unknown {
+            replies.numeric(ERR_UMODEUNKNOWNFLAG, &[], Some("Unknown MODE flag"));
+        }
+        if !changed.is_empty() {
+            let line = format!(":{me}!{USER}@{HOST} MODE {me} :{changed}");
+            replies.raw(format_args!("{line}"));
+        }
+        self.send(replies);
+    }
+}

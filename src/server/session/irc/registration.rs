@@ -1,0 +1,268 @@
+//! Registration: capability negotiation (`CAP LS 302`, `CAP REQ`, `CAP END`), `PASS`,
+//! `NICK` and `USER`, then the welcome burst: `001` to `005`, the user counts and the
+//! message of the day.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_lite::{future, AsyncRead};
+use tracing::info;
+
+use super::super::link::Input;
+use super::{closing_link, Session};
+use crate::core::{Arrival, Nick, NickError, NickRefused, Person, Recipient};
+use crate::proto::irc::{numeric::*, Cap, CapRequest, IrcEncoder, Message, MessageError, Replies};
+use crate::server::flood::Verdict;
+
+/// What a client has said of itself before it is registered.
+#[derive(Default)]
+struct Pending {
+    /// The nickname it asked for, valid but not yet claimed.
+    nick: Option<Nick>,
+    /// Whether `USER` was sent.
+    user: bool,
+    /// True from `CAP LS` or `CAP REQ` until `CAP END`: registration waits for it.
+    negotiating: bool,
+}
+
+/// What one message before registration came to.
+enum Step {
+    /// Go on reading.
+    Continue,
+    /// The client is registered.
+    Registered(Arc<Person>),
+    /// The connection is going away.
+    GiveUp,
+}
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    /// Reads messages until the client is registered; `None` if it never is (it left,
+    /// timed out, flooded, or the server stopped).
+    pub(super) async fn register(&mut self) -> Option<Arc<Person>> {
+        let deadline = Instant::now() + self.shared().config.handshake_timeout;
+        let mut pending = Pending::default();
+        loop {
+            let line = match self.link.next_input(deadline).await {
+                Input::Line(line) => line,
+                Input::Refused(refusal) => {
+                    if self.refused(refusal, "*").is_some() {
+                        return None;
+                    }
+                    continue;
+                }
+                Input::Alarm(_) => {
+                    info!(peer = %self.link.ticket.peer, "irc disconnected: not registered in time");
+                    self.close_link("Registration timed out");
+                    return None;
+                }
+                Input::Stopped => {
+                    self.close_link("Server shutting down");
+                    return None;
+                }
+                Input::Closed => return None,
+            };
+            match self.step(&mut pending, &line).await {
+                Step::Continue => {}
+                Step::Registered(person) => return Some(person),
+                Step::GiveUp => return None,
+            }
+            // Pipelined lines would otherwise all be answered before the writer ran.
+            future::yield_now().await;
+        }
+    }
+
+    /// Acts on one message before registration.
+    async fn step(&mut self, pending: &mut Pending, line: &str) -> Step {
+        let message = match Message::parse(line) {
+            Ok(message) => message,
+            Err(MessageError::Empty) => return Step::Continue,
+            Err(MessageError::TooLong) => {
+                let shared = self.shared();
+                let mut replies = Replies::new(&shared.config.server_name, "*");
+                replies.numeric(ERR_INPUTTOOLONG, &[], Some("Input line was too long"));
+                self.send(replies);
+                return Step::Continue;
+            }
+        };
+        match self.flood_check() {
+            Verdict::Accept => {}
+            Verdict::Drop { .. } => return Step::Continue,
+            Verdict::Disconnect => return Step::GiveUp,
+        }
+        match message.command.as_str() {
+            "CAP" => self.cap(&message, pending, "*"),
+            // The server password arrives with a later issue; until then any is accepted.
+            "PASS" => {}
+            "NICK" => self.propose_nick(&message, pending),
+            "USER" => self.user(&message, pending),
+            "PING" => self.ping(&message, "*"),
+            "PONG" => {}
+            "QUIT" => {
+                self.link.reply(closing_link(self.link.ticket.peer, "Quit"));
+                return Step::GiveUp;
+            }
+            _ => {
+                let shared = self.shared();
+                let mut replies = Replies::new(&shared.config.server_name, "*");
+                replies.numeric(ERR_NOTREGISTERED, &[], Some("You have not registered"));
+                self.send(replies);
+            }
+        }
+        if pending.nick.is_some() && pending.user && !pending.negotiating {
+            return self.claim(pending).await;
+        }
+        Step::Continue
+    }
+
+    /// `CAP LS|LIST|REQ|END`: before registration, `LS` and `REQ` hold registration
+    /// until `END`. After it, a request that would change how this client's lines are
+    /// encoded (`server-time`, `echo-message`) is refused: they are fixed at registration.
+    pub(super) fn cap_command(&mut self, message: &Message<'_>, nick: &str) {
+        let mut ignored = Pending::default();
+        self.cap(message, &mut ignored, nick);
+    }
+
+    fn cap(&mut self, message: &Message<'_>, pending: &mut Pending, nick: &str) {
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, nick);
+        let sub = message.param(0).unwrap_or("").to_ascii_uppercase();
+        match sub.as_str() {
+            "LS" => {
+                pending.negotiating = true;
+                let offered: Vec<&str> = Cap::ALL.iter().map(|cap| cap.name()).collect();
+                replies.command("CAP", &[nick, "LS"], Some(&offered.join(" ")));
+            }
+            "LIST" => {
+                replies.command("CAP", &[nick, "LIST"], Some(&self.caps.names()));
+            }
+            "REQ" => {
+                pending.negotiating = true;
+                let list = message.param(1).unwrap_or("");
+                let registered = nick != "*";
+                match CapRequest::parse(list) {
+                    Some(request) if !(registered && fixed_at_registration(&request)) => {
+                        self.caps = self.caps.with(&request);
+                        replies.command("CAP", &[nick, "ACK"], Some(list));
+                    }
+                    _ => {
+                        replies.command("CAP", &[nick, "NAK"], Some(list));
+                    }
+                }
+            }
+            "END" => pending.negotiating = false,
+            _ => {
+                let shown = if sub.is_empty() { "*" } else { sub.as_str() };
+                replies.numeric(ERR_INVALIDCAPCMD, &[shown], Some("Invalid CAP command"));
+            }
+        }
+        self.send(replies);
+    }
+
+    /// `NICK` before registration: a valid nickname is kept for when `USER` (and `CAP
+    /// END`) arrive; whether it is free is known only then.
+    fn propose_nick(&mut self, message: &Message<'_>, pending: &mut Pending) {
+        match self.parse_nick(message, "*") {
+            Some(nick) => pending.nick = Some(nick),
+            None => pending.nick = None,
+        }
+    }
+
+    /// The nickname in a `NICK` message, or `None` after telling the client why not
+    /// (`431`, `432`).
+    pub(super) fn parse_nick(&mut self, message: &Message<'_>, me: &str) -> Option<Nick> {
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        let Some(proposed) = message.param(0).filter(|nick| !nick.is_empty()) else {
+            replies.numeric(ERR_NONICKNAMEGIVEN, &[], Some("No nickname given"));
+            self.send(replies);
+            return None;
+        };
+        match Nick::parse(proposed, shared.config.max_nick) {
+            Ok(nick) => Some(nick),
+            Err(error) => {
+                let text = match error {
+                    NickError::Empty => "Erroneous nickname".to_string(),
+                    other => format!("Erroneous nickname: {other}"),
+                };
+                replies.numeric(ERR_ERRONEUSNICKNAME, &[proposed], Some(&text));
+                self.send(replies);
+                None
+            }
+        }
+    }
+
+    /// `USER name mode unused :realname`: only its presence matters, since every person's
+    /// user and host are the same non-revealing pair.
+    fn user(&mut self, message: &Message<'_>, pending: &mut Pending) {
+        if message.params.len() < 4 {
+            let shared = self.shared();
+            let mut replies = Replies::new(&shared.config.server_name, "*");
+            replies.numeric(ERR_NEEDMOREPARAMS, &["USER"], Some("Not enough parameters"));
+            self.send(replies);
+            return;
+        }
+        pending.user = true;
+    }
+
+    /// `PING token`, answered with `PONG server :token`.
+    pub(super) fn ping(&mut self, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let server = shared.config.server_name.as_str();
+        let mut replies = Replies::new(server, me);
+        match message.param(0) {
+            Some(token) => replies.command("PONG", &[server], Some(token)),
+            None => replies.numeric(ERR_NOORIGIN, &[], Some("No origin specified")),
+        };
+        self.send(replies);
+    }
+
+    /// Claims the pending nickname in the core; on success the welcome burst is queued
+    /// under the directory's lock, before anything anyone else can send the newcomer.
+    async fn claim(&mut self, pending: &mut Pending) -> Step {
+        let Some(nick) = pending.nick.take() else { return Step::Continue };
+        let shared = self.shared();
+        let outbox = self.link.outbox.clone();
+        let server_time = self.caps.has(Cap::ServerTime);
+        let echo = self.caps.has(Cap::EchoMessage);
+        let encoder = IrcEncoder::for_client(server_time);
+        let recipient = Recipient { outbox: outbox.clone(), encoder, echo };
+        let rooms = shared.chat.room_count().await;
+        let welcome = |arrival: Arrival<'_>| {
+            let mut replies = Replies::new(&shared.config.server_name, nick.as_str());
+            super::queries::welcome_burst(&mut replies, &shared.config, arrival.online, rooms);
+            let _ = outbox.push_reply(replies.into_bytes().into());
+        };
+        match shared.chat.register(recipient, nick.clone(), None, welcome).await {
+            Ok(person) => {
+                info!(nick = %nick, "irc registered");
+                Step::Registered(person)
+            }
+            Err(NickRefused::Closed) => {
+                self.close_link("Server shutting down");
+                Step::GiveUp
+            }
+            Err(refused) => {
+                self.nick_refused(&nick, &refused, "*");
+                Step::Continue
+            }
+        }
+    }
+
+    /// `433` for a nickname taken, or one that looks like one taken.
+    pub(super) fn nick_refused(&mut self, nick: &Nick, refused: &NickRefused, me: &str) {
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        let text = match refused {
+            NickRefused::Taken(_) => "Nickname is already in use".to_string(),
+            other => format!("Nickname is already in use: {other}"),
+        };
+        replies.numeric(ERR_NICKNAMEINUSE, &[nick.as_str()], Some(&text));
+        self.send(replies);
+    }
+}
+
+/// Whether `request` touches a capability that decides how the client's lines are
+/// encoded, which is chosen once, at registration.
+fn fixed_at_registration(request: &CapRequest) -> bool {
+    request.touches(Cap::ServerTime) || request.touches(Cap::EchoMessage)
+}

@@ -1,0 +1,137 @@
+//! Saying things: `PRIVMSG` and `NOTICE` to rooms and people (CTCP `ACTION` is `/me`),
+//! `NICK` changes and `AWAY`.
+
+use std::sync::Arc;
+
+use futures_lite::AsyncRead;
+use tracing::debug;
+
+use super::Session;
+use crate::core::{Person, RoomError, Speech, WhisperError};
+use crate::proto::irc::{numeric::*, plain, Ctcp, Message, Replies};
+
+/// At most this many targets in one `PRIVMSG` or `NOTICE` (`TARGMAX`).
+const MAX_TARGETS: usize = 4;
+
+impl<R: AsyncRead + Unpin> Session<R> {
+    /// `PRIVMSG` or `NOTICE` `target[,target] :text`. A notice is never answered with an
+    /// error, as the RFC asks, so that two automatic clients cannot loop.
+    pub(super) async fn talk(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
+        let notice = message.command == "NOTICE";
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        let (Some(targets), Some(text)) = (message.param(0), message.param(1)) else {
+            if !notice {
+                match message.param(0) {
+                    None => {
+                        replies.numeric(ERR_NORECIPIENT, &[], Some("No recipient given (PRIVMSG)"))
+                    }
+                    Some(_) => replies.numeric(ERR_NOTEXTTOSEND, &[], Some("No text to send")),
+                };
+            }
+            return self.send(replies);
+        };
+        let Some((kind, text)) = speech(notice, text) else { return };
+        if text.is_empty() {
+            if !notice {
+                replies.numeric(ERR_NOTEXTTOSEND, &[], Some("No text to send"));
+            }
+            return self.send(replies);
+        }
+        for target in targets.split(',').filter(|t| !t.is_empty()).take(MAX_TARGETS) {
+            self.talk_to(person, target, kind, &text, &mut replies).await;
+        }
+        if !notice {
+            self.send(replies);
+        }
+    }
+
+    /// Delivers one message to a room or a person, noting in `replies` what went wrong.
+    async fn talk_to(
+        &mut self,
+        person: &Arc<Person>,
+        target: &str,
+        kind: Speech,
+        text: &str,
+        replies: &mut Replies<'_>,
+    ) {
+        let shared = self.shared();
+        let chat = &shared.chat;
+        if target.starts_with('#') {
+            debug!(nick = %person.nick(), room = target, "irc message");
+            let said = match super::channels::member_room(chat, person, target).await {
+                Ok(room) => match kind {
+                    Speech::Say => chat.say(person, &room, text.to_string()).await,
+                    Speech::Act => chat.act(person, &room, text.to_string()).await,
+                    Speech::Notice => chat.notice(person, &room, text.to_string()).await,
+                },
+                Err(error) => Err(error),
+            };
+            match said {
+                Ok(()) | Err(RoomError::Closed) => {}
+                Err(RoomError::NoSuchRoom(_)) => {
+                    replies.numeric(ERR_NOSUCHCHANNEL, &[target], Some("No such channel"));
+                }
+                Err(_) => {
+                    replies.numeric(
+                        ERR_CANNOTSENDTOCHAN,
+                        &[target],
+                        Some("Cannot send to channel"),
+                    );
+                }
+            }
+            return;
+        }
+        match chat.whisper(person, target, text.to_string(), kind).await {
+            Ok(to) => {
+                if let (Speech::Say, Some(away)) = (kind, to.away()) {
+                    replies.numeric(RPL_AWAY, &[to.nick().as_str()], Some(&away));
+                }
+            }
+            Err(WhisperError::NoSuchNick(_)) => {
+                replies.numeric(ERR_NOSUCHNICK, &[target], Some("No such nick/channel"));
+            }
+            Err(WhisperError::Closed) => {}
+        }
+    }
+
+    /// `NICK new` once registered: the core renames and tells everyone who shares a room.
+    pub(super) async fn rename(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
+        let Some(nick) = self.parse_nick(message, me) else { return };
+        if let Err(refused) = self.shared().chat.rename(person, nick.clone()).await {
+            if !matches!(refused, crate::core::NickRefused::Closed) {
+                self.nick_refused(&nick, &refused, me);
+            }
+        }
+    }
+
+    /// `AWAY :message` marks the person away; `AWAY` alone, back.
+    pub(super) fn away(&mut self, person: &Person, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        match message.param(0).map(plain).filter(|text| !text.is_empty()) {
+            Some(text) => {
+                person.set_away(Some(text));
+                replies.numeric(RPL_NOWAWAY, &[], Some("You have been marked as being away"));
+            }
+            None => {
+                person.set_away(None);
+                replies.numeric(RPL_UNAWAY, &[], Some("You are no longer marked as being away"));
+            }
+        }
+        self.send(replies);
+    }
+}
+
+/// What kind of speech `text` is, and its plain text: a CTCP `ACTION` is an action; any
+/// other CTCP (`VERSION`, `PING`) has no meaning to the other protocols and is dropped.
+fn speech(notice: bool, text: &str) -> Option<(Speech, String)> {
+    match Ctcp::parse(text) {
+        Some(ctcp) if !notice && ctcp.command.eq_ignore_ascii_case("ACTION") => {
+            Some((Speech::Act, plain(ctcp.args)))
+        }
+        Some(_) => None,
+        None if notice => Some((Speech::Notice, plain(text))),
+        None => Some((Speech::Say, plain(text))),
+    }
+}

@@ -15,7 +15,7 @@ const VERSION: &str = concat!("smolchat-", env!("CARGO_PKG_VERSION"));
 
 /// The message of the day, one line per `372`.
 const MOTD: &[&str] = &[
-    "Welcome to smolchat: one chat for IRC, smolchat and web clients.",
+    "Welcome to smolchat: one chat for IRC and smolchat clients alike.",
     "Rooms are IRC channels: /join #lobby to meet everyone, /list to see the rest.",
     "Everyone appears as nick!chat@smolchat, whatever client they use.",
 ];

@@ -75,6 +75,14 @@ pub enum Event {
         /// The nickname they have now.
         new: Nick,
     },
+    /// Someone went away, with a message, or came back (`None`); each person who shares a
+    /// room with them hears it once, they themselves do not.
+    Away {
+        /// Who.
+        nick: Nick,
+        /// Their away message, or `None` now that they are back.
+        message: Option<String>,
+    },
     /// A message from one person to another.
     Private {
         /// Who sent it.

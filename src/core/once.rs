@@ -60,11 +60,12 @@ impl<'a> Locked<'a> {
         empty.map(|(room, _)| Arc::clone(room)).collect()
     }
 
-    /// Announces `event`, caused by `author`, once to every member of these rooms: the
-    /// biggest room tells all its members, each smaller one only those it does not share
-    /// with a bigger one. Biggest first, because its members are the most numerous: they
-    /// then get a shared chunk, and the few left out of a small room pay for it.
-    pub fn announce_once(&mut self, author: ClientId, event: &Event) {
+    /// Announces `event`, caused by `author`, once to every member of these rooms (the
+    /// author included only if `tell_author`): the biggest room tells all its members,
+    /// each smaller one only those it does not share with a bigger one. Biggest first,
+    /// because its members are the most numerous: they then get a shared chunk, and the
+    /// few left out of a small room pay for it.
+    pub fn announce_once(&mut self, author: ClientId, event: &Event, tell_author: bool) {
         let mut order: Vec<usize> = (0..self.rooms.len()).collect();
         order.sort_by_key(|&index| std::cmp::Reverse(self.rooms[index].1.members.len()));
         for (position, &index) in order.iter().enumerate() {
@@ -74,7 +75,10 @@ impl<'a> Locked<'a> {
                 .members
                 .keys()
                 .copied()
-                .filter(|id| earlier.iter().any(|&e| self.rooms[e].1.members.contains_key(id)))
+                .filter(|id| {
+                    (!tell_author && *id == author)
+                        || earlier.iter().any(|&e| self.rooms[e].1.members.contains_key(id))
+                })
                 .collect();
             let state = &mut self.rooms[index].1;
             if skip.len() == state.members.len() {

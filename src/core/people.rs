@@ -205,7 +205,7 @@ impl Chat {
         }
         let mut locked = Locked::all(&rooms).await;
         locked.flush_authored_by(person.id());
-        locked.announce_once(person.id(), &event);
+        locked.announce_once(person.id(), &event, true);
         // Out at once, not after a big room's pause: what they say next, in any of their
         // rooms, and whoever takes their old name, come after it for everyone.
         locked.flush_all();
@@ -250,6 +250,22 @@ impl Chat {
         Ok(target)
     }
 
+    /// Marks `person` away with `message`, or back with `None`, and tells everyone who
+    /// shares a room with them, once (protocols that do not show it write nothing).
+    pub async fn set_away(&self, person: &Arc<Person>, message: Option<String>) {
+        if person.away() == message {
+            return;
+        }
+        person.set_away(message.clone());
+        let rooms = person.rooms();
+        if rooms.is_empty() {
+            return;
+        }
+        let mut locked = Locked::all(&rooms).await;
+        let event = Event::Away { nick: person.nick(), message };
+        locked.announce_once(person.id(), &event, false);
+    }
+
     /// Whoever is online as `nick` (under folding).
     pub async fn find(&self, nick: &str) -> Option<Arc<Person>> {
         let fold = unicode::fold(nick);
@@ -281,7 +297,7 @@ impl Chat {
             for state in locked.states() {
                 state.remove(person.id(), tail);
             }
-            locked.announce_once(person.id(), &Event::Quit { nick, why });
+            locked.announce_once(person.id(), &Event::Quit { nick, why }, true);
             locked.emptied()
         };
         if !rooms.is_empty() {

@@ -116,7 +116,7 @@ impl Person {
     }
 
     /// Marks them away with `message`, or back with `None`.
-    pub fn set_away(&self, message: Option<String>) {
+    pub(super) fn set_away(&self, message: Option<String>) {
         self.lock().away = message.map(String::into_boxed_str);
     }
 

@@ -307,6 +307,9 @@ fn line_size(event: &Event) -> usize {
         }
         Event::Quit { nick, why } => (0, nick.as_str().len(), 24 + words_len(why)),
         Event::Rename { old, new } => (0, old.as_str().len() + new.as_str().len(), 0),
+        Event::Away { nick, message } => {
+            (0, nick.as_str().len(), message.as_ref().map_or(0, String::len))
+        }
         Event::Private { from, to, text, .. } => {
             (0, from.as_str().len() + to.as_str().len(), text.len())
         }

@@ -26,6 +26,8 @@ impl Encode for ChatEncoder {
             Event::Topic { room, by, text } => writeln!(out, "TOPIC {room} {by} {text}"),
             Event::Quit { nick, why } => writeln!(out, "QUIT {nick} {}", departure_reason(why)),
             Event::Rename { old, new } => writeln!(out, "RENAME {old} {new}"),
+            // The chat protocol has no away status to show.
+            Event::Away { .. } => Ok(()),
             Event::Private { from, to, text, kind } => {
                 let keyword = match kind {
                     Speech::Say => "PRIV",

@@ -3,6 +3,8 @@
 /// A capability this server offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cap {
+    /// Others' `AWAY` changes are told to a client that shares a room with them.
+    AwayNotify,
     /// A client's own messages come back to it, as everyone else sees them.
     EchoMessage,
     /// Tags on messages: the server accepts and drops client tags.
@@ -21,6 +23,7 @@ impl Cap {
     /// Its name on the wire.
     pub fn name(self) -> &'static str {
         match self {
+            Cap::AwayNotify => "away-notify",
             Cap::EchoMessage => "echo-message",
             Cap::MessageTags => "message-tags",
             Cap::MultiPrefix => "multi-prefix",

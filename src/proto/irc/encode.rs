@@ -13,29 +13,30 @@ pub const USER: &str = "chat";
 /// The host part of every person's source.
 pub const HOST: &str = "smolchat";
 
-/// Writes core events as IRC lines. Two variants exist, one per kind of client a room
-/// may hold: with the `server-time` tag and without; a room encodes a batch once for each
-/// variant its members use.
+/// Writes core events as IRC lines. Four variants exist, one per kind of client a room
+/// may hold: with the `server-time` tag or without, told of `AWAY` changes
+/// (`away-notify`) or not; a room encodes a batch once for each variant its members use.
 #[derive(Debug, Clone, Copy)]
 pub struct IrcEncoder {
     /// Whether lines carry `@time=...`.
     timed: bool,
+    /// Whether `AWAY` changes of others are written.
+    away_notify: bool,
 }
 
-/// The encoder for IRC clients without `server-time`.
-pub static IRC: IrcEncoder = IrcEncoder { timed: false };
-
-/// The encoder for IRC clients that negotiated `server-time`.
-pub static IRC_TIMED: IrcEncoder = IrcEncoder { timed: true };
+/// The encoders, by `[server_time][away_notify]`.
+static IRC_VARIANTS: [[IrcEncoder; 2]; 2] = [
+    [
+        IrcEncoder { timed: false, away_notify: false },
+        IrcEncoder { timed: false, away_notify: true },
+    ],
+    [IrcEncoder { timed: true, away_notify: false }, IrcEncoder { timed: true, away_notify: true }],
+];
 
 impl IrcEncoder {
-    /// The encoder for a client with or without `server-time`.
-    pub fn for_client(server_time: bool) -> &'static IrcEncoder {
-        if server_time {
-            &IRC_TIMED
-        } else {
-            &IRC
-        }
+    /// The encoder for a client with or without `server-time` and `away-notify`.
+    pub fn for_client(server_time: bool, away_notify: bool) -> &'static IrcEncoder {
+        &IRC_VARIANTS[usize::from(server_time)][usize::from(away_notify)]
     }
 }
 
@@ -69,6 +70,11 @@ impl Encode for IrcEncoder {
                 line.write(out, nick, format_args!("QUIT :{}", quit_reason(why)))
             }
             Event::Rename { old, new } => line.write(out, old, format_args!("NICK {new}")),
+            Event::Away { .. } if !self.away_notify => {}
+            Event::Away { nick, message: Some(message) } => {
+                line.write(out, nick, format_args!("AWAY :{message}"))
+            }
+            Event::Away { nick, message: None } => line.write(out, nick, format_args!("AWAY")),
         }
     }
 }
@@ -223,7 +229,7 @@ mod tests {
             (Event::Rename { old: b, new: nick("rob") }, ":bob!chat@smolchat NICK rob\r\n"),
         ];
         for (event, want) in cases {
-            assert_eq!(encode(&IRC, event), want);
+            assert_eq!(encode(IrcEncoder::for_client(false, false), event), want);
         }
     }
 
@@ -231,16 +237,29 @@ mod tests {
     fn server_time_is_a_tag_in_utc_milliseconds() {
         let event = Event::Join { room: RoomName::parse("#a").expect("valid"), nick: nick("bob") };
         assert_eq!(
-            encode(&IRC_TIMED, event),
+            encode(IrcEncoder::for_client(true, false), event),
             "@time=2023-11-14T22:13:20.123Z :bob!chat@smolchat JOIN #a\r\n"
         );
+    }
+
+    #[test]
+    fn away_changes_reach_only_clients_with_away_notify() {
+        let gone = Event::Away { nick: nick("bob"), message: Some("lunch".into()) };
+        let back = Event::Away { nick: nick("bob"), message: None };
+        assert_eq!(encode(IrcEncoder::for_client(false, false), gone.clone()), "");
+        let notified = IrcEncoder::for_client(false, true);
+        assert_eq!(encode(notified, gone), ":bob!chat@smolchat AWAY :lunch\r\n");
+        assert_eq!(encode(notified, back), ":bob!chat@smolchat AWAY\r\n");
     }
 
     #[test]
     fn long_text_is_cut_into_lines_of_at_most_512_bytes_at_character_boundaries() {
         let room = RoomName::parse("#a").expect("valid");
         let text = "é".repeat(700);
-        let lines = encode(&IRC, Event::Message { room, from: nick("alice"), text: text.clone() });
+        let lines = encode(
+            IrcEncoder::for_client(false, false),
+            Event::Message { room, from: nick("alice"), text: text.clone() },
+        );
         let mut joined = String::new();
         for line in lines.split_inclusive("\r\n") {
             assert!(line.len() <= MAX_LINE, "{}", line.len());

@@ -10,7 +10,7 @@ mod reply;
 mod text;
 
 pub use caps::{Cap, CapRequest, Caps};
-pub use encode::{quit_reason, IrcEncoder, HOST, IRC, IRC_TIMED, USER};
+pub use encode::{quit_reason, IrcEncoder, HOST, USER};
 pub use message::{Message, MessageError, MAX_LINE, MAX_TAGS};
 pub use reply::Replies;
 pub use text::{decode_line, plain, Ctcp};

@@ -46,7 +46,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             "MODE" => self.user_mode(message, me),
             "NICK" => self.rename(person, message, me).await,
-            "AWAY" => self.away(person, message, me),
+            "AWAY" => self.away(person, message, me).await,
             "WHO" => self.who(person, message, me).await,
             "WHOIS" => self.whois(message, me).await,
             "WHOWAS" => self.whowas(message, me),

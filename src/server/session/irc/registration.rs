@@ -224,7 +224,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let outbox = self.link.outbox.clone();
         let server_time = self.caps.has(Cap::ServerTime);
         let echo = self.caps.has(Cap::EchoMessage);
-        let encoder = IrcEncoder::for_client(server_time);
+        let encoder = IrcEncoder::for_client(server_time, self.caps.has(Cap::AwayNotify));
         let recipient = Recipient { outbox: outbox.clone(), encoder, echo };
         let rooms = shared.chat.room_count().await;
         let welcome = |arrival: Arrival<'_>| {
@@ -264,5 +264,5 @@ impl<R: AsyncRead + Unpin> Session<R> {
 /// Whether `request` touches a capability that decides how the client's lines are
 /// encoded, which is chosen once, at registration.
 fn fixed_at_registration(request: &CapRequest) -> bool {
-    request.touches(Cap::ServerTime) || request.touches(Cap::EchoMessage)
+    [Cap::ServerTime, Cap::EchoMessage, Cap::AwayNotify].into_iter().any(|cap| request.touches(cap))
 }

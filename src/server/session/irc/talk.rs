@@ -106,19 +106,19 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// `AWAY :message` marks the person away; `AWAY` alone, back.
-    pub(super) fn away(&mut self, person: &Person, message: &Message<'_>, me: &str) {
+    pub(super) async fn away(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let shared = self.shared();
+        let away = message.param(0).map(plain).filter(|text| !text.is_empty());
         let mut replies = Replies::new(&shared.config.server_name, me);
-        match message.param(0).map(plain).filter(|text| !text.is_empty()) {
-            Some(text) => {
-                person.set_away(Some(text));
-                replies.numeric(RPL_NOWAWAY, &[], Some("You have been marked as being away"));
+        match away {
+            Some(_) => {
+                replies.numeric(RPL_NOWAWAY, &[], Some("You have been marked as being away"))
             }
             None => {
-                person.set_away(None);
-                replies.numeric(RPL_UNAWAY, &[], Some("You are no longer marked as being away"));
+                replies.numeric(RPL_UNAWAY, &[], Some("You are no longer marked as being away"))
             }
-        }
+        };
+        shared.chat.set_away(person, away).await;
         self.send(replies);
     }
 }

@@ -82,6 +82,12 @@ pub enum PushError {
 pub trait Cut: Send + Sync {
     /// Shuts the connection down both ways.
     fn cut(&self);
+
+    /// Stops reading from the connection, so that its reader wakes and ends, while the
+    /// writer may still finish. Transports that cannot stop one way cut both.
+    fn stop_reading(&self) {
+        self.cut();
+    }
 }
 
 /// The sending side of a client's queue. Every room the client is in holds one, so it is
@@ -112,6 +118,9 @@ struct State {
     overflowed: AtomicBool,
     /// How to cut the connection off.
     cut: Arc<dyn Cut>,
+    /// The last line for a client whose queue overflows, if its protocol has one, and the
+    /// queue's receiving end, to empty it for that line.
+    farewell: Option<(Chunk, Receiver<Chunk>)>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -125,9 +134,34 @@ impl Outbox {
     /// A queue of at most `max_len` chunks and `max_bytes` bytes, for a connection that
     /// `cut` shuts down; the [`Queue`] is for its writer task.
     pub fn new(max_len: usize, max_bytes: usize, cut: Arc<dyn Cut>) -> (Outbox, Queue) {
+        Outbox::build(max_len, max_bytes, cut, None)
+    }
+
+    /// Like [`Outbox::new`], but a client whose queue overflows is sent `farewell` instead
+    /// of being cut off at once: what is queued is dropped, the line takes its place, and
+    /// the connection stops reading, so that its session ends while the writer finishes
+    /// the line it was writing and then the farewell, for a client that reads again (its
+    /// session's close bounds how long that may take).
+    pub fn with_farewell(
+        max_len: usize,
+        max_bytes: usize,
+        cut: Arc<dyn Cut>,
+        farewell: Chunk,
+    ) -> (Outbox, Queue) {
+        Outbox::build(max_len, max_bytes, cut, Some(farewell))
+    }
+
+    fn build(
+        max_len: usize,
+        max_bytes: usize,
+        cut: Arc<dyn Cut>,
+        farewell: Option<Chunk>,
+    ) -> (Outbox, Queue) {
         let (tx, rx) = async_channel::bounded(max_len.max(1));
         let overflowed = AtomicBool::new(false);
-        let state = Arc::new(State { queued: AtomicUsize::new(0), max_bytes, overflowed, cut });
+        let farewell = farewell.map(|line| (line, rx.clone()));
+        let queued = AtomicUsize::new(0);
+        let state = Arc::new(State { queued, max_bytes, overflowed, cut, farewell });
         (Outbox { tx, state: state.clone() }, Queue { rx, state })
     }
 
@@ -163,9 +197,26 @@ impl Outbox {
         }
         if pushed == Err(PushError::Full) {
             self.state.overflowed.store(true, Ordering::Relaxed);
-            self.abort();
+            match &self.state.farewell {
+                Some((line, rx)) => self.say_farewell(line.clone(), rx),
+                None => self.abort(),
+            }
         }
         pushed
+    }
+
+    /// Replaces what is queued with `line`, closes the queue and stops reading.
+    fn say_farewell(&self, line: Chunk, rx: &Receiver<Chunk>) {
+        while let Ok(dropped) = rx.try_recv() {
+            self.state.queued.fetch_sub(dropped.len(), Ordering::Relaxed);
+        }
+        self.state.queued.fetch_add(line.len(), Ordering::Relaxed);
+        if self.tx.try_send(line).is_err() {
+            self.abort();
+            return;
+        }
+        self.tx.close();
+        self.state.cut.stop_reading();
     }
 
     fn try_send(&self, chunk: Chunk) -> Result<(), PushError> {
@@ -267,6 +318,23 @@ mod tests {
         assert_eq!(cuts.0.load(Ordering::Relaxed), 1);
         assert_eq!(outbox.push(chunk(1)), Err(PushError::Closed));
         drop(queue);
+    }
+
+    #[test]
+    fn an_overflow_with_a_farewell_leaves_only_the_farewell_and_stops_reading() {
+        let cuts = Arc::new(Cuts::default());
+        let farewell = Chunk::from(&b"ERROR bye\r\n"[..]);
+        let (outbox, queue) = Outbox::with_farewell(2, 100, cuts.clone(), farewell);
+        assert_eq!(outbox.push(chunk(10)), Ok(()));
+        assert_eq!(outbox.push(chunk(10)), Ok(()));
+        assert_eq!(outbox.push(chunk(10)), Err(PushError::Full));
+        assert!(outbox.overflowed());
+        assert_eq!(cuts.0.load(Ordering::Relaxed), 1, "stopped reading, by the default cut");
+        assert_eq!(outbox.push(chunk(1)), Err(PushError::Closed));
+        let last = queue.try_next().expect("the farewell");
+        assert_eq!(last.as_slice(), b"ERROR bye\r\n");
+        assert!(queue.try_next().is_none());
+        assert!(smol::block_on(queue.next()).is_none(), "the queue is closed after it");
     }
 
     #[test]

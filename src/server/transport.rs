@@ -43,6 +43,10 @@ impl Cut for Tcp {
     fn cut(&self) {
         let _ = self.0.get_ref().shutdown(Shutdown::Both);
     }
+
+    fn stop_reading(&self) {
+        let _ = self.0.get_ref().shutdown(Shutdown::Read);
+    }
 }
 
 impl AsyncRead for Tcp {

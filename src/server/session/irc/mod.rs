@@ -17,7 +17,7 @@ use tracing::{debug, info};
 
 use super::link::{Alarm, Framing, Input, Link, Refusal};
 use super::Ending;
-use crate::core::Person;
+use crate::core::{Outbox, Person};
 use crate::proto::irc::{self, numeric::*, Caps, Message, MessageError, Replies};
 use crate::server::admission::{Full, Shared, Ticket};
 use crate::server::flood::Verdict;
@@ -47,8 +47,10 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let config = &ticket.shared.config;
+    // A client over its send queue is told why it goes, should it ever read again.
+    let farewell = closing_link(ticket.peer, "SendQ exceeded").into();
     let (outbox, queue) =
-        crate::core::Outbox::new(config.queue_len, config.queue_bytes, halves.cut);
+        Outbox::with_farewell(config.queue_len, config.queue_bytes, halves.cut, farewell);
     let writer = smol::spawn(write_loop(queue, halves.writer));
     debug!(peer = %ticket.peer, "irc connected");
     let framing = Framing { max_line: MAX_IRC_LINE, decode: irc::decode_line };

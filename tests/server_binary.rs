@@ -1,10 +1,10 @@
-//! The real `smolchat-server` binary: it says where each listener listens, refuses a bad
-//! one clearly, warns when its file limit cannot fit its clients, and SIGTERM shuts it
-//! down gracefully (every client told, exit status 0).
+//! The real `smolchat-server` binary: it says where each listener listens (chat and IRC
+//! alike, into the same rooms), refuses a bad one clearly, warns when its file limit cannot
+//! fit its clients, and SIGTERM shuts it down gracefully (every client told, exit 0).
 
 mod common;
 
-use std::io::{BufRead, BufReader, Lines};
+use std::io::{BufRead, BufReader, Lines, Write as _};
 use std::net::SocketAddr;
 use std::process::{Child, ChildStderr, Command as Process, ExitStatus, Stdio};
 
@@ -17,6 +17,8 @@ struct Server {
     child: Child,
     /// Where each listener listens, in the order they were logged.
     addrs: Vec<SocketAddr>,
+    /// Each listener's scheme (`chat`, `irc`), in the same order.
+    schemes: Vec<String>,
     /// The log lines that came before the last `listening on` line.
     before: Vec<String>,
     /// The rest of its log, until a test takes it.
@@ -32,15 +34,19 @@ impl Server {
             .spawn()
             .expect("start the server binary");
         let mut log = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let (mut addrs, mut before) = (Vec::new(), Vec::new());
+        let (mut addrs, mut schemes, mut before) = (Vec::new(), Vec::new(), Vec::new());
         while addrs.len() < listeners {
-            let line = log.next().expect("a 'listening on chat://' line").expect("log");
-            match line.split("listening on chat://").nth(1) {
-                Some(addr) => addrs.push(addr.trim().parse().expect("an address")),
+            let line = log.next().expect("a 'listening on SCHEME://' line").expect("log");
+            let spec = line.split("listening on ").nth(1).and_then(|spec| spec.split_once("://"));
+            match spec {
+                Some((scheme, addr)) => {
+                    schemes.push(scheme.to_string());
+                    addrs.push(addr.trim().parse().expect("an address"));
+                }
                 None => before.push(line),
             }
         }
-        Server { child, addrs, before, log: Some(log) }
+        Server { child, addrs, schemes, before, log: Some(log) }
     }
 
     /// The rest of the log, as lines.
@@ -108,6 +114,28 @@ fn every_listen_flag_is_a_listener_into_the_same_rooms() {
         bob.say("from the other port").await.expect("say");
         wait_message(&mut alice, "bob", "from the other port").await;
     });
+}
+
+#[test]
+fn an_irc_listener_says_where_and_shares_the_rooms() {
+    let mut command = server_binary();
+    command.args(["--listen", "irc://127.0.0.1:0", "--listen", "chat://127.0.0.1:0"]);
+    command.args(["--server-name", "irc.test"]).env("RUST_LOG", "info");
+    let server = Server::start(command, 2);
+    assert_eq!(server.schemes, ["irc", "chat"]);
+    let mut irc = std::net::TcpStream::connect(server.addrs[0]).expect("connect to irc://");
+    irc.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    irc.write_all(b"NICK ircuser\r\nUSER u 0 * :U\r\nJOIN #lobby\r\n").expect("register");
+    let mut lines = BufReader::new(irc.try_clone().expect("clone")).lines();
+    let mut next = || lines.next().expect("a line").expect("read");
+    assert_eq!(next(), ":irc.test 001 ircuser :Welcome to the smolchat IRC network, ircuser");
+    while !next().contains(" 366 ") {}
+    smol::block_on(async {
+        let (alice, _) =
+            within("join", Client::join(server.addrs[1], "alice")).await.expect("join");
+        alice.say("hi irc").await.expect("say");
+    });
+    while next() != ":alice!chat@smolchat PRIVMSG #lobby :hi irc" {}
 }
 
 #[test]

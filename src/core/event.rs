@@ -106,6 +106,11 @@ pub enum Speech {
     Act,
     /// A notice, which automatic clients never answer.
     Notice,
+    /// A request from one client program to another (IRC's CTCP: `VERSION`, `PING`,
+    /// `DCC`), in its text; protocols without such requests do not show it.
+    ClientQuery,
+    /// The answer to a [`Speech::ClientQuery`].
+    ClientAnswer,
 }
 
 /// Why someone left the server: each protocol words it its own way.

@@ -25,7 +25,7 @@ mod registry;
 mod room;
 mod rooms;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use async_lock::Mutex;
 
@@ -67,6 +67,8 @@ pub struct Chat {
     rooms: Mutex<Rooms>,
     /// Source of connection ids.
     next_id: AtomicU64,
+    /// The most people online at once so far.
+    peak: AtomicUsize,
 }
 
 impl Chat {
@@ -77,7 +79,13 @@ impl Chat {
             people: Mutex::new(Directory::default()),
             rooms: Mutex::new(Rooms::default()),
             next_id: AtomicU64::new(1),
+            peak: AtomicUsize::new(0),
         }
+    }
+
+    /// The most people online at once since the server started.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
     }
 
     /// Shuts the chat: every room delivers what is pending and stops, and nobody can

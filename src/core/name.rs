@@ -26,8 +26,9 @@ pub enum NickError {
         /// The limit that was exceeded, in characters.
         max: usize,
     },
-    /// Holds a character other than a letter, a digit, `_` or `-`.
-    #[error("nickname may only hold letters, digits, '_' and '-' (found {found:?})")]
+    /// Holds a character other than a letter, a digit, `_`, `-` or one of IRC's
+    /// ``[]\`^{}|``.
+    #[error("nickname may only hold letters, digits and _-[]\\`^{{}}| (found {found:?})")]
     Invalid {
         /// The first character that is not allowed.
         found: char,
@@ -92,7 +93,7 @@ impl Nick {
         if text.is_empty() {
             return Err(NickError::Empty);
         }
-        if let Some(found) = invalid_char(&text) {
+        if let Some(found) = invalid_nick_char(&text) {
             return Err(NickError::Invalid { found });
         }
         if text.chars().count() > max {
@@ -145,6 +146,18 @@ impl RoomName {
     }
 }
 
+/// The characters IRC has always allowed in nicknames besides letters and digits
+/// (`nick|away`, `[tag]nick`, `nick^`), which are nicknames' only difference from room
+/// names.
+const NICK_SPECIALS: &str = "[]\\`^{}|";
+
+/// The first character `nick` may not hold where it is, if any.
+fn invalid_nick_char(nick: &str) -> Option<char> {
+    let special = |c: char| NICK_SPECIALS.contains(c);
+    let plain: String = nick.chars().map(|c| if special(c) { '_' } else { c }).collect();
+    invalid_char(&plain).and_then(|found| nick.chars().find(|&c| c == found))
+}
+
 /// The first character `name` may not hold where it is, if any.
 fn invalid_char(name: &str) -> Option<char> {
     let mut chars = name.chars();
@@ -189,6 +202,15 @@ mod tests {
         for ok in ["alice", "Bob_2", "a-b", "Zoë", "日本語", "x"] {
             assert_eq!(Nick::parse(ok, 32).map(|n| n.to_string()), Ok(ok.to_string()));
         }
+    }
+
+    #[test]
+    fn nicknames_may_hold_irc_specials_and_room_names_may_not() {
+        for ok in ["nick|away", "[tag]nick", "a^b", "`x`", "{a}", "back\\slash"] {
+            assert_eq!(Nick::parse(ok, 32).map(|n| n.to_string()), Ok(ok.to_string()));
+        }
+        assert_eq!(RoomName::parse("#a|b"), Err(RoomNameError::Invalid { found: '|' }));
+        assert_eq!(Nick::parse("[a b]", 32), Err(NickError::Invalid { found: ' ' }));
     }
 
     #[test]

@@ -153,6 +153,7 @@ impl Chat {
         people.check(&nick, &key, None)?;
         flush_each(people.departed_from(&key.skeleton)).await;
         let online = people.len() + 1;
+        self.peak.fetch_max(online, Ordering::Relaxed);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         info!(nick = %nick, online, "registered");
         let person = Arc::new(Person::new(id, recipient, nick, key.clone()));

@@ -49,6 +49,8 @@ pub struct Room {
     name: RoomName,
     /// What makes it unique, and what looks like it.
     key: Key,
+    /// When it was made.
+    created: SystemTime,
     /// Members, topic and pending events.
     state: Mutex<RoomState>,
     /// Wakes [`Room::run_flusher`] when a batch starts and when its first talk arrives. A
@@ -106,12 +108,18 @@ impl Room {
             wake,
             dead: false,
         };
-        Room { name, key, state: Mutex::new(state), flush_requests }
+        let created = SystemTime::now();
+        Room { name, key, created, state: Mutex::new(state), flush_requests }
     }
 
     /// The room's name.
     pub fn name(&self) -> &RoomName {
         &self.name
+    }
+
+    /// When the room was made.
+    pub fn created(&self) -> SystemTime {
+        self.created
     }
 
     /// The room's key: its fold decides uniqueness, its skeleton look-alikes.

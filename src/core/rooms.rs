@@ -152,6 +152,11 @@ impl Chat {
             let heard = !state.members.is_empty();
             if heard {
                 state.announce(person.id(), event.event, None);
+                // Whoever is told of away changes learns that the newcomer is away.
+                if let Some(message) = person.away() {
+                    let away = Event::Away { nick: person.nick(), message: Some(message) };
+                    state.announce(person.id(), away, Some(HashSet::from([person.id()])));
+                }
             }
             state.add(person.clone(), heard);
             drop(state);

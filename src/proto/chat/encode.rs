@@ -33,6 +33,8 @@ impl Encode for ChatEncoder {
                     Speech::Say => "PRIV",
                     Speech::Act => "PRIVACTION",
                     Speech::Notice => "PRIVNOTICE",
+                    // Requests between client programs mean nothing to this protocol.
+                    Speech::ClientQuery | Speech::ClientAnswer => return,
                 };
                 writeln!(out, "{keyword} {from} {to} {text}")
             }

@@ -17,8 +17,8 @@ pub enum Cap {
 
 impl Cap {
     /// Every capability offered, in the order `CAP LS` lists them.
-    pub const ALL: [Cap; 4] =
-        [Cap::EchoMessage, Cap::MessageTags, Cap::MultiPrefix, Cap::ServerTime];
+    pub const ALL: [Cap; 5] =
+        [Cap::AwayNotify, Cap::EchoMessage, Cap::MessageTags, Cap::MultiPrefix, Cap::ServerTime];
 
     /// Its name on the wire.
     pub fn name(self) -> &'static str {
@@ -54,6 +54,11 @@ impl Caps {
     pub fn names(self) -> String {
         let on = Cap::ALL.into_iter().filter(|cap| self.has(*cap));
         on.map(Cap::name).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Only those of these capabilities that are also in `mask`.
+    pub fn only(self, mask: &[Cap]) -> Caps {
+        Caps(mask.iter().filter(|cap| self.has(**cap)).fold(0, |bits, cap| bits | cap.bit()))
     }
 
     /// These capabilities with `request` applied.
@@ -92,9 +97,17 @@ impl CapRequest {
         Some(CapRequest { changes })
     }
 
-    /// Whether the request touches `cap`.
-    pub fn touches(&self, cap: Cap) -> bool {
-        self.changes.iter().any(|&(changed, _)| changed == cap)
+    /// The request as the server acknowledges it: each capability's own name, `-` before
+    /// those turned off, one space between.
+    pub fn list(&self) -> String {
+        let names = self.changes.iter().map(|&(cap, on)| {
+            if on {
+                cap.name().to_string()
+            } else {
+                format!("-{}", cap.name())
+            }
+        });
+        names.collect::<Vec<_>>().join(" ")
     }
 }
 
@@ -110,6 +123,8 @@ mod tests {
         assert!(!caps.has(Cap::MultiPrefix));
         assert_eq!(caps.names(), "echo-message server-time");
         assert_eq!(CapRequest::parse("server-time sasl"), None);
+        let spaced = CapRequest::parse(" multi-prefix  -away-notify ").expect("offered");
+        assert_eq!(spaced.list(), "multi-prefix -away-notify");
         let off = CapRequest::parse("-echo-message").expect("offered");
         assert_eq!(caps.with(&off).names(), "server-time");
     }

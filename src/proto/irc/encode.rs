@@ -109,6 +109,8 @@ impl Line<'_> {
             Speech::Say => ("PRIVMSG", "", ""),
             Speech::Act => ("PRIVMSG", "\x01ACTION ", "\x01"),
             Speech::Notice => ("NOTICE", "", ""),
+            Speech::ClientQuery => ("PRIVMSG", "\x01", "\x01"),
+            Speech::ClientAnswer => ("NOTICE", "\x01", "\x01"),
         };
         let fixed = 1
             + from.as_str().len()

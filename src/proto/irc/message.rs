@@ -6,9 +6,9 @@ use thiserror::Error;
 /// The longest message without its tags, `\r\n` included, as RFC 1459 sets it.
 pub const MAX_LINE: usize = 512;
 
-/// The longest tags section, its `@` and the space after it included (IRCv3
-/// message-tags).
-pub const MAX_TAGS: usize = 8191;
+/// The longest tags section a client may send, its `@` and the space after it included:
+/// IRCv3 message-tags gives clients 4094 bytes of tag data, of the 8191 a line may carry.
+pub const MAX_TAGS: usize = 4096;
 
 /// A client's message, borrowed from the line it came in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,12 +118,12 @@ mod tests {
     }
 
     #[test]
-    fn limits_are_512_bytes_and_8191_of_tags() {
+    fn limits_are_512_bytes_and_4096_of_tags() {
         let body = |n: usize| format!("PRIVMSG #a :{}", "x".repeat(n - 12 - 2));
         assert!(Message::parse(&body(512)).is_ok());
         assert_eq!(Message::parse(&body(513)), Err(MessageError::TooLong));
         let tags = |n: usize| format!("@{} PING", "t".repeat(n - 2));
-        assert!(Message::parse(&tags(8191)).is_ok());
-        assert_eq!(Message::parse(&tags(8192)), Err(MessageError::TooLong));
+        assert!(Message::parse(&tags(4096)).is_ok());
+        assert_eq!(Message::parse(&tags(4097)), Err(MessageError::TooLong));
     }
 }

@@ -34,6 +34,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let mut replies = Replies::new(&shared.config.server_name, me);
         let room = match RoomName::parse(name) {
             Ok(room) => room,
+            Err(_) if !name.starts_with('#') => {
+                replies.numeric(ERR_NOSUCHCHANNEL, &[name], Some("No such channel"));
+                return self.send(replies);
+            }
             Err(error) => {
                 replies.numeric(
                     ERR_BADCHANNAME,
@@ -193,6 +197,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let letters: String = changes.chars().filter(|c| !matches!(c, '+' | '-')).collect();
         if changes.is_empty() {
             replies.numeric(RPL_CHANNELMODEIS, &[name, "+n"], None);
+            let created = seconds(room.created()).to_string();
+            replies.numeric(RPL_CREATIONTIME, &[name, &created], None);
         } else if letters == "b" && message.params.len() == 2 {
             replies.numeric(RPL_ENDOFBANLIST, &[name], Some("End of channel ban list"));
         } else if let Some(unknown) = letters.chars().find(|c| !KNOWN_CHANNEL_MODES.contains(*c)) {
@@ -203,6 +209,27 @@ impl<R: AsyncRead + Unpin> Session<R> {
             );
         } else {
             replies.numeric(ERR_CHANOPRIVSNEEDED, &[name], Some("You're not channel operator"));
+        }
+        self.send(replies);
+    }
+
+    /// `KICK #room nick`: refused, since nobody here is a channel operator (`482`), after
+    /// the checks that come first (`403`, `442`, `441`).
+    pub(super) async fn kick(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
+        let shared = self.shared();
+        let (name, nick) = (message.param(0).unwrap_or(""), message.param(1).unwrap_or(""));
+        let room = match member_room(&shared.chat, person, name).await {
+            Ok(room) => room,
+            Err(error) => return self.room_error(&error, name, me),
+        };
+        let target = shared.chat.find(nick).await;
+        let there = target.is_some_and(|them| them.room(&room.key().fold).is_some());
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        if there {
+            replies.numeric(ERR_CHANOPRIVSNEEDED, &[name], Some("You're not channel operator"));
+        } else {
+            let text = Some("They aren't on that channel");
+            replies.numeric(ERR_USERNOTINCHANNEL, &[nick, name], text);
         }
         self.send(replies);
     }
@@ -240,8 +267,13 @@ pub(super) async fn member_room(
 /// `332` and `333`: a room's topic, who set it and when.
 fn topic_lines(replies: &mut Replies<'_>, room: &RoomName, topic: &Topic) {
     replies.numeric(RPL_TOPIC, &[room.as_str()], Some(&topic.text));
-    let at = topic.at.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs());
-    replies.numeric(RPL_TOPICWHOTIME, &[room.as_str(), topic.by.as_str(), &at.to_string()], None);
+    let at = seconds(topic.at).to_string();
+    replies.numeric(RPL_TOPICWHOTIME, &[room.as_str(), topic.by.as_str(), &at], None);
+}
+
+/// `at` as seconds since 1970, as IRC writes times.
+fn seconds(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_secs())
 }
 
 /// `353`s of as many names as fit in 512 bytes, then `366`.

@@ -7,12 +7,13 @@ use futures_lite::AsyncRead;
 
 use super::{Ending, Session};
 use crate::core::Person;
-use crate::proto::irc::{numeric::*, plain, Message, Replies};
+use crate::proto::irc::{numeric::*, plain, Cap, Message, Replies};
 
 /// The fewest parameters each command needs; commands not listed need none.
 fn needs(command: &str) -> usize {
     match command {
         "JOIN" | "PART" | "TOPIC" | "MODE" | "WHOIS" | "WHOWAS" | "ISON" | "USERHOST" => 1,
+        "KICK" => 2,
         _ => 0,
     }
 }
@@ -44,8 +45,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
             "MODE" if message.param(0).is_some_and(|t| t.starts_with('#')) => {
                 self.room_mode(message, me).await
             }
-            "MODE" => self.user_mode(message, me),
+            "MODE" => self.user_mode(message, me).await,
             "NICK" => self.rename(person, message, me).await,
+            "KICK" => self.kick(person, message, me).await,
+            // Tags alone: accepted and dropped (nothing here relays client tags).
+            "TAGMSG" if self.caps.has(Cap::MessageTags) => {}
             "AWAY" => self.away(person, message, me).await,
             "WHO" => self.who(person, message, me).await,
             "WHOIS" => self.whois(message, me).await,

@@ -24,7 +24,7 @@ use crate::server::flood::Verdict;
 use crate::server::transport::Halves;
 use crate::server::writer::write_loop;
 
-/// The longest line an IRC client may send: 8191 bytes of tags and 512 of message, the
+/// The longest line an IRC client may send: 4096 bytes of tags and 512 of message, the
 /// line's ending included.
 const MAX_IRC_LINE: usize = irc::MAX_TAGS + irc::MAX_LINE;
 

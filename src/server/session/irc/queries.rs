@@ -22,7 +22,7 @@ const MOTD: &[&str] = &[
 
 /// `001` to `005`, the user counts and the message of the day: what a client reads
 /// first, with `online` people on the server and `rooms` rooms.
-pub fn welcome_burst(replies: &mut Replies<'_>, config: &Config, online: usize, rooms: usize) {
+pub fn welcome_burst(replies: &mut Replies<'_>, config: &Config, counts: Counts) {
     let (server, nick, network) = (replies.server(), replies.nick(), &config.network_name);
     let welcome = format!("Welcome to the {network} IRC network, {nick}");
     replies.numeric(RPL_WELCOME, &[], Some(&welcome));
@@ -31,17 +31,29 @@ pub fn welcome_burst(replies: &mut Replies<'_>, config: &Config, online: usize, 
     replies.numeric(RPL_CREATED, &[], Some("This server was created when it started"));
     replies.numeric(RPL_MYINFO, &[server, VERSION, "i", "n"], None);
     isupport(replies, config);
-    lusers(replies, online, rooms);
+    lusers(replies, counts);
     motd(replies);
 }
 
+/// How many people and rooms there are, for `LUSERS`.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    /// People online now.
+    pub online: usize,
+    /// The most online at once so far.
+    pub peak: usize,
+    /// Rooms.
+    pub rooms: usize,
+}
+
 /// `005`: what this server supports, honestly. No channel modes can be set (`n`, no
-/// messages from outside, always holds), nobody has a prefix, names fold as PRECIS does
-/// (Unicode case folding after normalization), and only UTF-8 is accepted.
+/// messages from outside, always holds), nobody has a prefix, ASCII letters fold as
+/// `ascii` says and the rest as PRECIS does (Unicode case folding after normalization;
+/// `UTF8MAPPING`, as ergo names it), and only UTF-8 is accepted.
 pub fn isupport(replies: &mut Replies<'_>, config: &Config) {
     let tokens = [
         format!("AWAYLEN={}", crate::proto::irc::MAX_LINE),
-        "CASEMAPPING=rfc7613".to_string(),
+        "CASEMAPPING=ascii".to_string(),
         format!("CHANLIMIT=#:{}", config.max_rooms_per_client),
         "CHANMODES=,,,n".to_string(),
         format!("CHANNELLEN={}", MAX_ROOM_NAME + 1),
@@ -49,8 +61,9 @@ pub fn isupport(replies: &mut Replies<'_>, config: &Config) {
         format!("NETWORK={}", config.network_name),
         format!("NICKLEN={}", config.max_nick),
         "PREFIX=".to_string(),
-        "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:,WHOIS:1".to_string(),
+        "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1".to_string(),
         format!("TOPICLEN={}", config.max_topic),
+        "UTF8MAPPING=rfc8265".to_string(),
         "UTF8ONLY".to_string(),
     ];
     let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
@@ -59,17 +72,18 @@ pub fn isupport(replies: &mut Replies<'_>, config: &Config) {
 
 /// `251`, `254`, `255`, `265`, `266`: how many people and rooms there are. One server,
 /// no operators, nobody invisible to counts.
-pub fn lusers(replies: &mut Replies<'_>, online: usize, rooms: usize) {
+pub fn lusers(replies: &mut Replies<'_>, counts: Counts) {
+    let Counts { online, peak, rooms } = counts;
     let users = format!("There are {online} users and 0 invisible on 1 servers");
     replies.numeric(RPL_LUSERCLIENT, &[], Some(&users));
     replies.numeric(RPL_LUSEROP, &["0"], Some("operator(s) online"));
     replies.numeric(RPL_LUSERCHANNELS, &[&rooms.to_string()], Some("channels formed"));
     let me = format!("I have {online} clients and 0 servers");
     replies.numeric(RPL_LUSERME, &[], Some(&me));
-    let (count, max) = (online.to_string(), online.to_string());
-    let local = format!("Current local users {online}, max {online}");
+    let (count, max) = (online.to_string(), peak.to_string());
+    let local = format!("Current local users {online}, max {peak}");
     replies.numeric(RPL_LOCALUSERS, &[&count, &max], Some(&local));
-    let global = format!("Current global users {online}, max {online}");
+    let global = format!("Current global users {online}, max {peak}");
     replies.numeric(RPL_GLOBALUSERS, &[&count, &max], Some(&global));
 }
 
@@ -87,9 +101,13 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `LUSERS`.
     pub(super) async fn lusers_command(&mut self, me: &str) {
         let shared = self.shared();
-        let (online, rooms) = (shared.chat.online().await, shared.chat.room_count().await);
+        let counts = Counts {
+            online: shared.chat.online().await,
+            peak: shared.chat.peak(),
+            rooms: shared.chat.room_count().await,
+        };
         let mut replies = Replies::new(&shared.config.server_name, me);
-        lusers(&mut replies, online, rooms);
+        lusers(&mut replies, counts);
         self.send(replies);
     }
 
@@ -210,12 +228,19 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// `MODE nick [modes]`: only one's own modes, and only `i` among them.
-    pub(super) fn user_mode(&mut self, message: &Message<'_>, me: &str) {
+    pub(super) async fn user_mode(&mut self, message: &Message<'_>, me: &str) {
         let shared = self.shared();
         let mut replies = Replies::new(&shared.config.server_name, me);
         let target = message.param(0).unwrap_or("");
         if !crate::unicode::fold(target).eq(&crate::unicode::fold(me)) {
-            replies.numeric(ERR_USERSDONTMATCH, &[], Some("Cant change mode for other users"));
+            match shared.chat.find(target).await {
+                Some(_) => replies.numeric(
+                    ERR_USERSDONTMATCH,
+                    &[],
+                    Some("Cant change mode for other users"),
+                ),
+                None => replies.numeric(ERR_NOSUCHNICK, &[target], Some("No such nick/channel")),
+            };
             return self.send(replies);
         }
         let Some(modes) = message.param(1) else {

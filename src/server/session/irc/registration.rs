@@ -9,6 +9,7 @@ use futures_lite::{future, AsyncRead};
 use tracing::info;
 
 use super::super::link::Input;
+use super::queries::Counts;
 use super::{closing_link, Session};
 use crate::core::{Arrival, Nick, NickError, NickRefused, Person, Recipient};
 use crate::proto::irc::{numeric::*, Cap, CapRequest, IrcEncoder, Message, MessageError, Replies};
@@ -98,7 +99,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
             "PING" => self.ping(&message, "*"),
             "PONG" => {}
             "QUIT" => {
-                self.link.reply(closing_link(self.link.ticket.peer, "Quit"));
+                let words = message.param(0).map(crate::proto::irc::plain);
+                let reason = match words.filter(|words| !words.is_empty()) {
+                    Some(words) => format!("Quit: {words}"),
+                    None => "Quit".to_string(),
+                };
+                self.link.reply(closing_link(self.link.ticket.peer, &reason));
                 return Step::GiveUp;
             }
             _ => {
@@ -138,11 +144,14 @@ impl<R: AsyncRead + Unpin> Session<R> {
             "REQ" => {
                 pending.negotiating = true;
                 let list = message.param(1).unwrap_or("");
+                if list.trim().is_empty() {
+                    return;
+                }
                 let registered = nick != "*";
                 match CapRequest::parse(list) {
-                    Some(request) if !(registered && fixed_at_registration(&request)) => {
+                    Some(request) if !(registered && self.changes_fixed(&request)) => {
                         self.caps = self.caps.with(&request);
-                        replies.command("CAP", &[nick, "ACK"], Some(list));
+                        replies.command("CAP", &[nick, "ACK"], Some(&request.list()));
                     }
                     _ => {
                         replies.command("CAP", &[nick, "NAK"], Some(list));
@@ -156,6 +165,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
         }
         self.send(replies);
+    }
+
+    /// Whether `request` would turn on or off a capability fixed at registration.
+    fn changes_fixed(&self, request: &CapRequest) -> bool {
+        let fixed = &FIXED_AT_REGISTRATION;
+        self.caps.only(fixed) != self.caps.with(request).only(fixed)
     }
 
     /// `NICK` before registration: a valid nickname is kept for when `USER` (and `CAP
@@ -194,7 +209,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `USER name mode unused :realname`: only its presence matters, since every person's
     /// user and host are the same non-revealing pair.
     fn user(&mut self, message: &Message<'_>, pending: &mut Pending) {
-        if message.params.len() < 4 {
+        let empty = |index| message.param(index).is_none_or(str::is_empty);
+        if message.params.len() < 4 || empty(0) || empty(3) {
             let shared = self.shared();
             let mut replies = Replies::new(&shared.config.server_name, "*");
             replies.numeric(ERR_NEEDMOREPARAMS, &["USER"], Some("Not enough parameters"));
@@ -229,7 +245,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let rooms = shared.chat.room_count().await;
         let welcome = |arrival: Arrival<'_>| {
             let mut replies = Replies::new(&shared.config.server_name, nick.as_str());
-            super::queries::welcome_burst(&mut replies, &shared.config, arrival.online, rooms);
+            let peak = shared.chat.peak();
+            let counts = Counts { online: arrival.online, peak, rooms };
+            super::queries::welcome_burst(&mut replies, &shared.config, counts);
             let _ = outbox.push_reply(replies.into_bytes().into());
         };
         match shared.chat.register(recipient, nick.clone(), None, welcome).await {
@@ -261,8 +279,6 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 }
 
-/// Whether `request` touches a capability that decides how the client's lines are
-/// encoded, which is chosen once, at registration.
-fn fixed_at_registration(request: &CapRequest) -> bool {
-    [Cap::ServerTime, Cap::EchoMessage, Cap::AwayNotify].into_iter().any(|cap| request.touches(cap))
-}
+/// The capabilities that decide how a client's lines are encoded, chosen once, at
+/// registration.
+const FIXED_AT_REGISTRATION: [Cap; 3] = [Cap::ServerTime, Cap::EchoMessage, Cap::AwayNotify];

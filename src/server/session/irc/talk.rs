@@ -31,14 +31,18 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             return self.send(replies);
         };
-        let Some((kind, text)) = speech(notice, text) else { return };
+        let (kind, text) = speech(notice, text);
         if text.is_empty() {
             if !notice {
                 replies.numeric(ERR_NOTEXTTOSEND, &[], Some("No text to send"));
             }
             return self.send(replies);
         }
-        for target in targets.split(',').filter(|t| !t.is_empty()).take(MAX_TARGETS) {
+        for (index, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
+            if index >= MAX_TARGETS {
+                replies.numeric(ERR_TOOMANYTARGETS, &[target], Some("Too many targets"));
+                continue;
+            }
             self.talk_to(person, target, kind, &text, &mut replies).await;
         }
         if !notice {
@@ -57,13 +61,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
     ) {
         let shared = self.shared();
         let chat = &shared.chat;
+        if target.starts_with('#') && !fits_a_room(kind) {
+            return;
+        }
         if target.starts_with('#') {
             debug!(nick = %person.nick(), room = target, "irc message");
             let said = match super::channels::member_room(chat, person, target).await {
                 Ok(room) => match kind {
                     Speech::Say => chat.say(person, &room, text.to_string()).await,
                     Speech::Act => chat.act(person, &room, text.to_string()).await,
-                    Speech::Notice => chat.notice(person, &room, text.to_string()).await,
+                    _ => chat.notice(person, &room, text.to_string()).await,
                 },
                 Err(error) => Err(error),
             };
@@ -124,14 +131,25 @@ impl<R: AsyncRead + Unpin> Session<R> {
 }
 
 /// What kind of speech `text` is, and its plain text: a CTCP `ACTION` is an action; any
-/// other CTCP (`VERSION`, `PING`) has no meaning to the other protocols and is dropped.
-fn speech(notice: bool, text: &str) -> Option<(Speech, String)> {
+/// other CTCP (`VERSION`, `PING`, `DCC`) is a request between client programs (an answer
+/// when sent as a notice), which reaches IRC clients only.
+fn speech(notice: bool, text: &str) -> (Speech, String) {
     match Ctcp::parse(text) {
         Some(ctcp) if !notice && ctcp.command.eq_ignore_ascii_case("ACTION") => {
-            Some((Speech::Act, plain(ctcp.args)))
+            (Speech::Act, plain(ctcp.args))
         }
-        Some(_) => None,
-        None if notice => Some((Speech::Notice, plain(text))),
-        None => Some((Speech::Say, plain(text))),
+        Some(ctcp) => {
+            let kind = if notice { Speech::ClientAnswer } else { Speech::ClientQuery };
+            let request = plain(&format!("{} {}", ctcp.command, ctcp.args));
+            (kind, request.trim_end().to_string())
+        }
+        None if notice => (Speech::Notice, plain(text)),
+        None => (Speech::Say, plain(text)),
     }
+}
+
+/// Whether `kind` can be said in a room: requests between client programs go to one
+/// person only.
+fn fits_a_room(kind: Speech) -> bool {
+    !matches!(kind, Speech::ClientQuery | Speech::ClientAnswer)
 }

@@ -6,7 +6,6 @@ mod common;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
 use common::*;
 use smolchat::server::Config;

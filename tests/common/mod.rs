@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod irc;
+
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;

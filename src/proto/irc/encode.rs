@@ -4,7 +4,7 @@ use std::io::Write as _;
 
 use crate::core::{Departure, Encode, Event, Nick, Speech, Stamped};
 
-use super::message::MAX_LINE;
+use super::message::{end_line, MAX_LINE};
 
 /// The user part of every person's source (`nick!chat@smolchat`). The same for everyone,
 /// whatever client they use: nobody's address, ident or protocol shows.
@@ -88,17 +88,21 @@ struct Line<'a> {
 impl Line<'_> {
     /// Writes `:source COMMAND...` with the time tag if wanted, and `\r\n`.
     fn write(&self, out: &mut Vec<u8>, source: &Nick, rest: std::fmt::Arguments<'_>) {
-        self.start(out, source);
+        let body = self.start(out, source);
         // Writing into a Vec cannot fail.
-        let _ = write!(out, "{rest}\r\n");
+        let _ = write!(out, "{rest}");
+        end_line(out, body);
     }
 
-    fn start(&self, out: &mut Vec<u8>, source: &Nick) {
+    /// Writes the tags and the source; returns where the message (after the tags) starts.
+    fn start(&self, out: &mut Vec<u8>, source: &Nick) -> usize {
         if self.timed {
             let at = humantime::format_rfc3339_millis(self.stamped.at);
             let _ = write!(out, "@time={at} ");
         }
+        let body = out.len();
         let _ = write!(out, ":{source}!{USER}@{HOST} ");
+        body
     }
 
     /// A `PRIVMSG` or `NOTICE` (an action is a CTCP `ACTION`), cut into several lines at

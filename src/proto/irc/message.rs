@@ -10,6 +10,43 @@ pub const MAX_LINE: usize = 512;
 /// IRCv3 message-tags gives clients 4094 bytes of tag data, of the 8191 a line may carry.
 pub const MAX_TAGS: usize = 4096;
 
+/// Ends the line whose message (after its tags) starts at `body` in `out`: cuts it to
+/// [`MAX_LINE`] bytes with its `\r\n`, at a character boundary, and adds the `\r\n`. Every
+/// line the server writes ends here, so none is longer than IRC allows; only a trailing
+/// parameter (a topic, a quit message) is ever long enough to be cut.
+pub fn end_line(out: &mut Vec<u8>, body: usize) {
+    let max = body + MAX_LINE - 2;
+    if out.len() > max {
+        let mut cut = max;
+        // A UTF-8 continuation byte is 0b10xxxxxx: back up to the start of its character.
+        while cut > body && out[cut] & 0xC0 == 0x80 {
+            cut -= 1;
+        }
+        out.truncate(cut);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Words (nicknames, room names) joined by spaces into as few runs as keep each within
+/// `max` bytes; a word longer than `max` has a run of its own.
+pub fn pack<'a>(words: impl IntoIterator<Item = &'a str>, max: usize) -> Vec<String> {
+    let mut runs = Vec::new();
+    let mut run = String::new();
+    for word in words {
+        if !run.is_empty() && run.len() + 1 + word.len() > max {
+            runs.push(std::mem::take(&mut run));
+        }
+        if !run.is_empty() {
+            run.push(' ');
+        }
+        run.push_str(word);
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
 /// A client's message, borrowed from the line it came in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message<'a> {
@@ -115,6 +152,24 @@ mod tests {
         assert_eq!(parse(tagged), ("PRIVMSG".into(), vec!["#a", "hi"]));
         assert_eq!(Message::parse("@a=b"), Err(MessageError::Empty));
         assert_eq!(Message::parse("   "), Err(MessageError::Empty));
+    }
+
+    #[test]
+    fn lines_are_cut_to_512_bytes_at_a_character_boundary() {
+        let mut out = b"@time=x ".to_vec();
+        let body = out.len();
+        out.extend_from_slice(format!(":a TOPIC #a :{}", "ü".repeat(300)).as_bytes());
+        end_line(&mut out, body);
+        let line = std::str::from_utf8(&out[body..]).expect("whole characters");
+        assert!(line.len() <= MAX_LINE && line.len() >= MAX_LINE - 2, "{}", line.len());
+        assert!(line.ends_with("ü\r\n"));
+    }
+
+    #[test]
+    fn words_are_packed_into_runs_within_a_limit() {
+        assert_eq!(pack(["ab", "cd", "ef"], 5), ["ab cd", "ef"]);
+        assert_eq!(pack(["toolong", "x"], 3), ["toolong", "x"]);
+        assert!(pack([], 3).is_empty());
     }
 
     #[test]

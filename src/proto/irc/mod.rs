@@ -11,6 +11,6 @@ mod text;
 
 pub use caps::{Cap, CapRequest, Caps};
 pub use encode::{quit_reason, IrcEncoder, HOST, USER};
-pub use message::{Message, MessageError, MAX_LINE, MAX_TAGS};
+pub use message::{end_line, pack, Message, MessageError, MAX_LINE, MAX_TAGS};
 pub use reply::Replies;
 pub use text::{decode_line, plain, Ctcp};

@@ -3,6 +3,8 @@
 
 use std::io::Write as _;
 
+use super::message::end_line;
+
 /// Replies being written to one client, in the order they are to be read.
 pub struct Replies<'a> {
     /// The server's name, the source of every line here.
@@ -22,15 +24,17 @@ impl<'a> Replies<'a> {
     /// `:server CODE nick middle... :trailing`; the trailing parameter is left out when
     /// `None`.
     pub fn numeric(&mut self, code: &str, middle: &[&str], trailing: Option<&str>) -> &mut Self {
+        let start = self.bytes.len();
         let _ = write!(self.bytes, ":{} {code} {}", self.server, self.nick);
-        self.params(middle, trailing)
+        self.params(start, middle, trailing)
     }
 
     /// `:server COMMAND middle... :trailing`, for lines that are not numerics (`CAP`,
     /// `NOTICE`, `PONG`, `MODE`).
     pub fn command(&mut self, command: &str, middle: &[&str], trailing: Option<&str>) -> &mut Self {
+        let start = self.bytes.len();
         let _ = write!(self.bytes, ":{} {command}", self.server);
-        self.params(middle, trailing)
+        self.params(start, middle, trailing)
     }
 
     /// A line written whole, without the server as its source (`ERROR`, `PING`).
@@ -71,14 +75,14 @@ impl<'a> Replies<'a> {
         self.bytes
     }
 
-    fn params(&mut self, middle: &[&str], trailing: Option<&str>) -> &mut Self {
+    fn params(&mut self, start: usize, middle: &[&str], trailing: Option<&str>) -> &mut Self {
         for param in middle {
             let _ = write!(self.bytes, " {param}");
         }
         if let Some(trailing) = trailing {
             let _ = write!(self.bytes, " :{trailing}");
         }
-        self.bytes.extend_from_slice(b"\r\n");
+        end_line(&mut self.bytes, start);
         self
     }
 }

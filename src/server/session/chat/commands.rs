@@ -117,7 +117,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
         text: String,
     ) -> Result<(), Refused> {
         let sent = self.core().whisper(person, to, text, Speech::Say).await;
-        sent.map(drop).map_err(|error| Refused::Error(ErrorCode::NoSuchNick, error.to_string()))
+        let to = sent.map_err(|error| Refused::Error(ErrorCode::NoSuchNick, error.to_string()))?;
+        if let Some(away) = to.away() {
+            self.reply(&Line::Info { text: format!("{} is away: {away}", to.nick()) });
+        }
+        Ok(())
     }
 
     /// Joins `name` (or switches to it, if already in it) and makes it the current room.

@@ -8,7 +8,7 @@ use super::Session;
 use crate::core::{
     Chat, JoinError, Joined, Landing, Nick, Person, Room, RoomError, RoomName, Topic,
 };
-use crate::proto::irc::{numeric::*, Message, Replies, MAX_LINE};
+use crate::proto::irc::{numeric::*, pack, Message, Replies, MAX_LINE};
 
 /// Channel mode letters IRC servers commonly have: asking to change one is refused as an
 /// operator's privilege (`482`); any other letter is unknown (`472`).
@@ -163,8 +163,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `LIST [#a,#b]`: `321`, a `322` per room, `323`.
     pub(super) async fn list(&mut self, message: &Message<'_>, me: &str) {
         let shared = self.shared();
+        // Only room names select; conditions such as `>0` (ELIST, not offered) list all.
         let wanted: Option<Vec<String>> = message
             .param(0)
+            .filter(|list| list.starts_with('#'))
             .map(|list| list.split(',').map(|n| crate::unicode::fold(n).into_owned()).collect());
         let rooms = shared.chat.list().await;
         let mut replies = Replies::new(&shared.config.server_name, me);
@@ -279,20 +281,8 @@ fn seconds(at: std::time::SystemTime) -> u64 {
 /// `353`s of as many names as fit in 512 bytes, then `366`.
 fn names_lines(replies: &mut Replies<'_>, room: &RoomName, nicks: &[Nick]) {
     let fixed = replies.server().len() + replies.nick().len() + room.as_str().len() + 16;
-    let room_for = MAX_LINE.saturating_sub(fixed);
-    let mut line = String::new();
-    for nick in nicks {
-        if !line.is_empty() && line.len() + 1 + nick.as_str().len() > room_for {
-            replies.numeric(RPL_NAMREPLY, &["=", room.as_str()], Some(&line));
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(nick.as_str());
-    }
-    if !line.is_empty() {
-        replies.numeric(RPL_NAMREPLY, &["=", room.as_str()], Some(&line));
+    for run in pack(nicks.iter().map(Nick::as_str), MAX_LINE.saturating_sub(fixed)) {
+        replies.numeric(RPL_NAMREPLY, &["=", room.as_str()], Some(&run));
     }
     replies.numeric(RPL_ENDOFNAMES, &[room.as_str()], Some("End of /NAMES list"));
 }

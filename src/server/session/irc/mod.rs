@@ -126,7 +126,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         if message.command == "PONG" {
             return None;
         }
-        match self.flood_check() {
+        match self.flood_check(person.nick().as_ref()) {
             Verdict::Accept => self.handle(person, &message).await,
             Verdict::Drop { .. } => None,
             Verdict::Disconnect => Some(Ending::Flood),
@@ -135,7 +135,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
 
     /// Tells the client its line was dropped; refused lines count against flood control.
     fn refused(&mut self, refusal: Refusal, nick: &str) -> Option<Ending> {
-        match self.flood_check() {
+        match self.flood_check(nick) {
             Verdict::Accept => {}
             Verdict::Drop { .. } => return None,
             Verdict::Disconnect => return Some(Ending::Flood),
@@ -173,8 +173,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         }
     }
 
-    /// Runs flood control for one line; a client that keeps flooding is told why it goes.
-    fn flood_check(&mut self) -> Verdict {
+    /// Runs flood control for one line of the client known as `me` (`*` before it has a
+    /// nickname); a client that keeps flooding is told why it goes.
+    fn flood_check(&mut self, me: &str) -> Verdict {
         let verdict = self.link.flood_check();
         match verdict {
             Verdict::Accept | Verdict::Drop { warn: false } => {}
@@ -183,7 +184,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 let text =
                     format!("*** Slow down: over {rate} lines per second; lines are being dropped");
                 let shared = self.shared();
-                let mut replies = Replies::new(&shared.config.server_name, "*");
+                let mut replies = Replies::new(&shared.config.server_name, me);
                 replies.notice(&text);
                 self.send(replies);
             }

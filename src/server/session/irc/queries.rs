@@ -7,7 +7,7 @@ use futures_lite::AsyncRead;
 
 use super::Session;
 use crate::core::{Person, MAX_ROOM_NAME};
-use crate::proto::irc::{numeric::*, Message, Replies, HOST, USER};
+use crate::proto::irc::{numeric::*, pack, Message, Replies, HOST, MAX_LINE, USER};
 use crate::server::Config;
 
 /// The server's version, as `002`, `004` and `VERSION` give it.
@@ -52,7 +52,7 @@ pub struct Counts {
 /// `UTF8MAPPING`, as ergo names it), and only UTF-8 is accepted.
 pub fn isupport(replies: &mut Replies<'_>, config: &Config) {
     let tokens = [
-        format!("AWAYLEN={}", crate::proto::irc::MAX_LINE),
+        format!("AWAYLEN={}", super::talk::MAX_AWAY),
         "CASEMAPPING=ascii".to_string(),
         format!("CHANLIMIT=#:{}", config.max_rooms_per_client),
         "CHANMODES=,,,n".to_string(),
@@ -67,7 +67,10 @@ pub fn isupport(replies: &mut Replies<'_>, config: &Config) {
         "UTF8ONLY".to_string(),
     ];
     let tokens: Vec<&str> = tokens.iter().map(String::as_str).collect();
-    replies.numeric(RPL_ISUPPORT, &tokens, Some("are supported by this server"));
+    // A line has at most 15 parameters: the nick, these, and the trailing text.
+    for line in tokens.chunks(12) {
+        replies.numeric(RPL_ISUPPORT, line, Some("are supported by this server"));
+    }
 }
 
 /// `251`, `254`, `255`, `265`, `266`: how many people and rooms there are. One server,
@@ -168,10 +171,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Some(found) => {
                 let nick = found.nick().to_string();
                 replies.numeric(RPL_WHOISUSER, &[&nick, USER, HOST, "*"], Some(&nick));
-                let rooms: Vec<String> =
-                    found.rooms().iter().map(|r| r.name().to_string()).collect();
-                if !rooms.is_empty() {
-                    replies.numeric(RPL_WHOISCHANNELS, &[&nick], Some(&rooms.join(" ")));
+                let rooms = found.rooms();
+                let fixed = server.len() + me.len() + nick.len() + 16;
+                let names = rooms.iter().map(|room| room.name().as_str());
+                for run in pack(names, MAX_LINE.saturating_sub(fixed)) {
+                    replies.numeric(RPL_WHOISCHANNELS, &[&nick], Some(&run));
                 }
                 let network = &shared.config.network_name;
                 replies.numeric(RPL_WHOISSERVER, &[&nick, server], Some(network));

@@ -85,7 +85,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 return Step::Continue;
             }
         };
-        match self.flood_check() {
+        match self.flood_check("*") {
             Verdict::Accept => {}
             Verdict::Drop { .. } => return Step::Continue,
             Verdict::Disconnect => return Step::GiveUp,

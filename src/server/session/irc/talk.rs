@@ -13,6 +13,10 @@ use crate::proto::irc::{numeric::*, plain, Ctcp, Message, Replies};
 /// At most this many targets in one `PRIVMSG` or `NOTICE` (`TARGMAX`).
 const MAX_TARGETS: usize = 4;
 
+/// The longest away message, in characters (`AWAYLEN`): longer ones are cut to it, so
+/// that an `AWAY` or a `301` always fits in an IRC line.
+pub(super) const MAX_AWAY: usize = 200;
+
 impl<R: AsyncRead + Unpin> Session<R> {
     /// `PRIVMSG` or `NOTICE` `target[,target] :text`. A notice is never answered with an
     /// error, as the RFC asks, so that two automatic clients cannot loop.
@@ -115,7 +119,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `AWAY :message` marks the person away; `AWAY` alone, back.
     pub(super) async fn away(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let shared = self.shared();
-        let away = message.param(0).map(plain).filter(|text| !text.is_empty());
+        let away = message.param(0).map(|text| plain(text).chars().take(MAX_AWAY).collect());
+        let away = away.filter(|text: &String| !text.is_empty());
         let mut replies = Replies::new(&shared.config.server_name, me);
         match away {
             Some(_) => {

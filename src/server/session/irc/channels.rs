@@ -34,16 +34,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let mut replies = Replies::new(&shared.config.server_name, me);
         let room = match RoomName::parse(name) {
             Ok(room) => room,
-            Err(_) if !name.starts_with('#') => {
-                replies.numeric(ERR_NOSUCHCHANNEL, &[name], Some("No such channel"));
-                return self.send(replies);
-            }
             Err(error) => {
-                replies.numeric(
-                    ERR_BADCHANNAME,
-                    &[name],
-                    Some(&format!("Illegal channel name: {error}")),
-                );
+                bad_name(&mut replies, name, &error.to_string());
                 return self.send(replies);
             }
         };
@@ -66,19 +58,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Ok(Joined::Entered(room)) => self.names_of(person, &room, me).await,
             Ok(Joined::AlreadyIn(_)) | Err(JoinError::Closed) => {}
             Err(error @ JoinError::Confusable { .. }) => {
-                replies.numeric(
-                    ERR_BADCHANNAME,
-                    &[name],
-                    Some(&format!("Illegal channel name: {error}")),
-                );
+                bad_name(&mut replies, name, &error.to_string());
                 self.send(replies);
             }
             Err(error @ (JoinError::TooManyRooms { .. } | JoinError::ServerRoomsFull { .. })) => {
-                replies.numeric(
-                    ERR_TOOMANYCHANNELS,
-                    &[name],
-                    Some(&format!("Cannot join channel: {error}")),
-                );
+                let text = format!("Cannot join channel: {error}");
+                replies.numeric(ERR_TOOMANYCHANNELS, &[name], Some(&text));
                 self.send(replies);
             }
         }
@@ -250,6 +235,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
             other => replies.notice(&other.to_string()),
         };
         self.send(replies);
+    }
+}
+
+/// Why `name` cannot be joined: `403` for what is no channel name at all (no `#`), `479`
+/// for a bad or look-alike one.
+fn bad_name(replies: &mut Replies<'_>, name: &str, why: &str) {
+    if name.starts_with('#') {
+        replies.numeric(ERR_BADCHANNAME, &[name], Some(&format!("Illegal channel name: {why}")));
+    } else {
+        replies.numeric(ERR_NOSUCHCHANNEL, &[name], Some("No such channel"));
     }
 }
 

@@ -7,7 +7,7 @@ use futures_lite::AsyncRead;
 use tracing::debug;
 
 use super::Session;
-use crate::core::{Person, RoomError, Speech, WhisperError};
+use crate::core::{Chat, Person, RoomError, Speech, WhisperError};
 use crate::proto::irc::{numeric::*, plain, Ctcp, Message, Replies};
 
 /// At most this many targets in one `PRIVMSG` or `NOTICE` (`TARGMAX`).
@@ -64,45 +64,21 @@ impl<R: AsyncRead + Unpin> Session<R> {
         replies: &mut Replies<'_>,
     ) {
         let shared = self.shared();
-        let chat = &shared.chat;
-        if target.starts_with('#') && !fits_a_room(kind) {
+        if !target.starts_with('#') {
+            return whisper(&shared.chat, person, target, kind, text, replies).await;
+        }
+        if !fits_a_room(kind) {
             return;
         }
-        if target.starts_with('#') {
-            debug!(nick = %person.nick(), room = target, "irc message");
-            let said = match super::channels::member_room(chat, person, target).await {
-                Ok(room) => match kind {
-                    Speech::Say => chat.say(person, &room, text.to_string()).await,
-                    Speech::Act => chat.act(person, &room, text.to_string()).await,
-                    _ => chat.notice(person, &room, text.to_string()).await,
-                },
-                Err(error) => Err(error),
-            };
-            match said {
-                Ok(()) | Err(RoomError::Closed) => {}
-                Err(RoomError::NoSuchRoom(_)) => {
-                    replies.numeric(ERR_NOSUCHCHANNEL, &[target], Some("No such channel"));
-                }
-                Err(_) => {
-                    replies.numeric(
-                        ERR_CANNOTSENDTOCHAN,
-                        &[target],
-                        Some("Cannot send to channel"),
-                    );
-                }
+        debug!(nick = %person.nick(), room = target, "irc message");
+        match say_in_room(&shared.chat, person, target, kind, text).await {
+            Ok(()) | Err(RoomError::Closed) => {}
+            Err(RoomError::NoSuchRoom(_)) => {
+                replies.numeric(ERR_NOSUCHCHANNEL, &[target], Some("No such channel"));
             }
-            return;
-        }
-        match chat.whisper(person, target, text.to_string(), kind).await {
-            Ok(to) => {
-                if let (Speech::Say, Some(away)) = (kind, to.away()) {
-                    replies.numeric(RPL_AWAY, &[to.nick().as_str()], Some(&away));
-                }
+            Err(_) => {
+                replies.numeric(ERR_CANNOTSENDTOCHAN, &[target], Some("Cannot send to channel"));
             }
-            Err(WhisperError::NoSuchNick(_)) => {
-                replies.numeric(ERR_NOSUCHNICK, &[target], Some("No such nick/channel"));
-            }
-            Err(WhisperError::Closed) => {}
         }
     }
 
@@ -132,6 +108,47 @@ impl<R: AsyncRead + Unpin> Session<R> {
         };
         shared.chat.set_away(person, away).await;
         self.send(replies);
+    }
+}
+
+/// Says `text` in the room `name`, which `person` must be in.
+async fn say_in_room(
+    chat: &Chat,
+    person: &Person,
+    name: &str,
+    kind: Speech,
+    text: &str,
+) -> Result<(), RoomError> {
+    let room = super::channels::member_room(chat, person, name).await?;
+    let text = text.to_string();
+    match kind {
+        Speech::Say => chat.say(person, &room, text).await,
+        Speech::Act => chat.act(person, &room, text).await,
+        Speech::Notice | Speech::ClientQuery | Speech::ClientAnswer => {
+            chat.notice(person, &room, text).await
+        }
+    }
+}
+
+/// Sends `text` to the person `to`, noting in `replies` that they are away or not there.
+async fn whisper(
+    chat: &Chat,
+    person: &Arc<Person>,
+    to: &str,
+    kind: Speech,
+    text: &str,
+    replies: &mut Replies<'_>,
+) {
+    match chat.whisper(person, to, text.to_string(), kind).await {
+        Ok(target) => {
+            if let (Speech::Say, Some(away)) = (kind, target.away()) {
+                replies.numeric(RPL_AWAY, &[target.nick().as_str()], Some(&away));
+            }
+        }
+        Err(WhisperError::NoSuchNick(_)) => {
+            replies.numeric(ERR_NOSUCHNICK, &[to], Some("No such nick/channel"));
+        }
+        Err(WhisperError::Closed) => {}
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::irc::*;
 use common::*;
+use smol::Task;
 use smolchat::proto::chat::Line;
 use smolchat::server::Config;
 use socket2::{Domain, Socket, Type};
@@ -316,6 +317,45 @@ fn an_away_message_is_told_within_512_bytes() {
         for line in &lines {
             assert_fits(line);
         }
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_join_storm_of_irc_clients_drops_nobody_with_the_default_queue() {
+    smol::block_on(async {
+        let config = Config { max_per_ip: 10_000, ..irc_config() };
+        let server = TestServer::start(config).await;
+        let mut watcher = server.join("watcher").await;
+        // Registered a hundred at a time (the test listener's backlog is 128), then all
+        // joining at once: each JOIN answered with the room's names must not cost every
+        // member a queue entry, or the first members' queues (16 entries) overflow.
+        let mut clients = Vec::new();
+        for wave in 0..3 {
+            let addr = server.irc;
+            let registering: Vec<Task<Irc>> = (0..100)
+                .map(|i| {
+                    let nick = format!("storm{}", wave * 100 + i);
+                    smol::spawn(async move { Irc::online(addr, &nick).await })
+                })
+                .collect();
+            for client in registering {
+                clients.push(within("registration", client).await);
+            }
+        }
+        for client in &mut clients {
+            client.send("JOIN #lobby").await;
+        }
+        for client in &mut clients {
+            client.wait_line("366", |m| m.is_numeric("366")).await;
+        }
+        // Everyone is still there: the last one's message reaches the watcher after every
+        // join, and nobody's quit came before it.
+        let last = clients.last_mut().expect("300 clients");
+        last.send("PRIVMSG #lobby :all in").await;
+        let seen = lines_until_all(&mut watcher, &[lobby_message("storm299", "all in")]).await;
+        let quits: Vec<&Line> = seen.iter().filter(|l| matches!(l, Line::Quit { .. })).collect();
+        assert!(quits.is_empty(), "{} dropped, first {:?}", quits.len(), quits.first());
         server.stop().await;
     });
 }

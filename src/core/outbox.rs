@@ -119,8 +119,8 @@ struct State {
     /// How to cut the connection off.
     cut: Arc<dyn Cut>,
     /// The last line for a client whose queue overflows, if its protocol has one, and the
-    /// queue's receiving end, to empty it for that line.
-    farewell: Option<(Chunk, Receiver<Chunk>)>,
+    /// queue's receiving end, to empty it for that line. Boxed: most clients have none.
+    farewell: Option<Box<(&'static [u8], Receiver<Chunk>)>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -146,7 +146,7 @@ impl Outbox {
         max_len: usize,
         max_bytes: usize,
         cut: Arc<dyn Cut>,
-        farewell: Chunk,
+        farewell: &'static [u8],
     ) -> (Outbox, Queue) {
         Outbox::build(max_len, max_bytes, cut, Some(farewell))
     }
@@ -155,11 +155,11 @@ impl Outbox {
         max_len: usize,
         max_bytes: usize,
         cut: Arc<dyn Cut>,
-        farewell: Option<Chunk>,
+        farewell: Option<&'static [u8]>,
     ) -> (Outbox, Queue) {
         let (tx, rx) = async_channel::bounded(max_len.max(1));
         let overflowed = AtomicBool::new(false);
-        let farewell = farewell.map(|line| (line, rx.clone()));
+        let farewell = farewell.map(|line| Box::new((line, rx.clone())));
         let queued = AtomicUsize::new(0);
         let state = Arc::new(State { queued, max_bytes, overflowed, cut, farewell });
         (Outbox { tx, state: state.clone() }, Queue { rx, state })
@@ -197,8 +197,8 @@ impl Outbox {
         }
         if pushed == Err(PushError::Full) {
             self.state.overflowed.store(true, Ordering::Relaxed);
-            match &self.state.farewell {
-                Some((line, rx)) => self.say_farewell(line.clone(), rx),
+            match self.state.farewell.as_deref() {
+                Some((line, rx)) => self.say_farewell(Chunk::from(*line), rx),
                 None => self.abort(),
             }
         }
@@ -323,8 +323,7 @@ mod tests {
     #[test]
     fn an_overflow_with_a_farewell_leaves_only_the_farewell_and_stops_reading() {
         let cuts = Arc::new(Cuts::default());
-        let farewell = Chunk::from(&b"ERROR bye\r\n"[..]);
-        let (outbox, queue) = Outbox::with_farewell(2, 100, cuts.clone(), farewell);
+        let (outbox, queue) = Outbox::with_farewell(2, 100, cuts.clone(), b"ERROR bye\r\n");
         assert_eq!(outbox.push(chunk(10)), Ok(()));
         assert_eq!(outbox.push(chunk(10)), Ok(()));
         assert_eq!(outbox.push(chunk(10)), Err(PushError::Full));

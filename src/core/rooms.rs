@@ -74,8 +74,9 @@ pub enum Joined {
 }
 
 /// What a person who enters a room is told, in their session's protocol, before any of the
-/// room's later events: its own arrival, and the room's topic.
-#[derive(Debug, Clone, Copy)]
+/// room's later events: its own arrival, the room's topic, and (if its protocol says so)
+/// who is in it, newcomer included.
+#[derive(Clone, Copy)]
 pub struct Landing<'a> {
     /// The room.
     pub room: &'a Room,
@@ -83,6 +84,24 @@ pub struct Landing<'a> {
     pub join: &'a Stamped,
     /// The room's topic, if it has one.
     pub topic: Option<&'a Topic>,
+    /// The room as the newcomer enters it, for [`Landing::names`].
+    state: &'a RoomState,
+}
+
+impl Landing<'_> {
+    /// Who is in the room as the newcomer enters it, the newcomer included, sorted by
+    /// their nicknames' folds: exactly the people the room's later events start from.
+    /// Taken under the room's lock, without a flush, so a join storm does not cost each
+    /// member a queue entry per newcomer.
+    pub fn names(&self) -> Vec<Nick> {
+        self.state.names()
+    }
+}
+
+impl std::fmt::Debug for Landing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Landing").field("room", self.room).field("join", self.join).finish()
+    }
 }
 
 /// One line of a room list.
@@ -148,17 +167,20 @@ impl Chat {
                 continue;
             }
             let event = Stamped::now(Event::Join { room: name_of(&room), nick: person.nick() });
-            welcome(Landing { room: &room, join: &event, topic: state.topic.as_ref() });
             let heard = !state.members.is_empty();
             if heard {
-                state.announce(person.id(), event.event, None);
+                state.announce(person.id(), event.event.clone(), None);
                 // Whoever is told of away changes learns that the newcomer is away.
                 if let Some(message) = person.away() {
                     let away = Event::Away { nick: person.nick(), message: Some(message) };
                     state.announce(person.id(), away, Some(HashSet::from([person.id()])));
                 }
             }
+            // Added after its own arrival, so that it hears the room from the next event on;
+            // told of it under the same lock, so before any of them.
             state.add(person.clone(), heard);
+            let topic = state.topic.as_ref();
+            welcome(Landing { room: &room, join: &event, topic, state: &state });
             drop(state);
             person.add_room(room.clone());
             debug!(room = %room.name(), nick = %person.nick(), "joined");

@@ -39,8 +39,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 return self.send(replies);
             }
         };
-        // Under the room's lock: the client's own JOIN and the topic come before any of
-        // the room's later lines.
+        // Under the room's lock: the client's own JOIN, the topic and the names come before
+        // any of the room's later lines, and without a flush of the room for each joiner.
         let outbox = &self.link.outbox;
         let encoder = person.recipient().encoder;
         let server = shared.config.server_name.as_str();
@@ -52,11 +52,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
             if let Some(topic) = landing.topic {
                 topic_lines(&mut replies, landing.room.name(), topic);
             }
+            names_lines(&mut replies, landing.room.name(), &landing.names());
             let _ = outbox.push_reply(replies.into_bytes().into());
         };
         match shared.chat.join(person, &room, welcome).await {
-            Ok(Joined::Entered(room)) => self.names_of(person, &room, me).await,
-            Ok(Joined::AlreadyIn(_)) | Err(JoinError::Closed) => {}
+            Ok(Joined::Entered(_) | Joined::AlreadyIn(_)) | Err(JoinError::Closed) => {}
             Err(error @ JoinError::Confusable { .. }) => {
                 bad_name(&mut replies, name, &error.to_string());
                 self.send(replies);

@@ -28,6 +28,11 @@ use crate::server::writer::write_loop;
 /// line's ending included.
 const MAX_IRC_LINE: usize = irc::MAX_TAGS + irc::MAX_LINE;
 
+/// What a client over its send queue is told, should it ever read again. The same for
+/// everyone (without the address other `ERROR` lines give), so that it costs an idle
+/// connection nothing.
+const SENDQ_EXCEEDED: &[u8] = b"ERROR :Closing Link: (SendQ exceeded)\r\n";
+
 /// One IRC client, from `CAP LS` or `NICK` to `QUIT`.
 struct Session<R> {
     /// The connection.
@@ -47,10 +52,8 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let config = &ticket.shared.config;
-    // A client over its send queue is told why it goes, should it ever read again.
-    let farewell = closing_link(ticket.peer, "SendQ exceeded").into();
     let (outbox, queue) =
-        Outbox::with_farewell(config.queue_len, config.queue_bytes, halves.cut, farewell);
+        Outbox::with_farewell(config.queue_len, config.queue_bytes, halves.cut, SENDQ_EXCEEDED);
     let writer = smol::spawn(write_loop(queue, halves.writer));
     debug!(peer = %ticket.peer, "irc connected");
     let framing = Framing { max_line: MAX_IRC_LINE, decode: irc::decode_line };

@@ -124,9 +124,9 @@ impl Board {
         Board::add(&self.joins, joins);
     }
 
-    /// How many readers a message said at `venue` is owed to, the sender included (the
-    /// server echoes): everyone in the default or the shared room, the room's own readers
-    /// in a room.
+    /// How many readers are at `venue`, the sender among them: everyone in the default or
+    /// the shared room, the room's own readers in a room. A message said there is owed to
+    /// all of them where the server echoes, and to all but its sender where it does not.
     pub fn readers_at(&self, venue: Venue) -> u64 {
         let readers = match venue {
             Venue::Default | Venue::Shared => &self.welcomed_readers,

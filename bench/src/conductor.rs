@@ -33,8 +33,11 @@ const DRAIN_SILENCE: Duration = Duration::from_secs(1);
 pub fn run(plan: &Plan, show_progress: bool) -> Result<Report, BenchError> {
     let in_process = plan.target == Target::Spawn;
     let fd_limit = fd_limit::raise_open_files(fd_limit::needed(plan.clients, in_process));
-    let server =
-        if in_process { Some(LocalServer::start().map_err(BenchError::Spawn)?) } else { None };
+    let server = if in_process {
+        Some(LocalServer::start(plan.protocol).map_err(BenchError::Spawn)?)
+    } else {
+        None
+    };
     let addr = match (&plan.target, &server) {
         (_, Some(server)) => Ok(server.addr),
         (Target::Addr(addr), None) => resolve(addr),

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use thiserror::Error;
 
+use super::protocol::Protocol;
 use super::rooms::{Rooms, Venue};
 
 /// How many unseen messages a sender may have out when no rate and no window is given.
@@ -38,14 +39,20 @@ pub enum Preset {
 #[derive(Debug, Clone, Default, PartialEq, Args)]
 pub struct Options {
     /// Address of a running server, e.g. 127.0.0.1:55555 (start it with --flood-rate 0
-    /// and a --max-per-ip above --clients: every bench client comes from one address).
-    #[arg(long, required_unless_present = "spawn", conflicts_with = "spawn")]
+    /// and a --max-per-ip above --clients: every bench client comes from one address); with
+    /// --protocol irc, any IRC server, e.g. ngIRCd on 127.0.0.1:16667.
+    #[arg(long, alias = "target", required_unless_present = "spawn", conflicts_with = "spawn")]
     pub addr: Option<String>,
 
     /// Start a server in-process on 127.0.0.1:0 instead, with flood control and the
-    /// per-address cap off.
+    /// per-address cap off, listening for the --protocol the clients speak.
     #[arg(long, conflicts_with = "server_pid")]
     pub spawn: bool,
+
+    /// What the clients speak: smolchat's line protocol, or IRC (NICK/USER, JOIN #lobby or
+    /// the --rooms, PRIVMSG; the server is expected not to echo a message to its sender).
+    #[arg(long, value_enum, default_value = "chat")]
+    pub protocol: Protocol,
 
     /// A named scenario: s1 latency, s2 fan-out, s3 ten thousand joins, s4 slow consumer,
     /// s5 a hundred rooms of a hundred, s5-all the same plus one room of everyone.
@@ -124,6 +131,8 @@ pub enum Target {
 pub struct Plan {
     /// Where the server is.
     pub target: Target,
+    /// What the clients speak.
+    pub protocol: Protocol,
     /// The scenario it came from, if any, for the report's title.
     pub preset: Option<Preset>,
     /// Connections to open.
@@ -179,6 +188,16 @@ pub enum PlanError {
     /// A shared room, but no rooms to leave the default room for.
     #[error("--shared-room needs --rooms N")]
     SharedRoomWithoutRooms,
+    /// Over IRC, a sender with a window but nobody else reading its room, whose deliveries
+    /// would say that its messages are through.
+    #[error(
+        "sender {sender} is the only reader of its room: over IRC, which does not echo a \
+         message to its sender, a window (--inflight) needs another reader there"
+    )]
+    NoWitness {
+        /// The sender (its client index).
+        sender: usize,
+    },
 }
 
 impl Preset {
@@ -249,6 +268,7 @@ impl Options {
         }
         let plan = Plan {
             target,
+            protocol: self.protocol,
             preset: self.preset,
             clients: pick(self.clients, preset.clients, 10),
             senders: pick(self.senders, preset.senders, 1),
@@ -280,6 +300,11 @@ impl Plan {
                 no_read: self.no_read,
             });
         }
+        if self.window.is_some() {
+            if let Some(sender) = (0..self.talkers()).find(|&s| self.witness_of(s).is_none()) {
+                return Err(PlanError::NoWitness { sender });
+            }
+        }
         Ok(self)
     }
 
@@ -303,10 +328,33 @@ impl Plan {
         self.rooms.map_or(Venue::Default, |rooms| rooms.venue_of(sender, self.senders))
     }
 
-    /// The rooms client `index` joins after registering; none when all stay in the
-    /// default room.
+    /// The rooms client `index` joins after registering. Without `--rooms`: none for the
+    /// chat protocol (everyone stays in the server's default room), the default channel for
+    /// IRC.
     pub fn rooms_of(&self, index: usize) -> Vec<String> {
-        self.rooms.map_or_else(Vec::new, |rooms| rooms.rooms_of(index))
+        self.rooms.map_or_else(|| self.protocol.default_rooms(), |rooms| rooms.rooms_of(index))
+    }
+
+    /// The client whose deliveries of sender `sender`'s messages return its credits (the
+    /// `--inflight` window), if any. Where the server echoes, the sender itself. Over IRC,
+    /// which does not, the first reader after it in its room (else the last before it): the
+    /// sender's own place in the room's order, or as near it as a reader gets.
+    pub fn witness_of(&self, sender: usize) -> Option<usize> {
+        if self.protocol.echoes() {
+            return Some(sender);
+        }
+        let venue = self.venue_of(sender);
+        let hears = |index: &usize| *index != sender && self.hears(*index, venue);
+        (sender + 1..self.readers()).find(hears).or_else(|| (0..sender).rev().find(hears))
+    }
+
+    /// Whether client `index` reads what is said at `venue`.
+    fn hears(&self, index: usize, venue: Venue) -> bool {
+        let in_room = match (venue, self.rooms) {
+            (Venue::Room(n), Some(rooms)) => rooms.room_of(index) == n,
+            _ => true,
+        };
+        index < self.readers() && in_room
     }
 }
 
@@ -395,6 +443,28 @@ mod tests {
         let plan = Options { shared_room: true, ..options }.plan().expect("plan");
         assert_eq!(plan.rooms, Some(Rooms { count: 3, shared: true }));
         assert_eq!(plan.talkers(), 4);
+    }
+
+    #[test]
+    fn over_irc_the_next_reader_in_the_room_witnesses_a_sender() {
+        let irc = Options { protocol: Protocol::Irc, ..spawn() };
+        let plan = Options { preset: Some(Preset::S2), ..irc.clone() }.plan().expect("plan");
+        assert_eq!(plan.protocol, Protocol::Irc);
+        assert_eq!(plan.witness_of(0), Some(1));
+        assert_eq!(plan.witness_of(9), Some(10));
+        assert_eq!(plan.rooms_of(5), ["#lobby"]);
+        // In rooms, the witness sits in the sender's room; the last reader looks back.
+        let plan = Options { clients: Some(6), senders: Some(3), rooms: Some(3), ..irc.clone() }
+            .plan()
+            .expect("plan");
+        assert_eq!((plan.witness_of(0), plan.witness_of(2)), (Some(3), Some(5)));
+        let plan = Options { clients: Some(3), senders: Some(3), ..irc.clone() };
+        assert_eq!(plan.plan().expect("plan").witness_of(2), Some(1));
+        // Where the server echoes, every sender is its own witness.
+        assert_eq!(spawn().plan().expect("plan").witness_of(0), Some(0));
+        // A sender alone in its room has nobody to tell it its messages are through.
+        let alone = Options { clients: Some(4), senders: Some(3), rooms: Some(4), ..irc };
+        assert_eq!(alone.plan(), Err(PlanError::NoWitness { sender: 0 }));
     }
 
     #[test]

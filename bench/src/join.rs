@@ -2,7 +2,7 @@
 //! registration and, with rooms to go to (`--rooms`), leave the room registration put the
 //! client in, join each of its rooms and wait until the server has confirmed every step.
 //! The raw socket, with any bytes that arrived after the last confirmation, goes on to the
-//! receive path.
+//! receive path. Over IRC the steps are IRC's ([`super::join_irc`]).
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -11,7 +11,9 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use smol::Async;
 use thiserror::Error;
 
+use super::join_irc;
 use super::message::{classify, Line};
+use super::protocol::Protocol;
 
 /// The most handshake bytes accepted without a line end; the real lines are far shorter.
 const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
@@ -52,45 +54,88 @@ pub enum JoinError {
     TimedOut,
 }
 
-/// Connects to `addr`, registers `nick` and, unless `rooms` is empty, moves into exactly
-/// those rooms.
-pub async fn join(addr: SocketAddr, nick: &str, rooms: &[String]) -> Result<Joined, JoinError> {
+/// What one handshake line means to the client waiting for a particular one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// Nothing to do; read on.
+    Nothing,
+    /// The line awaited.
+    Done,
+    /// A line the server wants answered (a `PING`): write this, then read on.
+    Answer(Vec<u8>),
+    /// The server said no, for this reason.
+    Refused(String),
+}
+
+/// Connects to `addr`, registers `nick` speaking `protocol` and, unless `rooms` is empty,
+/// moves into exactly those rooms.
+pub async fn join(
+    addr: SocketAddr,
+    protocol: Protocol,
+    nick: &str,
+    rooms: &[String],
+) -> Result<Joined, JoinError> {
     let stream = Async::<TcpStream>::connect(addr).await.map_err(JoinError::Connect)?;
     // Like the real client: a small line goes out at once, not after a delayed ACK.
     let _ = stream.get_ref().set_nodelay(true);
+    match protocol {
+        Protocol::Chat => join_chat(stream, nick, rooms).await,
+        Protocol::Irc => join_irc::join(stream, nick, rooms).await,
+    }
+}
+
+/// The chat protocol's way in.
+async fn join_chat(
+    stream: Async<TcpStream>,
+    nick: &str,
+    rooms: &[String],
+) -> Result<Joined, JoinError> {
     let mut pending = Vec::with_capacity(256);
-    read_until(&stream, &mut pending, |line| starts_with_word(line, b"NICK")).await?;
+    read_until(&stream, &mut pending, awaiting(|line| starts_with_word(line, b"NICK"))).await?;
     let answer = format!("{nick}\n");
     (&stream).write_all(answer.as_bytes()).await.map_err(JoinError::Io)?;
     // `WELCOME`, our own `JOIN` of the default room if there is one, then `ROOM`.
-    let landed = read_until(&stream, &mut pending, |line| starts_with_word(line, b"ROOM")).await?;
+    let room_line = awaiting(|line| starts_with_word(line, b"ROOM"));
+    let landed = read_until(&stream, &mut pending, room_line).await?;
     if rooms.is_empty() {
         return Ok(Joined { stream, leftover: pending, joins: 0 });
     }
     let mut entry = Entry::new(nick, room_of_room_line(&landed), rooms);
     if !entry.settled() {
         (&stream).write_all(&entry.commands()).await.map_err(JoinError::Io)?;
-        read_until(&stream, &mut pending, |line| entry.take(line)).await?;
+        read_until(&stream, &mut pending, awaiting(|line| entry.take(line))).await?;
     }
     Ok(Joined { stream, leftover: pending, joins: entry.joins })
 }
 
-/// Reads lines until `done` says one is the line awaited, and returns it; every line
-/// before it is consumed, and `pending` keeps whatever follows it. An `ERROR` line is a
+/// A chat handshake step: `done` says which line is awaited, and an `ERROR` line is a
 /// refusal.
-async fn read_until(
+fn awaiting(mut done: impl FnMut(&[u8]) -> bool) -> impl FnMut(&[u8]) -> Heard {
+    move |line| match line.strip_prefix(b"ERROR ") {
+        Some(text) => Heard::Refused(String::from_utf8_lossy(text).into_owned()),
+        None if done(line) => Heard::Done,
+        None => Heard::Nothing,
+    }
+}
+
+/// Reads lines (without their `\n`) until `hear` says one is the line awaited, and
+/// returns it; every line before it is consumed, answered if `hear` says so, and `pending`
+/// keeps whatever follows it.
+pub async fn read_until(
     stream: &Async<TcpStream>,
     pending: &mut Vec<u8>,
-    mut done: impl FnMut(&[u8]) -> bool,
+    mut hear: impl FnMut(&[u8]) -> Heard,
 ) -> Result<Vec<u8>, JoinError> {
     loop {
         while let Some(end) = memchr::memchr(b'\n', pending) {
             let line: Vec<u8> = pending.drain(..=end).take(end).collect();
-            if let Some(text) = line.strip_prefix(b"ERROR ") {
-                return Err(JoinError::Refused(String::from_utf8_lossy(text).into_owned()));
-            }
-            if done(&line) {
-                return Ok(line);
+            match hear(&line) {
+                Heard::Nothing => {}
+                Heard::Done => return Ok(line),
+                Heard::Answer(answer) => {
+                    (&*stream).write_all(&answer).await.map_err(JoinError::Io)?;
+                }
+                Heard::Refused(why) => return Err(JoinError::Refused(why)),
             }
         }
         if pending.len() > MAX_HANDSHAKE_BYTES {

@@ -1,5 +1,7 @@
 //! `smolchat-bench`, the load generator that measures the server: many clients join, some
-//! send stamped messages, every reader times each delivery end to end.
+//! send stamped messages, every reader times each delivery end to end. The clients speak
+//! smolchat's line protocol or IRC (`--protocol irc`), so the same load can be put on
+//! smolchat's IRC listener and on another IRC server.
 //!
 //! The conductor (the calling thread) runs the phases and samples the timeline; the
 //! generator threads each own a share of the clients on a single-threaded executor and read
@@ -13,11 +15,14 @@ mod board;
 mod conductor;
 pub mod config;
 mod fd_limit;
+pub mod irc;
 mod join;
+mod join_irc;
 pub mod local_server;
 pub mod message;
 mod meter;
 pub mod plot;
+pub mod protocol;
 mod receive;
 pub mod report;
 pub mod rooms;
@@ -25,6 +30,7 @@ mod send;
 mod shard;
 mod tally;
 mod watch;
+mod window;
 
 use std::io;
 
@@ -32,6 +38,7 @@ use thiserror::Error;
 
 pub use conductor::run;
 pub use config::{Options, Plan, PlanError, Preset, Target};
+pub use protocol::Protocol;
 pub use report::Report;
 pub use rooms::Rooms;
 

@@ -1,11 +1,14 @@
-//! `--spawn`: a server started in this process on its own thread, stopped after the run.
+//! `--spawn`: a server started in this process on its own thread, stopped after the run,
+//! listening for the protocol the clients speak.
 
 use std::io;
 use std::net::SocketAddr;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use smolchat::server::{self, Config};
+use smolchat::server::{self, Config, Listener};
+
+use super::protocol::Protocol;
 
 /// The name of the thread the in-process server's accept loop runs on; its connections run
 /// on smol's global executor threads (`smol-N`, as many as the server binary would use),
@@ -36,17 +39,22 @@ pub fn bench_config() -> Config {
 }
 
 impl LocalServer {
-    /// Binds 127.0.0.1:0 and starts the server with [`bench_config`].
-    pub fn start() -> io::Result<LocalServer> {
-        LocalServer::start_with(bench_config())
+    /// Binds 127.0.0.1:0 and starts the server with [`bench_config`], listening for
+    /// `protocol`.
+    pub fn start(protocol: Protocol) -> io::Result<LocalServer> {
+        LocalServer::start_with(bench_config(), protocol)
     }
 
-    /// Binds 127.0.0.1:0 and starts the server with `config`: for tests that need a
-    /// server set up otherwise, such as one without a default room.
-    pub fn start_with(config: Config) -> io::Result<LocalServer> {
+    /// Binds 127.0.0.1:0 and starts the server with `config`, listening for `protocol`:
+    /// for tests that need a server set up otherwise, such as one without a default room.
+    pub fn start_with(config: Config, protocol: Protocol) -> io::Result<LocalServer> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let listener = vec![server::Listener::chat(async_net::TcpListener::try_from(listener)?)];
+        let tcp = async_net::TcpListener::try_from(listener)?;
+        let listener = match protocol {
+            Protocol::Chat => vec![Listener::chat(tcp)],
+            Protocol::Irc => vec![Listener::irc(tcp)],
+        };
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let shutdown = async move {
             let _ = stopped.recv().await;

@@ -17,19 +17,20 @@ pub struct Stamp {
     pub sent_us: u64,
 }
 
-/// A server line as the receive path sorts it.
+/// A server line as the receive path sorts it, whichever protocol it came in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Line<'a> {
-    /// `MSG #room nick text` whose text is a stamp: one delivery.
+    /// `MSG #room nick text` (IRC: `PRIVMSG #room :text`) whose text is a stamp: one
+    /// delivery.
     Delivery(Stamp),
-    /// `JOIN #room nick`: someone entered a room.
+    /// `JOIN #room nick` (IRC: `:nick!user@host JOIN #room`): someone entered a room.
     Join {
         /// Which room.
         room: &'a [u8],
         /// Who.
         nick: &'a [u8],
     },
-    /// `LEAVE #room nick reason`: someone left one room (`/part`).
+    /// `LEAVE #room nick reason` (IRC: `PART`): someone left one room.
     Part {
         /// Which room.
         room: &'a [u8],
@@ -38,14 +39,15 @@ pub enum Line<'a> {
         /// `part` or `part: their words`.
         reason: &'a [u8],
     },
-    /// `QUIT nick reason`: the server says why someone is gone.
+    /// `QUIT nick reason` (IRC: `:nick!user@host QUIT :reason`): the server says why
+    /// someone is gone.
     Leave {
         /// Who left.
         nick: &'a [u8],
         /// Why.
         reason: &'a [u8],
     },
-    /// `PING token`: a silent client must answer `/pong token`.
+    /// `PING token`: a silent client must answer `/pong token` (IRC: `PONG :token`).
     Ping {
         /// What to echo.
         token: &'a [u8],
@@ -57,6 +59,13 @@ pub enum Line<'a> {
 /// Appends one message line, `\n` included, whose text is `size` bytes long (or the stamp's
 /// own length, if that is longer).
 pub fn encode(out: &mut Vec<u8>, stamp: Stamp, size: usize) {
+    encode_text(out, stamp, size);
+    out.push(b'\n');
+}
+
+/// Appends a message's text alone, `size` bytes long (or the stamp's own length, if that is
+/// longer): what every protocol carries between its own framing.
+pub fn encode_text(out: &mut Vec<u8>, stamp: Stamp, size: usize) {
     let start = out.len();
     // Writing into a Vec cannot fail.
     let _ = write!(out, "{} {} {}", stamp.sender, stamp.seq, stamp.sent_us);
@@ -65,7 +74,6 @@ pub fn encode(out: &mut Vec<u8>, stamp: Stamp, size: usize) {
         out.push(b' ');
         out.resize(start + size, b'x');
     }
-    out.push(b'\n');
 }
 
 /// The length of a message line, `\n` included, for a given text size.
@@ -103,6 +111,11 @@ pub fn classify(line: &[u8]) -> Line<'_> {
 /// Reads the stamp out of `nick text`.
 fn delivery(rest: &[u8]) -> Option<Stamp> {
     let (_nick, text) = split_word(rest);
+    parse_stamp(text)
+}
+
+/// Reads the stamp at the start of a message's text; `None` if the text is not one.
+pub fn parse_stamp(text: &[u8]) -> Option<Stamp> {
     let (sender, text) = number(text)?;
     let (seq, text) = number(text)?;
     let (sent_us, _) = number(text)?;

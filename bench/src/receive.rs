@@ -8,13 +8,16 @@ use std::mem;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 
+use async_lock::Mutex;
 use futures_lite::{future, AsyncWriteExt};
 use smol::Async;
 
 use super::board::Board;
-use super::message::{classify, Line};
+use super::message::Line;
+use super::protocol::Protocol;
 use super::shard::Shard;
 use super::tally::{Departure, Tally};
+use super::window::Witness;
 
 /// Reads of one socket before giving the other clients on the thread a turn.
 const READS_PER_TURN: usize = 4;
@@ -25,9 +28,9 @@ const MAX_LINE: usize = 1 << 20;
 /// Who is reading, as far as the receive path cares.
 #[derive(Debug)]
 pub struct Me {
-    /// For a sender: its number, and where to return a credit when one of its own messages
-    /// comes back (the `--inflight` window).
-    pub sender: Option<(u32, async_channel::Sender<()>)>,
+    /// The senders whose messages this reader returns credits for (the `--inflight`
+    /// window): a sender itself where the server echoes, another reader over IRC.
+    pub witnessing: Vec<Witness>,
     /// Whether to answer the server's `PING` (a client that never sends would be dropped).
     pub answers_pings: bool,
 }
@@ -85,18 +88,25 @@ struct Chunk<'a> {
     delivered: u64,
     /// Of those, the ones sent inside the measured window.
     received: u64,
-    /// Of those, the reader's own messages come back.
-    own: usize,
     /// The shared room's sender, whose deliveries are also counted apart.
     shared: Option<u32>,
     /// Of `received`, the shared room's.
     shared_received: u64,
     /// `JOIN` announcements in the chunk.
     joins: u64,
+    /// How to read the lines.
+    protocol: Protocol,
 }
 
-/// Reads the room's traffic for one client until the connection ends.
-pub async fn receive(shard: &Shard, stream: &Async<TcpStream>, leftover: Vec<u8>, me: Me) -> Ended {
+/// Reads the room's traffic for one client until the connection ends. Answers to pings
+/// are written under `writing`, the socket's one writer at a time.
+pub async fn receive(
+    shard: &Shard,
+    stream: &Async<TcpStream>,
+    writing: &Mutex<()>,
+    leftover: Vec<u8>,
+    me: Me,
+) -> Ended {
     let mut inbox = Inbox { me, carry: Vec::new(), pings: Vec::new() };
     if let Err(ended) = take_chunk(shard, &mut inbox, &leftover) {
         return ended;
@@ -104,7 +114,9 @@ pub async fn receive(shard: &Shard, stream: &Async<TcpStream>, leftover: Vec<u8>
     loop {
         let turn = read_turn(shard, stream.get_ref(), &mut inbox);
         for token in mem::take(&mut inbox.pings) {
-            if let Err(error) = answer_ping(stream, &token).await {
+            let answer = shard.plan.protocol.pong(&token);
+            let _writer = writing.lock().await;
+            if let Err(error) = (&*stream).write_all(&answer).await {
                 return Ended::Failed(error);
             }
         }
@@ -153,10 +165,10 @@ fn take_chunk(shard: &Shard, inbox: &mut Inbox, chunk: &[u8]) -> Result<(), Ende
         window: board.window(),
         delivered: 0,
         received: 0,
-        own: 0,
         shared: shard.plan.shared_sender().and_then(|s| u32::try_from(s).ok()),
         shared_received: 0,
         joins: 0,
+        protocol: shard.plan.protocol,
     };
     let mut tally = shard.tally.borrow_mut();
     let mut rest = chunk;
@@ -191,7 +203,7 @@ fn carry(inbox: &mut Inbox, partial: &[u8]) -> Result<(), Ended> {
 
 /// Accounts for one line.
 fn take_line(line: &[u8], chunk: &mut Chunk<'_>, inbox: &mut Inbox, tally: &mut Tally) {
-    match classify(line) {
+    match chunk.protocol.classify(line) {
         Line::Delivery(stamp) => {
             chunk.delivered += 1;
             let (start, end) = chunk.window;
@@ -204,8 +216,9 @@ fn take_line(line: &[u8], chunk: &mut Chunk<'_>, inbox: &mut Inbox, tally: &mut 
                     tally.shared_latency.saturating_record(latency);
                 }
             }
-            if inbox.me.sender.as_ref().is_some_and(|(id, _)| *id == stamp.sender) {
-                chunk.own += 1;
+            if let Some(witness) = inbox.me.witnessing.iter_mut().find(|w| w.sender == stamp.sender)
+            {
+                witness.seen += 1;
             }
         }
         Line::Join { .. } => chunk.joins += 1,
@@ -238,24 +251,13 @@ fn depart(tally: &mut Tally, nick: &[u8], reason: String, at_us: u64) {
     tally.departures.entry(nick).or_insert(Departure { reason, at_us });
 }
 
-/// Publishes a chunk's counts and returns the sender's credits.
-fn publish(chunk: &Chunk<'_>, inbox: &Inbox) {
+/// Publishes a chunk's counts and returns the witnessed senders' credits.
+fn publish(chunk: &Chunk<'_>, inbox: &mut Inbox) {
     Board::add(&chunk.board.delivered, chunk.delivered);
     Board::add(&chunk.board.received, chunk.received);
     Board::add(&chunk.board.shared_received, chunk.shared_received);
     Board::add(&chunk.board.joins, chunk.joins);
-    if let Some((_, credits)) = &inbox.me.sender {
-        for _ in 0..chunk.own {
-            // A full channel means the window is already whole; nothing is owed.
-            let _ = credits.try_send(());
-        }
+    for witness in &mut inbox.me.witnessing {
+        witness.return_credits();
     }
-}
-
-/// Answers the server's keep-alive so a client that never speaks stays in the room.
-async fn answer_ping(stream: &Async<TcpStream>, token: &[u8]) -> io::Result<()> {
-    let mut line = b"/pong ".to_vec();
-    line.extend_from_slice(token);
-    line.push(b'\n');
-    (&*stream).write_all(&line).await
 }

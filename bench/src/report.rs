@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::config::Plan;
 use super::meter::{Meter, Usage};
+use super::protocol::Protocol;
 use super::rooms::SHARED_ROOM;
 use super::tally::{Departure, Tally};
 use super::watch::{Phase, Sample};
@@ -118,7 +119,7 @@ pub struct Report {
 pub struct Connect {
     /// Clients asked for.
     pub clients: usize,
-    /// Clients that got a `WELCOME`.
+    /// Clients that got in: registered, and in their rooms.
     pub welcomed: usize,
     /// Clients that did not.
     pub failed: usize,
@@ -136,7 +137,8 @@ pub struct Connect {
 /// Deliveries of the messages sent inside the window.
 #[derive(Debug, Clone, Serialize)]
 pub struct Deliveries {
-    /// Messages sent times the clients that read.
+    /// Messages sent times the clients that read (but the sender, over IRC, which does
+    /// not echo).
     pub expected: u64,
     /// Deliveries seen.
     pub received: u64,
@@ -600,8 +602,12 @@ impl Report {
             }
             Some(rooms) => format!(" in {} rooms", rooms.count),
         };
+        let protocol = match p.protocol {
+            Protocol::Chat => "",
+            Protocol::Irc => " over IRC",
+        };
         format!(
-            "{name}: {} clients, {} senders{rooms} ({pace}), {} B, {} no-read, {:?} after {:?} warmup, {} threads",
+            "{name}{protocol}: {} clients, {} senders{rooms} ({pace}), {} B, {} no-read, {:?} after {:?} warmup, {} threads",
             p.clients, p.senders, p.size, p.no_read, p.duration, p.warmup, p.threads
         )
     }

@@ -1,18 +1,20 @@
 //! One sender: waits for the go signal, then writes stamped messages at the planned rate, or
 //! as fast as its window of unseen messages allows, until the measured window ends. In the
-//! default room a message is plain text; in a run with rooms it is `/msg #room text`, so it
-//! goes to the sender's room whichever room is current.
+//! chat protocol's default room a message is plain text; in a run with rooms it is
+//! `/msg #room text`, so it goes to the sender's room whichever room is current. Over IRC it
+//! is `PRIVMSG #channel :text`.
 
 use std::io;
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use async_lock::Mutex;
 use futures_lite::AsyncWriteExt;
 use smol::{Async, Timer};
 
 use super::board::Board;
-use super::message::{encode, Stamp};
+use super::message::{encode_text, Stamp};
 use super::rooms::Venue;
 use super::shard::Shard;
 
@@ -55,11 +57,13 @@ impl Drop for Sending<'_> {
     }
 }
 
-/// Sends until the measured window ends. Returns early, without error, if the credits
-/// channel closes: the receive side has ended and reports why.
+/// Sends until the measured window ends, writing under `writing`, the socket's one writer
+/// at a time. Returns early, without error, if the credits channel closes: the witness's
+/// receive side has ended and reports why.
 pub async fn send(
     shard: &Shard,
     stream: &Async<TcpStream>,
+    writing: &Mutex<()>,
     sender: u32,
     credits: Option<async_channel::Receiver<()>>,
 ) -> io::Result<()> {
@@ -69,8 +73,9 @@ pub async fn send(
     let _sending = Sending::start(board);
     let (start, end) = board.window();
     let venue = plan.venue_of(sender as usize);
-    let readers = board.readers_at(venue);
-    let prefix = venue.room().map_or_else(Vec::new, |room| format!("/msg {room} ").into_bytes());
+    // The sender reads too, but a server that does not echo never sends it its own.
+    let readers = board.readers_at(venue).saturating_sub(u64::from(!plan.protocol.echoes()));
+    let (prefix, line_end) = plan.protocol.framing(venue);
     let mut pacer = plan.rate.map(|rate| Pacer::new(rate, sender, plan.talkers()));
     // Paced senders send one message per tick; the others all their window allows.
     let most_at_once = if pacer.is_some() { 1 } else { plan.window.unwrap_or(1) };
@@ -94,10 +99,13 @@ pub async fn send(
         batch.clear();
         for _ in 0..count {
             batch.extend_from_slice(&prefix);
-            encode(&mut batch, Stamp { sender, seq, sent_us }, plan.size);
+            encode_text(&mut batch, Stamp { sender, seq, sent_us }, plan.size);
+            batch.extend_from_slice(line_end);
             seq += 1;
         }
+        let writer = writing.lock().await;
         (&*stream).write_all(&batch).await?;
+        drop(writer);
         if sent_us >= start {
             count_sent(board, venue, u64::from(count), readers);
         }

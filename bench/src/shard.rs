@@ -13,16 +13,18 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use async_lock::Semaphore;
+use async_lock::{Mutex, Semaphore};
 use futures_lite::future;
 use smol::{LocalExecutor, Timer};
 
 use super::board::Board;
 use super::config::Plan;
 use super::join::{join, JoinError, Joined};
+use super::protocol::Protocol;
 use super::receive::{receive, Me};
 use super::send::send;
 use super::tally::Tally;
+use super::window::Windows;
 
 /// How long one client's connect and handshake, room joins included, may take.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,6 +63,8 @@ pub struct Shard {
     pub plan: Arc<Plan>,
     /// The counters shared with the other threads and the conductor.
     pub board: Arc<Board>,
+    /// The senders' windows, shared with the other threads: a witness may live on any.
+    windows: Arc<Windows>,
     /// When to start and stop.
     pub signals: Signals,
     /// Limits handshakes in progress on this thread.
@@ -81,6 +85,7 @@ pub fn spawn_all(
 ) -> io::Result<Vec<JoinHandle<Tally>>> {
     let threads = plan.threads.max(1);
     let per_thread_gate = plan.connect_concurrency.div_ceil(threads).max(1);
+    let windows = Arc::new(Windows::new(plan));
     (0..threads)
         .map(|index| {
             let shard = Shard {
@@ -88,6 +93,7 @@ pub fn spawn_all(
                 addr,
                 plan: plan.clone(),
                 board: board.clone(),
+                windows: windows.clone(),
                 signals: signals.clone(),
                 gate: Semaphore::new(per_thread_gate),
                 scratch: RefCell::new(vec![0; SCRATCH_BYTES]),
@@ -135,9 +141,11 @@ impl Shard {
 async fn client(shard: Rc<Shard>, index: usize) {
     let role = shard.role(index);
     let rooms = shard.plan.rooms_of(index);
+    let protocol = shard.plan.protocol;
     let joined = {
         let _permit = shard.gate.acquire().await;
-        let attempt = async { Some(join(shard.addr, &format!("b{index}"), &rooms).await) };
+        let nick = protocol.nick(index);
+        let attempt = async { Some(join(shard.addr, protocol, &nick, &rooms).await) };
         let timeout = async {
             Timer::after(JOIN_TIMEOUT).await;
             None
@@ -157,43 +165,56 @@ async fn client(shard: Rc<Shard>, index: usize) {
         Err(error) => {
             shard.tally.borrow_mut().error(format_args!("join: {error}"));
             shard.board.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Whoever this client was to witness stops: nobody will return their credits.
+            drop(shard.windows.witnessed_by(index));
             return;
         }
     };
     let room = shard.plan.rooms.map(|rooms| rooms.room_of(index));
     shard.board.welcome(room, role != Role::Silent, joined.joins);
-    future::or(session(&shard, role, joined), shard.stopped()).await;
+    future::or(session(&shard, index, role, joined), shard.stopped()).await;
 }
 
 /// A client's life in the room, until the stop signal drops it. Whatever ends it early
 /// is counted as an error the moment it happens.
-async fn session(shard: &Shard, role: Role, joined: Joined) {
+async fn session(shard: &Shard, index: usize, role: Role, joined: Joined) {
     let Joined { stream, leftover, .. } = joined;
+    // A sender's messages and its answers to pings share the socket: one write at a time,
+    // or a pong could land inside a message that went out in parts.
+    let writing = Mutex::new(());
+    let me = Me {
+        witnessing: shard.windows.witnessed_by(index),
+        answers_pings: answers_pings(shard.plan.protocol, role),
+    };
     let Role::Sender(id) = role else {
         if role == Role::Reader {
-            let me = Me { sender: None, answers_pings: true };
-            let ended = receive(shard, &stream, leftover, me).await;
+            let ended = receive(shard, &stream, &writing, leftover, me).await;
             shard.tally.borrow_mut().error(ended);
         }
         // A silent client keeps its socket open and never reads it.
         return future::pending().await;
     };
-    let window = shard.plan.window.unwrap_or(0) as usize;
-    let (credit_tx, credits) = async_channel::bounded(window.max(1));
-    for _ in 0..window {
-        let _ = credit_tx.try_send(());
-    }
-    let me = Me { sender: Some((id, credit_tx)), answers_pings: false };
-    let credits = shard.plan.window.map(|_| credits);
     let reading = async {
-        let ended = receive(shard, &stream, leftover, me).await;
+        let ended = receive(shard, &stream, &writing, leftover, me).await;
         shard.tally.borrow_mut().error(ended);
     };
     let sending = async {
-        if let Err(error) = send(shard, &stream, id, credits).await {
+        let credits = shard.windows.credits_of(id);
+        if let Err(error) = send(shard, &stream, &writing, id, credits).await {
             shard.tally.borrow_mut().error(format_args!("send failed: {error}"));
         }
     };
     future::zip(reading, sending).await;
     future::pending().await
+}
+
+/// Whether a client answers the server's pings. Readers do, lest a client that never
+/// speaks be dropped. A chat sender's lines show it alive, as they always have in this
+/// bench; over IRC senders answer too, as every IRC client must.
+fn answers_pings(protocol: Protocol, role: Role) -> bool {
+    match role {
+        Role::Reader => true,
+        Role::Sender(_) => protocol == Protocol::Irc,
+        Role::Silent => false,
+    }
 }

@@ -106,7 +106,7 @@ fn assert_rooms_add_up(report: &Report) {
 #[test]
 fn rooms_count_per_room_with_and_without_a_default_room() {
     let config = smolchat::server::Config { default_room: None, ..bench_config() };
-    let server = LocalServer::start_with(config).expect("a server");
+    let server = LocalServer::start_with(config, bench::Protocol::Chat).expect("a server");
     let elsewhere =
         Options { spawn: false, addr: Some(server.addr.to_string()), ..rooms_options() };
     let (lobby, no_lobby) = std::thread::scope(|scope| {
@@ -116,6 +116,36 @@ fn rooms_count_per_room_with_and_without_a_default_room() {
     server.stop().expect("the server stops");
     assert_rooms_add_up(&lobby);
     assert_rooms_add_up(&no_lobby);
+}
+
+/// The same small windowed run, the clients speaking IRC to an in-process IRC listener.
+#[test]
+fn over_irc_every_message_reaches_everyone_but_its_sender() {
+    let options = Options { protocol: bench::Protocol::Irc, ..small_options(None, Some(4)) };
+    let report = run(options);
+    assert_eq!(report.connect.welcomed, 12, "{report}");
+    assert_eq!(report.connect.failed, 0, "{report}");
+    assert!(report.messages_sent > 0, "{report}");
+    // IRC does not echo: each message is owed to the eleven others.
+    assert_eq!(report.deliveries.expected, report.messages_sent * 11, "{report}");
+    assert_eq!(report.connect.joins_expected, Some(66), "{report}");
+    assert_eq!(report.connect.joins_received, 66, "{report}");
+    assert_everything_arrived(&report);
+}
+
+/// IRC with rooms: a room's message is owed to its other three members, an `#all`
+/// message to the other eleven.
+#[test]
+fn over_irc_rooms_count_per_room() {
+    let report = run(Options { protocol: bench::Protocol::Irc, ..rooms_options() });
+    assert_eq!(report.connect.welcomed, 12, "{report}");
+    assert_everything_arrived(&report);
+    let rooms = report.rooms.as_ref().expect("room figures");
+    let (talk, shared) = (&rooms.rooms_talk, rooms.shared_talk.as_ref().expect("#all figures"));
+    assert!(talk.messages_sent > 0 && shared.messages_sent > 0, "{report}");
+    assert_eq!(talk.expected, talk.messages_sent * 3, "{report}");
+    assert_eq!(shared.expected, shared.messages_sent * 11, "{report}");
+    assert_eq!(report.connect.joins_expected, Some(3 * 6 + 66), "{report}");
 }
 
 #[test]

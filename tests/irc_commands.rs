@@ -144,6 +144,14 @@ fn who_whois_and_whowas() {
         alice.send("WHO BOB").await;
         let who = alice.lines_until("315", |m| m.is_numeric("315")).await;
         assert_eq!(who[0].params[1..7], ["*", "chat", "smolchat", SERVER, "bob", "G"]);
+        // A mask matches nicknames under folding.
+        alice.send("WHO B?b*").await;
+        let who = alice.lines_until("315", |m| m.is_numeric("315")).await;
+        assert_eq!(commands(&who), ["352", "315"], "{who:#?}");
+        assert_eq!(who[0].param(5), "bob");
+        alice.send("WHO *").await;
+        let who = alice.lines_until("315", |m| m.is_numeric("315")).await;
+        assert_eq!(commands(&who), ["352", "352", "315"], "{who:#?}");
         alice.send("WHOIS bob").await;
         let whois = alice.lines_until("318", |m| m.is_numeric("318")).await;
         assert_eq!(commands(&whois), ["311", "319", "312", "301", "318"], "{whois:#?}");

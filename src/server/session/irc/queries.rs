@@ -134,8 +134,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
         self.send(replies);
     }
 
-    /// `WHO #room` lists its members; `WHO nick` the person; anything else (masks) only
-    /// ends the list: nobody is listed who is not in a room one can name.
+    /// `WHO #room` lists its members; `WHO nick` the person; `WHO mask` (with `*` and
+    /// `?`) everyone whose nickname matches it, under folding.
     pub(super) async fn who(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let shared = self.shared();
         let mask = message.param(0).unwrap_or("*");
@@ -146,6 +146,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 let name = room.name().to_string();
                 listed.extend(members.into_iter().map(|member| (name.clone(), member)));
             }
+        } else if mask.contains(['*', '?']) {
+            let pattern = crate::unicode::fold(mask);
+            let found = shared.chat.people_matching(|fold| glob(&pattern, fold)).await;
+            listed.extend(found.into_iter().map(|person| ("*".to_string(), person)));
         } else if let Some(found) = shared.chat.find(mask).await {
             listed.push(("*".to_string(), found));
         }
@@ -273,5 +277,49 @@ impl<R: AsyncRead + Unpin> Session<R> {
             replies.raw(format_args!("{line}"));
         }
         self.send(replies);
+    }
+}
+
+/// Whether `text` matches the IRC mask `pattern`: `*` stands for any run of characters,
+/// `?` for one.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    // The classic two-pointer match: on a mismatch, let the last `*` take one more character.
+    let (mut p, mut t, mut star, mut resume) = (0, 0, None, 0);
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some(p);
+                resume = t;
+                p += 1;
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some(at) => {
+                    p = at + 1;
+                    resume += 1;
+                    t = resume;
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn masks_match_with_stars_and_question_marks() {
+        assert!(glob("*", "alice"));
+        assert!(glob("al*", "alice") && glob("*ce", "alice") && glob("a?i*e", "alice"));
+        assert!(!glob("al?", "alice") && !glob("b*", "alice") && !glob("", "alice"));
+        assert!(glob("*li*", "alice") && glob("**", ""));
     }
 }

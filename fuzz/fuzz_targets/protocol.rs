@@ -1,4 +1,4 @@
-//! Fuzz target: every parser of the protocol module on arbitrary input. None may panic,
+//! Fuzz target: every parser of the chat and IRC protocols on arbitrary input. None may panic,
 //! and whatever a server line parses to must encode back to a line that parses the same.
 
 #![no_main]
@@ -8,6 +8,11 @@ use smolchat::core::{Nick, RoomName};
 use smolchat::proto::chat::{decode_line, Command, Line};
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(line) = smolchat::proto::irc::decode_line(data) {
+        let _ = smolchat::proto::irc::Message::parse(line);
+        let _ = smolchat::proto::irc::Ctcp::parse(line);
+        let _ = smolchat::proto::irc::plain(line);
+    }
     let Ok(text) = decode_line(data) else { return };
     let _ = Command::parse(text);
     if let Ok(nick) = Nick::parse(text, 32) {

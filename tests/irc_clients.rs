@@ -9,16 +9,12 @@
 
 mod common;
 
-use std::env;
 use std::fs;
-use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::{self, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
 use smol::process::Command;
@@ -27,7 +23,7 @@ use smolchat::proto::chat::Line;
 
 #[test]
 fn irssi_joins_the_lobby_talks_both_ways_changes_nick_and_quits() {
-    if !irc_client_available() {
+    if !programs::available("irssi", &["irssi", "tmux"], "irssi tmux") {
         return;
     }
     smol::block_on(async {
@@ -74,12 +70,6 @@ fn irssi_joins_the_lobby_talks_both_ways_changes_nick_and_quits() {
     });
 }
 
-/// The programs the test drives.
-const PROGRAMS: [&str; 2] = ["irssi", "tmux"];
-
-/// Set to `1` where a missing program is a failure rather than a skip (`.ci/run` sets it).
-const REQUIRE: &str = "SMOLCHAT_REQUIRE_IRC_CLIENT";
-
 /// How long irssi gets to show something or write a line to its raw log: on loopback that
 /// is milliseconds, so a few seconds means it is never coming.
 const IRSSI_TIMEOUT: Duration = Duration::from_secs(8);
@@ -87,31 +77,6 @@ const IRSSI_TIMEOUT: Duration = Duration::from_secs(8);
 /// How often a wait looks at the screen or the raw log again: tmux tells nobody when a pane
 /// changes (short of its control mode), so looking again is the event wait here.
 const POLL: Duration = Duration::from_millis(20);
-
-/// Whether the test can run here. Without irssi or tmux it says why on stderr and returns
-/// false, or fails where [`REQUIRE`] is set.
-fn irc_client_available() -> bool {
-    let missing: Vec<&str> = PROGRAMS.into_iter().filter(|p| !on_path(p)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = format!("{} not on PATH (apt-get install -y irssi tmux)", missing.join(" and "));
-    if env::var(REQUIRE).is_ok_and(|v| v == "1") {
-        panic!("{REQUIRE}=1, but {why}");
-    }
-    // Straight to stderr: the harness would swallow an `eprintln!` from a passing test.
-    let _ = writeln!(io::stderr(), "skipping the irssi test: {why}");
-    false
-}
-
-/// Whether an executable file named `program` is in one of the directories of PATH.
-fn on_path(program: &str) -> bool {
-    let Some(path) = env::var_os("PATH") else { return false };
-    env::split_paths(&path).any(|dir| {
-        fs::metadata(dir.join(program))
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    })
-}
 
 /// irssi in a detached tmux session of its own, with a home folder of its own (config, raw
 /// log of the IRC traffic, tmux socket). Dropping it ends both programs and removes the
@@ -124,7 +89,7 @@ struct Irssi {
 impl Irssi {
     /// Starts irssi as `nick`, connected to nothing, and waits for its prompt.
     async fn start(nick: &str) -> Irssi {
-        let home = unique_home();
+        let home = programs::unique_dir("irssi");
         fs::create_dir(&home).expect("create irssi's home folder");
         let irssi = Irssi { home };
         fs::write(irssi.home.join("config"), config(nick)).expect("write irssi's config");
@@ -250,15 +215,6 @@ impl Drop for Irssi {
         let _ = self.tmux_command(&["kill-server"]).stderr(Stdio::null()).status();
         let _ = fs::remove_dir_all(&self.home);
     }
-}
-
-/// A folder name under the temporary directory that no other test or run is using (the
-/// time too, should a killed run with a recycled process id have left its folder behind).
-fn unique_home() -> PathBuf {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    env::temp_dir().join(format!("smolchat-irssi-{}-{n}-{nanos}", process::id()))
 }
 
 /// A config that connects nowhere by itself and never writes itself back, and that turns

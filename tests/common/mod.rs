@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 pub mod irc;
+#[cfg(unix)]
+pub mod programs;
 
 use std::future::Future;
 use std::io;

@@ -211,6 +211,9 @@ fn away_answers_privmsg_with_301_and_shows_in_userhost_and_ison() {
         assert_eq!(alice.expect_numeric("303").await.last(), "bob alice");
         alice.send("ISON :nobody").await;
         assert_eq!(alice.expect_numeric("303").await.last(), "");
+        // Each name once, however often it is asked for.
+        alice.send(&format!("ISON {}", "bob ".repeat(100))).await;
+        assert_eq!(alice.expect_numeric("303").await.last(), "bob");
         bob.sync().await;
         bob.send("AWAY").await;
         bob.expect_numeric("305").await;
@@ -295,6 +298,34 @@ fn targets_past_targmax_are_refused_not_silently_dropped() {
         }
         let answer = alice.sync().await;
         assert!(answer.iter().any(|m| m.is_numeric("407")), "b5 got nothing: {answer:#?}");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn who_with_a_mask_lists_at_most_two_hundred() {
+    smol::block_on(async {
+        let server = TestServer::start(irc_config()).await;
+        let mut alice = Irc::online(server.irc, "alice").await;
+        // 205 others, joined a hundred at a time (the test listener's backlog is 128).
+        let mut others = Vec::new();
+        for wave in 0..3 {
+            let joining: Vec<_> = (0..100.min(205 - wave * 100))
+                .map(|i| {
+                    let addr = server.addr;
+                    smol::spawn(async move {
+                        let nick = format!("many{}", wave * 100 + i);
+                        smolchat::client::Client::join(addr, &nick).await.expect("join").0
+                    })
+                })
+                .collect();
+            for client in joining {
+                others.push(within("a join", client).await);
+            }
+        }
+        alice.send("WHO many*").await;
+        let who = alice.lines_until("315", |m| m.is_numeric("315")).await;
+        assert_eq!(who.len(), 200 + 1, "200 people, then the end");
         server.stop().await;
     });
 }

@@ -195,8 +195,9 @@ impl Outbox {
         if pushed.is_err() {
             queued.fetch_sub(len, Ordering::Relaxed);
         }
-        if pushed == Err(PushError::Full) {
-            self.state.overflowed.store(true, Ordering::Relaxed);
+        // Only the first overflow acts: two rooms' flushers may find the queue full at
+        // once, and the second must not take the first one's farewell out again.
+        if pushed == Err(PushError::Full) && !self.state.overflowed.swap(true, Ordering::Relaxed) {
             match self.state.farewell.as_deref() {
                 Some((line, rx)) => self.say_farewell(Chunk::from(*line), rx),
                 None => self.abort(),

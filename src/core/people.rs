@@ -13,7 +13,7 @@ use super::event::{Departure, Event, Speech, Stamped};
 use super::name::{Key, Nick, RoomName};
 use super::once::Locked;
 use super::person::{Person, Recipient};
-use super::registry::{Lookup, Named, Registry};
+use super::registry::{Lookup, Registry};
 use super::room::Room;
 use super::rooms::{JoinError, Landing};
 use super::Chat;
@@ -273,11 +273,10 @@ impl Chat {
         self.people.lock().await.by_nick.find(&fold).cloned()
     }
 
-    /// Everyone online whose folded nickname `matches`.
-    pub async fn people_matching(&self, matches: impl Fn(&str) -> bool) -> Vec<Arc<Person>> {
-        let people = self.people.lock().await;
-        let matching = people.by_nick.values().filter(|person| matches(&Named::fold(*person)));
-        matching.cloned().collect()
+    /// Everyone online, copied out of the directory so that whatever is done with the list
+    /// does not hold it.
+    pub async fn everyone(&self) -> Vec<Arc<Person>> {
+        self.people.lock().await.by_nick.values().cloned().collect()
     }
 
     /// How many people are online.

@@ -27,14 +27,23 @@ pub struct Recipient {
 }
 
 impl Recipient {
-    /// Encodes `event` for this recipient alone and queues it under the room lines' limit.
+    /// Encodes `event` for this recipient alone and queues it under the room lines' limit;
+    /// an event its protocol does not show costs nothing.
     pub fn send(&self, event: &Stamped) -> Result<(), PushError> {
-        self.outbox.push(self.encode(event))
+        let chunk = self.encode(event);
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.outbox.push(chunk)
     }
 
     /// Encodes `event` and queues it as an answer to this recipient's own request.
     pub fn reply(&self, event: &Stamped) -> Result<(), PushError> {
-        self.outbox.push_reply(self.encode(event))
+        let chunk = self.encode(event);
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.outbox.push_reply(chunk)
     }
 
     fn encode(&self, event: &Stamped) -> Chunk {
@@ -93,6 +102,11 @@ impl Person {
     pub(super) fn name(&self) -> (Nick, Key) {
         let state = self.lock();
         (state.nick.clone(), state.key.clone())
+    }
+
+    /// Their nickname folded, as names are compared.
+    pub fn folded(&self) -> Arc<str> {
+        self.lock().key.fold.clone()
     }
 
     /// The rooms they are in, in the order they joined them.

@@ -77,6 +77,10 @@ impl<'a> Replies<'a> {
 
     fn params(&mut self, start: usize, middle: &[&str], trailing: Option<&str>) -> &mut Self {
         for param in middle {
+            // A middle parameter echoed from a client may be empty or hold a space, which
+            // would end or shift the line's parameters: `*` stands in for it.
+            let well_formed = !param.is_empty() && !param.contains(' ') && !param.starts_with(':');
+            let param = if well_formed { param } else { &"*" };
             let _ = write!(self.bytes, " {param}");
         }
         if let Some(trailing) = trailing {

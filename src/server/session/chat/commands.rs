@@ -9,7 +9,7 @@ use tracing::debug;
 use super::{reply_lines, write_landing, Ending, Session};
 use crate::core::{
     Chat, JoinError, Joined, Landing, Nick, NickRefused, Person, Room, RoomError, RoomName,
-    RoomNameError, Speech, Topic,
+    RoomNameError, Speech, Topic, WhisperError,
 };
 use crate::proto::chat::{is_room_name, Command, CommandError, ErrorCode, Line};
 use crate::unicode;
@@ -116,8 +116,14 @@ impl<R: AsyncRead + Unpin> Session<R> {
         to: &str,
         text: String,
     ) -> Result<(), Refused> {
-        let sent = self.core().whisper(person, to, text, Speech::Say).await;
-        let to = sent.map_err(|error| Refused::Error(ErrorCode::NoSuchNick, error.to_string()))?;
+        let to = match self.core().whisper(person, to, text, Speech::Say).await {
+            Ok(to) => to,
+            // The goodbye has been said, or is being said: nothing may follow it.
+            Err(WhisperError::Closed) => return Ok(()),
+            Err(error @ WhisperError::NoSuchNick(_)) => {
+                return Err(Refused::Error(ErrorCode::NoSuchNick, error.to_string()))
+            }
+        };
         if let Some(away) = to.away() {
             self.reply(&Line::Info { text: format!("{} is away: {away}", to.nick()) });
         }

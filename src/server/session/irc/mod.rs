@@ -17,8 +17,8 @@ use tracing::{debug, info};
 
 use super::link::{Alarm, Framing, Input, Link, Refusal};
 use super::Ending;
-use crate::core::{Outbox, Person};
-use crate::proto::irc::{self, numeric::*, Caps, Message, MessageError, Replies};
+use crate::core::{Departure, Outbox, Person};
+use crate::proto::irc::{self, numeric::*, quit_reason, Caps, Message, MessageError, Replies};
 use crate::server::admission::{Full, Shared, Ticket};
 use crate::server::flood::Verdict;
 use crate::server::transport::Halves;
@@ -83,18 +83,13 @@ impl<R: AsyncRead + Unpin> Session<R> {
     async fn run(&mut self) {
         let Some(person) = Box::pin(self.register()).await else { return };
         let ending = self.chat(&person).await;
-        let said = match &ending {
-            Ending::Quit(Some(words)) => Some(format!("Quit: {words}")),
-            Ending::Quit(None) => Some("Quit".to_string()),
-            _ => None,
-        };
         let Some(why) = ending.departure(self.link.outbox.overflowed()) else {
             return self.close_link("Server shutting down");
         };
-        Box::pin(self.link.ticket.shared.chat.quit(&person, why)).await;
-        // After the room's last lines, which someone who says goodbye still reads.
-        if let Some(reason) = said {
-            self.close_link(&reason);
+        Box::pin(self.link.ticket.shared.chat.quit(&person, why.clone())).await;
+        // Last, after what the rooms had for it; nothing for a connection that is gone.
+        if !matches!(why, Departure::Closed | Departure::QueueFull) {
+            self.close_link(&quit_reason(&why));
         }
     }
 
@@ -161,12 +156,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Alarm::Deadline => None,
             Alarm::LineTimeout => {
                 info!(peer = %self.link.ticket.peer, "irc disconnected: line not finished in time");
-                self.close_link("Line timeout");
                 Some(Ending::LineTimeout)
             }
             Alarm::PingTimeout => {
                 info!(peer = %self.link.ticket.peer, "irc disconnected: no answer to PING");
-                self.close_link("Ping timeout");
                 Some(Ending::PingTimeout)
             }
             Alarm::PingDue(token) => {
@@ -177,7 +170,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// Runs flood control for one line of the client known as `me` (`*` before it has a
-    /// nickname); a client that keeps flooding is told why it goes.
+    /// nickname), warning it as it decides; whoever ends the session on `Disconnect` says
+    /// why, after the rooms have heard.
     fn flood_check(&mut self, me: &str) -> Verdict {
         let verdict = self.link.flood_check();
         match verdict {
@@ -192,15 +186,14 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.send(replies);
             }
             Verdict::Disconnect => {
-                info!(peer = %self.link.ticket.peer, "irc disconnected: flooding");
-                self.close_link("Excess Flood");
+                info!(peer = %self.link.ticket.peer, "irc disconnected: flooding")
             }
         }
         verdict
     }
 
-    /// The last line: `ERROR :Closing Link: ...`.
-    fn close_link(&self, reason: &str) {
+    /// The last line: `ERROR :Closing Link: ADDRESS (reason)`.
+    pub(super) fn close_link(&self, reason: &str) {
         self.link.reply(closing_link(self.link.ticket.peer, reason));
     }
 

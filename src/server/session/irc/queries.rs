@@ -13,6 +13,10 @@ use crate::server::Config;
 /// The server's version, as `002`, `004` and `VERSION` give it.
 const VERSION: &str = concat!("smolchat-", env!("CARGO_PKG_VERSION"));
 
+/// The most people a `WHO` with a mask lists, as ergo does: `WHO *` on a full server would
+/// otherwise be a reply of megabytes for one line of input.
+const MAX_WHO: usize = 200;
+
 /// The message of the day, one line per `372`.
 const MOTD: &[&str] = &[
     "Welcome to smolchat: one chat for IRC and smolchat clients alike.",
@@ -148,8 +152,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
         } else if mask.contains(['*', '?']) {
             let pattern = crate::unicode::fold(mask);
-            let found = shared.chat.people_matching(|fold| glob(&pattern, fold)).await;
-            listed.extend(found.into_iter().map(|person| ("*".to_string(), person)));
+            let everyone = shared.chat.everyone().await;
+            let found = everyone.into_iter().filter(|person| glob(&pattern, &person.folded()));
+            listed.extend(found.take(MAX_WHO).map(|person| ("*".to_string(), person)));
         } else if let Some(found) = shared.chat.find(mask).await {
             listed.push(("*".to_string(), found));
         }
@@ -209,10 +214,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `ISON nick...`: which of them are online, as they spell their names now.
     pub(super) async fn ison(&mut self, message: &Message<'_>, me: &str) {
         let shared = self.shared();
-        let mut online = Vec::new();
-        for asked in message.params.iter().flat_map(|param| param.split(' ')) {
-            if let Some(found) = shared.chat.find(asked).await {
-                online.push(found.nick().to_string());
+        let mut online: Vec<String> = Vec::new();
+        let room = MAX_LINE - shared.config.server_name.len() - me.len() - 12;
+        let asked = message.params.iter().flat_map(|param| param.split(' '));
+        for asked in asked.filter(|asked| !asked.is_empty()) {
+            let Some(found) = shared.chat.find(asked).await else { continue };
+            let nick = found.nick().to_string();
+            // Each once, and only whole names: a cut one would name someone else.
+            let used: usize = online.iter().map(|nick| nick.len() + 1).sum();
+            if !online.contains(&nick) && used + nick.len() <= room {
+                online.push(nick);
             }
         }
         let mut replies = Replies::new(&shared.config.server_name, me);

@@ -8,11 +8,13 @@ use std::time::Instant;
 use futures_lite::{future, AsyncRead};
 use tracing::info;
 
-use super::super::link::Input;
+use super::super::link::{Input, Refusal};
 use super::queries::Counts;
-use super::{closing_link, Session};
-use crate::core::{Arrival, Nick, NickError, NickRefused, Person, Recipient};
-use crate::proto::irc::{numeric::*, Cap, CapRequest, IrcEncoder, Message, MessageError, Replies};
+use super::Session;
+use crate::core::{Arrival, Departure, Nick, NickError, NickRefused, Person, Recipient};
+use crate::proto::irc::{
+    numeric::*, plain, quit_reason, Cap, CapRequest, IrcEncoder, Message, MessageError, Replies,
+};
 use crate::server::flood::Verdict;
 
 /// What a client has said of itself before it is registered.
@@ -47,6 +49,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 Input::Line(line) => line,
                 Input::Refused(refusal) => {
                     if self.refused(refusal, "*").is_some() {
+                        self.flooded();
                         return None;
                     }
                     continue;
@@ -78,17 +81,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Ok(message) => message,
             Err(MessageError::Empty) => return Step::Continue,
             Err(MessageError::TooLong) => {
-                let shared = self.shared();
-                let mut replies = Replies::new(&shared.config.server_name, "*");
-                replies.numeric(ERR_INPUTTOOLONG, &[], Some("Input line was too long"));
-                self.send(replies);
+                if self.refused(Refusal::TooLong, "*").is_some() {
+                    return self.flooded();
+                }
                 return Step::Continue;
             }
         };
         match self.flood_check("*") {
             Verdict::Accept => {}
             Verdict::Drop { .. } => return Step::Continue,
-            Verdict::Disconnect => return Step::GiveUp,
+            Verdict::Disconnect => return self.flooded(),
         }
         match message.command.as_str() {
             "CAP" => self.cap(&message, pending, "*"),
@@ -99,12 +101,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
             "PING" => self.ping(&message, "*"),
             "PONG" => {}
             "QUIT" => {
-                let words = message.param(0).map(crate::proto::irc::plain);
-                let reason = match words.filter(|words| !words.is_empty()) {
-                    Some(words) => format!("Quit: {words}"),
-                    None => "Quit".to_string(),
-                };
-                self.link.reply(closing_link(self.link.ticket.peer, &reason));
+                let words = message.param(0).map(plain).filter(|words| !words.is_empty());
+                self.close_link(&quit_reason(&Departure::Quit(words)));
                 return Step::GiveUp;
             }
             _ => {
@@ -118,6 +116,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
             return self.claim(pending).await;
         }
         Step::Continue
+    }
+
+    /// Says goodbye to a client that flooded before registering.
+    fn flooded(&self) -> Step {
+        self.close_link(&quit_reason(&Departure::Flood));
+        Step::GiveUp
     }
 
     /// `CAP LS|LIST|REQ|END`: before registration, `LS` and `REQ` hold registration

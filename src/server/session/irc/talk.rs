@@ -67,9 +67,6 @@ impl<R: AsyncRead + Unpin> Session<R> {
         if !target.starts_with('#') {
             return whisper(&shared.chat, person, target, kind, text, replies).await;
         }
-        if !fits_a_room(kind) {
-            return;
-        }
         debug!(nick = %person.nick(), room = target, "irc message");
         match say_in_room(&shared.chat, person, target, kind, text).await {
             Ok(()) | Err(RoomError::Closed) => {}
@@ -124,9 +121,9 @@ async fn say_in_room(
     match kind {
         Speech::Say => chat.say(person, &room, text).await,
         Speech::Act => chat.act(person, &room, text).await,
-        Speech::Notice | Speech::ClientQuery | Speech::ClientAnswer => {
-            chat.notice(person, &room, text).await
-        }
+        Speech::Notice => chat.notice(person, &room, text).await,
+        // Requests between client programs go to one person only.
+        Speech::ClientQuery | Speech::ClientAnswer => Ok(()),
     }
 }
 
@@ -168,10 +165,4 @@ fn speech(notice: bool, text: &str) -> (Speech, String) {
         None if notice => (Speech::Notice, plain(text)),
         None => (Speech::Say, plain(text)),
     }
-}
-
-/// Whether `kind` can be said in a room: requests between client programs go to one
-/// person only.
-fn fits_a_room(kind: Speech) -> bool {
-    !matches!(kind, Speech::ClientQuery | Speech::ClientAnswer)
 }

@@ -114,17 +114,13 @@ impl<R: AsyncRead + Unpin> Session<R> {
     pub(super) async fn names(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let shared = self.shared();
         let Some(list) = message.param(0) else {
-            let mut replies = Replies::new(&shared.config.server_name, me);
-            replies.numeric(RPL_ENDOFNAMES, &["*"], Some("End of /NAMES list"));
-            return self.send(replies);
+            return self.numeric(me, RPL_ENDOFNAMES, &["*"], Some("End of /NAMES list"));
         };
         for name in list.split(',').filter(|name| !name.is_empty()) {
             match shared.chat.find_room(name).await {
                 Ok(room) => self.names_of(person, &room, me).await,
                 Err(_) => {
-                    let mut replies = Replies::new(&shared.config.server_name, me);
-                    replies.numeric(RPL_ENDOFNAMES, &[name], Some("End of /NAMES list"));
-                    self.send(replies);
+                    self.numeric(me, RPL_ENDOFNAMES, &[name], Some("End of /NAMES list"));
                 }
             }
         }

@@ -7,7 +7,7 @@ use futures_lite::AsyncRead;
 
 use super::{Ending, Session};
 use crate::core::Person;
-use crate::proto::irc::{numeric::*, plain, Cap, Message, Replies};
+use crate::proto::irc::{numeric::*, plain, Cap, Message};
 
 /// The fewest parameters each command needs; commands not listed need none.
 fn needs(command: &str) -> usize {
@@ -29,10 +29,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let me = me.as_str();
         let command = message.command.as_str();
         if message.params.len() < needs(command) {
-            let shared = self.shared();
-            let mut replies = Replies::new(&shared.config.server_name, me);
-            replies.numeric(ERR_NEEDMOREPARAMS, &[command], Some("Not enough parameters"));
-            self.send(replies);
+            self.numeric(me, ERR_NEEDMOREPARAMS, &[command], Some("Not enough parameters"));
             return None;
         }
         match command {
@@ -65,16 +62,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 return Some(Ending::Quit(words));
             }
             "USER" | "PASS" => {
-                let shared = self.shared();
-                let mut replies = Replies::new(&shared.config.server_name, me);
-                replies.numeric(ERR_ALREADYREGISTERED, &[], Some("You may not reregister"));
-                self.send(replies);
+                self.numeric(me, ERR_ALREADYREGISTERED, &[], Some("You may not reregister"));
             }
             _ => {
-                let shared = self.shared();
-                let mut replies = Replies::new(&shared.config.server_name, me);
-                replies.numeric(ERR_UNKNOWNCOMMAND, &[command], Some("Unknown command"));
-                self.send(replies);
+                self.numeric(me, ERR_UNKNOWNCOMMAND, &[command], Some("Unknown command"));
             }
         }
         None

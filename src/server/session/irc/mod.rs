@@ -202,6 +202,13 @@ impl<R: AsyncRead + Unpin> Session<R> {
         self.link.ticket.shared.clone()
     }
 
+    /// Queues one numeric for the client known as `me`, alone.
+    fn numeric(&self, me: &str, code: &str, middle: &[&str], trailing: Option<&str>) {
+        let mut replies = Replies::new(&self.link.ticket.shared.config.server_name, me);
+        replies.numeric(code, middle, trailing);
+        self.send(replies);
+    }
+
     /// Queues replies for this client alone, in one piece.
     fn send(&self, replies: Replies<'_>) {
         if !replies.is_empty() {

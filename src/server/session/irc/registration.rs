@@ -106,10 +106,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 return Step::GiveUp;
             }
             _ => {
-                let shared = self.shared();
-                let mut replies = Replies::new(&shared.config.server_name, "*");
-                replies.numeric(ERR_NOTREGISTERED, &[], Some("You have not registered"));
-                self.send(replies);
+                self.numeric("*", ERR_NOTREGISTERED, &[], Some("You have not registered"));
             }
         }
         if pending.nick.is_some() && pending.user && !pending.negotiating {
@@ -215,10 +212,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     fn user(&mut self, message: &Message<'_>, pending: &mut Pending) {
         let empty = |index| message.param(index).is_none_or(str::is_empty);
         if message.params.len() < 4 || empty(0) || empty(3) {
-            let shared = self.shared();
-            let mut replies = Replies::new(&shared.config.server_name, "*");
-            replies.numeric(ERR_NEEDMOREPARAMS, &["USER"], Some("Not enough parameters"));
-            self.send(replies);
+            self.numeric("*", ERR_NEEDMOREPARAMS, &["USER"], Some("Not enough parameters"));
             return;
         }
         pending.user = true;

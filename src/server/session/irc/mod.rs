@@ -71,11 +71,11 @@ pub fn refusal(full: Full, peer: SocketAddr) -> Vec<u8> {
         Full::Server { .. } => "Server is full",
         Full::Address { .. } => "Too many connections from your address",
     };
-    closing_link(peer, reason)
+    error_line(peer, reason)
 }
 
 /// `ERROR :Closing Link: ADDRESS (reason)`, the last line a client is sent.
-fn closing_link(peer: SocketAddr, reason: &str) -> Vec<u8> {
+fn error_line(peer: SocketAddr, reason: &str) -> Vec<u8> {
     format!("ERROR :Closing Link: {} ({reason})\r\n", peer.ip()).into_bytes()
 }
 
@@ -194,7 +194,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
 
     /// The last line: `ERROR :Closing Link: ADDRESS (reason)`.
     pub(super) fn close_link(&self, reason: &str) {
-        self.link.reply(closing_link(self.link.ticket.peer, reason));
+        self.link.reply(error_line(self.link.ticket.peer, reason));
     }
 
     /// The server state this session shares.

@@ -249,45 +249,60 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `MODE nick [modes]`: only one's own modes, and only `i` among them.
     pub(super) async fn user_mode(&mut self, message: &Message<'_>, me: &str) {
         let shared = self.shared();
-        let mut replies = Replies::new(&shared.config.server_name, me);
         let target = message.param(0).unwrap_or("");
-        if !crate::unicode::fold(target).eq(&crate::unicode::fold(me)) {
-            match shared.chat.find(target).await {
-                Some(_) => replies.numeric(
-                    ERR_USERSDONTMATCH,
-                    &[],
-                    Some("Cant change mode for other users"),
-                ),
-                None => replies.numeric(ERR_NOSUCHNICK, &[target], Some("No such nick/channel")),
+        if crate::unicode::fold(target) != crate::unicode::fold(me) {
+            return match shared.chat.find(target).await {
+                Some(_) => {
+                    let text = Some("Cant change mode for other users");
+                    self.numeric(me, ERR_USERSDONTMATCH, &[], text)
+                }
+                None => self.numeric(me, ERR_NOSUCHNICK, &[target], Some("No such nick/channel")),
             };
-            return self.send(replies);
         }
         let Some(modes) = message.param(1) else {
             let current = if self.invisible { "+i" } else { "+" };
-            replies.numeric(RPL_UMODEIS, &[current], None);
-            return self.send(replies);
+            return self.numeric(me, RPL_UMODEIS, &[current], None);
         };
+        let change = UserModes::apply(self.invisible, modes);
+        self.invisible = change.invisible;
+        let mut replies = Replies::new(&shared.config.server_name, me);
+        if change.unknown {
+            replies.numeric(ERR_UMODEUNKNOWNFLAG, &[], Some("Unknown MODE flag"));
+        }
+        if !change.changed.is_empty() {
+            replies.raw(format_args!(":{me}!{USER}@{HOST} MODE {me} :{}", change.changed));
+        }
+        self.send(replies);
+    }
+}
+
+/// What a user `MODE` change comes to: only `i` is known.
+struct UserModes {
+    /// Whether the user is invisible afterwards.
+    invisible: bool,
+    /// The changes made, as `MODE` reports them (`+i`, `-i`, or nothing).
+    changed: String,
+    /// Whether a letter other than `i` was asked for.
+    unknown: bool,
+}
+
+impl UserModes {
+    /// Applies `modes` (`+i`, `-i`, `+iw`, ...) to a user who `invisible` or not.
+    fn apply(mut invisible: bool, modes: &str) -> UserModes {
         let (mut adding, mut changed, mut unknown) = (true, String::new(), false);
         for mode in modes.chars() {
             match mode {
                 '+' => adding = true,
                 '-' => adding = false,
-                'i' if self.invisible != adding => {
-                    self.invisible = adding;
+                'i' if invisible != adding => {
+                    invisible = adding;
                     changed.push_str(if adding { "+i" } else { "-i" });
                 }
                 'i' => {}
                 _ => unknown = true,
             }
         }
-        if unknown {
-            replies.numeric(ERR_UMODEUNKNOWNFLAG, &[], Some("Unknown MODE flag"));
-        }
-        if !changed.is_empty() {
-            let line = format!(":{me}!{USER}@{HOST} MODE {me} :{changed}");
-            replies.raw(format_args!("{line}"));
-        }
-        self.send(replies);
+        UserModes { invisible, changed, unknown }
     }
 }
 

@@ -304,6 +304,16 @@ mod tests {
             (Line::Message { room: s("#rust"), from: s("bob"), text: s("hi") }, "#rust <bob> hi"),
             (Line::Private { from: s("bob"), to: s("alice"), text: s("psst") }, "*bob* psst"),
             (Line::Private { from: s("alice"), to: s("bob"), text: s("psst") }, "-> *bob* psst"),
+            (
+                Line::PrivateAction { from: s("bob"), to: s("alice"), text: s("nods") },
+                "*bob* * bob nods",
+            ),
+            (
+                Line::PrivateNotice { from: s("bob"), to: s("alice"), text: s("fyi") },
+                "*bob* -bob- fyi",
+            ),
+            (Line::Notice { room: lobby(), from: s("bob"), text: s("heads up") }, "-bob- heads up"),
+            (Line::Notice { room: s("#a"), from: s("bob"), text: s("up") }, "#a -bob- up"),
             (Line::Action { room: lobby(), from: s("bob"), text: s("waves") }, "* bob waves"),
             (Line::Action { room: s("#a"), from: s("bob"), text: s("waves") }, "#a * bob waves"),
             (Line::Join { room: lobby(), nick: s("carol") }, "--> carol joined"),

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod baseline;
 mod board;
 mod conductor;
 pub mod config;

@@ -1,5 +1,6 @@
 //! `smolchat-bench`: parses flags, runs the benchmark, prints the table (or JSON), and
-//! draws the plot. Example: `smolchat-bench --spawn --preset s1 --plot s1.svg`.
+//! draws the plot. Example: `smolchat-bench --spawn --preset s1 --plot s1.svg`. With
+//! `--baseline-server ADDR` it is instead the baseline server the figures are set beside.
 
 use std::path::PathBuf;
 
@@ -18,6 +19,12 @@ struct Cli {
     #[arg(long)]
     json: bool,
 
+    /// Run the baseline server instead of a benchmark: std only, a blocking thread per
+    /// client, each line written to every member by the thread that read it. Listens on
+    /// ADDR (e.g. 127.0.0.1:0), prints `listening on chat://ADDR`, serves until killed.
+    #[arg(long, value_name = "ADDR", exclusive = true)]
+    baseline_server: Option<String>,
+
     /// Draw the latency distribution and the deliveries timeline into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
@@ -25,6 +32,9 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(addr) = &cli.baseline_server {
+        return bench::baseline::run(addr).with_context(|| format!("baseline server on {addr}"));
+    }
     let plan = cli.options.plan()?;
     // A `--spawn`ed server runs on as many threads as the server binary would.
     smolchat::server::size_executor(None);

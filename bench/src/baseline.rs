@@ -1,0 +1,253 @@
+//! `--baseline-server ADDR`: the simplest fast chat server, to measure smolchat against.
+//!
+//! Standard library only: one blocking thread per client, and the thread that reads a line
+//! writes it straight to every member's socket with a blocking `write_all`, under one lock,
+//! with `TCP_NODELAY` on. No queues, no batching, no executor. It is not a product: one
+//! client that stops reading stalls everyone, and it checks next to nothing. It is the floor
+//! of what a message to N sockets costs on this kernel.
+//!
+//! It speaks just enough of the chat protocol (docs/PROTOCOL.md) for the bench's handshake
+//! and talk in one room, `#lobby`: the `NICK` prompt, `WELCOME`, `JOIN #lobby nick` and
+//! `ROOM #lobby`, then `MSG #lobby nick text` for each line of text, the sender included.
+//! Other commands are answered `ERROR unknown-command`, so `--rooms` runs are refused.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use super::fd_limit;
+
+/// The one room.
+const ROOM: &str = "#lobby";
+
+/// The longest client line read, as smolchat's default `--max-line`; longer ones are dropped.
+const MAX_LINE: usize = 4096;
+
+/// The longest nickname accepted, as smolchat's default `--max-nick`.
+const MAX_NICK: usize = 32;
+
+/// A client thread needs little stack: one line buffer and a few frames.
+const CLIENT_STACK: usize = 128 * 1024;
+
+/// Enough descriptors for S3's and S5's ten thousand clients.
+const WANTED_FDS: u64 = 20_000;
+
+/// One client in the room: its number, to find it again, and a handle to write to it.
+#[derive(Debug)]
+struct Member {
+    /// Unique for the server's life.
+    id: u64,
+    /// A clone of the client's socket; written only while the room is locked.
+    socket: TcpStream,
+}
+
+/// Everyone in the room. Writes to any member happen under this lock, so lines never
+/// interleave and every member sees the room's lines in one order.
+type Room = Arc<Mutex<Vec<Member>>>;
+
+/// Binds `addr`, prints `listening on chat://ADDR` (the line scripts read the port from,
+/// as smolchat-server logs it) and serves until the process is killed.
+pub fn run(addr: &str) -> io::Result<()> {
+    fd_limit::raise_open_files(WANTED_FDS);
+    let listener = TcpListener::bind(addr)?;
+    println!("listening on chat://{}", listener.local_addr()?);
+    io::stdout().flush()?;
+    serve(listener)
+}
+
+/// Accepts clients on `listener` forever, one thread each.
+pub fn serve(listener: TcpListener) -> io::Result<()> {
+    let room: Room = Arc::default();
+    let mut next_id = 0u64;
+    for accepted in listener.incoming() {
+        let socket = match accepted {
+            Ok(socket) => socket,
+            // Out of descriptors, or a client gone before it was accepted: keep serving
+            // the others, and give the system a moment to free what it lacks.
+            Err(error) => {
+                eprintln!("accept failed: {error}");
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        next_id += 1;
+        let (room, id) = (room.clone(), next_id);
+        let spawned = thread::Builder::new()
+            .name(format!("baseline-{id}"))
+            .stack_size(CLIENT_STACK)
+            .spawn(move || client(&room, id, socket));
+        if let Err(error) = spawned {
+            eprintln!("cannot start a client thread: {error}");
+        }
+    }
+    Ok(())
+}
+
+/// Serves one client from its first byte to its last, then takes it out of the room.
+fn client(room: &Room, id: u64, socket: TcpStream) {
+    // A small line goes out at once, not after a delayed ACK: the point of the floor.
+    let _ = socket.set_nodelay(true);
+    let result = register(room, id, &socket).and_then(|(nick, reader)| talk(room, &nick, reader));
+    lock(room).retain(|member| member.id != id);
+    let _ = socket.shutdown(Shutdown::Both);
+    if let Err(error) = result {
+        if error.kind() != io::ErrorKind::UnexpectedEof {
+            eprintln!("client {id}: {error}");
+        }
+    }
+}
+
+/// Asks for a nickname until one will do, then puts the client in the room. Returns the
+/// nickname and the reader, which may hold bytes already read past the nickname.
+fn register(
+    room: &Room,
+    id: u64,
+    socket: &TcpStream,
+) -> io::Result<(String, BufReader<TcpStream>)> {
+    let mut reader = BufReader::new(socket.try_clone()?);
+    let mut line = Vec::with_capacity(MAX_LINE);
+    (&*socket).write_all(b"NICK choose a nickname\n")?;
+    loop {
+        if !read_line(&mut reader, &mut line)? {
+            continue;
+        }
+        if line == b"/quit" {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        match nick_of(&line) {
+            Some(nick) => {
+                enter(room, id, socket, &nick)?;
+                return Ok((nick, reader));
+            }
+            None => (&*socket).write_all(b"ERROR nick-invalid\nNICK choose a nickname\n")?,
+        }
+    }
+}
+
+/// A line as a nickname, if it can be one here: 1 to [`MAX_NICK`] bytes of UTF-8 without
+/// spaces or a leading `/`. Names in use are not checked: the bench's are all different.
+fn nick_of(line: &[u8]) -> Option<String> {
+    let nick = std::str::from_utf8(line).ok()?;
+    let fits = (1..=MAX_NICK).contains(&nick.len());
+    let plain = !nick.starts_with('/') && !nick.contains(char::is_whitespace);
+    (fits && plain).then(|| nick.to_string())
+}
+
+/// Welcomes the client, announces it to the room and itself, and tells it where it is, all
+/// under the lock, so its own `JOIN` comes before anything else of the room.
+fn enter(room: &Room, id: u64, socket: &TcpStream, nick: &str) -> io::Result<()> {
+    let member = Member { id, socket: socket.try_clone()? };
+    let mut members = lock(room);
+    let online = members.len() + 1;
+    (&*socket).write_all(format!("WELCOME {nick} {online} online smolchat/2\n").as_bytes())?;
+    members.push(member);
+    broadcast(&mut members, format!("JOIN {ROOM} {nick}\n").as_bytes());
+    (&*socket).write_all(format!("ROOM {ROOM}\n").as_bytes())
+}
+
+/// Reads the client's lines until it leaves; each line of text goes to the whole room.
+fn talk(room: &Room, nick: &str, mut reader: BufReader<TcpStream>) -> io::Result<()> {
+    let mut line = Vec::with_capacity(MAX_LINE);
+    let prefix = format!("MSG {ROOM} {nick} ");
+    let mut out = Vec::with_capacity(prefix.len() + MAX_LINE + 1);
+    loop {
+        if !read_line(&mut reader, &mut line)? {
+            continue;
+        }
+        let text = match line.strip_prefix(b"/") {
+            Some(b"quit") => return Ok(()),
+            Some(rest) if rest.starts_with(b"quit ") => return Ok(()),
+            Some(rest) if rest.starts_with(b"/") => rest,
+            // The bench's answer to a ping the baseline never sends.
+            Some(rest) if rest.starts_with(b"pong") => continue,
+            Some(_) => {
+                let members = lock(room);
+                reader.get_ref().write_all(b"ERROR unknown-command\n")?;
+                drop(members);
+                continue;
+            }
+            None => &line[..],
+        };
+        out.clear();
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(text);
+        out.push(b'\n');
+        broadcast(&mut lock(room), &out);
+    }
+}
+
+/// Writes `line` to every member in turn; a member whose socket fails is dropped, and its
+/// socket shut, so its own thread sees the end and leaves.
+fn broadcast(members: &mut Vec<Member>, line: &[u8]) {
+    members.retain(|member| {
+        let written = (&member.socket).write_all(line);
+        if written.is_err() {
+            let _ = member.socket.shutdown(Shutdown::Both);
+        }
+        written.is_ok()
+    });
+}
+
+/// Reads one line into `line` without its `\r\n`. `Ok(false)` for a line to skip: blank,
+/// or longer than [`MAX_LINE`] (read to its end and dropped). The end of the stream is
+/// `UnexpectedEof`.
+fn read_line(reader: &mut BufReader<TcpStream>, line: &mut Vec<u8>) -> io::Result<bool> {
+    line.clear();
+    let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX) + 2;
+    let n = reader.by_ref().take(limit).read_until(b'\n', line)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    if line.last() != Some(&b'\n') {
+        skip_rest_of_line(reader)?;
+        return Ok(false);
+    }
+    line.pop();
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    Ok(!line.iter().all(|b| *b == b' ' || *b == b'\t'))
+}
+
+/// Consumes bytes up to and including the next `\n`, without keeping them.
+fn skip_rest_of_line(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        match buffer.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let all = buffer.len();
+                reader.consume(all);
+            }
+        }
+    }
+}
+
+/// Locks the room. A thread that panicked while holding it left the list whole (pushes and
+/// retains do not tear), so a poisoned lock is used as it is.
+fn lock(room: &Room) -> MutexGuard<'_, Vec<Member>> {
+    room.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicknames_are_single_words_of_modest_length() {
+        assert_eq!(nick_of(b"b7").as_deref(), Some("b7"));
+        assert_eq!(nick_of(b""), None);
+        assert_eq!(nick_of(b"two words"), None);
+        assert_eq!(nick_of(b"/help"), None);
+        assert_eq!(nick_of(&[b'a'; MAX_NICK + 1]), None);
+        assert_eq!(nick_of(&[0xff, 0xfe]), None);
+    }
+}

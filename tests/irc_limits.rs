@@ -170,7 +170,9 @@ fn a_slow_irc_reader_is_dropped_with_sendq_exceeded_and_nobody_waits_for_it() {
         assert_eq!(chat_heard.as_deref(), Some("send queue full"));
         alice.say("after").await.expect("say");
         watcher.expect_from("alice", "PRIVMSG", &["#lobby", "after"]).await;
-        drop(sloth);
+        // Reading again, the sloth finds the rest of its line, then the farewell, last.
+        let last = sloth.until_closed().await.pop().expect("some lines");
+        assert_eq!(last.raw, "ERROR :Closing Link: (SendQ exceeded)");
         server.stop().await;
     });
 }

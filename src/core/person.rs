@@ -30,26 +30,19 @@ impl Recipient {
     /// Encodes `event` for this recipient alone and queues it under the room lines' limit;
     /// an event its protocol does not show costs nothing.
     pub fn send(&self, event: &Stamped) -> Result<(), PushError> {
-        let chunk = self.encode(event);
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        self.outbox.push(chunk)
+        self.encode(event).map_or(Ok(()), |chunk| self.outbox.push(chunk))
     }
 
     /// Encodes `event` and queues it as an answer to this recipient's own request.
     pub fn reply(&self, event: &Stamped) -> Result<(), PushError> {
-        let chunk = self.encode(event);
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        self.outbox.push_reply(chunk)
+        self.encode(event).map_or(Ok(()), |chunk| self.outbox.push_reply(chunk))
     }
 
-    fn encode(&self, event: &Stamped) -> Chunk {
+    /// `event` as this recipient's protocol writes it; `None` when it writes nothing.
+    fn encode(&self, event: &Stamped) -> Option<Chunk> {
         let mut bytes = Vec::with_capacity(64);
         self.encoder.encode(event, &mut bytes);
-        bytes.into()
+        (!bytes.is_empty()).then(|| bytes.into())
     }
 }
 

@@ -18,4 +18,4 @@ pub use command::{is_room_name, Command, CommandError, HELP};
 pub use encode::{departure_reason, ChatEncoder, CHAT};
 pub use frame::{Frame, LineFramer, DEFAULT_MAX_LINE};
 pub use line::{ErrorCode, Line, LineError, PROTOCOL_VERSION};
-pub use text::{decode_line, is_bidi_control, is_forbidden, sanitize, TextError};
+pub use text::{decode_line, decode_with, is_bidi_control, is_forbidden, sanitize, TextError};

@@ -37,9 +37,15 @@ pub fn is_bidi_control(c: char) -> bool {
 ///
 /// A trailing `\r` is dropped so that `\r\n` endings work as well as `\n`.
 pub fn decode_line(bytes: &[u8]) -> Result<&str, TextError> {
+    decode_with(bytes, is_forbidden)
+}
+
+/// Checks one received line (without its `\n`; a trailing `\r` is dropped) as UTF-8
+/// holding none of the characters `forbidden` names: each protocol names its own.
+pub fn decode_with(bytes: &[u8], forbidden: fn(char) -> bool) -> Result<&str, TextError> {
     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|_| TextError::InvalidUtf8)?;
-    match text.chars().find(|&c| is_forbidden(c)) {
+    match text.chars().find(|&c| forbidden(c)) {
         Some(c) => Err(TextError::ControlChar(u32::from(c))),
         None => Ok(text),
     }

@@ -1,19 +1,14 @@
 //! Text as IRC clients send it: UTF-8 with formatting codes and CTCP, made plain before it
 //! reaches the core, which every protocol's clients read.
 
-use crate::proto::chat::{is_bidi_control, TextError};
+use crate::proto::chat::{decode_with, is_bidi_control, TextError};
 
 /// Checks one received line (without its `\n`; a `\r` before it is dropped) and returns
 /// it as text. Unlike the chat protocol, IRC lines carry control characters on purpose
 /// (CTCP's `\x01`, colours and bold); only NUL, a bare carriage return and the
 /// bidirectional controls are refused here, and [`plain`] removes the rest from text.
 pub fn decode_line(bytes: &[u8]) -> Result<&str, TextError> {
-    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|_| TextError::InvalidUtf8)?;
-    match text.chars().find(|&c| c == '\0' || c == '\r' || is_bidi_control(c)) {
-        Some(c) => Err(TextError::ControlChar(u32::from(c))),
-        None => Ok(text),
-    }
+    decode_with(bytes, |c| c == '\0' || c == '\r' || is_bidi_control(c))
 }
 
 /// `text` without IRC formatting (bold, colours, reset, ...) or any other control

@@ -6,14 +6,17 @@
 //! from [`proto`] to the core, writing every sender's name itself and fanning each room's
 //! events out through one bounded queue per client, so a slow reader never stalls a room.
 //! The [`client`] speaks the same protocol from the other side, for the terminal client,
-//! the bots and the tests alike; [`script`] runs the bots.
+//! the bots and the tests alike; [`script`] runs the bots. [`tls`] is what both ends share
+//! of TLS, and [`paths`] where smolchat keeps its files.
 
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod core;
 pub mod framed;
+pub mod paths;
 pub mod proto;
 pub mod script;
 pub mod server;
+pub mod tls;
 pub mod unicode;

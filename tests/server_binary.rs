@@ -4,75 +4,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Lines, Write as _};
-use std::net::SocketAddr;
-use std::process::{Child, ChildStderr, Command as Process, ExitStatus, Stdio};
+use std::io::{BufRead, BufReader, Write as _};
+use std::process::Command as Process;
 
+use common::binary::{server_binary, Server};
 use common::*;
 use smolchat::client::{Client, ClientError};
 use smolchat::proto::chat::Line;
-
-/// A running server binary, killed if the test ends without stopping it.
-struct Server {
-    child: Child,
-    /// Where each listener listens, in the order they were logged.
-    addrs: Vec<SocketAddr>,
-    /// Each listener's scheme (`chat`, `irc`), in the same order.
-    schemes: Vec<String>,
-    /// The log lines that came before the last `listening on` line.
-    before: Vec<String>,
-    /// The rest of its log, until a test takes it.
-    log: Option<Lines<BufReader<ChildStderr>>>,
-}
-
-impl Server {
-    /// Starts `command` and reads its log until `listeners` listeners have said where.
-    fn start(mut command: Process, listeners: usize) -> Server {
-        let mut child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server binary");
-        let mut log = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let (mut addrs, mut schemes, mut before) = (Vec::new(), Vec::new(), Vec::new());
-        while addrs.len() < listeners {
-            let line = log.next().expect("a 'listening on SCHEME://' line").expect("log");
-            let spec = line.split("listening on ").nth(1).and_then(|spec| spec.split_once("://"));
-            match spec {
-                Some((scheme, addr)) => {
-                    schemes.push(scheme.to_string());
-                    addrs.push(addr.trim().parse().expect("an address"));
-                }
-                None => before.push(line),
-            }
-        }
-        Server { child, addrs, schemes, before, log: Some(log) }
-    }
-
-    /// The rest of the log, as lines.
-    fn rest_of_log(&mut self) -> impl Iterator<Item = String> {
-        self.log.take().expect("the log, once").map_while(Result::ok)
-    }
-
-    /// Sends SIGTERM and waits for the exit.
-    fn terminate(&mut self) -> ExitStatus {
-        let pid = self.child.id().to_string();
-        let killed = Process::new("kill").args(["-TERM", &pid]).status().expect("run kill");
-        assert!(killed.success());
-        self.child.wait().expect("wait for the server")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server_binary() -> Process {
-    Process::new(env!("CARGO_BIN_EXE_smolchat-server"))
-}
 
 #[test]
 fn sigterm_tells_every_client_and_exits_zero() {
@@ -177,15 +115,6 @@ fn running_out_of_file_descriptors_is_warned_of_and_survived() {
     let addr = server.addrs[0];
     let warned = server.before.iter().any(|line| line.contains("open-files limit fits about 48"));
     assert!(warned, "{:?}", server.before);
-    let (failures_tx, failures) = std::sync::mpsc::channel();
-    let log = server.rest_of_log();
-    std::thread::spawn(move || {
-        for line in log {
-            if line.contains("accept failed") {
-                let _ = failures_tx.send(line);
-            }
-        }
-    });
     smol::block_on(async {
         // More connections than descriptors: the kernel completes them, the server cannot.
         let mut crowd = Vec::new();
@@ -194,7 +123,7 @@ fn running_out_of_file_descriptors_is_warned_of_and_survived() {
                 within("connect", async_net::TcpStream::connect(addr)).await.expect("connect"),
             );
         }
-        let logged = failures.recv_timeout(TIMEOUT).expect("an 'accept failed' log line");
+        let logged = server.wait_log("accept failed");
         assert!(logged.contains("backing off"), "{logged}");
         drop(crowd);
         // Once they are gone the server accepts again, and works.

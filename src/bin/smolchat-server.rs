@@ -7,67 +7,46 @@ use anyhow::Context;
 use async_signal::{Signal, Signals};
 use clap::Parser;
 use futures_lite::StreamExt;
-use smolchat::server::{self, Config, ListenSpec, Listener};
-use tracing::warn;
+use smolchat::server::{self, Listener, ServerFlags};
+use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
-/// The smolchat server: chat rooms for everyone who connects, over a line protocol
-/// anyone can speak with `nc`.
-#[derive(Debug, Parser)]
-#[command(version)]
-struct Cli {
-    /// A listener, as SCHEME://HOST:PORT (repeatable): chat:// or irc://; port 0 picks a
-    /// free port. Given at least once, it replaces the defaults chat://127.0.0.1:55555 and
-    /// irc://127.0.0.1:6667.
-    #[arg(long = "listen", value_name = "SCHEME://ADDR")]
-    listen: Vec<ListenSpec>,
-
-    /// Short for --listen chat://ADDR.
-    #[arg(long, value_name = "ADDR")]
-    bind: Option<String>,
-
-    /// Threads running the connections [default: one per core, or SMOL_THREADS]. On two
-    /// cores, two threads lower a small room's fan-out latency by about a quarter and
-    /// take a big room's join storm a little faster than one (docs/BENCHMARKS.md).
-    #[arg(long)]
-    threads: Option<usize>,
-
-    #[command(flatten)]
-    config: Config,
-}
-
-impl Cli {
-    /// The listeners asked for: every `--listen` and `--bind`, or else the defaults.
-    fn listeners(&self) -> Vec<ListenSpec> {
-        let mut specs = self.listen.clone();
-        if let Some(addr) = &self.bind {
-            specs.push(ListenSpec { scheme: server::Scheme::Chat, addr: addr.clone() });
-        }
-        if specs.is_empty() {
-            specs = server::default_listeners();
-        }
-        specs
-    }
-}
-
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = ServerFlags::parse();
     log_to_stderr();
-    check_open_files(cli.config.max_clients);
+    check_open_files(cli.config_flags.max_clients);
     server::size_executor(cli.threads);
+    let tls = cli.tls().map_err(anyhow::Error::msg).context("cannot use the TLS certificate")?;
+    if let Some(tls) = &tls {
+        info!(fingerprint = %tls.fingerprint(), "TLS certificate loaded");
+    }
     smol::block_on(async {
         let mut listeners = Vec::new();
         for spec in cli.listeners() {
-            listeners
-                .push(Listener::bind(&spec).with_context(|| format!("cannot listen on {spec}"))?);
+            let listener = Listener::bind(&spec, tls.as_ref());
+            listeners.push(listener.with_context(|| format!("cannot listen on {spec}"))?);
         }
-        let mut signals =
-            Signals::new([Signal::Int, Signal::Term]).context("cannot install signal handlers")?;
+        let mut signals = Signals::new([Signal::Int, Signal::Term, Signal::Hup])
+            .context("cannot install signal handlers")?;
         let shutdown = async move {
-            let _ = signals.next().await;
+            while let Some(Ok(signal)) = signals.next().await {
+                match (signal, &tls) {
+                    (Signal::Hup, Some(tls)) => reload(tls),
+                    (Signal::Hup, None) => info!("SIGHUP: no certificate to reload"),
+                    _ => return,
+                }
+            }
         };
-        server::run(listeners, cli.config, shutdown).await.context("server failed")
+        server::run(listeners, cli.config_flags, shutdown).await.context("server failed")
     })
+}
+
+/// Rereads the certificate files; on an error the old certificate stays in use.
+fn reload(tls: &server::Tls) {
+    match tls.reload() {
+        Ok(()) => info!(fingerprint = %tls.fingerprint(), "TLS certificate reloaded"),
+        Err(error) => warn!(%error, "TLS certificate not reloaded; keeping the old one"),
+    }
 }
 
 /// Logs to stderr, at `info` unless `RUST_LOG` says otherwise, in colour only on a terminal

@@ -1,11 +1,14 @@
 //! One connection to a server, split into a receiving half and a sending half.
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 
 use async_lock::Mutex;
 use async_net::{AsyncToSocketAddrs, TcpStream};
-use futures_lite::AsyncWriteExt;
+use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use futures_rustls::rustls::pki_types::ServerName;
+use futures_rustls::TlsConnector;
 use thiserror::Error;
 
 use crate::framed::{LineReader, LineTooLong};
@@ -69,39 +72,114 @@ pub struct Client {
     pub events: Events,
     /// The sending half.
     pub sender: Sender,
+    /// True while the server waits for its password (see [`Client::password`]).
+    pub asks_password: bool,
 }
 
+/// What the client reads from: a TCP stream or the reading half of a TLS one.
+type Incoming = Box<dyn AsyncRead + Send + Sync + Unpin>;
+
+/// What the client writes to.
+type Outgoing = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+
 /// The receiving half: typed events from the server, with `PING` answered automatically.
-#[derive(Debug)]
 pub struct Events {
-    lines: LineReader<TcpStream>,
+    lines: LineReader<Incoming>,
     /// Used only to answer `PING`.
     sender: Sender,
 }
 
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
+
 /// The sending half; cheap to clone, and every line is written whole.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Sender {
     /// Shared with the receiving half's automatic `/pong`, so lines never interleave.
-    stream: Arc<Mutex<TcpStream>>,
+    stream: Arc<Mutex<Outgoing>>,
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
 }
 
 impl Client {
-    /// Connects and waits for the server's `NICK` request.
+    /// Connects over plain TCP and waits for the server's `NICK` request.
     pub async fn connect(addr: impl AsyncToSocketAddrs) -> Result<Client, ClientError> {
         let stream = TcpStream::connect(addr).await?;
         let _ = stream.set_nodelay(true);
-        let sender = Sender { stream: Arc::new(Mutex::new(stream.clone())) };
+        Client::over(Box::new(stream.clone()), Box::new(stream)).await
+    }
+
+    /// Connects over TLS to `addr`, checking that the certificate is for `host` as
+    /// `connector` is set up to, and waits for the server's `NICK` request.
+    pub async fn connect_tls(
+        addr: impl AsyncToSocketAddrs,
+        host: &str,
+        connector: &TlsConnector,
+    ) -> Result<Client, ClientError> {
+        let name = ServerName::try_from(host.to_string()).map_err(|error| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("{host:?}: {error}"))
+        })?;
+        let stream = TcpStream::connect(addr).await?;
+        let _ = stream.set_nodelay(true);
+        let tls = connector.connect(name, stream).await?;
+        let (reader, writer) = futures_lite::io::split(tls);
+        Client::over(Box::new(reader), Box::new(writer)).await
+    }
+
+    /// Speaks the protocol over `reader` and `writer` until the server asks for a
+    /// nickname, or for its password first.
+    async fn over(reader: Incoming, writer: Outgoing) -> Result<Client, ClientError> {
+        let sender = Sender { stream: Arc::new(Mutex::new(writer)) };
         let mut events =
-            Events { lines: LineReader::new(stream, MAX_SERVER_LINE), sender: sender.clone() };
-        loop {
+            Events { lines: LineReader::new(reader, MAX_SERVER_LINE), sender: sender.clone() };
+        let asks_password = loop {
             match events.next().await? {
-                Line::NickRequest => break,
+                Line::NickRequest => break false,
+                Line::PassRequest => break true,
                 Line::Error { code, text } => return Err(ClientError::Refused { code, text }),
                 _ => {}
             }
+        };
+        Ok(Client { events, sender, asks_password })
+    }
+
+    /// Answers the server's `PASS`. Right, the server asks for a nickname next; wrong, it
+    /// is [`ClientError::Refused`] with `bad-password`, and the server asks again (or with
+    /// `too-many-passwords`, and closes).
+    pub async fn password(&mut self, password: &str) -> Result<(), ClientError> {
+        self.sender.send_line(password).await?;
+        let mut refusal = None;
+        loop {
+            let line = match (self.events.next().await, refusal.take()) {
+                (Ok(line), kept) => {
+                    refusal = kept;
+                    line
+                }
+                // Refused for good: the reason, not the close that followed it.
+                (Err(ClientError::Closed), Some(refused)) => return Err(refused),
+                (Err(error), _) => return Err(error),
+            };
+            match line {
+                Line::NickRequest => {
+                    self.asks_password = false;
+                    return Ok(());
+                }
+                Line::Error { code, text } => refusal = Some(ClientError::Refused { code, text }),
+                Line::PassRequest => {
+                    return Err(refusal.unwrap_or_else(|| {
+                        ClientError::Protocol("PASS asked again without a reason".into())
+                    }))
+                }
+                _ => {}
+            }
         }
-        Ok(Client { events, sender })
     }
 
     /// Connects and registers `nick` in one step.
@@ -209,6 +287,7 @@ impl Sender {
     /// Sends `/quit` (with an optional reason) and closes the sending side.
     pub async fn quit(&self, reason: Option<&str>) -> io::Result<()> {
         self.send(&Command::Quit(reason.map(String::from))).await?;
-        self.stream.lock().await.shutdown(std::net::Shutdown::Write)
+        // For TCP a half-close; TLS says close_notify first.
+        self.stream.lock().await.close().await
     }
 }

@@ -13,7 +13,9 @@ mod input;
 mod piped;
 mod render;
 mod session;
+mod target;
 mod terminal;
+mod tls;
 mod wake;
 
 use std::io::IsTerminal;
@@ -25,7 +27,12 @@ pub use echo::Echo;
 pub use incoming::Incoming;
 pub use input::{Input, CLIENT_HELP};
 pub use render::{clean, colour_allowed, same_name, Renderer, Style};
-pub use session::{connect, default_history_path, describe, ChatError, Options};
+pub use session::{
+    connect, connect_asking, default_history_path, describe, ChatError, Destination, Options,
+    Secret,
+};
+pub use target::Target;
+pub use tls::{describe_tls, Trust};
 
 /// Runs the client: interactive on a terminal, piped otherwise.
 pub fn run(options: &Options) -> Result<(), ChatError> {

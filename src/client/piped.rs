@@ -31,7 +31,7 @@ const READ_AHEAD: usize = 64;
 pub fn run(options: &Options) -> Result<(), ChatError> {
     let typed = read_stdin();
     smol::block_on(async {
-        let mut client = connect(&options.server).await?;
+        let mut client = connect(&options.destination).await?;
         let welcome = register(&mut client, options.nick.as_deref(), &typed).await?;
         let renderer = Renderer::new(&welcome.nick, Style::for_stdout(options.timestamps));
         Piped::start(client, &welcome, renderer).chat(&typed).await

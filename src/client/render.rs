@@ -130,6 +130,7 @@ impl Renderer {
             }
             Line::Info { text } => format!("*** {}", clean(text)),
             Line::Error { text, .. } => self.paint(&format!("!!! {}", clean(text)), RED),
+            Line::PassRequest => "*** the server asks for its password".to_string(),
             Line::NickRequest => "*** choose a nickname".to_string(),
             Line::Bye { reason } => format!("*** the server is closing: {}", clean(reason)),
             Line::Ping { .. } => return None,
@@ -353,6 +354,7 @@ mod tests {
                 Line::Error { code: ErrorCode::NoSuchNick, text: s("x is not online") },
                 "!!! x is not online",
             ),
+            (Line::PassRequest, "*** the server asks for its password"),
             (Line::NickRequest, "*** choose a nickname"),
             (
                 Line::Bye { reason: s("server shutting down") },

@@ -10,16 +10,62 @@ use smol::Timer;
 use thiserror::Error;
 
 use super::connection::{Client, ClientError};
-use crate::proto::chat::sanitize;
+use super::target::Target;
+use super::tls::{describe_tls, Trust};
+use crate::proto::chat::{sanitize, ErrorCode};
 
 /// How long connecting may take before the client gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Where the server is and how to trust it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Where the server listens: `host:port`, `chat://host:port` or `chats://host:port`.
+    pub server: String,
+    /// Speak TLS even to a bare `host:port`.
+    pub tls: bool,
+    /// Which certificates a TLS server may present.
+    pub trust: Trust,
+    /// The server's password, for a server that asks for one.
+    pub password: Option<Secret>,
+}
+
+impl Destination {
+    /// A plain `host:port`, trusting the system's authorities should it say `chats://`.
+    pub fn plain(server: impl Into<String>) -> Destination {
+        Destination { server: server.into(), tls: false, trust: Trust::System, password: None }
+    }
+}
+
+/// A password, kept out of `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Secret {
+    /// The first line of `path`, without its line ending: what `--password-file` holds.
+    pub fn read(path: &std::path::Path) -> Result<Secret, String> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            format!("cannot read the password file {}: {error}", path.display())
+        })?;
+        let line = text.lines().next().unwrap_or("");
+        if line.is_empty() {
+            return Err(format!("the password file {} is empty", path.display()));
+        }
+        Ok(Secret(line.to_string()))
+    }
+}
+
 /// How the client was asked to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Where the server listens, `host:port`.
-    pub server: String,
+    /// Where the server is.
+    pub destination: Destination,
     /// The nickname to try first; without one the client asks for it.
     pub nick: Option<String>,
     /// The file the line history is kept in across runs; `None` keeps none.
@@ -72,14 +118,61 @@ impl From<ClientError> for ChatError {
     }
 }
 
-/// Connects to `server` and waits for its nickname request.
-pub async fn connect(server: &str) -> Result<Client, ChatError> {
+/// Connects to the server (over TLS if asked), gives its password if it asks for one, and
+/// waits for its nickname request.
+pub async fn connect(destination: &Destination) -> Result<Client, ChatError> {
+    connect_asking(destination, |_| None).await
+}
+
+/// [`connect`], asking `ask` for the password when the server wants one the destination
+/// does not have, or after a wrong one (whose refusal `ask` is shown); `ask` returning
+/// `None` gives up.
+pub async fn connect_asking(
+    destination: &Destination,
+    mut ask: impl FnMut(Option<&str>) -> Option<String>,
+) -> Result<Client, ChatError> {
+    let mut client = reach(destination).await?;
+    let failed = |reason: String| ChatError::Connect { server: destination.server.clone(), reason };
+    let mut given = destination.password.clone().map(|secret| secret.0);
+    let mut wrong: Option<String> = None;
+    while client.asks_password {
+        let Some(password) = given.take().or_else(|| ask(wrong.as_deref())) else {
+            let reason = wrong.unwrap_or_else(|| {
+                "the server asks for a password: give --password-file FILE".to_string()
+            });
+            return Err(failed(reason));
+        };
+        match client.password(&password).await {
+            Ok(()) => {}
+            Err(ClientError::Refused { code: ErrorCode::BadPassword, text }) => {
+                wrong = Some(sanitize(&text).into_owned());
+            }
+            Err(ClientError::Refused { text, .. }) => return Err(failed(sanitize(&text).into())),
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(client)
+}
+
+/// Connects (over TLS if asked) and waits until the server asks for something.
+async fn reach(destination: &Destination) -> Result<Client, ChatError> {
+    let server = destination.server.as_str();
+    let failed = |reason: String| ChatError::Connect { server: server.to_string(), reason };
+    let target = Target::parse(server, destination.tls).map_err(failed)?;
+    let connecting = async {
+        match target.tls {
+            false => Client::connect(target.addr.as_str()).await,
+            true => {
+                let connector = destination.trust.connector().map_err(tls_setup)?;
+                Client::connect_tls(target.addr.as_str(), target.host(), &connector).await
+            }
+        }
+    };
     let timeout = async {
         Timer::after(CONNECT_TIMEOUT).await;
         Err(ClientError::Io(io::ErrorKind::TimedOut.into()))
     };
-    let failed = |reason: String| ChatError::Connect { server: server.to_string(), reason };
-    match future::or(Client::connect(server), timeout).await {
+    match future::or(connecting, timeout).await {
         Ok(client) => Ok(client),
         Err(ClientError::Io(error)) => Err(failed(describe(&error))),
         // Refused before any nickname: the server is full, or this address has too many.
@@ -88,8 +181,16 @@ pub async fn connect(server: &str) -> Result<Client, ChatError> {
     }
 }
 
-/// A socket error in a few words.
+/// A TLS set-up failure (an unreadable CA file, no system authorities) as a client error.
+fn tls_setup(reason: String) -> ClientError {
+    ClientError::Io(io::Error::new(io::ErrorKind::InvalidInput, reason))
+}
+
+/// A socket or TLS error in a few words.
 pub fn describe(error: &io::Error) -> String {
+    if let Some(tls) = describe_tls(error) {
+        return tls;
+    }
     match error.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused (is the server running?)".into(),
         io::ErrorKind::ConnectionReset => "connection reset by the server".into(),
@@ -101,9 +202,5 @@ pub fn describe(error: &io::Error) -> String {
 /// Where the history is kept unless told otherwise: `$XDG_DATA_HOME/smolchat/history`, or
 /// `~/.local/share/smolchat/history`; `None` when there is no home directory.
 pub fn default_history_path() -> Option<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .filter(|dir| dir.is_absolute())
-        .or_else(|| home::home_dir().map(|home| home.join(".local").join("share")))?;
-    Some(data.join("smolchat").join("history"))
+    Some(crate::paths::default_data_dir()?.join("history"))
 }

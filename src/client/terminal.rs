@@ -21,7 +21,7 @@ use super::editor::{Editor, Typed};
 use super::incoming::Incoming;
 use super::input::{Input, CLIENT_HELP};
 use super::render::{clean, same_name, Renderer, Style};
-use super::session::{connect, ChatError, Options};
+use super::session::{connect_asking, ChatError, Options};
 use super::wake::Wake;
 use crate::proto::chat::{sanitize, Command, Line};
 
@@ -38,13 +38,22 @@ const ROOM_TIMEOUT: Duration = Duration::from_secs(1);
 /// Runs the interactive client until the person leaves or the connection ends.
 pub fn run(options: &Options) -> Result<(), ChatError> {
     let mut editor = Editor::open(options.history.clone())?;
-    let mut client = smol::block_on(connect(&options.server))?;
+    let mut client = smol::block_on(connect_asking(&options.destination, ask_password))?;
     let Some(welcome) = choose_nick(&mut editor, &mut client, options.nick.as_deref())? else {
         return Ok(());
     };
     let result = chat(&mut editor, client, &welcome, options.timestamps);
     editor.save_history();
     result
+}
+
+/// Asks the person for the server's password without echoing it, after saying why the
+/// last one was refused; `None` if the terminal cannot be read.
+fn ask_password(wrong: Option<&str>) -> Option<String> {
+    if let Some(reason) = wrong {
+        eprintln!("!!! {reason}");
+    }
+    rpassword::prompt_password("server password: ").ok()
 }
 
 /// Registers `first`, or asks for a nickname until one is accepted; `None` if the person

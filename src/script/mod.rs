@@ -14,6 +14,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::client::Destination;
+
 pub use parse::ParseError;
 pub use run::{run, Failure};
 
@@ -51,8 +53,8 @@ pub enum Action {
 /// How to run a script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptOptions {
-    /// Where the server listens.
-    pub server: String,
+    /// Where the server is.
+    pub destination: Destination,
     /// The bot's nickname; [`run_file`] defaults it to the file's name without extension.
     pub nick: Option<String>,
     /// How long each `/expect` (and the final wait for the server to close) may take.

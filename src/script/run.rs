@@ -72,7 +72,7 @@ impl<'a> Bot<'a> {
     async fn join(options: &ScriptOptions, out: &'a mut dyn Write) -> Result<Bot<'a>, String> {
         let nick = options.nick.as_deref().filter(|nick| !nick.trim().is_empty());
         let nick = nick.ok_or("a bot needs a nickname (--nick)")?;
-        let mut client = connect(&options.server).await.map_err(|e| e.to_string())?;
+        let mut client = connect(&options.destination).await.map_err(|e| e.to_string())?;
         let welcome = client.register(nick).await.map_err(|e| ChatError::from(e).to_string())?;
         let (events, sender) = client.split();
         let renderer = Renderer::new(&welcome.nick, Style::PLAIN);

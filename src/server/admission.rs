@@ -1,22 +1,17 @@
-//! Who gets in: the connection limits (the whole server's, and each address's), the ticket
-//! an admitted connection holds while it lasts, and the polite refusal of the rest.
+//! Who gets in: the connection limits (the whole server's, and each address's), and the
+//! ticket an admitted connection holds while it lasts.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use async_channel::{Receiver, Sender};
-use async_net::TcpStream;
-use futures_lite::{future, AsyncWriteExt};
-use smol::Timer;
 
+use super::password::ServerPassword;
 use super::Config;
 use crate::core::Chat;
-
-/// How long a refused connection is given to receive its error line.
-const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Which connection limit a newcomer hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +38,9 @@ pub struct Shared {
     clients: AtomicUsize,
     /// Open connections per address, checked against `max_per_ip`.
     per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// The password every client must give (`--password-file`), with each address's
+    /// budget of wrong ones; `None` lets anyone in.
+    pub password: Option<ServerPassword>,
     /// Never sent on; closes when the server stops, waking every reader.
     pub stop: Receiver<()>,
 }
@@ -72,11 +70,13 @@ impl Drop for Ticket {
 }
 
 impl Shared {
-    /// The state for a server with `config`, stopped when `stop` closes.
-    pub fn new(config: Config, stop: Receiver<()>) -> Shared {
+    /// The state for a server with `config`, stopped when `stop` closes. The password
+    /// file, if any, is read now: an error names it, and the server does not start.
+    pub fn new(config: Config, stop: Receiver<()>) -> io::Result<Shared> {
+        let password = ServerPassword::load(&config)?;
         let chat = Chat::new(config.limits());
         let (clients, per_ip) = (AtomicUsize::new(0), Mutex::new(HashMap::new()));
-        Shared { config, chat, clients, per_ip, stop }
+        Ok(Shared { config, chat, clients, per_ip, password, stop })
     }
 
     /// Admits a connection from `peer`, or says which limit it hits. `alive` is held by
@@ -110,18 +110,4 @@ impl Shared {
         *count += 1;
         Ok(())
     }
-}
-
-/// Writes `line` (the protocol's refusal) to a connection that is not admitted, then
-/// closes it.
-pub async fn refuse(mut stream: TcpStream, line: Vec<u8>) {
-    let write = async {
-        let _ = stream.write_all(&line).await;
-        let _ = stream.flush().await;
-    };
-    future::or(write, async {
-        Timer::after(REFUSAL_TIMEOUT).await;
-    })
-    .await;
-    let _ = stream.shutdown(Shutdown::Both);
 }

@@ -1,5 +1,6 @@
 //! The server's limits: every one a field with a default and a command-line flag.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
@@ -92,6 +93,13 @@ pub struct Config {
     /// The network's name, announced to IRC clients (`ISUPPORT NETWORK`).
     #[arg(long, default_value = DEFAULT_NETWORK, value_parser = parse_server_name)]
     pub network_name: String,
+
+    /// The file holding the server password: its first line, without the line ending.
+    /// Chat clients are asked for it before their nickname, IRC clients send it with
+    /// `PASS`. Without it, anyone may connect.
+    #[arg(long, value_name = "FILE")]
+    // A file rather than the password itself, which `ps` would show to everyone.
+    pub password_file: Option<PathBuf>,
 }
 
 /// The network name unless told otherwise.
@@ -161,6 +169,7 @@ impl Default for Config {
             max_topic: 300,
             server_name: host_name(),
             network_name: DEFAULT_NETWORK.to_string(),
+            password_file: None,
         }
     }
 }
@@ -204,6 +213,7 @@ mod tests {
             "--max-topic=12",
             "--server-name=irc.example.org",
             "--network-name=Example",
+            "--password-file=/etc/smolchat/password",
         ]);
         let want = Config {
             max_line: 100,
@@ -225,6 +235,7 @@ mod tests {
             max_topic: 12,
             server_name: "irc.example.org".into(),
             network_name: "Example".into(),
+            password_file: Some(PathBuf::from("/etc/smolchat/password")),
         };
         assert_eq!(flags.config, want);
     }

@@ -7,8 +7,14 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::str::FromStr;
 
 use async_net::TcpListener;
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Socket, Type};
 use thiserror::Error;
+
+use super::tls::Tls;
+
+/// Why a TLS listener could not start.
+const NO_CERTIFICATE: &str =
+    "a TLS listener needs a certificate: give --tls-cert FILE and --tls-key FILE, or --tls-self-signed";
 
 /// Connections the kernel may hold completed but not yet accepted. The standard library
 /// asks for 128, after which every further simultaneous connect waits a whole second for
@@ -27,12 +33,25 @@ pub fn default_listeners() -> Vec<ListenSpec> {
     ]
 }
 
-/// What a listener speaks.
+/// What a listener speaks, and whether over TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     /// The smolchat line protocol over plain TCP.
     Chat,
     /// IRC (RFC 1459/2812 as modern clients speak it) over plain TCP.
+    Irc,
+    /// The line protocol over TLS.
+    Chats,
+    /// IRC over TLS (conventionally port 6697).
+    Ircs,
+}
+
+/// The protocols a session can speak, whatever carries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The smolchat line protocol.
+    Chat,
+    /// IRC.
     Irc,
 }
 
@@ -42,7 +61,22 @@ impl Scheme {
         match self {
             Scheme::Chat => "chat",
             Scheme::Irc => "irc",
+            Scheme::Chats => "chats",
+            Scheme::Ircs => "ircs",
         }
+    }
+
+    /// The protocol its sessions speak.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            Scheme::Chat | Scheme::Chats => Protocol::Chat,
+            Scheme::Irc | Scheme::Ircs => Protocol::Irc,
+        }
+    }
+
+    /// True when connections are encrypted.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Scheme::Chats | Scheme::Ircs)
     }
 }
 
@@ -62,7 +96,7 @@ pub enum SpecError {
     #[error("{0:?} is not SCHEME://HOST:PORT (for example chat://127.0.0.1:55555)")]
     NoScheme(String),
     /// A scheme this server does not speak.
-    #[error("unknown scheme {0:?}: this server listens on chat:// and irc://")]
+    #[error("unknown scheme {0:?}: this server listens on chat://, irc://, chats:// and ircs://")]
     UnknownScheme(String),
     /// Nothing after the `://`.
     #[error("{0:?} has no address after the scheme")]
@@ -77,6 +111,8 @@ impl FromStr for ListenSpec {
         let scheme = match scheme {
             "chat" => Scheme::Chat,
             "irc" => Scheme::Irc,
+            "chats" => Scheme::Chats,
+            "ircs" => Scheme::Ircs,
             other => return Err(SpecError::UnknownScheme(other.into())),
         };
         if addr.is_empty() {
@@ -93,28 +129,53 @@ impl fmt::Display for ListenSpec {
 }
 
 /// A bound listener, ready for [`run`](super::run).
-#[derive(Debug)]
 pub struct Listener {
     /// What it speaks.
     pub scheme: Scheme,
     /// The socket.
     pub tcp: TcpListener,
+    /// The certificate of a TLS listener.
+    pub tls: Option<Tls>,
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener").field("scheme", &self.scheme).field("tcp", &self.tcp).finish()
+    }
 }
 
 impl Listener {
     /// A chat listener on a socket bound by the caller (a test on `127.0.0.1:0`).
     pub fn chat(tcp: TcpListener) -> Listener {
-        Listener { scheme: Scheme::Chat, tcp }
+        Listener { scheme: Scheme::Chat, tcp, tls: None }
     }
 
     /// An IRC listener on a socket bound by the caller.
     pub fn irc(tcp: TcpListener) -> Listener {
-        Listener { scheme: Scheme::Irc, tcp }
+        Listener { scheme: Scheme::Irc, tcp, tls: None }
     }
 
-    /// Binds `spec`.
-    pub fn bind(spec: &ListenSpec) -> io::Result<Listener> {
-        Ok(Listener { scheme: spec.scheme, tcp: bind(&spec.addr)? })
+    /// A TLS listener (`chats://` or `ircs://` by `protocol`) on a socket bound by the
+    /// caller, presenting `tls`.
+    pub fn tls(protocol: Protocol, tcp: TcpListener, tls: Tls) -> Listener {
+        let scheme = match protocol {
+            Protocol::Chat => Scheme::Chats,
+            Protocol::Irc => Scheme::Ircs,
+        };
+        Listener { scheme, tcp, tls: Some(tls) }
+    }
+
+    /// Binds `spec`; a TLS scheme needs the certificate `tls`, and is refused without one
+    /// before anything is bound.
+    pub fn bind(spec: &ListenSpec, tls: Option<&Tls>) -> io::Result<Listener> {
+        let tls = match (spec.scheme.is_tls(), tls) {
+            (false, _) => None,
+            (true, Some(tls)) => Some(tls.clone()),
+            (true, None) => {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, NO_CERTIFICATE))
+            }
+        };
+        Ok(Listener { scheme: spec.scheme, tcp: bind(&spec.addr)?, tls })
     }
 
     /// Where it listens, as a spec with the port it got.
@@ -136,7 +197,8 @@ pub fn bind(addr: &str) -> io::Result<TcpListener> {
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::STREAM, Some(socket2::Protocol::TCP))?;
     // A restarted server can take its port back while old connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
     socket.bind(&addr.into())?;

@@ -4,18 +4,29 @@
 //! `run(listeners, config, shutdown)` is the whole server; the binary only parses flags and
 //! binds, and the tests start the same thing on `127.0.0.1:0`.
 //!
-//! - [`listener`]: which protocol a port speaks, and binding it.
-//! - `admission`: connection limits, and the ticket an admitted connection holds.
+//! - [`listener`]: which protocol a port speaks (and whether over TLS), and binding it.
+//! - `flags`: the command line.
+//! - `admission`: connection limits, and the ticket an admitted connection holds;
+//!   `refusal`: the polite refusal of the rest.
+//! - `password`: the server password (`--password-file`) and each address's budget of
+//!   wrong ones.
+//! - [`tls`]: the certificate TLS listeners present, reloadable; `tls_accept`: the
+//!   handshake of one connection.
 //! - `transport`: connections as read and write halves; `writer`: the task that writes one.
 //! - `session`: one adapter per protocol, turning its lines into core calls and back.
 
 mod admission;
 mod config;
 mod fd_limit;
+mod flags;
 mod flood;
 pub mod listener;
+mod password;
+mod refusal;
 mod session;
 mod threads;
+pub mod tls;
+mod tls_accept;
 mod transport;
 mod writer;
 
@@ -32,10 +43,13 @@ use tracing::{info, warn};
 
 pub use config::{parse_default_room, Config, DEFAULT_ROOM};
 pub use fd_limit::{raise_open_files, SPARE_FDS};
+pub use flags::ServerFlags;
 pub use listener::{
-    bind, default_listeners, ListenSpec, Listener, Scheme, DEFAULT_IRC, LISTEN_BACKLOG,
+    bind, default_listeners, ListenSpec, Listener, Protocol, Scheme, DEFAULT_IRC, LISTEN_BACKLOG,
 };
+pub use password::{Password, PasswordError, MAX_PASSWORD};
 pub use threads::size_executor;
+pub use tls::{CertFiles, Tls, TlsError};
 
 use admission::Shared;
 use transport::Tcp;
@@ -53,7 +67,7 @@ pub async fn run(
     let (stop_tx, stop) = async_channel::bounded(1);
     let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
     let grace = config.shutdown_grace;
-    let shared = Arc::new(Shared::new(config, stop));
+    let shared = Arc::new(Shared::new(config, stop)?);
     for listener in &listeners {
         info!("listening on {}", listener.local_spec()?);
     }
@@ -87,7 +101,7 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, alive: Sender<()>)
     loop {
         match listener.tcp.accept().await {
             Ok((stream, peer)) => {
-                start(listener.scheme, stream, peer, &shared, &alive);
+                start(&listener, stream, peer, &shared, &alive);
                 // Under a connection flood, let the connections (and the shutdown) run.
                 future::yield_now().await;
             }
@@ -99,10 +113,10 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, alive: Sender<()>)
     }
 }
 
-/// Starts the session for a connection, in the protocol its listener speaks, or refuses it
-/// when a connection limit is reached.
+/// Starts the session for a connection, in the protocol its listener speaks and over TLS
+/// if it says so, or refuses it when a connection limit is reached.
 fn start(
-    scheme: Scheme,
+    listener: &Listener,
     stream: async_net::TcpStream,
     peer: SocketAddr,
     shared: &Arc<Shared>,
@@ -110,21 +124,40 @@ fn start(
 ) {
     // Without this, small lines wait for delayed ACKs and p99 latency sits near 28 ms.
     let _ = stream.set_nodelay(true);
-    match shared.admit(peer, alive) {
-        Ok(ticket) => {
-            let session = match scheme {
-                Scheme::Chat => smol::spawn(session::chat::serve(Tcp::halves(stream), ticket)),
-                Scheme::Irc => smol::spawn(session::irc::serve(Tcp::halves(stream), ticket)),
-            };
-            session.detach();
+    let protocol = listener.scheme.protocol();
+    let tcp = Tcp::new(stream);
+    match (shared.admit(peer, alive), &listener.tls) {
+        (Ok(ticket), None) => smol::spawn(serve(protocol, tcp.halves(), ticket)).detach(),
+        (Ok(ticket), Some(tls)) => {
+            let (acceptor, timeout) = (tls.acceptor(), shared.config.handshake_timeout);
+            smol::spawn(async move {
+                if let Ok(halves) = tls_accept::accept(acceptor, tcp, protocol, peer, timeout).await
+                {
+                    serve(protocol, halves, ticket).await;
+                }
+            })
+            .detach();
         }
-        Err(full) => {
+        (Err(full), tls) => {
             warn!(%peer, ?full, "refused");
-            let line = match scheme {
-                Scheme::Chat => session::chat::refusal(full),
-                Scheme::Irc => session::irc::refusal(full, peer),
+            let line = match protocol {
+                Protocol::Chat => session::chat::refusal(full),
+                Protocol::Irc => session::irc::refusal(full, peer),
             };
-            smol::spawn(admission::refuse(stream, line)).detach();
+            let acceptor = tls.as_ref().map(|tls| tls.acceptor());
+            smol::spawn(refusal::refuse(tcp, acceptor, line)).detach();
         }
+    }
+}
+
+/// Serves one client in `protocol` over `halves`.
+async fn serve<R, W>(protocol: Protocol, halves: transport::Halves<R, W>, ticket: admission::Ticket)
+where
+    R: futures_lite::AsyncRead + Unpin + Send + 'static,
+    W: futures_lite::AsyncWrite + Unpin + Send + 'static,
+{
+    match protocol {
+        Protocol::Chat => session::chat::serve(halves, ticket).await,
+        Protocol::Irc => session::irc::serve(halves, ticket).await,
     }
 }

@@ -7,7 +7,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncRead, AsyncWrite};
+use futures_rustls::server::TlsStream;
 use smol::Async;
 
 use crate::core::Cut;
@@ -31,17 +33,41 @@ pub struct Halves<R, W> {
 #[derive(Clone)]
 pub struct Tcp(Arc<Async<TcpStream>>);
 
+/// A TLS connection's halves: both take turns on the one encrypted stream, which is
+/// locked only while a read or a write is polled.
+pub type TlsHalves = Halves<ReadHalf<TlsStream<Tcp>>, WriteHalf<TlsStream<Tcp>>>;
+
 impl Tcp {
-    /// Splits an accepted stream into its halves.
-    pub fn halves(stream: async_net::TcpStream) -> Halves<Tcp, Tcp> {
-        let tcp = Tcp(stream.into());
-        Halves { reader: tcp.clone(), writer: tcp.clone(), cut: Arc::new(tcp) }
+    /// Takes an accepted stream.
+    pub fn new(stream: async_net::TcpStream) -> Tcp {
+        Tcp(stream.into())
+    }
+
+    /// Splits a plain connection into its halves.
+    pub fn halves(self) -> Halves<Tcp, Tcp> {
+        Halves { reader: self.clone(), writer: self.clone(), cut: Arc::new(self) }
+    }
+
+    /// Splits an encrypted connection over `tcp` into its halves; cutting it cuts `tcp`.
+    pub fn tls_halves(stream: TlsStream<Tcp>, tcp: Tcp) -> TlsHalves {
+        let (reader, writer) = futures_lite::io::split(stream);
+        Halves { reader, writer, cut: Arc::new(tcp) }
+    }
+
+    /// Reads the first bytes without taking them.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.peek(buf).await
+    }
+
+    /// Shuts the connection down both ways.
+    pub fn close_both(&self) {
+        let _ = self.0.get_ref().shutdown(Shutdown::Both);
     }
 }
 
 impl Cut for Tcp {
     fn cut(&self) {
-        let _ = self.0.get_ref().shutdown(Shutdown::Both);
+        self.close_both();
     }
 
     fn stop_reading(&self) {

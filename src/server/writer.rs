@@ -29,6 +29,11 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(queue: Queue, mut out: W) {
                 out.write_all(&batch).await
             }
         };
+        // A TLS stream may keep encrypted bytes back until flushed; TCP's flush is free.
+        let written = match written {
+            Ok(()) => out.flush().await,
+            failed => failed,
+        };
         if written.is_err() {
             queue.abort();
             return;

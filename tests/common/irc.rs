@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_net::TcpStream;
 use futures_lite::io::BufReader;
-use futures_lite::{AsyncBufReadExt, AsyncWriteExt};
+use futures_lite::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt};
 use smolchat::server::Config;
 
 use super::{quick, within, TestServer};
@@ -108,9 +108,9 @@ static MARKS: AtomicU64 = AtomicU64::new(0);
 /// A raw IRC connection.
 pub struct Irc {
     /// The server's lines, buffered.
-    reader: BufReader<TcpStream>,
-    /// The same socket, for writing.
-    writer: TcpStream,
+    reader: BufReader<Box<dyn AsyncRead + Send + Unpin>>,
+    /// The same connection, for writing.
+    writer: Box<dyn AsyncWrite + Send + Unpin>,
     /// The nickname it registered (or last asked for).
     pub nick: String,
 }
@@ -124,7 +124,15 @@ impl Irc {
 
     /// A client over a socket the test connected itself.
     pub fn over(stream: TcpStream) -> Irc {
-        Irc { reader: BufReader::new(stream.clone()), writer: stream, nick: "*".into() }
+        Irc::over_halves(Box::new(stream.clone()), Box::new(stream))
+    }
+
+    /// A client over any connection's halves (a TLS one, say).
+    pub fn over_halves(
+        reader: Box<dyn AsyncRead + Send + Unpin>,
+        writer: Box<dyn AsyncWrite + Send + Unpin>,
+    ) -> Irc {
+        Irc { reader: BufReader::new(reader), writer, nick: "*".into() }
     }
 
     /// Connects and registers as `nick` with `NICK` and `USER`, without `CAP`; returns the
@@ -187,6 +195,8 @@ impl Irc {
     /// Sends bytes as they are.
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         within("irc send", self.writer.write_all(bytes)).await.expect("send");
+        // Over TLS the bytes may wait to be encrypted until flushed.
+        within("irc flush", self.writer.flush()).await.expect("flush");
     }
 
     /// The next line, or `None` at the end of the connection.

@@ -2,9 +2,12 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod binary;
 pub mod irc;
+pub mod password;
 #[cfg(unix)]
 pub mod programs;
+pub mod tls;
 
 use std::future::Future;
 use std::io;

@@ -53,6 +53,13 @@ pub enum ErrorCode {
     LineTimeout,
     /// A `PING` went unanswered: disconnected.
     PingTimeout,
+    /// The answer to `PASS` was not the server password; it is asked again.
+    BadPassword,
+    /// Too many wrong passwords from this IP address: disconnected, and refused until
+    /// the address's budget refills.
+    TooManyPasswords,
+    /// Plain text at a TLS listener (`chats://`): told once, then closed.
+    TlsRequired,
     /// A code this version does not know, kept as sent.
     Other(String),
 }
@@ -82,6 +89,9 @@ const CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::Flood, "flood"),
     (ErrorCode::LineTimeout, "line-timeout"),
     (ErrorCode::PingTimeout, "ping-timeout"),
+    (ErrorCode::BadPassword, "bad-password"),
+    (ErrorCode::TooManyPasswords, "too-many-passwords"),
+    (ErrorCode::TlsRequired, "tls-required"),
 ];
 
 impl ErrorCode {

@@ -18,6 +18,9 @@ pub const PROTOCOL_VERSION: u32 = 2;
 /// typed as message text, so nobody can make a line appear to come from someone else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
+    /// `PASS hint`: a server with a password asks for it, before `NICK`; the client
+    /// answers with the password alone, and is asked again after a wrong one.
+    PassRequest,
     /// `NICK hint`: the server asks for a nickname (the client answers with it alone).
     NickRequest,
     /// `WELCOME nick online online smolchat/VERSION`: registration succeeded.
@@ -203,6 +206,7 @@ impl Line {
         let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
         let fields = Fields { kind: keyword(kind), rest };
         let parsed = match kind {
+            "PASS" => Line::PassRequest,
             "NICK" => Line::NickRequest,
             "WELCOME" => fields.welcome()?,
             "MSG" => {
@@ -355,6 +359,7 @@ impl fmt::Display for Line {
     /// The wire form, without the `\n`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Line::PassRequest => write!(f, "PASS enter the server password"),
             Line::NickRequest => write!(f, "NICK choose a nickname"),
             Line::Welcome { nick, online, protocol } => {
                 write!(f, "WELCOME {nick} {online} online smolchat/{protocol}")
@@ -393,6 +398,7 @@ mod tests {
 
     fn every_kind() -> Vec<Line> {
         vec![
+            Line::PassRequest,
             Line::NickRequest,
             Line::Welcome { nick: s("zoë"), online: 3, protocol: PROTOCOL_VERSION },
             Line::Message { room: s("#a"), from: s("alice"), text: s("hello  world\tand /x") },

@@ -1,11 +1,12 @@
 //! The smolchat line protocol, for both sides: lines on the wire <-> typed messages. Pure,
 //! no I/O.
 //!
-//! UTF-8 text lines ending in `\n` (`\r\n` accepted). The server asks for a nickname with
-//! a `NICK` line, the client answers with the nickname alone, and from then on a client
-//! line is a [`Command`] and a server line is a [`Line`]; [`encode`] writes the core's
-//! events as lines. `docs/PROTOCOL.md` is the prose version of this module; a change to
-//! one is a change to the other.
+//! UTF-8 text lines ending in `\n` (`\r\n` accepted). A server with a password asks for it
+//! with a `PASS` line ([`Line::PassRequest`]) and the client answers with the password alone;
+//! then the server asks for a nickname with a `NICK` line, the client answers with the
+//! nickname alone, and from then on a client line is a [`Command`] and a server line is a
+//! [`Line`]; [`encode`] writes the core's events as lines. `docs/PROTOCOL.md` is the prose
+//! version of this module; a change to one is a change to the other.
 
 mod command;
 mod encode;

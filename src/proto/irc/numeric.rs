@@ -63,6 +63,7 @@ pub const ERR_NOTONCHANNEL: &str = "442";
 pub const ERR_NOTREGISTERED: &str = "451";
 pub const ERR_NEEDMOREPARAMS: &str = "461";
 pub const ERR_ALREADYREGISTERED: &str = "462";
+pub const ERR_PASSWDMISMATCH: &str = "464";
 pub const ERR_UNKNOWNMODE: &str = "472";
 pub const ERR_BADCHANNAME: &str = "479";
 pub const ERR_CHANOPRIVSNEEDED: &str = "482";

@@ -1,5 +1,6 @@
-//! Registration: the server asks for a nickname until a valid, free one is given, then
-//! welcomes the newcomer and puts it in the default room.
+//! Registration: the server asks for its password if it has one (`password`), then for a
+//! nickname until a valid, free one is given, then welcomes the newcomer and puts it in
+//! the default room.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +35,16 @@ fn arrival_lines(nick: &Nick, arrival: Arrival<'_>) -> Vec<u8> {
     bytes
 }
 
+/// What the client sent in answer to one of the handshake's requests.
+pub(super) enum Answer {
+    /// A line of text, to act on.
+    Line(String),
+    /// A refused line, answered: wait for the next.
+    Again,
+    /// The connection is going away (gone, too slow, flooding, or the server is stopping).
+    GiveUp,
+}
+
 /// What one nickname attempt came to.
 enum Attempt {
     /// Registered.
@@ -45,32 +56,22 @@ enum Attempt {
 }
 
 impl<R: AsyncRead + Unpin> Session<R> {
-    /// Asks for a nickname until a valid, free one is given; `None` if the client never
-    /// gives one (it left, timed out, flooded, or the server stopped).
+    /// Asks for the server password, if there is one, then for a nickname until a valid,
+    /// free one is given; `None` if the client never gets that far (it left, timed out,
+    /// flooded, gave too many wrong passwords, or the server stopped).
     pub(super) async fn handshake(&mut self) -> Option<Arc<Person>> {
+        // One deadline for the whole handshake, password and nickname.
         let deadline = Instant::now() + self.link.ticket.shared.config.handshake_timeout;
-        self.reply(&Line::NickRequest);
+        if self.link.ticket.shared.password.is_some() && !self.password(deadline).await {
+            return None;
+        }
+        let request = Line::NickRequest.encode();
+        self.link.reply(request.clone());
         loop {
-            let line = match self.link.next_input(deadline).await {
-                Input::Line(line) => line,
-                Input::Refused(refusal) => {
-                    match self.flood_check() {
-                        Verdict::Accept => {
-                            self.refuse(refusal);
-                            self.reply(&Line::NickRequest);
-                        }
-                        Verdict::Drop { .. } => {}
-                        Verdict::Disconnect => return None,
-                    }
-                    future::yield_now().await;
-                    continue;
-                }
-                Input::Alarm(_) => return self.too_slow(),
-                Input::Stopped => {
-                    self.bye();
-                    return None;
-                }
-                Input::Closed => return None,
+            let line = match self.answer(deadline, &request, "no nickname chosen in time").await {
+                Answer::Line(line) => line,
+                Answer::Again => continue,
+                Answer::GiveUp => return None,
             };
             match self.attempt(&line).await {
                 Attempt::Welcome(person) => return Some(person),
@@ -80,6 +81,36 @@ impl<R: AsyncRead + Unpin> Session<R> {
             // Lines pipelined in one packet would otherwise all be answered before the
             // writer task got to send any of the answers.
             future::yield_now().await;
+        }
+    }
+
+    /// Waits for the client's answer to `request` (a line's bytes) until `deadline`. A
+    /// refused line counts against flood control and is answered, and the request is sent
+    /// again; `late` says what was not done in time, should the deadline pass.
+    pub(super) async fn answer(&mut self, deadline: Instant, request: &[u8], late: &str) -> Answer {
+        match self.link.next_input(deadline).await {
+            Input::Line(line) => Answer::Line(line),
+            Input::Refused(refusal) => {
+                match self.flood_check() {
+                    Verdict::Accept => {
+                        self.refuse(refusal);
+                        self.link.reply(request.to_vec());
+                    }
+                    Verdict::Drop { .. } => {}
+                    Verdict::Disconnect => return Answer::GiveUp,
+                }
+                future::yield_now().await;
+                Answer::Again
+            }
+            Input::Alarm(_) => {
+                self.too_slow(late);
+                Answer::GiveUp
+            }
+            Input::Stopped => {
+                self.bye();
+                Answer::GiveUp
+            }
+            Input::Closed => Answer::GiveUp,
         }
     }
 
@@ -149,12 +180,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
         }
     }
 
-    /// The client took too long to choose a nickname.
-    fn too_slow(&mut self) -> Option<Arc<Person>> {
-        info!(peer = %self.link.ticket.peer, "disconnected: no nickname in time");
-        let text = "no nickname chosen in time; goodbye".to_string();
-        self.error(ErrorCode::HandshakeTimeout, text);
-        None
+    /// The client took too long to finish the handshake; `late` says what it did not do.
+    fn too_slow(&mut self, late: &str) {
+        info!(peer = %self.link.ticket.peer, "disconnected: {late}");
+        self.error(ErrorCode::HandshakeTimeout, format!("{late}; goodbye"));
     }
 
     /// Tells the client why its nickname is not valid.

@@ -1,8 +1,10 @@
-//! The chat protocol's session: the nickname handshake, then the loop that turns a
-//! client's lines into calls on the core, until it leaves.
+//! The chat protocol's session: the handshake (the server password if there is one, then
+//! the nickname), then the loop that turns a client's lines into calls on the core, until
+//! it leaves.
 
 mod commands;
 mod handshake;
+mod password;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Registration: capability negotiation (`CAP LS 302`, `CAP REQ`, `CAP END`), `PASS`,
 //! `NICK` and `USER`, then the welcome burst: `001` to `005`, the user counts and the
-//! message of the day.
+//! message of the day. A server with a password registers nobody whose last `PASS` was
+//! not it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,6 +17,7 @@ use crate::proto::irc::{
     numeric::*, plain, quit_reason, Cap, CapRequest, IrcEncoder, Message, MessageError, Replies,
 };
 use crate::server::flood::Verdict;
+use crate::server::password::Charge;
 
 /// What a client has said of itself before it is registered.
 #[derive(Default)]
@@ -26,6 +28,12 @@ struct Pending {
     user: bool,
     /// True from `CAP LS` or `CAP REQ` until `CAP END`: registration waits for it.
     negotiating: bool,
+    /// Whether the last `PASS` was the server password (`None`: no `PASS` yet). Only
+    /// the verdict is kept, never the attempt.
+    pass: Option<bool>,
+    /// The password was accepted at a registration attempt, so a nickname refused then
+    /// does not cost the client another.
+    admitted: bool,
 }
 
 /// What one message before registration came to.
@@ -94,8 +102,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         }
         match message.command.as_str() {
             "CAP" => self.cap(&message, pending, "*"),
-            // The server password arrives with a later issue; until then any is accepted.
-            "PASS" => {}
+            "PASS" => self.pass(&message, pending),
             "NICK" => self.propose_nick(&message, pending),
             "USER" => self.user(&message, pending),
             "PING" => self.ping(&message, "*"),
@@ -110,6 +117,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
         }
         if pending.nick.is_some() && pending.user && !pending.negotiating {
+            if !self.admit_password(pending) {
+                return Step::GiveUp;
+            }
             return self.claim(pending).await;
         }
         Step::Continue
@@ -119,6 +129,47 @@ impl<R: AsyncRead + Unpin> Session<R> {
     fn flooded(&self) -> Step {
         self.close_link(&quit_reason(&Departure::Flood));
         Step::GiveUp
+    }
+
+    /// `PASS password` before registration: with a server password, whether it matches
+    /// is kept for registration (`461` without a password); without one, it is ignored.
+    fn pass(&mut self, message: &Message<'_>, pending: &mut Pending) {
+        let shared = self.shared();
+        let Some(password) = &shared.password else { return };
+        match message.param(0).filter(|attempt| !attempt.is_empty()) {
+            Some(attempt) => pending.pass = Some(password.matches(attempt)),
+            None => self.numeric("*", ERR_NEEDMOREPARAMS, &["PASS"], Some("Not enough parameters")),
+        }
+    }
+
+    /// At registration, on a server with a password: true if the last `PASS` matched and
+    /// the address may still try; else `464` and the closing `ERROR`. A wrong password
+    /// counts against the address's budget; a missing one does not, since it guesses
+    /// nothing (and a client left without the password, reconnecting, would otherwise
+    /// lock out its neighbours).
+    fn admit_password(&mut self, pending: &mut Pending) -> bool {
+        let shared = self.shared();
+        let Some(password) = &shared.password else { return true };
+        if pending.admitted {
+            return true;
+        }
+        let ip = self.link.ticket.peer.ip();
+        let reason = match (password.spent(ip), pending.pass) {
+            (Some(_), _) => TOO_MANY_PASSWORDS,
+            (None, Some(true)) => {
+                pending.admitted = true;
+                return true;
+            }
+            (None, Some(false)) => match password.fail(ip) {
+                Charge::Again => "Bad password",
+                Charge::Spent { .. } => TOO_MANY_PASSWORDS,
+            },
+            (None, None) => "Bad password",
+        };
+        info!(peer = %self.link.ticket.peer, reason, "irc refused: password");
+        self.numeric("*", ERR_PASSWDMISMATCH, &[], Some("Password incorrect"));
+        self.close_link(reason);
+        false
     }
 
     /// `CAP LS|LIST|REQ|END`: before registration, `LS` and `REQ` hold registration
@@ -276,6 +327,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         self.send(replies);
     }
 }
+
+/// Why a client is closed whose address has given too many wrong passwords.
+const TOO_MANY_PASSWORDS: &str = "Too many failed passwords";
 
 /// The capabilities that decide how a client's lines are encoded, chosen once, at
 /// registration.

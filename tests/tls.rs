@@ -1,0 +1,204 @@
+//! TLS listeners, in process: chats:// and ircs:// into the same rooms as plain chat://,
+//! the client's verification (authority, name, dates, pinning) failing in one clear line,
+//! and hostile connections (plain text, silence, half a ClientHello) closed without cost.
+
+mod common;
+
+use std::time::Duration;
+
+use async_net::TcpStream;
+use common::irc::{irc_config, Irc};
+use common::tls::{Pki, TlsServer};
+use common::*;
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_rustls::rustls::pki_types::ServerName;
+use smolchat::client::{connect, Client, Destination, Trust};
+use smolchat::server::Config;
+
+/// A TLS destination at `addr` trusting `trust`.
+fn chats(addr: std::net::SocketAddr, trust: Trust) -> Destination {
+    Destination { server: format!("chats://{addr}"), tls: false, trust, password: None }
+}
+
+/// Connects over TLS and registers `nick`, settled in the lobby.
+async fn join_tls(destination: &Destination, nick: &str) -> Client {
+    let mut client = within("connect", connect(destination)).await.expect("connect over TLS");
+    within("register", client.register(nick)).await.expect("register");
+    settle(&mut client).await;
+    client
+}
+
+/// Why connecting to `destination` failed, as the client says it.
+async fn refusal(destination: &Destination) -> String {
+    match within("connect", connect(destination)).await {
+        Ok(_) => panic!("connecting to {} should fail", destination.server),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn chats_and_chat_clients_share_a_room() {
+    let pki = Pki::new("share");
+    smol::block_on(async {
+        let server = TlsServer::start(quick(), pki.localhost()).await;
+        let mut alice =
+            join_tls(&chats(server.chats, Trust::CaFile(pki.ca_file.clone())), "alice").await;
+        let (mut bob, _) = within("join", Client::join(server.chat, "bob")).await.expect("join");
+        settle(&mut bob).await;
+        alice.say("over TLS").await.expect("say");
+        wait_message(&mut bob, "alice", "over TLS").await;
+        bob.say("in the clear").await.expect("say");
+        wait_message(&mut alice, "bob", "in the clear").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn ircs_clients_register_and_hear_the_room() {
+    let pki = Pki::new("ircs");
+    smol::block_on(async {
+        let server = TlsServer::start(irc_config(), pki.localhost()).await;
+        let connector = Trust::CaFile(pki.ca_file.clone()).connector().expect("connector");
+        let tcp = TcpStream::connect(server.ircs).await.expect("connect");
+        let name = ServerName::try_from("127.0.0.1").expect("a name");
+        let tls = within("handshake", connector.connect(name, tcp)).await.expect("TLS");
+        let (reader, writer) = futures_lite::io::split(tls);
+        let mut irc = Irc::over_halves(Box::new(reader), Box::new(writer));
+        irc.register_as("carol").await;
+        irc.join("#lobby").await;
+        let alice =
+            join_tls(&chats(server.chats, Trust::CaFile(pki.ca_file.clone())), "alice").await;
+        alice.say("hello irc").await.expect("say");
+        irc.wait_line("alice's line", |m| m.is("PRIVMSG")).await.assert_from(
+            "alice",
+            "PRIVMSG",
+            &["#lobby", "hello irc"],
+        );
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_certificate_from_another_authority_is_refused_with_the_reason() {
+    let (pki, stranger) = (Pki::new("authority"), Pki::new("stranger"));
+    smol::block_on(async {
+        let server = TlsServer::start(quick(), pki.localhost()).await;
+        let why = refusal(&chats(server.chats, Trust::CaFile(stranger.ca_file.clone()))).await;
+        assert!(why.contains("not signed by an authority this client trusts"), "{why}");
+        assert!(why.contains("--tls-fingerprint"), "{why}");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_certificate_for_another_name_is_refused_naming_both() {
+    let pki = Pki::new("name");
+    smol::block_on(async {
+        let files = pki.issue("other", &["chat.example.org"], false);
+        let server = TlsServer::start(quick(), files).await;
+        let why = refusal(&chats(server.chats, Trust::CaFile(pki.ca_file.clone()))).await;
+        assert!(why.contains("is for chat.example.org, not for 127.0.0.1"), "{why}");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn an_expired_certificate_is_refused_with_its_date() {
+    let pki = Pki::new("expired");
+    smol::block_on(async {
+        let files = pki.issue("old", &["127.0.0.1"], true);
+        let server = TlsServer::start(quick(), files).await;
+        let why = refusal(&chats(server.chats, Trust::CaFile(pki.ca_file.clone()))).await;
+        assert!(why.contains("expired at 2020-01-01"), "{why}");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_pinned_fingerprint_is_trusted_alone() {
+    let pki = Pki::new("pinned");
+    smol::block_on(async {
+        // Pinning trusts the certificate itself: its name and issuer do not matter.
+        let files = pki.issue("pinned", &["chat.example.org"], false);
+        let server = TlsServer::start(quick(), files).await;
+        let pinned = Trust::pinned(&server.tls.fingerprint()).expect("a fingerprint");
+        join_tls(&chats(server.chats, pinned), "alice").await;
+        let wrong = Trust::pinned(&"AB".repeat(32)).expect("a fingerprint");
+        let why = refusal(&chats(server.chats, wrong)).await;
+        let want = format!("fingerprint {}, not the pinned AB:AB:", server.tls.fingerprint());
+        assert!(why.contains(&want), "{why}");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_tls_client_at_a_plain_port_is_told_so() {
+    let pki = Pki::new("plainport");
+    smol::block_on(async {
+        let server = TlsServer::start(quick(), pki.localhost()).await;
+        let why = refusal(&chats(server.chat, Trust::CaFile(pki.ca_file.clone()))).await;
+        assert!(why.contains("does not speak TLS here"), "{why}");
+        server.stop().await;
+    });
+}
+
+/// Everything the server sends until it closes the connection.
+async fn read_to_end(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    within("the server to close", stream.read_to_end(&mut bytes)).await.expect("read");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn plain_text_at_a_tls_port_is_answered_and_closed() {
+    let pki = Pki::new("plaintext");
+    smol::block_on(async {
+        let server = TlsServer::start(quick(), pki.localhost()).await;
+        let mut chat = TcpStream::connect(server.chats).await.expect("connect");
+        chat.write_all(b"alice\n").await.expect("send");
+        let said = read_to_end(&mut chat).await;
+        assert_eq!(said, "ERROR tls-required this port speaks TLS: connect with chats://\n");
+        let mut irc = TcpStream::connect(server.ircs).await.expect("connect");
+        irc.write_all(b"NICK alice\r\n").await.expect("send");
+        let said = read_to_end(&mut irc).await;
+        assert_eq!(said, "ERROR :Closing Link: 127.0.0.1 (this port speaks TLS)\r\n");
+        server.stop().await;
+    });
+}
+
+/// The first bytes of a TLS 1.2 ClientHello record: a handshake record announcing more
+/// bytes than ever come.
+const HALF_A_HELLO: &[u8] = &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+
+#[test]
+fn silence_and_half_a_hello_are_closed_at_the_handshake_timeout() {
+    let pki = Pki::new("silence");
+    smol::block_on(async {
+        // Two connections fill the server: only their closing lets anyone else in.
+        let config =
+            Config { handshake_timeout: Duration::from_millis(300), max_clients: 2, ..quick() };
+        let server = TlsServer::start(config, pki.localhost()).await;
+        let mut silent = TcpStream::connect(server.chats).await.expect("connect");
+        let mut half = TcpStream::connect(server.ircs).await.expect("connect");
+        half.write_all(HALF_A_HELLO).await.expect("send");
+        assert_eq!(read_to_end(&mut silent).await, "");
+        assert_eq!(read_to_end(&mut half).await, "");
+        let trust = Trust::CaFile(pki.ca_file.clone());
+        join_tls(&chats(server.chats, trust), "alice").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_full_server_refuses_over_tls_with_its_reason() {
+    let pki = Pki::new("full");
+    smol::block_on(async {
+        let config = Config { max_clients: 1, ..quick() };
+        let server = TlsServer::start(config, pki.localhost()).await;
+        let trust = Trust::CaFile(pki.ca_file.clone());
+        let _alice = join_tls(&chats(server.chats, trust.clone()), "alice").await;
+        let why = refusal(&chats(server.chats, trust)).await;
+        assert!(why.contains("server is full (1 clients)"), "{why}");
+        server.stop().await;
+    });
+}

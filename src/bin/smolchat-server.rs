@@ -5,14 +5,13 @@ use std::io::IsTerminal as _;
 
 use anyhow::Context;
 use async_signal::{Signal, Signals};
-use clap::Parser;
 use futures_lite::StreamExt;
-use smolchat::server::{self, Listener, ServerFlags};
+use smolchat::server::{self, Listener};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
-    let cli = ServerFlags::parse();
+    let cli = server::parse_flags(std::env::args_os()).unwrap_or_else(|error| error.exit());
     log_to_stderr();
     check_open_files(cli.config_flags.max_clients);
     server::size_executor(cli.threads);

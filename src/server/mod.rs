@@ -5,7 +5,7 @@
 //! binds, and the tests start the same thing on `127.0.0.1:0`.
 //!
 //! - [`listener`]: which protocol a port speaks (and whether over TLS), and binding it.
-//! - `flags`: the command line.
+//! - `flags` and `config_file`: the command line, and the TOML file that can stand in for it.
 //! - `admission`: connection limits, and the ticket an admitted connection holds;
 //!   `refusal`: the polite refusal of the rest.
 //! - `password`: the server password (`--password-file`) and each address's budget of
@@ -17,6 +17,7 @@
 
 mod admission;
 mod config;
+mod config_file;
 mod fd_limit;
 mod flags;
 mod flood;
@@ -42,6 +43,7 @@ use smol::{Task, Timer};
 use tracing::{info, warn};
 
 pub use config::{parse_default_room, Config, DEFAULT_ROOM};
+pub use config_file::{config_keys, parse_flags, ConfigFileError, Problem};
 pub use fd_limit::{raise_open_files, SPARE_FDS};
 pub use flags::ServerFlags;
 pub use listener::{

@@ -1,5 +1,7 @@
-//! A real IRC client against the IRC listener: irssi, driven in tmux, joins `#lobby`, talks
-//! both ways with a smolchat client, changes nick and quits.
+//! A real IRC client against the IRC listeners: irssi, driven in tmux, joins `#lobby`, talks
+//! both ways with a smolchat client, changes nick and quits; and over `ircs://` it does the
+//! same trusting the server's certificate either through a CA file or by its pinned
+//! fingerprint.
 //!
 //! Needs `irssi` and `tmux` on PATH (`apt-get install -y irssi tmux`). Without them the test
 //! says why on stderr and passes as skipped, unless `SMOLCHAT_REQUIRE_IRC_CLIENT=1` (set by
@@ -10,45 +12,37 @@
 mod common;
 
 use std::fs;
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{self, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::irc::irc_config;
+use common::tls::join_chats;
+use common::tls::{Pki, TlsServer};
 use common::*;
 use smol::process::Command;
 use smol::Timer;
+use smolchat::client::{Client, Trust};
 use smolchat::proto::chat::Line;
 
 #[test]
 fn irssi_joins_the_lobby_talks_both_ways_changes_nick_and_quits() {
-    if !programs::available("irssi", &["irssi", "tmux"], "irssi tmux") {
+    if !irssi_here() {
         return;
     }
     smol::block_on(async {
         let server = TestServer::default().await;
         let mut alice = server.join("alice").await;
         let irssi = Irssi::start("ircuser").await;
-        irssi.connect(server.irc).await;
+        irssi.connect("", &server.irc.ip().to_string(), server.irc.port()).await;
+        join_lobby(&irssi, &mut alice, "ircuser").await;
+        talk(&irssi, &mut alice, "ircuser").await;
 
-        // Joining: each side sees the other in the room.
-        irssi.type_line("/join #lobby").await;
-        irssi.wait_screen("its own join", &["ircuser", "has joined #lobby"]).await;
-        irssi.wait_screen("the names in #lobby", &["#lobby: Total of 2 nicks"]).await;
-        wait_for(&mut alice, "JOIN #lobby ircuser", |l| *l == lobby_join("ircuser")).await;
-
-        // From irssi to smolchat: a message and a `/me`.
-        irssi.type_line("héllo from irssi").await;
-        let said = lobby_message("ircuser", "héllo from irssi");
-        wait_for(&mut alice, "irssi's message", |l| *l == said).await;
+        // Actions, both ways.
         irssi.type_line("/me waves").await;
         let waved = Line::Action { room: s(LOBBY), from: s("ircuser"), text: s("waves") };
         wait_for(&mut alice, "irssi's action", |l| *l == waved).await;
-
-        // From smolchat to irssi: the same two.
-        alice.say("hello from smolchat").await.expect("say");
-        irssi.wait_screen("alice's message", &["alice>", "hello from smolchat"]).await;
         alice.sender.send_line("/me waves back").await.expect("act");
         irssi.wait_screen("alice's action", &["* alice waves back"]).await;
 
@@ -60,14 +54,97 @@ fn irssi_joins_the_lobby_talks_both_ways_changes_nick_and_quits() {
         alice.say("still there?").await.expect("say");
         irssi.wait_screen("alice's message after the rename", &["alice>", "still there?"]).await;
 
-        // Quitting with words: smolchat hears them, and irssi exits.
-        irssi.type_line("/quit gone for now").await;
-        let gone = quit("ircuser2", "quit: gone for now");
-        wait_for(&mut alice, "QUIT ircuser2", |l| *l == gone).await;
-        irssi.wait_exit().await;
-        drop(irssi);
+        leave(irssi, &mut alice, "ircuser2").await;
         server.stop().await;
     });
+}
+
+#[test]
+fn irssi_over_ircs_verifies_the_certificate_with_a_ca_file() {
+    if !irssi_here() {
+        return;
+    }
+    let (pki, stranger) = (Pki::new("irssi-ca"), Pki::new("irssi-stranger"));
+    smol::block_on(async {
+        let server = TlsServer::start(irc_config(), pki.localhost()).await;
+        let trust = Trust::CaFile(pki.ca_file.clone());
+        let mut alice = join_chats(server.chats, trust, "alice").await;
+        let irssi = Irssi::start("ircuser").await;
+        // irssi matches the certificate's DNS names only, never its IP addresses, so it goes
+        // by `localhost`; `-4` because the server listens on 127.0.0.1 alone.
+        let with_ca = |ca: &Path| format!("-4 -tls -tls_cafile {}", ca.display());
+        let port = server.ircs.port();
+
+        // A CA file turns verification on: another authority's is refused.
+        irssi.dial(&with_ca(&stranger.ca_file), "localhost", port).await;
+        let refused = ["Could not verify TLS servers certificate", "unable to get local issuer"];
+        irssi.wait_screen("the refusal of an unknown authority", &refused).await;
+        irssi.connect(&with_ca(&pki.ca_file), "localhost", port).await;
+        join_lobby(&irssi, &mut alice, "ircuser").await;
+        talk(&irssi, &mut alice, "ircuser").await;
+        leave(irssi, &mut alice, "ircuser").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn irssi_over_ircs_trusts_a_pinned_certificate_whatever_its_name() {
+    if !irssi_here() {
+        return;
+    }
+    let pki = Pki::new("irssi-pin");
+    smol::block_on(async {
+        // Another name, and an authority irssi has never heard of. A pin without
+        // `-tls_verify` is all irssi checks; with it, the certificate would have to pass both.
+        let files = pki.issue("other", &["chat.example.org"], false);
+        let server = TlsServer::start(irc_config(), files).await;
+        let fingerprint = server.tls.fingerprint();
+        let trust = Trust::pinned(&fingerprint).expect("a fingerprint");
+        let mut alice = join_chats(server.chats, trust, "alice").await;
+        let irssi = Irssi::start("ircuser").await;
+        let (host, port) = ("127.0.0.1", server.ircs.port());
+
+        // A wrong pin is refused, and irssi shows the right one as the server logs it.
+        let wrong = ["AB"; 32].join(":");
+        irssi.dial(&format!("-tls -tls_pinned_cert {wrong}"), host, port).await;
+        irssi.wait_screen("the refusal of a wrong pin", &["Pinned certificate mismatch"]).await;
+        irssi.wait_screen("the fingerprint", &["Certificate Fingerprint:", &fingerprint]).await;
+        irssi.connect(&format!("-tls -tls_pinned_cert {fingerprint}"), host, port).await;
+        join_lobby(&irssi, &mut alice, "ircuser").await;
+        talk(&irssi, &mut alice, "ircuser").await;
+        leave(irssi, &mut alice, "ircuser").await;
+        server.stop().await;
+    });
+}
+
+/// Whether irssi and tmux are here to run; says why not (or fails) when they are missing.
+fn irssi_here() -> bool {
+    programs::available("irssi", &["irssi", "tmux"], "irssi tmux")
+}
+
+/// irssi, as `nick`, joins `#lobby`, and each side sees the other there.
+async fn join_lobby(irssi: &Irssi, alice: &mut Client, nick: &str) {
+    irssi.type_line("/join #lobby").await;
+    irssi.wait_screen("its own join", &[nick, "has joined #lobby"]).await;
+    irssi.wait_screen("the names in #lobby", &["#lobby: Total of 2 nicks"]).await;
+    wait_for(alice, &format!("JOIN #lobby {nick}"), |l| *l == lobby_join(nick)).await;
+}
+
+/// A message each way between irssi, as `nick`, and alice, in `#lobby`.
+async fn talk(irssi: &Irssi, alice: &mut Client, nick: &str) {
+    irssi.type_line("héllo from irssi").await;
+    let said = lobby_message(nick, "héllo from irssi");
+    wait_for(alice, "irssi's message", |l| *l == said).await;
+    alice.say("hello from smolchat").await.expect("say");
+    irssi.wait_screen("alice's message", &["alice>", "hello from smolchat"]).await;
+}
+
+/// irssi, as `nick`, quits with words that alice hears, and exits.
+async fn leave(irssi: Irssi, alice: &mut Client, nick: &str) {
+    irssi.type_line("/quit gone for now").await;
+    let gone = quit(nick, "quit: gone for now");
+    wait_for(alice, &format!("QUIT {nick}"), |l| *l == gone).await;
+    irssi.wait_exit().await;
 }
 
 /// How long irssi gets to show something or write a line to its raw log: on loopback that
@@ -103,12 +180,19 @@ impl Irssi {
         irssi
     }
 
-    /// Connects to the IRC server at `addr`, keeps a raw log of the traffic from the start,
-    /// and waits for the `001` that ends registration.
-    async fn connect(&self, addr: SocketAddr) {
-        self.type_line(&format!("/connect {} {}", addr.ip(), addr.port())).await;
-        self.wait_screen("the connection", &[&format!("Connection to {} established", addr.ip())])
-            .await;
+    /// Types `/connect OPTIONS HOST PORT`, and waits for nothing: for a connection that is
+    /// to be refused.
+    async fn dial(&self, options: &str, host: &str, port: u16) {
+        // irssi reads past the second space that no options leave.
+        self.type_line(&format!("/connect {options} {host} {port}")).await;
+    }
+
+    /// Connects to the IRC server at `host` `port` with `/connect` `options` (`-tls ...`),
+    /// keeps a raw log of the traffic from the start, and waits for the `001` that ends
+    /// registration.
+    async fn connect(&self, options: &str, host: &str, port: u16) {
+        self.dial(options, host, port).await;
+        self.wait_screen("the connection", &[&format!("Connection to {host} established")]).await;
         // `/rawlog open` needs a connection; it writes what came before it too.
         self.type_line(&format!("/rawlog open {}", self.rawlog_path().display())).await;
         self.wait_raw("the welcome numeric 001", |line| numeric(line) == Some("001")).await;

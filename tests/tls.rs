@@ -8,25 +8,12 @@ use std::time::Duration;
 
 use async_net::TcpStream;
 use common::irc::{irc_config, Irc};
-use common::tls::{Pki, TlsServer};
+use common::tls::{chats, join_chats, Pki, TlsServer};
 use common::*;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use futures_rustls::rustls::pki_types::ServerName;
 use smolchat::client::{connect, Client, Destination, Trust};
 use smolchat::server::Config;
-
-/// A TLS destination at `addr` trusting `trust`.
-fn chats(addr: std::net::SocketAddr, trust: Trust) -> Destination {
-    Destination { server: format!("chats://{addr}"), tls: false, trust, password: None }
-}
-
-/// Connects over TLS and registers `nick`, settled in the lobby.
-async fn join_tls(destination: &Destination, nick: &str) -> Client {
-    let mut client = within("connect", connect(destination)).await.expect("connect over TLS");
-    within("register", client.register(nick)).await.expect("register");
-    settle(&mut client).await;
-    client
-}
 
 /// Why connecting to `destination` failed, as the client says it.
 async fn refusal(destination: &Destination) -> String {
@@ -41,8 +28,7 @@ fn chats_and_chat_clients_share_a_room() {
     let pki = Pki::new("share");
     smol::block_on(async {
         let server = TlsServer::start(quick(), pki.localhost()).await;
-        let mut alice =
-            join_tls(&chats(server.chats, Trust::CaFile(pki.ca_file.clone())), "alice").await;
+        let mut alice = join_chats(server.chats, Trust::CaFile(pki.ca_file.clone()), "alice").await;
         let (mut bob, _) = within("join", Client::join(server.chat, "bob")).await.expect("join");
         settle(&mut bob).await;
         alice.say("over TLS").await.expect("say");
@@ -66,8 +52,7 @@ fn ircs_clients_register_and_hear_the_room() {
         let mut irc = Irc::over_halves(Box::new(reader), Box::new(writer));
         irc.register_as("carol").await;
         irc.join("#lobby").await;
-        let alice =
-            join_tls(&chats(server.chats, Trust::CaFile(pki.ca_file.clone())), "alice").await;
+        let alice = join_chats(server.chats, Trust::CaFile(pki.ca_file.clone()), "alice").await;
         alice.say("hello irc").await.expect("say");
         irc.wait_line("alice's line", |m| m.is("PRIVMSG")).await.assert_from(
             "alice",
@@ -122,7 +107,7 @@ fn a_pinned_fingerprint_is_trusted_alone() {
         let files = pki.issue("pinned", &["chat.example.org"], false);
         let server = TlsServer::start(quick(), files).await;
         let pinned = Trust::pinned(&server.tls.fingerprint()).expect("a fingerprint");
-        join_tls(&chats(server.chats, pinned), "alice").await;
+        join_chats(server.chats, pinned, "alice").await;
         let wrong = Trust::pinned(&"AB".repeat(32)).expect("a fingerprint");
         let why = refusal(&chats(server.chats, wrong)).await;
         let want = format!("fingerprint {}, not the pinned AB:AB:", server.tls.fingerprint());
@@ -184,7 +169,7 @@ fn silence_and_half_a_hello_are_closed_at_the_handshake_timeout() {
         assert_eq!(read_to_end(&mut silent).await, "");
         assert_eq!(read_to_end(&mut half).await, "");
         let trust = Trust::CaFile(pki.ca_file.clone());
-        join_tls(&chats(server.chats, trust), "alice").await;
+        join_chats(server.chats, trust, "alice").await;
         server.stop().await;
     });
 }
@@ -196,7 +181,7 @@ fn a_full_server_refuses_over_tls_with_its_reason() {
         let config = Config { max_clients: 1, ..quick() };
         let server = TlsServer::start(config, pki.localhost()).await;
         let trust = Trust::CaFile(pki.ca_file.clone());
-        let _alice = join_tls(&chats(server.chats, trust.clone()), "alice").await;
+        let _alice = join_chats(server.chats, trust.clone(), "alice").await;
         let why = refusal(&chats(server.chats, trust)).await;
         assert!(why.contains("server is full (1 clients)"), "{why}");
         server.stop().await;

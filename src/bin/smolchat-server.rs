@@ -49,9 +49,11 @@ fn reload(tls: &server::Tls) {
 }
 
 /// Logs to stderr, at `info` unless `RUST_LOG` says otherwise, in colour only on a terminal
-/// and never with `NO_COLOR`.
+/// and never with `NO_COLOR`. rustls logs only its errors: its warnings are about what
+/// clients send (irssi puts an IP address where a host name belongs), one per connection.
 fn log_to_stderr() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let default = || EnvFilter::new("info,rustls=error");
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| default());
     let colour = smolchat::client::colour_allowed(std::io::stderr().is_terminal());
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use async_net::TcpListener;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use smol::Task;
+use smolchat::client::{connect, Client, Destination, Trust};
 use smolchat::server::{self, CertFiles, Config, Listener, Protocol, Tls};
+
+use super::{settle, within};
 
 /// A throw-away certificate authority and the directory its files go to.
 pub struct Pki {
@@ -113,6 +116,21 @@ impl TlsServer {
     /// Stops it and waits until it has.
     pub async fn stop(self) {
         drop(self.stop);
-        super::within("server shutdown", self.task).await.expect("server run");
+        within("server shutdown", self.task).await.expect("server run");
     }
+}
+
+/// Connects to the `chats://` listener at `addr` trusting `trust`, registers `nick`, and
+/// reads up to the `ROOM` that puts it in the lobby.
+pub async fn join_chats(addr: SocketAddr, trust: Trust, nick: &str) -> Client {
+    let connected = within("connect over TLS", connect(&chats(addr, trust))).await;
+    let mut client = connected.expect("connect over TLS");
+    within("register", client.register(nick)).await.expect("register");
+    settle(&mut client).await;
+    client
+}
+
+/// The `chats://` listener at `addr`, trusting `trust`, without a password.
+pub fn chats(addr: SocketAddr, trust: Trust) -> Destination {
+    Destination { server: format!("chats://{addr}"), tls: false, trust, password: None }
 }

@@ -14,13 +14,9 @@ use tracing::debug;
 
 use super::listener::Protocol;
 use super::transport::{Tcp, TlsHalves};
-use crate::proto::chat::{ErrorCode, Line};
 
 /// The first byte of every TLS record that starts a handshake.
 const HANDSHAKE_RECORD: u8 = 0x16;
-
-/// What it is told.
-const PLAIN_TEXT: &str = "this port speaks TLS";
 
 /// Why no TLS session came of a connection.
 #[derive(Debug, Error)]
@@ -74,14 +70,8 @@ async fn starts_with_handshake(tcp: &Tcp) -> bool {
 /// Tells a client that spoke plain text where to go, in its own protocol, and closes.
 async fn tell_plain_text(tcp: &Tcp, protocol: Protocol, peer: SocketAddr) {
     let line = match protocol {
-        Protocol::Chat => Line::Error {
-            code: ErrorCode::TlsRequired,
-            text: format!("{PLAIN_TEXT}: connect with chats://"),
-        }
-        .encode(),
-        Protocol::Irc => {
-            format!("ERROR :Closing Link: {} ({PLAIN_TEXT})\r\n", peer.ip()).into_bytes()
-        }
+        Protocol::Chat => super::session::chat::tls_required(),
+        Protocol::Irc => super::session::irc::tls_required(peer),
     };
     let mut out = tcp.clone();
     let _ = out.write_all(&line).await;

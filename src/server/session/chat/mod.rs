@@ -69,6 +69,13 @@ fn write_landing(bytes: &mut Vec<u8>, landing: &Landing<'_>) {
     Line::Room { room: Some(landing.room.name().to_string()) }.encode_into(bytes);
 }
 
+/// The line, in plain text, that tells a client speaking plain text to a `chats://`
+/// listener where it is.
+pub fn tls_required() -> Vec<u8> {
+    let text = "this port speaks TLS: connect with chats://".to_string();
+    Line::Error { code: ErrorCode::TlsRequired, text }.encode()
+}
+
 /// The line that tells a connection it is not admitted.
 pub fn refusal(full: Full) -> Vec<u8> {
     let (code, text) = match full {

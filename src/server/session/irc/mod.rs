@@ -65,6 +65,12 @@ where
     }
 }
 
+/// The line, in plain text, that tells a client speaking plain text to an `ircs://`
+/// listener where it is.
+pub fn tls_required(peer: SocketAddr) -> Vec<u8> {
+    error_line(peer, "this port speaks TLS")
+}
+
 /// The line that tells an IRC connection it is not admitted.
 pub fn refusal(full: Full, peer: SocketAddr) -> Vec<u8> {
     let reason = match full {

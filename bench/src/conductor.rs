@@ -1,6 +1,7 @@
 //! The conductor: runs one benchmark from start to finish on the calling thread. It raises
-//! the open-file limit, starts the server if asked, lets the generator threads join, opens
-//! the measured window, waits out warmup, measurement and drain, then stops everyone.
+//! the open-file limit, starts the server if asked (over TLS if asked), lets the generator
+//! threads join, opens the measured window, waits out warmup, measurement and drain, then
+//! stops everyone.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;
@@ -16,6 +17,7 @@ use super::meter::{self, Meter};
 use super::report::{Counts, Marks, Observation, Report};
 use super::shard::{self, Signals};
 use super::tally::Tally;
+use super::tls::{self, TlsClient};
 use super::watch::{Phase, Watch};
 use super::BenchError;
 
@@ -34,25 +36,39 @@ pub fn run(plan: &Plan, show_progress: bool) -> Result<Report, BenchError> {
     let in_process = plan.target == Target::Spawn;
     let fd_limit = fd_limit::raise_open_files(fd_limit::needed(plan.clients, in_process));
     let server = if in_process {
-        Some(LocalServer::start(plan.protocol).map_err(BenchError::Spawn)?)
+        let tls = plan.tls.is_some();
+        Some(LocalServer::start(plan.protocol, tls).map_err(BenchError::Spawn)?)
     } else {
         None
     };
-    let addr = match (&plan.target, &server) {
-        (_, Some(server)) => Ok(server.addr),
-        (Target::Addr(addr), None) => resolve(addr),
-        (Target::Spawn, None) => Err(BenchError::Resolve("no server was started".into())),
-    };
+    let destination = destination(plan, server.as_ref());
     let meter = match (&server, plan.server_pid) {
         (Some(_), _) => Meter::InProcess,
         (None, Some(pid)) => Meter::Process(pid),
         (None, None) => Meter::Blind,
     };
-    let report = addr.and_then(|addr| drive(plan, addr, meter, fd_limit, show_progress));
+    let report = destination
+        .and_then(|(addr, tls)| drive(plan, addr, tls.as_ref(), meter, fd_limit, show_progress));
     if let Some(server) = server {
         server.stop().map_err(BenchError::Spawn)?;
     }
     report
+}
+
+/// Where the clients connect, and how they open TLS there if they speak it.
+fn destination(
+    plan: &Plan,
+    server: Option<&LocalServer>,
+) -> Result<(SocketAddr, Option<TlsClient>), BenchError> {
+    let (addr, host) = match (&plan.target, server) {
+        (_, Some(server)) => (server.addr, server.addr.ip().to_string()),
+        (Target::Addr(addr), None) => (resolve(addr)?, tls::host_of(addr).to_string()),
+        (Target::Spawn, None) => return Err(BenchError::Resolve("no server was started".into())),
+    };
+    let Some(trust) = &plan.tls else { return Ok((addr, None)) };
+    let spawned = server.and_then(|server| server.fingerprint.as_deref());
+    let client = TlsClient::new(trust, &host, spawned).map_err(BenchError::Tls)?;
+    Ok((addr, Some(client)))
 }
 
 /// The first address `addr` resolves to.
@@ -67,6 +83,7 @@ fn resolve(addr: &str) -> Result<SocketAddr, BenchError> {
 fn drive(
     plan: &Plan,
     addr: SocketAddr,
+    tls: Option<&TlsClient>,
     meter: Meter,
     fd_limit: u64,
     show_progress: bool,
@@ -80,7 +97,7 @@ fn drive(
     let before = watch.sample(Phase::Connect);
     let plan_shared = Arc::new(plan.clone());
     let threads =
-        shard::spawn_all(&plan_shared, addr, &board, &signals).map_err(BenchError::Threads)?;
+        shard::spawn_all(&plan_shared, addr, tls, &board, &signals).map_err(BenchError::Threads)?;
 
     watch.expect_clients(plan.clients);
     let clients = plan.clients;

@@ -1,5 +1,6 @@
 //! What to run: the command-line options, the named scenarios, and the plan they resolve to.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::TypedValueParser as _;
@@ -9,6 +10,7 @@ use thiserror::Error;
 
 use super::protocol::Protocol;
 use super::rooms::{Rooms, Venue};
+use super::tls::TlsTrust;
 
 /// How many unseen messages a sender may have out when no rate and no window is given.
 pub const DEFAULT_WINDOW: u32 = 10;
@@ -53,6 +55,24 @@ pub struct Options {
     /// the --rooms, PRIVMSG; the server is expected not to echo a message to its sender).
     #[arg(long, value_enum, default_value = "chat")]
     pub protocol: Protocol,
+
+    /// Speak TLS (what chats:// and ircs:// listeners want). With --spawn the in-process
+    /// server gets a TLS listener and a self-signed certificate made for the run, which the
+    /// clients pin by fingerprint; with --addr the server's certificate is checked against
+    /// --tls-fingerprint, else --tls-ca, else the system's authorities, for the host named
+    /// in --addr.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// With --tls --addr: trust exactly the certificate with this SHA-256 fingerprint
+    /// (AB:CD:..., as smolchat-server logs it at start: `TLS certificate loaded
+    /// fingerprint=...`), whatever its names.
+    #[arg(long, value_name = "SHA256", requires = "tls", conflicts_with_all = ["spawn", "tls_ca"])]
+    pub tls_fingerprint: Option<String>,
+
+    /// With --tls --addr: trust certificates signed by an authority in this PEM file.
+    #[arg(long, value_name = "FILE", requires = "tls", conflicts_with = "spawn")]
+    pub tls_ca: Option<PathBuf>,
 
     /// A named scenario: s1 latency, s2 fan-out, s3 ten thousand joins, s4 slow consumer,
     /// s5 a hundred rooms of a hundred, s5-all the same plus one room of everyone.
@@ -133,6 +153,8 @@ pub struct Plan {
     pub target: Target,
     /// What the clients speak.
     pub protocol: Protocol,
+    /// Over TLS, what the clients trust; `None` for plain TCP.
+    pub tls: Option<TlsTrust>,
     /// The scenario it came from, if any, for the report's title.
     pub preset: Option<Preset>,
     /// Connections to open.
@@ -185,6 +207,13 @@ pub enum PlanError {
     /// A rate that is zero, negative or not a number.
     #[error("--rate must be a positive number of messages per second, not {0}")]
     BadRate(f64),
+    /// A certificate to trust, but no `--tls`; or given with `--spawn`, whose certificate
+    /// the bench makes itself; or two of them.
+    #[error("--tls-fingerprint or --tls-ca (one of them) goes with --tls and --addr")]
+    TrustMisplaced,
+    /// A fingerprint that is not one.
+    #[error("--tls-fingerprint: {0}")]
+    BadFingerprint(String),
     /// A shared room, but no rooms to leave the default room for.
     #[error("--shared-room needs --rooms N")]
     SharedRoomWithoutRooms,
@@ -267,6 +296,7 @@ impl Options {
             return Err(PlanError::SharedRoomWithoutRooms);
         }
         let plan = Plan {
+            tls: self.trust(&target)?,
             target,
             protocol: self.protocol,
             preset: self.preset,
@@ -288,6 +318,32 @@ impl Options {
             rooms: rooms.map(|count| Rooms { count, shared }),
         };
         plan.check()
+    }
+}
+
+impl Options {
+    /// What the clients trust over TLS, if they speak it.
+    fn trust(&self, target: &Target) -> Result<Option<TlsTrust>, PlanError> {
+        let trust = match (&self.tls_fingerprint, &self.tls_ca) {
+            (Some(_), Some(_)) => return Err(PlanError::TrustMisplaced),
+            (Some(text), None) => {
+                let pinned = smolchat::client::Trust::pinned(text);
+                match pinned.map_err(PlanError::BadFingerprint)? {
+                    smolchat::client::Trust::Fingerprint(canonical) => {
+                        Some(TlsTrust::Fingerprint(canonical))
+                    }
+                    _ => return Err(PlanError::BadFingerprint(text.clone())),
+                }
+            }
+            (None, Some(path)) => Some(TlsTrust::CaFile(path.clone())),
+            (None, None) => None,
+        };
+        match (self.tls, target, trust) {
+            (false, _, None) => Ok(None),
+            (true, Target::Spawn, None) => Ok(Some(TlsTrust::Spawned)),
+            (true, Target::Addr(_), trust) => Ok(Some(trust.unwrap_or(TlsTrust::System))),
+            (false, _, Some(_)) | (true, Target::Spawn, Some(_)) => Err(PlanError::TrustMisplaced),
+        }
     }
 }
 
@@ -465,6 +521,28 @@ mod tests {
         // A sender alone in its room has nobody to tell it its messages are through.
         let alone = Options { clients: Some(4), senders: Some(3), rooms: Some(4), ..irc };
         assert_eq!(alone.plan(), Err(PlanError::NoWitness { sender: 0 }));
+    }
+
+    #[test]
+    fn tls_trusts_the_spawned_server_a_pinned_certificate_a_ca_or_the_system() {
+        let tls = |options: Options| options.plan().map(|plan| plan.tls);
+        assert_eq!(tls(spawn()), Ok(None));
+        assert_eq!(tls(Options { tls: true, ..spawn() }), Ok(Some(TlsTrust::Spawned)));
+        let addr = Options { tls: true, addr: Some("127.0.0.1:7000".into()), ..Options::default() };
+        assert_eq!(tls(addr.clone()), Ok(Some(TlsTrust::System)));
+        let pinned = Options { tls_fingerprint: Some("ab".repeat(32)), ..addr.clone() };
+        let canonical = ["AB"; 32].join(":");
+        assert_eq!(tls(pinned.clone()), Ok(Some(TlsTrust::Fingerprint(canonical))));
+        let ca = Options { tls_ca: Some("ca.pem".into()), ..addr.clone() };
+        assert_eq!(tls(ca.clone()), Ok(Some(TlsTrust::CaFile("ca.pem".into()))));
+        // Misplaced or malformed trust is refused.
+        let both = Options { tls_ca: Some("ca.pem".into()), ..pinned.clone() };
+        assert_eq!(tls(both), Err(PlanError::TrustMisplaced));
+        assert_eq!(tls(Options { tls: false, ..ca }), Err(PlanError::TrustMisplaced));
+        let spawned = Options { tls_fingerprint: Some("ab".repeat(32)), tls: true, ..spawn() };
+        assert_eq!(tls(spawned), Err(PlanError::TrustMisplaced));
+        let short = Options { tls_fingerprint: Some("AB:CD".into()), ..addr };
+        assert!(matches!(tls(short), Err(PlanError::BadFingerprint(_))));
     }
 
     #[test]

@@ -1,28 +1,31 @@
 //! Getting in the cheap way: connect, answer `NICK`, wait for the `ROOM` line that ends
 //! registration and, with rooms to go to (`--rooms`), leave the room registration put the
 //! client in, join each of its rooms and wait until the server has confirmed every step.
-//! The raw socket, with any bytes that arrived after the last confirmation, goes on to the
-//! receive path. Over IRC the steps are IRC's ([`super::join_irc`]).
+//! The connection, with any bytes that arrived after the last confirmation, goes on to the
+//! receive path. Over IRC the steps are IRC's ([`super::join_irc`]); with `--tls` the TLS
+//! handshake comes first.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
 
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use smol::Async;
+use smolchat::client::describe_tls;
 use thiserror::Error;
 
+use super::connection::Connection;
 use super::join_irc;
 use super::message::{classify, Line};
 use super::protocol::Protocol;
+use super::tls::TlsClient;
 
 /// The most handshake bytes accepted without a line end; the real lines are far shorter.
 const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
 
-/// A client in its room or rooms, its socket ready for raw reads.
+/// A client in its room or rooms, its connection ready for raw reads.
 #[derive(Debug)]
 pub struct Joined {
     /// The connection, non-blocking and registered with the reactor.
-    pub stream: Async<TcpStream>,
+    pub stream: Connection,
     /// Bytes that followed the last line of the handshake in the same read: the start of
     /// the rooms' traffic.
     pub leftover: Vec<u8>,
@@ -37,6 +40,9 @@ pub enum JoinError {
     /// The TCP connection could not be made.
     #[error("connect failed: {0}")]
     Connect(io::Error),
+    /// The TLS handshake failed (the certificate was not trusted, or the port is not TLS).
+    #[error("TLS handshake failed: {0}")]
+    Tls(String),
     /// The connection failed during the handshake.
     #[error("handshake failed: {0}")]
     Io(io::Error),
@@ -67,17 +73,24 @@ pub enum Heard {
     Refused(String),
 }
 
-/// Connects to `addr`, registers `nick` speaking `protocol` and, unless `rooms` is empty,
-/// moves into exactly those rooms.
+/// Connects to `addr` (over TLS with `tls`), registers `nick` speaking `protocol` and,
+/// unless `rooms` is empty, moves into exactly those rooms.
 pub async fn join(
     addr: SocketAddr,
+    tls: Option<&TlsClient>,
     protocol: Protocol,
     nick: &str,
     rooms: &[String],
 ) -> Result<Joined, JoinError> {
-    let stream = Async::<TcpStream>::connect(addr).await.map_err(JoinError::Connect)?;
+    let tcp = Async::<TcpStream>::connect(addr).await.map_err(JoinError::Connect)?;
     // Like the real client: a small line goes out at once, not after a delayed ACK.
-    let _ = stream.get_ref().set_nodelay(true);
+    let _ = tcp.get_ref().set_nodelay(true);
+    let stream = match tls {
+        None => Connection::Plain(tcp),
+        Some(tls) => Connection::tls(tcp, tls).await.map_err(|error| {
+            JoinError::Tls(describe_tls(&error).unwrap_or_else(|| error.to_string()))
+        })?,
+    };
     match protocol {
         Protocol::Chat => join_chat(stream, nick, rooms).await,
         Protocol::Irc => join_irc::join(stream, nick, rooms).await,
@@ -85,15 +98,11 @@ pub async fn join(
 }
 
 /// The chat protocol's way in.
-async fn join_chat(
-    stream: Async<TcpStream>,
-    nick: &str,
-    rooms: &[String],
-) -> Result<Joined, JoinError> {
+async fn join_chat(stream: Connection, nick: &str, rooms: &[String]) -> Result<Joined, JoinError> {
     let mut pending = Vec::with_capacity(256);
     read_until(&stream, &mut pending, awaiting(|line| starts_with_word(line, b"NICK"))).await?;
     let answer = format!("{nick}\n");
-    (&stream).write_all(answer.as_bytes()).await.map_err(JoinError::Io)?;
+    stream.write_all(answer.as_bytes()).await.map_err(JoinError::Io)?;
     // `WELCOME`, our own `JOIN` of the default room if there is one, then `ROOM`.
     let room_line = awaiting(|line| starts_with_word(line, b"ROOM"));
     let landed = read_until(&stream, &mut pending, room_line).await?;
@@ -102,7 +111,7 @@ async fn join_chat(
     }
     let mut entry = Entry::new(nick, room_of_room_line(&landed), rooms);
     if !entry.settled() {
-        (&stream).write_all(&entry.commands()).await.map_err(JoinError::Io)?;
+        stream.write_all(&entry.commands()).await.map_err(JoinError::Io)?;
         read_until(&stream, &mut pending, awaiting(|line| entry.take(line))).await?;
     }
     Ok(Joined { stream, leftover: pending, joins: entry.joins })
@@ -122,7 +131,7 @@ fn awaiting(mut done: impl FnMut(&[u8]) -> bool) -> impl FnMut(&[u8]) -> Heard {
 /// returns it; every line before it is consumed, answered if `hear` says so, and `pending`
 /// keeps whatever follows it.
 pub async fn read_until(
-    stream: &Async<TcpStream>,
+    stream: &Connection,
     pending: &mut Vec<u8>,
     mut hear: impl FnMut(&[u8]) -> Heard,
 ) -> Result<Vec<u8>, JoinError> {
@@ -133,7 +142,7 @@ pub async fn read_until(
                 Heard::Nothing => {}
                 Heard::Done => return Ok(line),
                 Heard::Answer(answer) => {
-                    (&*stream).write_all(&answer).await.map_err(JoinError::Io)?;
+                    stream.write_all(&answer).await.map_err(JoinError::Io)?;
                 }
                 Heard::Refused(why) => return Err(JoinError::Refused(why)),
             }
@@ -142,7 +151,7 @@ pub async fn read_until(
             return Err(JoinError::Protocol);
         }
         let mut chunk = [0u8; 1024];
-        let n = (&*stream).read(&mut chunk).await.map_err(JoinError::Io)?;
+        let n = stream.read(&mut chunk).await.map_err(JoinError::Io)?;
         if n == 0 {
             return Err(JoinError::Closed);
         }

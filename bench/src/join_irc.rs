@@ -3,26 +3,22 @@
 //! answer to each. `PING`s are answered on the way; `ERROR`, or an error numeric
 //! (400 to 599), is a refusal.
 
-use std::net::TcpStream;
-
-use futures_lite::AsyncWriteExt;
-use smol::Async;
-
+use super::connection::Connection;
 use super::irc::{self, Message, RPL_ENDOFNAMES, RPL_WELCOME};
 use super::join::{read_until, Heard, JoinError, Joined};
 
 /// Registers `nick` and joins `channels`, each confirmed, over the connected `stream`.
 pub async fn join(
-    stream: Async<TcpStream>,
+    stream: Connection,
     nick: &str,
     channels: &[String],
 ) -> Result<Joined, JoinError> {
     let mut pending = Vec::with_capacity(1024);
-    (&stream).write_all(&irc::register(nick)).await.map_err(JoinError::Io)?;
+    stream.write_all(&irc::register(nick)).await.map_err(JoinError::Io)?;
     read_until(&stream, &mut pending, registration).await?;
     let mut entry = Entry::new(nick, channels);
     if !entry.settled() {
-        (&stream).write_all(&irc::join(channels)).await.map_err(JoinError::Io)?;
+        stream.write_all(&irc::join(channels)).await.map_err(JoinError::Io)?;
         read_until(&stream, &mut pending, |line| entry.take(line)).await?;
     }
     Ok(Joined { stream, leftover: pending, joins: entry.joins })

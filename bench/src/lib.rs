@@ -1,7 +1,7 @@
 //! `smolchat-bench`, the load generator that measures the server: many clients join, some
 //! send stamped messages, every reader times each delivery end to end. The clients speak
 //! smolchat's line protocol or IRC (`--protocol irc`), so the same load can be put on
-//! smolchat's IRC listener and on another IRC server.
+//! smolchat's IRC listener and on another IRC server, over plain TCP or TLS (`--tls`).
 //!
 //! The conductor (the calling thread) runs the phases and samples the timeline; the
 //! generator threads each own a share of the clients on a single-threaded executor and read
@@ -15,6 +15,7 @@ pub mod baseline;
 mod board;
 mod conductor;
 pub mod config;
+mod connection;
 mod fd_limit;
 pub mod irc;
 mod join;
@@ -30,6 +31,7 @@ pub mod rooms;
 mod send;
 mod shard;
 mod tally;
+pub mod tls;
 mod watch;
 mod window;
 
@@ -42,6 +44,7 @@ pub use config::{Options, Plan, PlanError, Preset, Target};
 pub use protocol::Protocol;
 pub use report::Report;
 pub use rooms::Rooms;
+pub use tls::TlsTrust;
 
 /// Why a benchmark could not run to the end.
 #[derive(Debug, Error)]
@@ -55,6 +58,10 @@ pub enum BenchError {
     /// The in-process server could not be started or stopped.
     #[error("in-process server: {0}")]
     Spawn(io::Error),
+    /// The TLS client could not be set up (a CA file that cannot be read, a host that is
+    /// not a name).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A generator thread could not be started.
     #[error("cannot start a generator thread: {0}")]
     Threads(io::Error),

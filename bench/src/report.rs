@@ -602,9 +602,11 @@ impl Report {
             }
             Some(rooms) => format!(" in {} rooms", rooms.count),
         };
-        let protocol = match p.protocol {
-            Protocol::Chat => "",
-            Protocol::Irc => " over IRC",
+        let protocol = match (p.protocol, p.tls.is_some()) {
+            (Protocol::Chat, false) => "",
+            (Protocol::Chat, true) => " over TLS",
+            (Protocol::Irc, false) => " over IRC",
+            (Protocol::Irc, true) => " over IRC over TLS",
         };
         format!(
             "{name}{protocol}: {} clients, {} senders{rooms} ({pace}), {} B, {} no-read, {:?} after {:?} warmup, {} threads",

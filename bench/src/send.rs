@@ -5,15 +5,14 @@
 //! is `PRIVMSG #channel :text`.
 
 use std::io;
-use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_lock::Mutex;
-use futures_lite::AsyncWriteExt;
-use smol::{Async, Timer};
+use smol::Timer;
 
 use super::board::Board;
+use super::connection::Connection;
 use super::message::{encode_text, Stamp};
 use super::rooms::Venue;
 use super::shard::Shard;
@@ -62,7 +61,7 @@ impl Drop for Sending<'_> {
 /// receive side has ended and reports why.
 pub async fn send(
     shard: &Shard,
-    stream: &Async<TcpStream>,
+    stream: &Connection,
     writing: &Mutex<()>,
     sender: u32,
     credits: Option<async_channel::Receiver<()>>,
@@ -104,7 +103,7 @@ pub async fn send(
             seq += 1;
         }
         let writer = writing.lock().await;
-        (&*stream).write_all(&batch).await?;
+        stream.write_all(&batch).await?;
         drop(writer);
         if sent_us >= start {
             count_sent(board, venue, u64::from(count), readers);

@@ -19,11 +19,13 @@ use smol::{LocalExecutor, Timer};
 
 use super::board::Board;
 use super::config::Plan;
+use super::connection::Scratch;
 use super::join::{join, JoinError, Joined};
 use super::protocol::Protocol;
 use super::receive::{receive, Me};
 use super::send::send;
 use super::tally::Tally;
+use super::tls::TlsClient;
 use super::window::Windows;
 
 /// How long one client's connect and handshake, room joins included, may take.
@@ -59,6 +61,8 @@ pub struct Shard {
     index: usize,
     /// The server.
     pub addr: SocketAddr,
+    /// How to open a TLS session with it; `None` for plain TCP.
+    tls: Option<TlsClient>,
     /// The run.
     pub plan: Arc<Plan>,
     /// The counters shared with the other threads and the conductor.
@@ -69,17 +73,19 @@ pub struct Shard {
     pub signals: Signals,
     /// Limits handshakes in progress on this thread.
     gate: Semaphore,
-    /// The one read buffer of this thread: a read and the parsing of what it returned
-    /// happen without an await in between, so every client can use the same buffer.
-    pub scratch: RefCell<Vec<u8>>,
+    /// The one set of read buffers of this thread: a read and the parsing of what it
+    /// returned happen without an await in between, so every client can use the same.
+    pub scratch: RefCell<Scratch>,
     /// This thread's observations.
     pub tally: RefCell<Tally>,
 }
 
-/// Starts `plan.threads` generator threads; each returns its tally when `stop` fires.
+/// Starts `plan.threads` generator threads, whose clients connect to `addr` (over TLS
+/// with `tls`); each returns its tally when `stop` fires.
 pub fn spawn_all(
     plan: &Arc<Plan>,
     addr: SocketAddr,
+    tls: Option<&TlsClient>,
     board: &Arc<Board>,
     signals: &Signals,
 ) -> io::Result<Vec<JoinHandle<Tally>>> {
@@ -91,12 +97,13 @@ pub fn spawn_all(
             let shard = Shard {
                 index,
                 addr,
+                tls: tls.cloned(),
                 plan: plan.clone(),
                 board: board.clone(),
                 windows: windows.clone(),
                 signals: signals.clone(),
                 gate: Semaphore::new(per_thread_gate),
-                scratch: RefCell::new(vec![0; SCRATCH_BYTES]),
+                scratch: RefCell::new(Scratch::new(SCRATCH_BYTES, tls.is_some())),
                 tally: RefCell::new(Tally::new()),
             };
             thread::Builder::new().name(format!("bench-{index}")).spawn(move || shard.run())
@@ -145,7 +152,8 @@ async fn client(shard: Rc<Shard>, index: usize) {
     let joined = {
         let _permit = shard.gate.acquire().await;
         let nick = protocol.nick(index);
-        let attempt = async { Some(join(shard.addr, protocol, &nick, &rooms).await) };
+        let attempt =
+            async { Some(join(shard.addr, shard.tls.as_ref(), protocol, &nick, &rooms).await) };
         let timeout = async {
             Timer::after(JOIN_TIMEOUT).await;
             None

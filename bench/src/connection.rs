@@ -1,0 +1,257 @@
+//! A bench client's connection: plain TCP, or TLS over it (`--tls`).
+//!
+//! The plain case is the socket itself, read and written exactly as before TLS existed. The
+//! TLS case keeps rustls' client state beside the socket and encrypts and decrypts on the
+//! generator's own thread with no lock: every client lives on one single-threaded
+//! executor, and the state is borrowed only between two awaits, never across one. Reads
+//! take the socket's ciphertext in one large chunk, as the plain path does, rather than
+//! the 4 KiB at a time rustls would read by itself, so that TLS adds decryption to the
+//! generator's cost per delivery but no system calls.
+
+use std::cell::{Cell, RefCell};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_rustls::rustls::ClientConnection;
+use smol::Async;
+
+use super::tls::TlsClient;
+
+/// How much smaller a thread's ciphertext buffer is than its plaintext buffer: room for
+/// the plaintext rustls may still hold from before a read (one record) and for the record
+/// a read completes (another), so that one read's plaintext always fits.
+const TLS_SLACK: usize = 64 * 1024;
+
+/// The buffers one generator thread's reads go through.
+#[derive(Debug)]
+pub struct Scratch {
+    /// What the clients read: the stream's bytes, decrypted if need be.
+    pub plain: Vec<u8>,
+    /// Over TLS, the ciphertext one read takes from the socket; empty for plain TCP.
+    cipher: Vec<u8>,
+}
+
+impl Scratch {
+    /// Buffers for reads of up to `bytes`, with a ciphertext buffer if the clients speak
+    /// TLS.
+    pub fn new(bytes: usize, tls: bool) -> Scratch {
+        let cipher = if tls { vec![0; bytes.saturating_sub(TLS_SLACK).max(1)] } else { Vec::new() };
+        Scratch { plain: vec![0; bytes], cipher }
+    }
+}
+
+/// What one read without waiting found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Got {
+    /// Bytes of the stream, at the start of the scratch's `plain`.
+    Bytes {
+        /// How many.
+        len: usize,
+        /// The socket had no more, so the next read would only say so.
+        drained: bool,
+    },
+    /// Nothing yet: wait for [`Connection::readable`].
+    Nothing,
+    /// The server closed the connection.
+    Closed,
+}
+
+/// A client's connection to the server.
+#[derive(Debug)]
+pub enum Connection {
+    /// Plain TCP: the socket, non-blocking and registered with the reactor.
+    Plain(Async<TcpStream>),
+    /// TLS; boxed, so that a plain connection stays the size of its socket.
+    Tls(Box<Encrypted>),
+}
+
+/// A TLS session over a socket, after its handshake.
+#[derive(Debug)]
+pub struct Encrypted {
+    /// The socket, non-blocking and registered with the reactor.
+    tcp: Async<TcpStream>,
+    /// rustls' side of the session: what it has decrypted and not yet handed out, and
+    /// what it has encrypted and not yet written.
+    session: RefCell<ClientConnection>,
+    /// Set when the server's `close_notify` came: nothing more will.
+    closed: Cell<bool>,
+}
+
+impl Connection {
+    /// Runs the TLS handshake over `tcp`.
+    pub async fn tls(tcp: Async<TcpStream>, tls: &TlsClient) -> io::Result<Connection> {
+        let stream = tls.connector.connect(tls.name.clone(), tcp).await?;
+        // futures-rustls did the handshake; from here on the bench drives rustls itself.
+        let (tcp, session) = stream.into_inner();
+        let session = RefCell::new(session);
+        Ok(Connection::Tls(Box::new(Encrypted { tcp, session, closed: Cell::new(false) })))
+    }
+
+    /// Reads at least a byte, waiting if need be; 0 when the server has closed. For the
+    /// handshake's few lines: the hot path uses [`Connection::try_read`].
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Connection::Plain(tcp) => (&*tcp).read(buf).await,
+            Connection::Tls(tls) => loop {
+                if let Some(n) = tls.read_some(buf)? {
+                    return Ok(n);
+                }
+                tls.tcp.readable().await?;
+            },
+        }
+    }
+
+    /// Writes all of `data`, waiting if need be.
+    pub async fn write_all(&self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Connection::Plain(tcp) => (&*tcp).write_all(data).await,
+            Connection::Tls(tls) => {
+                let mut rest = data;
+                while !tls.push(&mut rest)? {
+                    tls.tcp.writable().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads what has arrived into `scratch.plain`, without waiting.
+    pub fn try_read(&self, scratch: &mut Scratch) -> io::Result<Got> {
+        match self {
+            Connection::Plain(tcp) => {
+                let n = match read_socket(tcp, &mut scratch.plain)? {
+                    None => return Ok(Got::Nothing),
+                    Some(0) => return Ok(Got::Closed),
+                    Some(n) => n,
+                };
+                Ok(Got::Bytes { len: n, drained: n < scratch.plain.len() })
+            }
+            Connection::Tls(tls) => tls.try_read(scratch),
+        }
+    }
+
+    /// Waits until the socket has something to read.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            Connection::Plain(tcp) => tcp.readable().await,
+            Connection::Tls(tls) => tls.tcp.readable().await,
+        }
+    }
+}
+
+impl Encrypted {
+    /// Hands out decrypted bytes, reading and decrypting more if none are waiting;
+    /// `None` when the socket has nothing yet.
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let mut session = self.session.borrow_mut();
+        let mut socket = self.tcp.get_ref();
+        loop {
+            match session.reader().read(buf) {
+                Ok(n) => return Ok(Some(n)),
+                Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(Some(0)),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                Err(error) => return Err(error),
+            }
+            // At the socket's end, rustls notes it and the reader above says so next.
+            match session.read_tls(&mut socket) {
+                Ok(_) => {
+                    session.process_new_packets().map_err(invalid_data)?;
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Encrypts what rustls takes of `rest` and writes what the socket takes; true once
+    /// everything is out.
+    fn push(&self, rest: &mut &[u8]) -> io::Result<bool> {
+        let mut session = self.session.borrow_mut();
+        if !rest.is_empty() {
+            let taken = session.writer().write(rest)?;
+            *rest = &rest[taken..];
+        }
+        let mut socket = self.tcp.get_ref();
+        while session.wants_write() {
+            match session.write_tls(&mut socket) {
+                Ok(_) => {}
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(rest.is_empty())
+    }
+
+    /// One read of the socket's ciphertext, decrypted into `scratch.plain` after any
+    /// plaintext rustls still held.
+    fn try_read(&self, scratch: &mut Scratch) -> io::Result<Got> {
+        if self.closed.get() {
+            return Ok(Got::Closed);
+        }
+        let Scratch { plain, cipher } = scratch;
+        let mut session = self.session.borrow_mut();
+        // What the handshake's reads left decrypted comes first.
+        let mut len = take_plaintext(&mut session, plain)?;
+        let read = read_socket(&self.tcp, cipher)?;
+        let n = match read {
+            Some(n) if n > 0 => n,
+            // The socket is empty (or at its end): hand out what there is first.
+            _ if len > 0 => return Ok(Got::Bytes { len, drained: true }),
+            None => return Ok(Got::Nothing),
+            Some(_) => return Ok(Got::Closed),
+        };
+        let mut input = &cipher[..n];
+        while !input.is_empty() {
+            // After the server's close_notify rustls takes nothing more.
+            if session.read_tls(&mut input)? == 0 {
+                break;
+            }
+            let state = session.process_new_packets().map_err(invalid_data)?;
+            len += take_plaintext(&mut session, &mut plain[len..])?;
+            if state.peer_has_closed() {
+                self.closed.set(true);
+                break;
+            }
+        }
+        if len == 0 {
+            let ended = self.closed.get();
+            return Ok(if ended { Got::Closed } else { Got::Nothing });
+        }
+        Ok(Got::Bytes { len, drained: n < cipher.len() || self.closed.get() })
+    }
+}
+
+/// One non-blocking read of the socket; `None` when it has nothing.
+fn read_socket(tcp: &Async<TcpStream>, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    let mut socket = tcp.get_ref();
+    loop {
+        match socket.read(buf) {
+            Ok(n) => return Ok(Some(n)),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Moves the plaintext rustls holds into `out`; the scratch's sizes guarantee it fits.
+fn take_plaintext(session: &mut ClientConnection, out: &mut [u8]) -> io::Result<usize> {
+    match session.reader().read(out) {
+        Ok(n) => Ok(n),
+        // Nothing decrypted yet, or the stream's end, which the socket and `closed` tell.
+        Err(error)
+            if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::UnexpectedEof) =>
+        {
+            Ok(0)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// A TLS error (a bad record, an alert) as an I/O error.
+fn invalid_data(error: futures_rustls::rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error)
+}

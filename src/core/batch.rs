@@ -17,6 +17,14 @@ pub struct Pending {
     pub skip: Option<HashSet<ClientId>>,
 }
 
+/// What one member receives of a batch: its bytes, and how many events they hold.
+pub struct Part {
+    /// The events' bytes, shared with every member who receives the same ones.
+    pub chunk: Chunk,
+    /// How many events, for the counters.
+    pub events: usize,
+}
+
 /// The batch as one encoder writes it.
 struct Encoded {
     /// The encoder.
@@ -40,21 +48,24 @@ impl Encoded {
     }
 
     /// The events from `from` on, leaving out those in `skipped` (sorted).
-    fn part(&self, from: usize, skipped: &[usize]) -> Chunk {
+    fn part(&self, from: usize, skipped: &[usize]) -> Part {
+        let events = self.starts.len() - 1 - from;
         let mut skipped = skipped.iter().copied().filter(|&event| event >= from).peekable();
         if skipped.peek().is_none() {
-            return Chunk::new(self.bytes.clone(), self.starts[from]);
+            return Part { chunk: Chunk::new(self.bytes.clone(), self.starts[from]), events };
         }
         // Rare: a member who shares several rooms with someone who quit or was renamed.
         let all = self.bytes.as_slice();
         let mut bytes = Vec::with_capacity(all.len() - self.starts[from]);
         let mut start = self.starts[from];
+        let mut left_out = 0;
         for event in skipped {
             bytes.extend_from_slice(&all[start..self.starts[event]]);
             start = self.starts[event + 1];
+            left_out += 1;
         }
         bytes.extend_from_slice(&all[start..]);
-        bytes.into()
+        Part { chunk: bytes.into(), events: events - left_out }
     }
 }
 
@@ -87,7 +98,7 @@ impl<'a> Batch<'a> {
         id: ClientId,
         encoder: &'static dyn Encode,
         from: usize,
-    ) -> Option<Chunk> {
+    ) -> Option<Part> {
         if from >= self.events.len() {
             return None;
         }
@@ -99,8 +110,8 @@ impl<'a> Batch<'a> {
             }
         };
         let skipped = self.skips.get(&id).map_or(&[][..], Vec::as_slice);
-        let chunk = self.encoded[index].part(from, skipped);
-        (!chunk.is_empty()).then_some(chunk)
+        let part = self.encoded[index].part(from, skipped);
+        (!part.chunk.is_empty()).then_some(part)
     }
 }
 
@@ -141,21 +152,23 @@ mod tests {
             .collect()
     }
 
-    fn text(chunk: Option<Chunk>) -> String {
-        chunk.map(|c| String::from_utf8_lossy(c.as_slice()).into_owned()).unwrap_or_default()
+    /// The part's text and its count of events.
+    fn text(part: Option<Part>) -> (String, usize) {
+        part.map_or((String::new(), 0), |part| {
+            (String::from_utf8_lossy(part.chunk.as_slice()).into_owned(), part.events)
+        })
     }
 
     #[test]
     fn a_batch_is_encoded_once_per_encoder_and_shared() {
         let events = joins(&["a", "b", "c"], None);
         let mut batch = Batch::new(&events);
-        let first = batch.part_for(1, &ONE, 0);
-        let second = batch.part_for(2, &ONE, 0);
+        let first = batch.part_for(1, &ONE, 0).expect("a part").chunk;
+        let second = batch.part_for(2, &ONE, 0).expect("a part").chunk;
         assert_eq!(ONE.0.load(std::sync::atomic::Ordering::Relaxed), 3, "three events, once");
-        assert_eq!(text(first.clone()), "a\nb\nc\n");
-        let (first, second) = (first.expect("a part"), second.expect("a part"));
+        assert_eq!(String::from_utf8_lossy(first.as_slice()), "a\nb\nc\n");
         assert!(std::ptr::eq(first.as_slice(), second.as_slice()), "one allocation");
-        assert_eq!(text(batch.part_for(3, &TWO, 1)), "b\nc\n");
+        assert_eq!(text(batch.part_for(3, &TWO, 1)), ("b\nc\n".into(), 2));
         assert_eq!(TWO.0.load(std::sync::atomic::Ordering::Relaxed), 3);
     }
 
@@ -163,9 +176,9 @@ mod tests {
     fn a_member_who_joined_late_or_skips_an_event_gets_the_rest() {
         let events = joins(&["a", "b", "c", "d"], Some((2, 7)));
         let mut batch = Batch::new(&events);
-        assert_eq!(text(batch.part_for(1, &THREE, 2)), "c\nd\n");
-        assert_eq!(text(batch.part_for(7, &THREE, 0)), "a\nb\nd\n");
-        assert_eq!(text(batch.part_for(7, &THREE, 3)), "d\n");
+        assert_eq!(text(batch.part_for(1, &THREE, 2)), ("c\nd\n".into(), 2));
+        assert_eq!(text(batch.part_for(7, &THREE, 0)), ("a\nb\nd\n".into(), 3));
+        assert_eq!(text(batch.part_for(7, &THREE, 3)), ("d\n".into(), 1));
         assert!(batch.part_for(1, &THREE, 4).is_none());
     }
 }

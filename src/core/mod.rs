@@ -9,6 +9,8 @@
 //!   member.
 //! - Names ([`Nick`], [`RoomName`]) are unique under Unicode folding, and look-alikes of a
 //!   name in use are refused ([`Key`]).
+//! - [`Stats`] counts rooms, members, batches and deliveries in plain atomics, for whoever
+//!   reports on the server (`/metrics`) to read; the core depends on no metrics library.
 //!
 //! Locks are always taken in one order: the directory, then the room map, then rooms by
 //! their key. None is held across a wait on a client.
@@ -24,8 +26,10 @@ mod person;
 mod registry;
 mod room;
 mod rooms;
+mod stats;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use async_lock::Mutex;
 
@@ -36,6 +40,7 @@ pub use people::{Arrival, NickRefused, WhisperError};
 pub use person::{ClientId, Person, Recipient};
 pub use room::{Room, Topic};
 pub use rooms::{JoinError, Joined, Landing, RoomError, RoomSummary};
+pub use stats::{BatchSizes, Stats, BATCH_BOUNDS};
 
 use people::Directory;
 use rooms::Rooms;
@@ -69,6 +74,9 @@ pub struct Chat {
     next_id: AtomicU64,
     /// The most people online at once so far.
     peak: AtomicUsize,
+    /// What the rooms count as they run, shared with each of them and with whoever
+    /// reports on the server.
+    stats: Arc<Stats>,
 }
 
 impl Chat {
@@ -80,7 +88,13 @@ impl Chat {
             rooms: Mutex::new(Rooms::default()),
             next_id: AtomicU64::new(1),
             peak: AtomicUsize::new(0),
+            stats: Arc::default(),
         }
+    }
+
+    /// The counters of rooms, members and deliveries, to read whenever asked.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
     }
 
     /// The most people online at once since the server started.
@@ -106,7 +120,8 @@ impl Chat {
         for room in rooms {
             let mut state = room.lock().await;
             state.kill();
-            state.members.clear();
+            state.clear();
+            self.stats.room_gone();
         }
         for person in everyone {
             person.take_rooms();

@@ -16,12 +16,12 @@ use async_lock::{Mutex, MutexGuard};
 use futures_lite::future;
 use smol::Timer;
 
-use super::batch::{Batch, Pending};
+use super::batch::{Batch, Part, Pending};
 use super::event::{Departure, Encode, Event, Stamped};
 use super::name::{Key, Nick, RoomName};
-use super::outbox::Chunk;
 use super::pace::{PRESENCE, TALK};
 use super::person::{ClientId, Person};
+use super::stats::Stats;
 
 /// A batch about this large (in bytes of a line protocol) is flushed at once instead of
 /// waiting for the flusher task, which bounds what a room holds back: some 2,800 joins, as
@@ -60,7 +60,8 @@ pub struct Room {
 
 /// The part of a room that its lock guards.
 pub(super) struct RoomState {
-    /// Who is in it.
+    /// Who is in it; changed only by `add`, `remove` and `clear`, which keep the chat's
+    /// count of members.
     pub members: HashMap<ClientId, Member>,
     /// The topic, if one is set.
     pub topic: Option<Topic>,
@@ -75,6 +76,8 @@ pub(super) struct RoomState {
     /// Set when the room is emptied and removed, or the server closes: nobody joins it
     /// again and its flusher ends.
     pub dead: bool,
+    /// The chat's counters: memberships, batches and deliveries.
+    stats: Arc<Stats>,
 }
 
 /// One person in a room.
@@ -95,9 +98,9 @@ impl std::fmt::Debug for Room {
 }
 
 impl Room {
-    /// A room with no members yet; its batches are delivered by [`Room::run_flusher`],
-    /// which whoever makes the room runs as a task.
-    pub(super) fn new(name: RoomName, key: Key) -> Room {
+    /// A room with no members yet, counted in `stats`; its batches are delivered by
+    /// [`Room::run_flusher`], which whoever makes the room runs as a task.
+    pub(super) fn new(name: RoomName, key: Key, stats: Arc<Stats>) -> Room {
         let (wake, flush_requests) = async_channel::bounded(1);
         let state = RoomState {
             members: HashMap::new(),
@@ -107,6 +110,7 @@ impl Room {
             talk_pending: false,
             wake,
             dead: false,
+            stats,
         };
         let created = SystemTime::now();
         Room { name, key, created, state: Mutex::new(state), flush_requests }
@@ -197,7 +201,9 @@ impl RoomState {
     pub fn add(&mut self, person: Arc<Person>, arrived: bool) {
         let joined_at = Some(u32::try_from(self.pending.len()).unwrap_or(u32::MAX));
         let member = Member { person, joined_at, authored: arrived };
-        self.members.insert(member.person.id(), member);
+        if self.members.insert(member.person.id(), member).is_none() {
+            self.stats.joined(1);
+        }
     }
 
     /// Removes member `id`. With `tail`, what the room said before it left that it has
@@ -205,14 +211,23 @@ impl RoomState {
     /// nothing more is written to a connection that is gone.
     pub fn remove(&mut self, id: ClientId, tail: bool) -> Option<Member> {
         let member = self.members.remove(&id)?;
+        self.stats.left(1);
         let from = member.joined_at.map_or(0, |at| at as usize);
         if tail && from < self.pending.len() {
             let recipient = member.person.recipient();
-            if let Some(chunk) = tail_for(&self.pending[from..], id, recipient.encoder) {
-                let _ = recipient.outbox.push(chunk);
+            if let Some(part) = tail_for(&self.pending[from..], id, recipient.encoder) {
+                if recipient.outbox.push(part.chunk).is_ok() {
+                    self.stats.delivered(part.events);
+                }
             }
         }
         Some(member)
+    }
+
+    /// Lets go of every member at once, for the end: nobody is written anything more.
+    pub fn clear(&mut self) {
+        self.stats.left(self.members.len());
+        self.members.clear();
     }
 
     /// Appends an event to the pending batch, caused by `author`, for every member but
@@ -245,14 +260,20 @@ impl RoomState {
             return;
         }
         let mut batch = Batch::new(&self.pending);
+        // Summed here and added once, so the counters cost a flush a few adds whatever
+        // the room's size.
+        let mut delivered = 0;
         for (&id, member) in &mut self.members {
             member.authored = false;
             let from = member.joined_at.take().map_or(0, |at| at as usize);
             let recipient = member.person.recipient();
-            if let Some(chunk) = batch.part_for(id, recipient.encoder, from) {
-                let _ = recipient.outbox.push(chunk);
+            if let Some(part) = batch.part_for(id, recipient.encoder, from) {
+                if recipient.outbox.push(part.chunk).is_ok() {
+                    delivered += part.events;
+                }
             }
         }
+        self.stats.flushed(self.pending.len(), delivered);
         self.pending.clear();
         self.pending_size = 0;
         self.talk_pending = false;
@@ -293,11 +314,11 @@ impl RoomState {
 
 /// The events of `pending` that member `id` is owed, encoded with `encoder`, for a member
 /// that leaves mid-batch; `None` when that is nothing.
-fn tail_for(pending: &[Pending], id: ClientId, encoder: &'static dyn Encode) -> Option<Chunk> {
+fn tail_for(pending: &[Pending], id: ClientId, encoder: &'static dyn Encode) -> Option<Part> {
     let mut bytes = Vec::new();
     let owed = pending.iter().filter(|p| p.skip.as_ref().is_none_or(|skip| !skip.contains(&id)));
-    owed.for_each(|pending| encoder.encode(&pending.event, &mut bytes));
-    (!bytes.is_empty()).then(|| bytes.into())
+    let events = owed.map(|pending| encoder.encode(&pending.event, &mut bytes)).count();
+    (!bytes.is_empty()).then(|| Part { chunk: bytes.into(), events })
 }
 
 /// About how long `event` is as a line: its names and text, and the overhead of a line.
@@ -340,7 +361,7 @@ mod tests {
     fn room() -> Room {
         let name = RoomName::parse("#test").expect("a valid name");
         let key = name.key();
-        Room::new(name, key)
+        Room::new(name, key, Arc::default())
     }
 
     fn say(room: &Room, text: &str) -> Event {

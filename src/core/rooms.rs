@@ -209,9 +209,10 @@ impl Chat {
         if rooms.by_name.len() >= max {
             return Err(JoinError::ServerRoomsFull { max });
         }
-        let room = Arc::new(Room::new(name.clone(), key.clone()));
+        let room = Arc::new(Room::new(name.clone(), key.clone(), self.stats.clone()));
         smol::spawn(room.clone().run_flusher()).detach();
         rooms.by_name.insert(key, room.clone());
+        self.stats.room_made();
         info!(room = %name, rooms = rooms.by_name.len(), "room made");
         Ok(room)
     }
@@ -250,6 +251,7 @@ impl Chat {
         if state.members.is_empty() && !state.dead {
             state.kill();
             rooms.remove(room);
+            self.stats.room_gone();
             info!(room = %room.name(), "room gone");
         }
     }

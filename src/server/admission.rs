@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_channel::{Receiver, Sender};
 
+use super::metrics::Metrics;
 use super::password::ServerPassword;
 use super::Config;
 use crate::core::Chat;
+use crate::proto::chat::ErrorCode;
 
 /// Which connection limit a newcomer hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct Shared {
     pub password: Option<ServerPassword>,
     /// Never sent on; closes when the server stops, waking every reader.
     pub stop: Receiver<()>,
+    /// What `/metrics` shows.
+    pub metrics: Metrics,
 }
 
 /// Proof of one admitted connection: counts it while alive, and its drop tells `run` that
@@ -76,13 +80,22 @@ impl Shared {
         let password = ServerPassword::load(&config)?;
         let chat = Chat::new(config.limits());
         let (clients, per_ip) = (AtomicUsize::new(0), Mutex::new(HashMap::new()));
-        Ok(Shared { config, chat, clients, per_ip, password, stop })
+        let metrics = Metrics::new(chat.stats().clone());
+        Ok(Shared { config, chat, clients, per_ip, password, stop, metrics })
     }
 
-    /// Admits a connection from `peer`, or says which limit it hits. `alive` is held by
-    /// the ticket until the connection has finished.
+    /// Admits a connection from `peer`, or says which limit it hits (and counts the
+    /// refusal under the chat protocol's code for it). `alive` is held by the ticket until
+    /// the connection has finished.
     pub fn admit(self: &Arc<Shared>, peer: SocketAddr, alive: &Sender<()>) -> Result<Ticket, Full> {
-        self.try_count(peer.ip())?;
+        if let Err(full) = self.try_count(peer.ip()) {
+            let code = match full {
+                Full::Server { .. } => ErrorCode::ServerFull,
+                Full::Address { .. } => ErrorCode::TooManyConnections,
+            };
+            self.metrics.refused(code.as_str());
+            return Err(full);
+        }
         Ok(Ticket { shared: self.clone(), peer, _alive: alive.clone() })
     }
 

@@ -100,6 +100,11 @@ pub struct Config {
     #[arg(long, value_name = "FILE")]
     // A file rather than the password itself, which `ps` would show to everyone.
     pub password_file: Option<PathBuf>,
+
+    /// A web page's origin that may open `/ws` besides the page the web listener serves
+    /// itself (repeatable), as `https://chat.example.org` or `http://localhost:3000`.
+    #[arg(long = "web-origin", value_name = "ORIGIN", value_parser = super::web::parse_origin)]
+    pub web_origin: Vec<String>,
 }
 
 /// The network name unless told otherwise.
@@ -170,6 +175,7 @@ impl Default for Config {
             server_name: host_name(),
             network_name: DEFAULT_NETWORK.to_string(),
             password_file: None,
+            web_origin: Vec::new(),
         }
     }
 }
@@ -214,6 +220,8 @@ mod tests {
             "--server-name=irc.example.org",
             "--network-name=Example",
             "--password-file=/etc/smolchat/password",
+            "--web-origin=https://chat.example.org",
+            "--web-origin=http://localhost:3000",
         ]);
         let want = Config {
             max_line: 100,
@@ -236,6 +244,7 @@ mod tests {
             server_name: "irc.example.org".into(),
             network_name: "Example".into(),
             password_file: Some(PathBuf::from("/etc/smolchat/password")),
+            web_origin: vec!["https://chat.example.org".into(), "http://localhost:3000".into()],
         };
         assert_eq!(flags.config, want);
     }

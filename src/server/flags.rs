@@ -21,8 +21,10 @@ pub struct ServerFlags {
     pub config: Option<PathBuf>,
 
     /// A listener, as SCHEME://HOST:PORT (repeatable): chat://, irc://, chats:// or ircs://
-    /// (the last two over TLS); port 0 picks a free port. Given at least once, it replaces
-    /// the defaults chat://127.0.0.1:55555 and irc://127.0.0.1:6667.
+    /// (the last two over TLS), or http:// or https:// for the web page, its WebSocket
+    /// (/ws), /metrics and /healthz; port 0 picks a free port. Given at least once, it
+    /// replaces the defaults chat://127.0.0.1:55555, irc://127.0.0.1:6667 and
+    /// http://127.0.0.1:8080.
     #[arg(long = "listen", value_name = "SCHEME://ADDR")]
     pub listen: Vec<ListenSpec>,
 
@@ -36,7 +38,8 @@ pub struct ServerFlags {
     #[arg(long)]
     pub threads: Option<usize>,
 
-    /// The TLS certificate chain (PEM) for chats:// and ircs:// listeners; reread on SIGHUP.
+    /// The TLS certificate chain (PEM) for chats://, ircs:// and https:// listeners; reread
+    /// on SIGHUP.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
 

@@ -1,5 +1,5 @@
-//! Listeners, named by URL-like specs (`chat://127.0.0.1:55555`): which protocol a port
-//! speaks, and binding it with a backlog deep enough for a join storm.
+//! Listeners, named by URL-like specs (`chat://127.0.0.1:55555`, `http://127.0.0.1:8080`):
+//! which protocol a port speaks, and binding it with a backlog deep enough for a join storm.
 
 use std::fmt;
 use std::io;
@@ -24,12 +24,17 @@ pub const LISTEN_BACKLOG: i32 = 4096;
 /// Where IRC clients connect unless told otherwise: IRC's registered port.
 pub const DEFAULT_IRC: &str = "127.0.0.1:6667";
 
-/// The listeners a server has when none is asked for: the chat protocol on its port, and
-/// IRC on 6667.
+/// Where the web page is served unless told otherwise, so that `cargo run` is one click
+/// away from a browser.
+pub const DEFAULT_WEB: &str = "127.0.0.1:8080";
+
+/// The listeners a server has when none is asked for: the chat protocol on its port, IRC
+/// on 6667, and the web page on 8080.
 pub fn default_listeners() -> Vec<ListenSpec> {
     vec![
         ListenSpec { scheme: Scheme::Chat, addr: crate::client::DEFAULT_SERVER.to_string() },
         ListenSpec { scheme: Scheme::Irc, addr: DEFAULT_IRC.to_string() },
+        ListenSpec { scheme: Scheme::Http, addr: DEFAULT_WEB.to_string() },
     ]
 }
 
@@ -44,6 +49,10 @@ pub enum Scheme {
     Chats,
     /// IRC over TLS (conventionally port 6697).
     Ircs,
+    /// HTTP: the web page, `/metrics`, `/healthz`, and the line protocol over a WebSocket.
+    Http,
+    /// The same over TLS.
+    Https,
 }
 
 /// The protocols a session can speak, whatever carries them.
@@ -53,6 +62,8 @@ pub enum Protocol {
     Chat,
     /// IRC.
     Irc,
+    /// HTTP, whose `/ws` carries the line protocol over a WebSocket.
+    Web,
 }
 
 impl Scheme {
@@ -63,6 +74,8 @@ impl Scheme {
             Scheme::Irc => "irc",
             Scheme::Chats => "chats",
             Scheme::Ircs => "ircs",
+            Scheme::Http => "http",
+            Scheme::Https => "https",
         }
     }
 
@@ -71,12 +84,13 @@ impl Scheme {
         match self {
             Scheme::Chat | Scheme::Chats => Protocol::Chat,
             Scheme::Irc | Scheme::Ircs => Protocol::Irc,
+            Scheme::Http | Scheme::Https => Protocol::Web,
         }
     }
 
     /// True when connections are encrypted.
     pub fn is_tls(self) -> bool {
-        matches!(self, Scheme::Chats | Scheme::Ircs)
+        matches!(self, Scheme::Chats | Scheme::Ircs | Scheme::Https)
     }
 }
 
@@ -96,7 +110,10 @@ pub enum SpecError {
     #[error("{0:?} is not SCHEME://HOST:PORT (for example chat://127.0.0.1:55555)")]
     NoScheme(String),
     /// A scheme this server does not speak.
-    #[error("unknown scheme {0:?}: this server listens on chat://, irc://, chats:// and ircs://")]
+    #[error(
+        "unknown scheme {0:?}: this server listens on chat://, irc://, chats://, ircs://, \
+         http:// and https://"
+    )]
     UnknownScheme(String),
     /// Nothing after the `://`.
     #[error("{0:?} has no address after the scheme")]
@@ -113,6 +130,8 @@ impl FromStr for ListenSpec {
             "irc" => Scheme::Irc,
             "chats" => Scheme::Chats,
             "ircs" => Scheme::Ircs,
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
             other => return Err(SpecError::UnknownScheme(other.into())),
         };
         if addr.is_empty() {
@@ -155,12 +174,19 @@ impl Listener {
         Listener { scheme: Scheme::Irc, tcp, tls: None }
     }
 
-    /// A TLS listener (`chats://` or `ircs://` by `protocol`) on a socket bound by the
-    /// caller, presenting `tls`.
+    /// A web listener (the page, `/metrics`, `/healthz`, `/ws`) on a socket bound by the
+    /// caller.
+    pub fn web(tcp: TcpListener) -> Listener {
+        Listener { scheme: Scheme::Http, tcp, tls: None }
+    }
+
+    /// A TLS listener (`chats://`, `ircs://` or `https://` by `protocol`) on a socket bound
+    /// by the caller, presenting `tls`.
     pub fn tls(protocol: Protocol, tcp: TcpListener, tls: Tls) -> Listener {
         let scheme = match protocol {
             Protocol::Chat => Scheme::Chats,
             Protocol::Irc => Scheme::Ircs,
+            Protocol::Web => Scheme::Https,
         };
         Listener { scheme, tcp, tls: Some(tls) }
     }
@@ -224,5 +250,37 @@ mod tests {
         assert_eq!(parse("127.0.0.1:1"), Err(SpecError::NoScheme("127.0.0.1:1".into())));
         assert_eq!(parse("gopher://:70"), Err(SpecError::UnknownScheme("gopher".into())));
         assert_eq!(parse("chat://"), Err(SpecError::NoAddress("chat://".into())));
+        let unknown = SpecError::UnknownScheme("ws".into()).to_string();
+        assert!(unknown.contains("http:// and https://"), "{unknown}");
+    }
+
+    #[test]
+    fn web_schemes_speak_the_web_protocol_and_https_is_tls() {
+        let parse = |spec: &str| spec.parse::<ListenSpec>().map(|spec| spec.scheme);
+        assert_eq!(parse("http://127.0.0.1:8080"), Ok(Scheme::Http));
+        assert_eq!(parse("https://[::1]:8443"), Ok(Scheme::Https));
+        assert_eq!(
+            (Scheme::Http.protocol(), Scheme::Https.protocol()),
+            (Protocol::Web, Protocol::Web)
+        );
+        assert!(!Scheme::Http.is_tls() && Scheme::Https.is_tls());
+        let spec = ListenSpec { scheme: Scheme::Https, addr: "0.0.0.0:443".into() };
+        assert_eq!(spec.to_string(), "https://0.0.0.0:443");
+    }
+
+    #[test]
+    fn the_defaults_serve_the_page_on_8080() {
+        let defaults: Vec<String> = default_listeners().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            defaults,
+            ["chat://127.0.0.1:55555", "irc://127.0.0.1:6667", "http://127.0.0.1:8080"]
+        );
+    }
+
+    #[test]
+    fn an_https_listener_without_a_certificate_is_refused_before_binding() {
+        let spec = ListenSpec { scheme: Scheme::Https, addr: "127.0.0.1:0".into() };
+        let refused = Listener::bind(&spec, None).map(|_| ());
+        assert!(refused.is_err_and(|error| error.to_string().contains("--tls-cert")));
     }
 }

@@ -14,6 +14,8 @@
 //!   handshake of one connection.
 //! - `transport`: connections as read and write halves; `writer`: the task that writes one.
 //! - `session`: one adapter per protocol, turning its lines into core calls and back.
+//! - `web`: the web listener: the page, `/metrics`, `/healthz`, and the line protocol over
+//!   a WebSocket at `/ws`, served by the chat session.
 
 mod admission;
 mod config;
@@ -22,6 +24,7 @@ mod fd_limit;
 mod flags;
 mod flood;
 pub mod listener;
+mod metrics;
 mod password;
 mod refusal;
 mod session;
@@ -29,6 +32,7 @@ mod threads;
 pub mod tls;
 mod tls_accept;
 mod transport;
+mod web;
 mod writer;
 
 use std::future::Future;
@@ -47,7 +51,8 @@ pub use config_file::{config_keys, parse_flags, ConfigFileError, Problem};
 pub use fd_limit::{raise_open_files, SPARE_FDS};
 pub use flags::ServerFlags;
 pub use listener::{
-    bind, default_listeners, ListenSpec, Listener, Protocol, Scheme, DEFAULT_IRC, LISTEN_BACKLOG,
+    bind, default_listeners, ListenSpec, Listener, Protocol, Scheme, DEFAULT_IRC, DEFAULT_WEB,
+    LISTEN_BACKLOG,
 };
 pub use password::{Password, PasswordError, MAX_PASSWORD};
 pub use threads::size_executor;
@@ -126,16 +131,21 @@ fn start(
 ) {
     // Without this, small lines wait for delayed ACKs and p99 latency sits near 28 ms.
     let _ = stream.set_nodelay(true);
-    let protocol = listener.scheme.protocol();
+    let scheme = listener.scheme;
+    let protocol = scheme.protocol();
     let tcp = Tcp::new(stream);
     match (shared.admit(peer, alive), &listener.tls) {
-        (Ok(ticket), None) => smol::spawn(serve(protocol, tcp.halves(), ticket)).detach(),
+        (Ok(ticket), None) => smol::spawn(serve(scheme, tcp.halves(), ticket)).detach(),
         (Ok(ticket), Some(tls)) => {
-            let (acceptor, timeout) = (tls.acceptor(), shared.config.handshake_timeout);
+            let acceptor = tls.acceptor();
+            let timeout = match protocol {
+                Protocol::Web => web::request_timeout(&shared.config),
+                Protocol::Chat | Protocol::Irc => shared.config.handshake_timeout,
+            };
             smol::spawn(async move {
                 if let Ok(halves) = tls_accept::accept(acceptor, tcp, protocol, peer, timeout).await
                 {
-                    serve(protocol, halves, ticket).await;
+                    serve(scheme, halves, ticket).await;
                 }
             })
             .detach();
@@ -145,6 +155,7 @@ fn start(
             let line = match protocol {
                 Protocol::Chat => session::chat::refusal(full),
                 Protocol::Irc => session::irc::refusal(full, peer),
+                Protocol::Web => web::refusal(full),
             };
             let acceptor = tls.as_ref().map(|tls| tls.acceptor());
             smol::spawn(refusal::refuse(tcp, acceptor, line)).detach();
@@ -152,14 +163,15 @@ fn start(
     }
 }
 
-/// Serves one client in `protocol` over `halves`.
-async fn serve<R, W>(protocol: Protocol, halves: transport::Halves<R, W>, ticket: admission::Ticket)
+/// Serves one client of a `scheme` listener over `halves`.
+async fn serve<R, W>(scheme: Scheme, halves: transport::Halves<R, W>, ticket: admission::Ticket)
 where
     R: futures_lite::AsyncRead + Unpin + Send + 'static,
     W: futures_lite::AsyncWrite + Unpin + Send + 'static,
 {
-    match protocol {
+    match scheme.protocol() {
         Protocol::Chat => session::chat::serve(halves, ticket).await,
         Protocol::Irc => session::irc::serve(halves, ticket).await,
+        Protocol::Web => web::serve(halves, ticket, scheme.is_tls()).await,
     }
 }

@@ -72,6 +72,7 @@ async fn tell_plain_text(tcp: &Tcp, protocol: Protocol, peer: SocketAddr) {
     let line = match protocol {
         Protocol::Chat => super::session::chat::tls_required(),
         Protocol::Irc => super::session::irc::tls_required(peer),
+        Protocol::Web => super::web::tls_required(),
     };
     let mut out = tcp.clone();
     let _ = out.write_all(&line).await;

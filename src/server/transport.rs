@@ -1,5 +1,6 @@
 //! Transports as read and write halves: sessions read lines from any `AsyncRead` and their
 //! writer tasks write any `AsyncWrite`, so TLS or WebSocket streams can stand in for TCP.
+//! Halves can be joined again into one stream for a library that wants one (WebSocket).
 
 use std::io;
 use std::net::{Shutdown, TcpStream};
@@ -23,6 +24,49 @@ pub struct Halves<R, W> {
     pub writer: W,
     /// Shuts the connection down both ways, waking both halves.
     pub cut: Arc<dyn Cut>,
+}
+
+/// A connection's two halves as one stream: reads go to the reader, writes to the writer.
+pub struct Joined<R, W> {
+    /// Where reads go.
+    reader: R,
+    /// Where writes go.
+    writer: W,
+}
+
+impl<R, W> Halves<R, W> {
+    /// Joins the halves into one stream, and returns it with the way to cut it.
+    pub fn join(self) -> (Joined<R, W>, Arc<dyn Cut>) {
+        (Joined { reader: self.reader, writer: self.writer }, self.cut)
+    }
+}
+
+impl<R: AsyncRead + Unpin, W: Unpin> AsyncRead for Joined<R, W> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().reader).poll_read(cx, buf)
+    }
+}
+
+impl<R: Unpin, W: AsyncWrite + Unpin> AsyncWrite for Joined<R, W> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().writer).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().writer).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().writer).poll_close(cx)
+    }
 }
 
 /// A plain TCP connection, shared by its two halves.

@@ -8,6 +8,7 @@ pub mod password;
 #[cfg(unix)]
 pub mod programs;
 pub mod tls;
+pub mod websocket;
 
 use std::future::Future;
 use std::io;
@@ -39,6 +40,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Where it listens for IRC.
     pub irc: SocketAddr,
+    /// Where it serves the web page and the WebSocket (`/ws`).
+    pub web: SocketAddr,
     stop: async_channel::Sender<()>,
     task: Task<io::Result<()>>,
 }
@@ -50,13 +53,19 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let irc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let irc = irc_listener.local_addr().expect("local addr");
+        let web_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let web = web_listener.local_addr().expect("local addr");
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let shutdown = async move {
             let _ = stopped.recv().await;
         };
-        let listeners = vec![Listener::chat(listener), Listener::irc(irc_listener)];
+        let listeners = vec![
+            Listener::chat(listener),
+            Listener::irc(irc_listener),
+            Listener::web(web_listener),
+        ];
         let task = smol::spawn(server::run(listeners, config, shutdown));
-        TestServer { addr, irc, stop, task }
+        TestServer { addr, irc, web, stop, task }
     }
 
     /// Starts a server with the default limits, but a short shutdown grace so tests

@@ -1,6 +1,7 @@
 //! A client's connection as every protocol's session sees it: lines in (bounded, checked
 //! text), the queue out, and the limits that do not depend on the protocol: flood control,
-//! stalled lines, keep-alive pings, the server's stop, and a gentle close.
+//! stalled lines, keep-alive pings, the server's stop, and a gentle close. It also counts
+//! the connection for `/metrics`: open while the link lives, its lines, and why it ended.
 
 use std::future::Future;
 use std::pin::{pin, Pin};
@@ -12,6 +13,7 @@ use smol::{Task, Timer};
 
 use super::super::admission::Ticket;
 use super::super::flood::{FloodGate, Verdict};
+use super::super::metrics::{Dialect, Disconnect};
 use crate::core::{Chunk, Outbox};
 use crate::framed::{LineReader, LineTooLong};
 use crate::proto::chat::TextError;
@@ -19,6 +21,8 @@ use crate::proto::chat::TextError;
 /// How a protocol frames its lines: the longest one, and what text it accepts.
 #[derive(Clone, Copy)]
 pub struct Framing {
+    /// The protocol, as the connection's counts are labelled.
+    pub dialect: Dialect,
     /// The longest line, in bytes, without its `\n`.
     pub max_line: usize,
     /// Checks a line's bytes and returns its text.
@@ -86,19 +90,30 @@ pub struct Link<R> {
     ping_sent: Option<Instant>,
     /// What text the protocol accepts.
     decode: fn(&[u8]) -> Result<&str, TextError>,
+    /// The protocol, as the connection's counts are labelled.
+    dialect: Dialect,
+    /// Why the connection is ending, once the session has said.
+    ending: Option<Disconnect>,
 }
 
 impl<R: AsyncRead + Unpin> Link<R> {
     /// The link for a connection that reads lines framed as `framing` says from `reader`
-    /// and queues into `outbox`.
+    /// and queues into `outbox`; it counts as open until dropped.
     pub fn new(ticket: Ticket, reader: R, outbox: Outbox, framing: Framing) -> Link<R> {
         let config = &ticket.shared.config;
         let reader = LineReader::new(reader, framing.max_line);
         let now = Instant::now();
         let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);
-        let timer = Timer::never();
-        let decode = framing.decode;
-        Link { ticket, reader, outbox, timer, gate, last_heard: now, ping_sent: None, decode }
+        let (timer, decode, dialect) = (Timer::never(), framing.decode, framing.dialect);
+        ticket.shared.metrics.opened(dialect);
+        let (last_heard, ping_sent, ending) = (now, None, None);
+        Link { ticket, reader, outbox, timer, gate, last_heard, ping_sent, decode, dialect, ending }
+    }
+
+    /// Notes why the connection is ending, for `/metrics`; the first reason given stands
+    /// (a flood noticed in the handshake stays a flood, whatever follows).
+    pub fn ending(&mut self, why: Disconnect) {
+        self.ending.get_or_insert(why);
     }
 
     /// Queues bytes for this client alone. A failure needs no handling here: a full queue
@@ -167,7 +182,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// Waits for the next line, the server's stop, or `deadline`, whichever comes first.
     pub async fn next_input(&mut self, deadline: Instant) -> Input {
         self.timer.set_at(deadline);
-        let Link { ticket, reader, timer, decode, .. } = self;
+        let Link { ticket, reader, timer, decode, dialect, .. } = self;
         let mut stop = pin!(ticket.shared.stop.recv());
         future::poll_fn(|cx| {
             // The stop is polled first, so a peer with lines always ready cannot hide it.
@@ -175,6 +190,9 @@ impl<R: AsyncRead + Unpin> Link<R> {
                 return Poll::Ready(Input::Stopped);
             }
             if let Poll::Ready(read) = reader.poll_next_line(cx) {
+                if matches!(read, Ok(Some(_))) {
+                    ticket.shared.metrics.line_in(*dialect);
+                }
                 return Poll::Ready(match read {
                     Ok(Some(Ok(bytes))) => match decode(bytes) {
                         Ok(text) => Input::Line(text.to_string()),
@@ -225,5 +243,21 @@ impl<R: AsyncRead + Unpin> Link<R> {
             Timer::after(linger).await;
         })
         .await;
+    }
+}
+
+/// The end is counted here rather than at the end of a session, so that a connection is
+/// counted as ended exactly once, even if its task is dropped mid-way. Without a reason
+/// from the session it closed, which was the queue overflowing if it did.
+impl<R> Drop for Link<R> {
+    fn drop(&mut self) {
+        let why = match self.ending {
+            Some(Disconnect::Closed) | None if self.outbox.overflowed() => {
+                Disconnect::SendQueueFull
+            }
+            Some(why) => why,
+            None => Disconnect::Closed,
+        };
+        self.ticket.shared.metrics.closed(self.dialect, why);
     }
 }

@@ -9,6 +9,7 @@ pub mod chat;
 pub mod irc;
 mod link;
 
+use super::metrics::Disconnect;
 use crate::core::Departure;
 
 /// How a registered client's session ended, in any protocol: it decides what the
@@ -29,6 +30,19 @@ pub(crate) enum Ending {
 }
 
 impl Ending {
+    /// Why the connection ends, for `/metrics` (the queue overflowing, behind a close, is
+    /// told apart when the link is dropped).
+    pub(crate) fn disconnect(&self) -> Disconnect {
+        match self {
+            Ending::Quit(_) => Disconnect::Quit,
+            Ending::Closed => Disconnect::Closed,
+            Ending::Stopped => Disconnect::Shutdown,
+            Ending::Flood => Disconnect::Flood,
+            Ending::LineTimeout => Disconnect::LineTimeout,
+            Ending::PingTimeout => Disconnect::PingTimeout,
+        }
+    }
+
     /// What the rooms are told, given whether the client's queue overflowed; `None` at
     /// shutdown, when nobody is told.
     pub(crate) fn departure(self, overflowed: bool) -> Option<Departure> {

@@ -12,6 +12,7 @@ use crate::core::{
     RoomNameError, Speech, Topic, WhisperError,
 };
 use crate::proto::chat::{is_room_name, Command, CommandError, ErrorCode, Line};
+use crate::server::metrics::Metrics;
 use crate::unicode;
 
 /// Why a command could not be carried out.
@@ -148,7 +149,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.current = Some(room);
             }
             Err(error) => {
-                if let Some(line) = join_refused(&error) {
+                if let Some(line) = join_refused(&error, &self.link.ticket.shared.metrics) {
                     self.reply(&line);
                 }
             }
@@ -267,14 +268,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 }
 
-/// The `ERROR` line for a refused join; `None` at shutdown, when the goodbye says it all.
-pub(super) fn join_refused(error: &JoinError) -> Option<Line> {
+/// The `ERROR` line for a refused join, counted in `metrics`; `None` at shutdown, when the
+/// goodbye says it all.
+pub(super) fn join_refused(error: &JoinError, metrics: &Metrics) -> Option<Line> {
     let code = match error {
         JoinError::Confusable { .. } => ErrorCode::RoomConfusable,
         JoinError::TooManyRooms { .. } => ErrorCode::TooManyRooms,
         JoinError::ServerRoomsFull { .. } => ErrorCode::ServerRoomsFull,
         JoinError::Closed => return None,
     };
+    metrics.refused(code.as_str());
     Some(Line::Error { code, text: error.to_string() })
 }
 

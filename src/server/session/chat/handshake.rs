@@ -14,10 +14,11 @@ use super::{write_landing, Session};
 use crate::core::{Arrival, Nick, NickError, NickRefused, Person, Recipient};
 use crate::proto::chat::{Command, ErrorCode, Line, CHAT, HELP, PROTOCOL_VERSION};
 use crate::server::flood::Verdict;
+use crate::server::metrics::{Dialect, Disconnect, Metrics};
 
 /// A newcomer's first lines, in one piece: `WELCOME`, then what it was told of the default
-/// room (or why it could not enter it), and always a `ROOM` line last.
-fn arrival_lines(nick: &Nick, arrival: Arrival<'_>) -> Vec<u8> {
+/// room (or why it could not enter it, counted in `metrics`), and always a `ROOM` line last.
+fn arrival_lines(nick: &Nick, arrival: Arrival<'_>, metrics: &Metrics) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(128);
     let nick = nick.to_string();
     Line::Welcome { nick, online: arrival.online, protocol: PROTOCOL_VERSION }
@@ -25,7 +26,7 @@ fn arrival_lines(nick: &Nick, arrival: Arrival<'_>) -> Vec<u8> {
     match arrival.landed {
         Some(Ok(landing)) => write_landing(&mut bytes, &landing),
         Some(Err(refused)) => {
-            if let Some(line) = join_refused(&refused) {
+            if let Some(line) = join_refused(&refused, metrics) {
                 line.encode_into(&mut bytes);
             }
             Line::Room { room: None }.encode_into(&mut bytes);
@@ -128,7 +129,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Verdict::Disconnect => return Attempt::GiveUp,
         }
         match Command::parse(proposed) {
-            Ok(Some(Command::Quit(_))) => return Attempt::GiveUp,
+            Ok(Some(Command::Quit(_))) => {
+                self.link.ending(Disconnect::Quit);
+                return Attempt::GiveUp;
+            }
             Ok(Some(Command::Help)) => {
                 self.help();
                 self.reply(&Line::NickRequest);
@@ -158,10 +162,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let shared = self.link.ticket.shared.clone();
         let room = shared.config.default_room.as_ref();
         let welcome = |arrival: Arrival<'_>| {
-            let _ = outbox.push_reply(arrival_lines(&nick, arrival).into());
+            let _ = outbox.push_reply(arrival_lines(&nick, arrival, &shared.metrics).into());
         };
         match shared.chat.register(recipient, nick.clone(), room, welcome).await {
             Ok(person) => {
+                shared.metrics.registered(Dialect::Chat);
                 self.current = person.rooms().pop();
                 Attempt::Welcome(person)
             }
@@ -183,6 +188,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// The client took too long to finish the handshake; `late` says what it did not do.
     fn too_slow(&mut self, late: &str) {
         info!(peer = %self.link.ticket.peer, "disconnected: {late}");
+        self.link.ending(Disconnect::HandshakeTimeout);
         self.error(ErrorCode::HandshakeTimeout, format!("{late}; goodbye"));
     }
 

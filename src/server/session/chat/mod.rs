@@ -18,6 +18,7 @@ use crate::core::{Encode as _, Landing, Outbox, Person, Room};
 use crate::proto::chat::{decode_line, ErrorCode, Line, TextError, CHAT};
 use crate::server::admission::{Full, Ticket};
 use crate::server::flood::Verdict;
+use crate::server::metrics::{Dialect, Disconnect};
 use crate::server::transport::Halves;
 use crate::server::writer::write_loop;
 
@@ -41,7 +42,8 @@ where
     let (outbox, queue) = Outbox::new(config.queue_len, config.queue_bytes, halves.cut);
     let writer = smol::spawn(write_loop(queue, halves.writer));
     debug!(peer = %ticket.peer, "connected");
-    let framing = Framing { max_line: config.max_line, decode: decode_line };
+    let framing =
+        Framing { dialect: Dialect::Chat, max_line: config.max_line, decode: decode_line };
     let link = Link::new(ticket, halves.reader, outbox, framing);
     let mut session = Session { link, current: None };
     async move {
@@ -96,6 +98,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         // for input most of its life, is only as large as that wait.
         let Some(person) = Box::pin(self.handshake()).await else { return };
         let ending = self.chat(&person).await;
+        self.link.ending(ending.disconnect());
         let Some(why) = ending.departure(self.link.outbox.overflowed()) else {
             return self.bye();
         };
@@ -200,6 +203,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             Verdict::Disconnect => {
                 info!(peer = %self.link.ticket.peer, "disconnected: flooding");
+                self.link.ending(Disconnect::Flood);
                 self.error(ErrorCode::Flood, "disconnected for flooding".into());
             }
         }
@@ -208,6 +212,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
 
     /// The goodbye at shutdown, after everything the rooms had for this client.
     fn bye(&mut self) {
+        self.link.ending(Disconnect::Shutdown);
         self.reply(&Line::Bye { reason: "server shutting down".into() });
     }
 
@@ -221,7 +226,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         reply_lines(&self.link.outbox, lines);
     }
 
+    /// Queues an `ERROR` line for this client alone, and counts it by its code.
     fn error(&self, code: ErrorCode, text: String) {
+        self.link.ticket.shared.metrics.refused(code.as_str());
         self.reply(&Line::Error { code, text });
     }
 }

@@ -10,6 +10,7 @@ use super::handshake::Answer;
 use super::Session;
 use crate::proto::chat::{ErrorCode, Line};
 use crate::server::flood::Verdict;
+use crate::server::metrics::Disconnect;
 use crate::server::password::{Outcome, ServerPassword};
 
 /// What one answer to `PASS` came to.
@@ -82,6 +83,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// The goodbye to a client whose address has given too many wrong passwords.
     fn too_many_passwords(&mut self, wait: Duration) {
         info!(peer = %self.link.ticket.peer, "disconnected: too many wrong passwords");
+        self.link.ending(Disconnect::BadPassword);
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let text = format!("too many wrong passwords from your address; try again in {secs} s");
         self.error(ErrorCode::TooManyPasswords, text);

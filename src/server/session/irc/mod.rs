@@ -21,6 +21,7 @@ use crate::core::{Departure, Outbox, Person};
 use crate::proto::irc::{self, numeric::*, quit_reason, Caps, Message, MessageError, Replies};
 use crate::server::admission::{Full, Shared, Ticket};
 use crate::server::flood::Verdict;
+use crate::server::metrics::{Dialect, Disconnect};
 use crate::server::transport::Halves;
 use crate::server::writer::write_loop;
 
@@ -56,7 +57,8 @@ where
         Outbox::with_farewell(config.queue_len, config.queue_bytes, halves.cut, SENDQ_EXCEEDED);
     let writer = smol::spawn(write_loop(queue, halves.writer));
     debug!(peer = %ticket.peer, "irc connected");
-    let framing = Framing { max_line: MAX_IRC_LINE, decode: irc::decode_line };
+    let framing =
+        Framing { dialect: Dialect::Irc, max_line: MAX_IRC_LINE, decode: irc::decode_line };
     let link = Link::new(ticket, halves.reader, outbox, framing);
     let mut session = Session { link, caps: Caps::default(), invisible: false };
     async move {
@@ -80,6 +82,17 @@ pub fn refusal(full: Full, peer: SocketAddr) -> Vec<u8> {
     error_line(peer, reason)
 }
 
+/// The error numerics (`4xx`, `5xx`) among the server's own `lines`: those that begin
+/// `:server CODE `.
+fn error_numerics<'a>(server: &'a str, lines: &'a [u8]) -> impl Iterator<Item = &'a str> + 'a {
+    lines.split(|&byte| byte == b'\n').filter_map(move |line| {
+        let rest = line.strip_prefix(b":")?.strip_prefix(server.as_bytes())?;
+        let code = rest.strip_prefix(b" ")?.get(..4)?;
+        let is_error = matches!(code, [b'4' | b'5', b'0'..=b'9', b'0'..=b'9', b' ']);
+        is_error.then(|| std::str::from_utf8(&code[..3]).ok()).flatten()
+    })
+}
+
 /// `ERROR :Closing Link: ADDRESS (reason)`, the last line a client is sent.
 fn error_line(peer: SocketAddr, reason: &str) -> Vec<u8> {
     format!("ERROR :Closing Link: {} ({reason})\r\n", peer.ip()).into_bytes()
@@ -89,6 +102,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     async fn run(&mut self) {
         let Some(person) = Box::pin(self.register()).await else { return };
         let ending = self.chat(&person).await;
+        self.link.ending(ending.disconnect());
         let Some(why) = ending.departure(self.link.outbox.overflowed()) else {
             return self.close_link("Server shutting down");
         };
@@ -192,7 +206,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.send(replies);
             }
             Verdict::Disconnect => {
-                info!(peer = %self.link.ticket.peer, "irc disconnected: flooding")
+                info!(peer = %self.link.ticket.peer, "irc disconnected: flooding");
+                self.link.ending(Disconnect::Flood);
             }
         }
         verdict
@@ -215,10 +230,36 @@ impl<R: AsyncRead + Unpin> Session<R> {
         self.send(replies);
     }
 
-    /// Queues replies for this client alone, in one piece.
+    /// Queues replies for this client alone, in one piece, counting the error numerics
+    /// among them: every handler's replies pass here, so none can forget to count.
     fn send(&self, replies: Replies<'_>) {
-        if !replies.is_empty() {
-            self.link.reply(replies.into_bytes());
+        if replies.is_empty() {
+            return;
         }
+        let bytes = replies.into_bytes();
+        let metrics = &self.link.ticket.shared.metrics;
+        error_numerics(&self.link.ticket.shared.config.server_name, &bytes)
+            .for_each(|code| metrics.refused(code));
+        self.link.reply(bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_numerics;
+
+    #[test]
+    fn only_the_servers_own_error_numerics_are_counted() {
+        let lines = concat!(
+            ":irc.test 433 * ann :Nickname is already in use\r\n",
+            ":irc.test 001 cy :Welcome\r\n",
+            ":irc.test 502 cy :Cant change mode for other users\r\n",
+            ":irc.test.evil 461 cy :spoof\r\n",
+            ":irc.test!u@h 404 cy :a person named like the server\r\n",
+            ":ann!chat@smolchat PRIVMSG #m :433 4000\r\n",
+            "ERROR :Closing Link: 127.0.0.1 (Bad password)\r\n",
+        );
+        let codes: Vec<&str> = error_numerics("irc.test", lines.as_bytes()).collect();
+        assert_eq!(codes, ["433", "502"]);
     }
 }

@@ -17,6 +17,7 @@ use crate::proto::irc::{
     numeric::*, plain, quit_reason, Cap, CapRequest, IrcEncoder, Message, MessageError, Replies,
 };
 use crate::server::flood::Verdict;
+use crate::server::metrics::{Dialect, Disconnect};
 use crate::server::password::Charge;
 
 /// What a client has said of itself before it is registered.
@@ -64,10 +65,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 }
                 Input::Alarm(_) => {
                     info!(peer = %self.link.ticket.peer, "irc disconnected: not registered in time");
+                    self.link.ending(Disconnect::HandshakeTimeout);
                     self.close_link("Registration timed out");
                     return None;
                 }
                 Input::Stopped => {
+                    self.link.ending(Disconnect::Shutdown);
                     self.close_link("Server shutting down");
                     return None;
                 }
@@ -109,6 +112,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             "PONG" => {}
             "QUIT" => {
                 let words = message.param(0).map(plain).filter(|words| !words.is_empty());
+                self.link.ending(Disconnect::Quit);
                 self.close_link(&quit_reason(&Departure::Quit(words)));
                 return Step::GiveUp;
             }
@@ -167,6 +171,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             (None, None) => "Bad password",
         };
         info!(peer = %self.link.ticket.peer, reason, "irc refused: password");
+        self.link.ending(Disconnect::BadPassword);
         self.numeric("*", ERR_PASSWDMISMATCH, &[], Some("Password incorrect"));
         self.close_link(reason);
         false
@@ -302,9 +307,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
         match shared.chat.register(recipient, nick.clone(), None, welcome).await {
             Ok(person) => {
                 info!(nick = %nick, "irc registered");
+                shared.metrics.registered(Dialect::Irc);
                 Step::Registered(person)
             }
             Err(NickRefused::Closed) => {
+                self.link.ending(Disconnect::Shutdown);
                 self.close_link("Server shutting down");
                 Step::GiveUp
             }

@@ -1,0 +1,1065 @@
+// The smolchat web client: the line protocol of docs/PROTOCOL.md over a WebSocket at /ws,
+// one text message per line each way.
+//
+// Plain modern JavaScript, no framework and no build step. Every piece of text that comes
+// from the network reaches the page through textContent or a text node, never as HTML, and
+// the page runs under a Content-Security-Policy without inline scripts or styles.
+'use strict';
+
+/** How many lines each room keeps on screen; older ones are dropped. */
+const MAX_LINES = 1000;
+/** The first and the longest wait before reconnecting, in milliseconds. */
+const BACKOFF_FIRST = 1000;
+const BACKOFF_MAX = 30000;
+/** Error codes that answer a nickname during registration. */
+const NICK_ERRORS = new Set(['nick-taken', 'nick-confusable', 'nick-invalid', 'nick-too-long']);
+/** The key of the buffer shown when you are in no room. */
+const SERVER = '';
+
+// ---------------------------------------------------------------------------------------
+// Names
+
+/**
+ * The key two names are compared by: NFKC and case folding, close to the server's
+ * NFKC_Casefold (upper then lower case folds `ß` to `ss` and `ς` to `σ`).
+ */
+function fold(name) {
+  return name.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+}
+
+/** Whether `a` and `b` are the same name. */
+function same(a, b) {
+  return a != null && b != null && fold(a) === fold(b);
+}
+
+/** A stable colour class per nickname, the same whatever its letter case (FNV-1a). */
+function nickClass(nick) {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(fold(nick))) {
+    hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  }
+  return `nick-c${hash % 12}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Lines
+
+/**
+ * Splits `line` into `n` fields: `n - 1` words separated by one space, and the rest of the
+ * line (which may hold spaces, or be empty).
+ */
+function fields(line, n) {
+  const out = [];
+  let rest = line;
+  while (out.length < n - 1 && rest !== null) {
+    const space = rest.indexOf(' ');
+    if (space < 0) {
+      out.push(rest);
+      rest = null;
+    } else {
+      out.push(rest.slice(0, space));
+      rest = rest.slice(space + 1);
+    }
+  }
+  while (out.length < n - 1) out.push('');
+  out.push(rest ?? '');
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// The page's elements
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  app: $('app'),
+  drawer: $('drawer'),
+  drawerToggle: $('drawer-toggle'),
+  drawerUnread: $('drawer-unread'),
+  titleRoom: $('title-room'),
+  topic: $('topic'),
+  status: $('status'),
+  rooms: $('rooms'),
+  privates: $('privates'),
+  privatesHeading: $('privates-heading'),
+  joinForm: $('join-form'),
+  joinInput: $('join-input'),
+  members: $('members'),
+  memberCount: $('member-count'),
+  part: $('part'),
+  log: $('log'),
+  error: $('error'),
+  sayForm: $('say-form'),
+  sayInput: $('say-input'),
+  prompt: $('prompt'),
+  nickForm: $('nick-form'),
+  promptLabel: $('prompt-label'),
+  nickInput: $('nick-input'),
+  nickError: $('nick-error'),
+  promptHint: $('prompt-hint'),
+};
+
+/** Makes an element with a class and, optionally, text (always as text). */
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+// ---------------------------------------------------------------------------------------
+// State
+
+/**
+ * A buffer: one room, one private conversation, or the server itself. Each has its own
+ * list of lines in the log, an entry in the side list and an unread count.
+ */
+class Buffer {
+  constructor(kind, name) {
+    /** 'room', 'private' or 'server'. */
+    this.kind = kind;
+    /** The name as the server writes it: `#lobby`, a nickname, or '' for the server. */
+    this.name = name;
+    /** Its lines, shown while it is the buffer in view. */
+    this.list = el('ol', 'lines');
+    // `*` for the server: no room or nickname is spelled so.
+    this.list.dataset.buffer = kind === 'server' ? '*' : name;
+    this.list.hidden = true;
+    ui.log.append(this.list);
+    /** Nicknames in the room, by folded nickname. */
+    this.members = new Map();
+    /** The room's topic text ('' for none) and who set it. */
+    this.topic = '';
+    this.topicBy = '';
+    /** Whether you are in the room now (false after a lost connection, until rejoined). */
+    this.joined = false;
+    /** Talk that arrived while it was not in view. */
+    this.unread = 0;
+    /** Whether that talk mentioned you. */
+    this.mentioned = false;
+    /** Where the log was scrolled to when it was last in view (null: at the bottom). */
+    this.scroll = null;
+    /** Its entry in the side list (none for the server): the item, its button, the name
+     * and the unread count on it. */
+    this.entry = null;
+    this.button = null;
+    this.label = null;
+    this.badge = null;
+    if (kind !== 'server') this.makeEntry();
+  }
+
+  get key() {
+    return key(this.kind, this.name);
+  }
+
+  makeEntry() {
+    const item = el('li');
+    const button = el('button', 'entry');
+    button.type = 'button';
+    button.dataset.testid = this.kind === 'room' ? 'room' : 'private';
+    button.dataset.name = this.name;
+    if (this.kind === 'room') button.dataset.room = this.name;
+    const label = el('span', 'entry-name', this.name);
+    if (this.kind === 'private') label.classList.add(nickClass(this.name));
+    this.badge = el('span', 'unread');
+    this.badge.dataset.testid = 'unread';
+    this.badge.hidden = true;
+    button.append(label, this.badge);
+    button.addEventListener('click', () => {
+      select(this);
+      closeDrawer();
+    });
+    item.append(button);
+    this.entry = item;
+    this.button = button;
+    this.label = label;
+    (this.kind === 'room' ? ui.rooms : ui.privates).append(item);
+  }
+
+  /** Gives the buffer a new name (a private conversation whose partner was renamed). */
+  rename(name) {
+    this.name = name;
+    this.list.dataset.buffer = name;
+    this.button.dataset.name = name;
+    this.label.textContent = name;
+    this.label.className = `entry-name ${nickClass(name)}`;
+  }
+
+  /** Shows the unread count on its entry. */
+  showUnread() {
+    if (!this.badge) return;
+    this.badge.textContent = String(this.unread);
+    this.badge.hidden = this.unread === 0;
+    this.button.classList.toggle('mentioned', this.mentioned && this.unread > 0);
+    this.button.classList.toggle('away', this.kind === 'room' && !this.joined);
+  }
+
+  /** Takes it off the page. */
+  remove() {
+    this.list.remove();
+    this.entry?.remove();
+  }
+}
+
+/** The map key of a buffer. */
+function key(kind, name) {
+  if (kind === 'server') return SERVER;
+  return (kind === 'room' ? '' : '@') + fold(name);
+}
+
+/** The nickname used last in this browser, to offer it again. */
+function recall() {
+  try {
+    return localStorage.getItem('smolchat.nick') ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function remember(nick) {
+  try {
+    localStorage.setItem('smolchat.nick', nick);
+  } catch {
+    // Storage may be off (private windows); the prompt is merely empty next time.
+  }
+}
+
+const state = {
+  /** The socket, while there is one. */
+  ws: null,
+  /** Your nickname once registered (and kept across a reconnect, to register again). */
+  me: null,
+  /** Whether the server has welcomed this connection. */
+  registered: false,
+  /** Between WELCOME and the ROOM line that ends registration. */
+  landing: false,
+  /** What the server last asked for during registration: 'pass', 'nick' or null. */
+  asked: null,
+  /** The nickname and password to answer with, and whether to answer without asking. */
+  nick: recall(),
+  password: null,
+  autoNick: false,
+  autoPassword: false,
+  /** The server's last refusal of a nickname or password, and advice about it, for the prompt. */
+  refusal: '',
+  hint: '',
+  /** The room plain text goes to, as the server last said with ROOM (null: none). */
+  current: null,
+  /** Every buffer by key, in the order made. */
+  buffers: new Map(),
+  /** The buffer in view. */
+  view: null,
+  /** Rooms to join again after a reconnect, and the one that was current. */
+  rejoin: null,
+  /** Reconnection: attempts since the last welcome, the pending timer, its deadline. */
+  attempt: 0,
+  retryTimer: null,
+  retryAt: 0,
+  countdown: null,
+  /** Set by `/quit`: do not reconnect. */
+  quitting: false,
+  /** Set by a typed `/join` or `/part`: the next ROOM line is shown even from a private view. */
+  followRoom: false,
+  /** Said in the room the server makes current next (after leaving the one in view). */
+  afterRoom: null,
+  /** NAMES answers to show in the log (those typed as /names or /who), not only in the list. */
+  namesAsked: 0,
+  /** Lines typed, for the up and down arrows. */
+  history: [],
+  historyAt: 0,
+};
+
+/** The buffer of `kind` and `name`, made if it does not exist yet. */
+function buffer(kind, name) {
+  const k = key(kind, name);
+  let found = state.buffers.get(k);
+  if (!found) {
+    found = new Buffer(kind, name);
+    state.buffers.set(k, found);
+    if (kind === 'private') ui.privatesHeading.hidden = false;
+  }
+  return found;
+}
+
+/** The buffer of a room, if there is one. */
+function roomBuffer(name) {
+  return state.buffers.get(key('room', name)) ?? null;
+}
+
+/** The room buffers, in the order they appear in the side list. */
+function rooms() {
+  return [...state.buffers.values()].filter((b) => b.kind === 'room');
+}
+
+// ---------------------------------------------------------------------------------------
+// The log
+
+/** The local time of day, as `14:05`. */
+function clock(date) {
+  return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
+}
+
+/** Appends `text` to `parent`, with http(s) addresses as links; all of it as text. */
+function appendText(parent, text) {
+  const pattern = /\bhttps?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]'}]/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    let url = null;
+    try {
+      url = new URL(match[0]);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+    parent.append(document.createTextNode(text.slice(last, match.index)));
+    const link = el('a', null, match[0]);
+    link.href = url.href;
+    link.target = '_blank';
+    link.rel = 'noopener noreferrer';
+    parent.append(link);
+    last = match.index + match[0].length;
+  }
+  parent.append(document.createTextNode(text.slice(last)));
+}
+
+/**
+ * Adds a line to `buf`: `kind` is 'msg', 'action', 'notice', 'event' (joins, leaves,
+ * renames: dimmed), 'info' or 'error'; `nick` (or null) is who it is from.
+ */
+function addLine(buf, kind, nick, text, extra = {}) {
+  const atBottom = buf === state.view && isAtBottom();
+  const now = new Date();
+  const line = el('li', `line line-${kind}`);
+  line.dataset.kind = kind;
+  if (extra.private) line.classList.add('line-private');
+  const time = el('time', 'time', clock(now));
+  time.dateTime = now.toISOString();
+  time.title = now.toLocaleString();
+  line.append(time);
+  if (nick != null) {
+    line.dataset.from = nick;
+    const who = el('span', `nick ${nickClass(nick)}`, nick);
+    if (same(nick, state.me)) who.classList.add('me');
+    line.append(who);
+  }
+  const body = el('span', 'text');
+  body.dataset.testid = 'text';
+  appendText(body, text);
+  line.append(body);
+  const talk = kind === 'msg' || kind === 'action' || kind === 'notice';
+  const mention = talk && nick != null && !same(nick, state.me) && mentions(text);
+  if (mention) line.classList.add('mention');
+  buf.list.append(line);
+  while (buf.list.childElementCount > MAX_LINES) buf.list.firstElementChild.remove();
+
+  // Unread talk, counted for buffers out of view (or all of them while the tab is hidden).
+  if (talk && nick != null && !same(nick, state.me) && (buf !== state.view || document.hidden)) {
+    buf.unread += 1;
+    buf.mentioned ||= mention || buf.kind === 'private';
+    buf.showUnread();
+    showTotals();
+  }
+  if (atBottom) scrollToBottom();
+}
+
+/** Whether `text` names you as a word. */
+function mentions(text) {
+  if (!state.me) return false;
+  const me = fold(state.me);
+  return fold(text)
+    .split(/[^\p{L}\p{M}\p{N}_\-[\]\\`^{}|]+/u)
+    .some((word) => word === me);
+}
+
+/** A line for whichever buffer is in view. */
+function note(kind, text) {
+  addLine(state.view, kind, null, text);
+}
+
+/** A line for every room buffer (connection news). */
+function noteEverywhere(kind, text) {
+  const bufs = new Set([...state.buffers.values()].filter((b) => b.kind !== 'private'));
+  bufs.add(state.view);
+  for (const buf of bufs) addLine(buf, kind, null, text);
+}
+
+function isAtBottom() {
+  return ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 40;
+}
+
+function scrollToBottom() {
+  ui.log.scrollTop = ui.log.scrollHeight;
+}
+
+/** Shows the refusal of something you typed under the input, until you type again. */
+function showError(text) {
+  ui.error.textContent = text;
+  ui.error.hidden = false;
+}
+
+function clearError() {
+  ui.error.hidden = true;
+  ui.error.textContent = '';
+}
+
+// ---------------------------------------------------------------------------------------
+// The view
+
+/**
+ * Puts `buf` in view, as a click does. A room is made the current one on the server too
+ * (joined again if need be), and its people asked for.
+ */
+function select(buf) {
+  if (buf.kind === 'room' && state.registered) {
+    if (!buf.joined || !same(buf.name, state.current)) send(`/join ${buf.name}`);
+    if (buf.joined) send(`/names ${buf.name}`);
+  }
+  show(buf);
+}
+
+/** Shows `buf` (without a word to the server). */
+function show(buf) {
+  const old = state.view;
+  if (old === buf) {
+    showHeader();
+    showMembers();
+    return;
+  }
+  if (old) {
+    old.scroll = isAtBottom() ? null : ui.log.scrollTop;
+    old.list.hidden = true;
+    old.button?.removeAttribute('aria-current');
+  }
+  state.view = buf;
+  buf.list.hidden = false;
+  buf.button?.setAttribute('aria-current', 'true');
+  buf.unread = 0;
+  buf.mentioned = false;
+  buf.showUnread();
+  showTotals();
+  showHeader();
+  showMembers();
+  if (buf.scroll == null) scrollToBottom();
+  else ui.log.scrollTop = buf.scroll;
+}
+
+/** The header: the buffer's name and topic. */
+function showHeader() {
+  const buf = state.view;
+  ui.titleRoom.textContent = buf.kind === 'server' ? 'smolchat' : buf.name;
+  ui.titleRoom.className = buf.kind === 'private' ? nickClass(buf.name) : '';
+  let topic = '';
+  if (buf.kind === 'room') topic = buf.topic;
+  else if (buf.kind === 'private') topic = `private conversation with ${buf.name}`;
+  else if (state.registered) topic = 'you are in no room: join one';
+  ui.topic.textContent = topic;
+  ui.topic.title = buf.kind === 'room' && buf.topicBy ? `set by ${buf.topicBy}` : '';
+  ui.topic.hidden = topic === '';
+}
+
+/** The people of the buffer in view, sorted as the server sorts them. */
+function showMembers() {
+  const buf = state.view;
+  let nicks = [];
+  if (buf.kind === 'room') nicks = [...buf.members.values()];
+  else if (buf.kind === 'private' && state.me) nicks = [state.me, buf.name];
+  nicks.sort((a, b) => (fold(a) < fold(b) ? -1 : fold(a) > fold(b) ? 1 : 0));
+  const items = nicks.map((nick) => {
+    const item = el('li');
+    const button = el('button', `member ${nickClass(nick)}`, nick);
+    button.type = 'button';
+    button.dataset.nick = nick;
+    if (same(nick, state.me)) {
+      button.classList.add('me');
+      button.disabled = true;
+    } else {
+      button.title = `talk privately with ${nick}`;
+      button.addEventListener('click', () => {
+        select(buffer('private', nick));
+        closeDrawer();
+        ui.sayInput.focus();
+      });
+    }
+    item.append(button);
+    return item;
+  });
+  ui.members.replaceChildren(...items);
+  ui.memberCount.textContent = nicks.length ? String(nicks.length) : '';
+  ui.part.hidden = buf.kind === 'server' || (buf.kind === 'room' && !buf.joined);
+  ui.part.textContent = buf.kind === 'room' ? `Leave ${buf.name}` : 'Close conversation';
+}
+
+/** The total unread count: in the title, and on the drawer button for narrow screens. */
+function showTotals() {
+  let total = 0;
+  for (const buf of state.buffers.values()) total += buf.unread;
+  document.title = total ? `(${total}) smolchat` : 'smolchat';
+  ui.drawerUnread.textContent = String(total);
+  ui.drawerUnread.hidden = total === 0;
+}
+
+/** The connection status in the header: `state` is a word for the stylesheet. */
+function setStatus(stateName, text) {
+  ui.status.dataset.state = stateName;
+  ui.status.textContent = text;
+  ui.status.title = stateName === 'offline' && !state.quitting ? 'click to reconnect now' : '';
+}
+
+function closeDrawer() {
+  ui.app.classList.remove('drawer-open');
+  ui.drawerToggle.setAttribute('aria-expanded', 'false');
+}
+
+// ---------------------------------------------------------------------------------------
+// The nickname (and password) prompt
+
+/** Shows the prompt for `what` ('nick' or 'pass'), with the last refusal under it. */
+function showPrompt(what) {
+  const pass = what === 'pass';
+  ui.nickError.textContent = state.refusal;
+  ui.nickError.hidden = state.refusal === '';
+  ui.promptHint.textContent = state.hint;
+  if (!ui.prompt.hidden && ui.nickForm.dataset.shown === what) {
+    // Asked again: keep what was typed, so it can be corrected.
+    ui.nickInput.focus();
+    return;
+  }
+  ui.promptLabel.textContent = pass ? 'Server password' : 'Choose a nickname';
+  ui.nickInput.type = pass ? 'password' : 'text';
+  ui.nickInput.autocomplete = pass ? 'current-password' : 'nickname';
+  ui.nickForm.dataset.asking = what;
+  ui.nickInput.value = pass ? '' : state.nick;
+  ui.nickForm.dataset.shown = what;
+  ui.prompt.hidden = false;
+  ui.app.inert = true;
+  ui.nickInput.focus();
+  ui.nickInput.select();
+}
+
+function hidePrompt() {
+  ui.prompt.hidden = true;
+  ui.app.inert = false;
+  ui.nickForm.dataset.shown = '';
+}
+
+ui.nickForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const value = ui.nickInput.value;
+  if (ui.nickForm.dataset.asking === 'pass') {
+    if (value === '') return;
+    state.password = value;
+    state.autoPassword = true;
+    ui.nickInput.value = '';
+    forgetRefusal();
+    ui.promptHint.textContent = 'checking…';
+    if (state.asked === 'pass') answerPassword();
+  } else {
+    const nick = value.trim();
+    if (nick === '') return;
+    forgetRefusal();
+    state.nick = nick;
+    state.autoNick = true;
+    if (state.asked === 'nick') answerNick();
+    else ui.promptHint.textContent = 'connecting…';
+  }
+});
+
+/** The refusal answered by what was just typed: off the prompt. */
+function forgetRefusal() {
+  state.refusal = '';
+  state.hint = '';
+  ui.nickError.hidden = true;
+  ui.nickError.textContent = '';
+  ui.promptHint.textContent = '';
+}
+
+function answerNick() {
+  state.asked = null;
+  ui.promptHint.textContent = '';
+  send(state.nick);
+}
+
+function answerPassword() {
+  state.asked = null;
+  send(state.password);
+}
+
+// ---------------------------------------------------------------------------------------
+// The connection
+
+/** Sends one line; false if there is no open connection. */
+function send(line) {
+  const ws = state.ws;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+  ws.send(line);
+  return true;
+}
+
+function connect() {
+  clearTimeout(state.retryTimer);
+  clearInterval(state.countdown);
+  state.retryTimer = null;
+  state.countdown = null;
+  setStatus('connecting', 'connecting…');
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  let ws;
+  try {
+    ws = new WebSocket(`${scheme}//${location.host}/ws`);
+  } catch (error) {
+    setStatus('offline', `cannot connect: ${error.message}`);
+    return;
+  }
+  state.ws = ws;
+  ws.addEventListener('open', () => {
+    if (state.ws === ws) setStatus('registering', 'connected, registering…');
+  });
+  ws.addEventListener('message', (event) => {
+    if (state.ws !== ws || typeof event.data !== 'string') return;
+    for (const line of event.data.split('\n')) {
+      const clean = line.endsWith('\r') ? line.slice(0, -1) : line;
+      if (clean !== '') receive(clean);
+    }
+  });
+  ws.addEventListener('close', () => {
+    if (state.ws === ws) lost();
+  });
+}
+
+/** The connection ended: keep the rooms to rejoin, and try again after a while. */
+function lost() {
+  const wasRegistered = state.registered;
+  state.ws = null;
+  state.registered = false;
+  state.landing = false;
+  state.asked = null;
+  state.namesAsked = 0;
+  if (wasRegistered) {
+    const joined = rooms().filter((b) => b.joined);
+    state.rejoin = {
+      rooms: joined.map((b) => b.name),
+      current: state.current,
+    };
+    for (const buf of joined) {
+      buf.joined = false;
+      buf.members.clear();
+      buf.showUnread();
+    }
+    state.autoNick = true;
+    showMembers();
+  }
+  state.current = null;
+  if (state.quitting) {
+    setStatus('offline', 'you left the chat');
+    noteEverywhere('info', 'You left. Reload the page to come back.');
+    return;
+  }
+  const delay = Math.min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** state.attempt);
+  // Up to a quarter off, so a restarted server is not met by everyone at once.
+  const wait = Math.round(delay * (0.75 + Math.random() * 0.25));
+  state.attempt += 1;
+  state.retryAt = Date.now() + wait;
+  const seconds = Math.max(1, Math.round(wait / 1000));
+  if (wasRegistered) noteEverywhere('error', `Connection lost. Reconnecting in ${seconds} s…`);
+  state.retryTimer = setTimeout(connect, wait);
+  const tick = () => {
+    const left = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
+    setStatus('offline', `disconnected; reconnecting in ${left} s`);
+  };
+  tick();
+  state.countdown = setInterval(tick, 1000);
+}
+
+/** After a reconnect, once registered: back into the rooms you were in. */
+function rejoin() {
+  const plan = state.rejoin;
+  state.rejoin = null;
+  if (!plan) return;
+  const wanted = new Set(plan.rooms.map(fold));
+  const missing = plan.rooms.filter((name) => !roomBuffer(name)?.joined);
+  for (const name of missing) send(`/join ${name}`);
+  // The default room you had left before the connection was lost.
+  for (const buf of rooms()) {
+    if (buf.joined && !wanted.has(fold(buf.name))) send(`/part ${buf.name}`);
+  }
+  if (plan.current) send(`/join ${plan.current}`);
+  const list = plan.rooms.length ? plan.rooms.join(', ') : 'no rooms';
+  noteEverywhere('info', `Reconnected as ${state.me}; rejoining ${list}.`);
+}
+
+// ---------------------------------------------------------------------------------------
+// Server lines
+
+/** Handles one line from the server. Unknown keywords are ignored, as the protocol asks. */
+function receive(line) {
+  const [keyword] = fields(line, 2);
+  if (Object.hasOwn(handlers, keyword)) handlers[keyword](line);
+}
+
+const handlers = {
+  PASS() {
+    state.asked = 'pass';
+    if (state.autoPassword && state.password != null) answerPassword();
+    else showPrompt('pass');
+  },
+
+  NICK() {
+    state.asked = 'nick';
+    if (state.autoNick && state.nick) answerNick();
+    else showPrompt('nick');
+  },
+
+  WELCOME(line) {
+    const [, nick, online] = fields(line, 4);
+    const again = state.rejoin != null;
+    state.me = nick;
+    state.nick = nick;
+    state.registered = true;
+    state.landing = true;
+    state.attempt = 0;
+    remember(nick);
+    hidePrompt();
+    forgetRefusal();
+    setStatus('online', `connected as ${nick}`);
+    // Said in the room registration lands in (its ROOM line ends registration).
+    if (!again) state.afterRoom = `Welcome, ${nick}: ${online} online.`;
+    ui.sayInput.focus();
+  },
+
+  JOIN(line) {
+    const [, room, nick] = fields(line, 3);
+    const buf = buffer('room', room);
+    if (same(nick, state.me)) {
+      buf.joined = true;
+      buf.members.clear();
+      buf.members.set(fold(nick), nick);
+      buf.showUnread();
+      addLine(buf, 'event', null, `→ you joined ${room}`);
+      send(`/names ${room}`);
+    } else {
+      buf.members.set(fold(nick), nick);
+      addLine(buf, 'event', null, `→ ${nick} joined`);
+    }
+    if (buf === state.view) showMembers();
+  },
+
+  LEAVE(line) {
+    const [, room, nick, reason] = fields(line, 4);
+    const buf = roomBuffer(room);
+    if (!buf) return;
+    if (same(nick, state.me)) {
+      state.buffers.delete(buf.key);
+      buf.remove();
+      const said = `← you left ${room}`;
+      if (state.view === buf && same(room, state.current)) {
+        // The ROOM line that follows names the room to show, and this goes there.
+        show(buffer('server', ''));
+        state.afterRoom = said;
+        state.followRoom = true;
+      } else {
+        if (state.view === buf) show(roomBuffer(state.current ?? '') ?? buffer('server', ''));
+        note('event', said);
+      }
+      return;
+    }
+    buf.members.delete(fold(nick));
+    addLine(buf, 'event', null, `← ${nick} left${leaving(reason, 'part')}`);
+    if (buf === state.view) showMembers();
+  },
+
+  QUIT(line) {
+    const [, nick, reason] = fields(line, 3);
+    for (const buf of state.buffers.values()) {
+      const here =
+        (buf.kind === 'room' && buf.members.delete(fold(nick))) ||
+        (buf.kind === 'private' && same(buf.name, nick));
+      if (here) addLine(buf, 'event', null, `← ${nick} quit${leaving(reason, null)}`);
+    }
+    showMembers();
+  },
+
+  RENAME(line) {
+    const [, old, renamed] = fields(line, 3);
+    const mine = same(old, state.me);
+    if (mine) {
+      state.me = renamed;
+      state.nick = renamed;
+      remember(renamed);
+      setStatus('online', `connected as ${renamed}`);
+    }
+    const text = mine ? `you are now known as ${renamed}` : `${old} is now known as ${renamed}`;
+    for (const buf of [...state.buffers.values()]) {
+      if (buf.kind === 'room' && buf.members.delete(fold(old))) {
+        buf.members.set(fold(renamed), renamed);
+        addLine(buf, 'event', null, text);
+      } else if (buf.kind === 'private' && same(buf.name, old)) {
+        state.buffers.delete(buf.key);
+        buf.rename(renamed);
+        state.buffers.set(buf.key, buf);
+        addLine(buf, 'event', null, text);
+      }
+    }
+    if (mine && state.view.kind === 'server') note('event', text);
+    showHeader();
+    showMembers();
+  },
+
+  MSG(line) {
+    const [, room, from, text] = fields(line, 4);
+    addLine(buffer('room', room), 'msg', from, text);
+  },
+
+  ACTION(line) {
+    const [, room, from, text] = fields(line, 4);
+    addLine(buffer('room', room), 'action', from, text);
+  },
+
+  NOTICE(line) {
+    const [, room, from, text] = fields(line, 4);
+    addLine(buffer('room', room), 'notice', from, text);
+  },
+
+  PRIV(line) {
+    privately(line, 'msg');
+  },
+
+  PRIVACTION(line) {
+    privately(line, 'action');
+  },
+
+  PRIVNOTICE(line) {
+    privately(line, 'notice');
+  },
+
+  TOPIC(line) {
+    const [, room, by, text] = fields(line, 4);
+    const buf = roomBuffer(room);
+    const said = text ? `topic: ${text} (set by ${by})` : `${by} cleared the topic`;
+    if (!buf || !buf.joined) {
+      note('info', `${room} ${said}`);
+      return;
+    }
+    buf.topic = text;
+    buf.topicBy = by;
+    addLine(buf, 'event', null, said);
+    if (buf === state.view) showHeader();
+  },
+
+  NAMES(line) {
+    const [, room, rest] = fields(line, 3);
+    const nicks = rest.split(' ').filter((nick) => nick !== '');
+    const buf = roomBuffer(room);
+    const asked = state.namesAsked > 0;
+    if (asked) state.namesAsked -= 1;
+    if (asked || !buf || !buf.joined) note('info', `in ${room}: ${nicks.join(', ')}`);
+    if (!buf || !buf.joined) return;
+    buf.members = new Map(nicks.map((nick) => [fold(nick), nick]));
+    if (buf === state.view) showMembers();
+  },
+
+  LIST(line) {
+    const [, room, members, topic] = fields(line, 4);
+    note('info', `${room} (${members})${topic ? `: ${topic}` : ''}`);
+  },
+
+  LISTEND(line) {
+    const [, count] = fields(line, 2);
+    note('info', `${count} room${count === '1' ? '' : 's'}`);
+  },
+
+  ROOM(line) {
+    const [, room] = fields(line, 2);
+    state.current = room || null;
+    const buf = room ? buffer('room', room) : buffer('server', '');
+    if (state.landing && state.rejoin && state.view.kind !== 'server') {
+      // Back after a reconnect: the view stays where it was while the rooms are rejoined.
+    } else if (state.view.kind !== 'private' || state.followRoom) {
+      // A private conversation in view stays in view unless you typed a /join or /part.
+      show(buf);
+    }
+    state.followRoom = false;
+    if (state.afterRoom) {
+      note('info', state.afterRoom);
+      state.afterRoom = null;
+    }
+    if (state.landing) {
+      state.landing = false;
+      rejoin();
+    }
+  },
+
+  INFO(line) {
+    const [, text] = fields(line, 2);
+    note('info', text);
+  },
+
+  ERROR(line) {
+    const [, code, text] = fields(line, 3);
+    const said = text || code;
+    if (!state.registered) {
+      if (NICK_ERRORS.has(code)) state.autoNick = false;
+      if (code === 'bad-password') state.autoPassword = false;
+      // The prompt shows it when the server asks again with NICK or PASS, right after.
+      state.refusal = said;
+      state.hint =
+        NICK_ERRORS.has(code) && state.me && same(state.nick, state.me)
+          ? 'Your previous connection may still be closing: wait a little, or choose another.'
+          : '';
+      if (ui.prompt.hidden) {
+        note('error', said);
+      } else {
+        // Shown now too: a refusal that closes the connection is not followed by a question.
+        ui.nickError.textContent = said;
+        ui.nickError.hidden = false;
+        ui.promptHint.textContent = state.hint;
+      }
+      return;
+    }
+    if (code === 'no-such-room' || code === 'usage') state.namesAsked = 0;
+    showError(said);
+    note('error', said);
+  },
+
+  PING(line) {
+    const [, token] = fields(line, 2);
+    send(`/pong ${token}`);
+  },
+
+  BYE(line) {
+    const [, reason] = fields(line, 2);
+    noteEverywhere('error', `The server closed the connection: ${reason}`);
+  },
+};
+
+/** ` (reason)` for a leave or quit, without the plain `part`. */
+function leaving(reason, plain) {
+  if (!reason || reason === plain) return '';
+  return ` (${reason})`;
+}
+
+/** A private message, action or notice, in the conversation with the other person. */
+function privately(line, kind) {
+  const [, from, to, text] = fields(line, 4);
+  const mine = same(from, state.me);
+  const partner = mine ? to : from;
+  const buf = buffer('private', partner);
+  addLine(buf, kind, from, text, { private: true });
+  // A `/msg` typed elsewhere: said where it was typed too, so it does not vanish.
+  if (mine && buf !== state.view) note('info', `→ ${partner}: ${text}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// What you type
+
+/** Sends what was typed in the message box, as a line of the protocol. */
+function submit(text) {
+  if (text.trim() === '') return true;
+  const buf = state.view;
+  if (!state.ws || state.ws.readyState !== WebSocket.OPEN || !state.registered) {
+    showError('not connected: wait for the connection to come back');
+    return false;
+  }
+  const command = text.startsWith('/') && !text.startsWith('//');
+  if (!command) {
+    // `//text` says `/text`: the protocol's escape, typed as is.
+    const words = text.startsWith('//') ? text.slice(1) : text;
+    if (buf.kind === 'private') return send(`/msg ${buf.name} ${words}`);
+    if (buf.kind === 'room' && same(buf.name, state.current)) return send(text);
+    if (buf.kind === 'room') return send(`/msg ${buf.name} ${words}`);
+    showError('you are in no room: join one with /join #room');
+    return false;
+  }
+  const [name] = fields(text, 2);
+  const verb = name.toLowerCase();
+  if (verb === '/me' && buf.kind === 'private') {
+    showError('/me goes to a room: switch to one first');
+    return false;
+  }
+  if (verb === '/quit') state.quitting = true;
+  if (verb === '/join' || verb === '/part') state.followRoom = true;
+  if (verb === '/names' || verb === '/who') state.namesAsked += 1;
+  return send(text);
+}
+
+ui.sayForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = ui.sayInput.value;
+  clearError();
+  if (submit(text)) {
+    if (text.trim() !== '') state.history.push(text);
+    if (state.history.length > 100) state.history.shift();
+    state.historyAt = state.history.length;
+    ui.sayInput.value = '';
+    scrollToBottom();
+  }
+});
+
+ui.sayInput.addEventListener('keydown', (event) => {
+  if (event.key !== 'ArrowUp' && event.key !== 'ArrowDown') return;
+  const step = event.key === 'ArrowUp' ? -1 : 1;
+  const at = state.historyAt + step;
+  if (at < 0 || at > state.history.length) return;
+  event.preventDefault();
+  state.historyAt = at;
+  ui.sayInput.value = state.history[at] ?? '';
+});
+
+ui.sayInput.addEventListener('input', clearError);
+
+ui.joinForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  let room = ui.joinInput.value.trim();
+  if (room === '') return;
+  if (!room.startsWith('#')) room = `#${room}`;
+  if (send(`/join ${room}`)) {
+    state.followRoom = true;
+    ui.joinInput.value = '';
+    closeDrawer();
+    ui.sayInput.focus();
+  } else {
+    showError('not connected: wait for the connection to come back');
+  }
+});
+
+ui.part.addEventListener('click', () => {
+  const buf = state.view;
+  if (buf.kind === 'room') {
+    send(`/part ${buf.name}`);
+  } else if (buf.kind === 'private') {
+    state.buffers.delete(buf.key);
+    buf.remove();
+    ui.privatesHeading.hidden = ![...state.buffers.values()].some((b) => b.kind === 'private');
+    show(roomBuffer(state.current ?? '') ?? buffer('server', ''));
+  }
+  closeDrawer();
+});
+
+ui.drawerToggle.addEventListener('click', () => {
+  const open = ui.app.classList.toggle('drawer-open');
+  ui.drawerToggle.setAttribute('aria-expanded', String(open));
+});
+
+ui.log.addEventListener('click', closeDrawer);
+
+ui.status.addEventListener('click', () => {
+  // Reconnect now rather than at the end of the countdown.
+  if (!state.ws && state.retryTimer && !state.quitting) connect();
+});
+
+window.addEventListener('online', () => {
+  if (!state.ws && state.retryTimer && !state.quitting) connect();
+});
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && state.view) {
+    state.view.unread = 0;
+    state.view.mentioned = false;
+    state.view.showUnread();
+    showTotals();
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// Start
+
+show(buffer('server', ''));
+showPrompt('nick');
+connect();

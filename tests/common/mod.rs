@@ -8,6 +8,7 @@ pub mod password;
 #[cfg(unix)]
 pub mod programs;
 pub mod tls;
+pub mod webdriver;
 pub mod websocket;
 
 use std::future::Future;

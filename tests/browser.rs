@@ -1,0 +1,286 @@
+//! The web client (web/index.html, web/app.js, web/style.css) in real browsers: two headless
+//! Chromiums and one line-protocol client in `#lobby` see each other's messages in one
+//! order; a taken nickname is refused on the page, which asks again; a room joined, a
+//! switch back by click and an unread count for the room left behind; an action, a private
+//! message and a topic; markup sent as a message or a topic stays text; and the page says
+//! so when the connection is lost.
+//!
+//! Needs `chromium` and `chromedriver` on PATH (`apt-get install -y chromium
+//! chromium-driver`). Without them the test says why on stderr and passes as skipped, unless
+//! `SMOLCHAT_REQUIRE_BROWSER=1` (set by `.ci/run`), where it fails instead. With
+//! `SMOLCHAT_SCREENSHOTS=1` it also writes the screenshots of the docs, docs/web-lobby.png
+//! (desktop) and docs/web-phone.png (a phone's width).
+
+mod common;
+
+use std::env;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::webdriver::{Chromium, Driver, Session, ENTER};
+use common::*;
+use serde_json::{json, Value};
+use smolchat::proto::chat::Line;
+
+/// A desktop window, and a phone's (an iPhone 14's CSS pixels).
+const DESKTOP: (u32, u32) = (1280, 800);
+const PHONE: (u32, u32) = (390, 844);
+
+/// The elements the test drives, by their `data-testid`.
+const NICK_INPUT: &str = "[data-testid=nick-input]";
+const NICK_ERROR: &str = "[data-testid=nick-error]";
+const PROMPT: &str = "[data-testid=prompt]";
+const SAY: &str = "[data-testid=message-input]";
+const JOIN: &str = "[data-testid=join-input]";
+const STATUS: &str = "[data-testid=status]";
+const TOPIC: &str = "[data-testid=topic]";
+const TITLE: &str = "[data-testid=title-room]";
+const MEMBERS: &str = "[data-testid=members]";
+
+/// How often a wait asks the page again.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Set to `1` to write the screenshots of the docs.
+const SCREENSHOTS: &str = "SMOLCHAT_SCREENSHOTS";
+
+#[test]
+fn two_browsers_and_a_line_client_talk_in_one_order_switch_rooms_and_keep_markup_as_text() {
+    let Some(chromium) = Chromium::find("browser") else { return };
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let url = format!("http://{}/", server.web);
+        let driver = Driver::start(&chromium);
+        let mut carol = server.join("carol").await;
+
+        // Both browsers start at once: starting them is much of the test's time.
+        let (alice, bob) = thread::scope(|scope| {
+            let bob = scope.spawn(|| driver.session(DESKTOP.0, DESKTOP.1));
+            let alice = driver.session(DESKTOP.0, DESKTOP.1);
+            (alice, bob.join().expect("start a browser"))
+        });
+
+        // Alice registers; Bob first asks for her nickname (in other letter case, the same
+        // name), is told it is taken, stays at the prompt and picks another.
+        alice.goto(&url);
+        register(&alice, "alice");
+        wait_for(&mut carol, "JOIN #lobby alice", |l| *l == lobby_join("alice")).await;
+        bob.goto(&url);
+        bob.type_into(NICK_INPUT, &format!("Alice{ENTER}"));
+        bob.wait_text(NICK_ERROR, "nickname Alice is taken");
+        assert!(visible(&bob, PROMPT), "the prompt asks again after a refusal");
+        bob.clear(NICK_INPUT);
+        register(&bob, "bob");
+        wait_for(&mut carol, "JOIN #lobby bob", |l| *l == lobby_join("bob")).await;
+        // The people list's text is its names one after the other, sorted.
+        alice.wait_text(MEMBERS, "alicebobcarol");
+
+        // All three talk at once; everyone sees the room's one order, which keeps each
+        // speaker's own order.
+        let lines = [
+            ("alice", "hi both! the web client is up"),
+            ("bob", "hello from a browser tab"),
+            ("carol", "and hello from the terminal"),
+            ("alice", "colours per nick, too"),
+            ("bob", "and it reconnects by itself"),
+            ("carol", "nice; does it work on a phone?"),
+        ];
+        for (from, text) in lines {
+            match from {
+                "alice" => say(&alice, text),
+                "bob" => say(&bob, text),
+                _ => carol.say(text).await.expect("carol says"),
+            }
+        }
+        let mut order = Vec::new();
+        while order.len() < lines.len() {
+            if let Line::Message { room, from, text } =
+                wait_for(&mut carol, "messages", |l| matches!(l, Line::Message { .. })).await
+            {
+                assert_eq!(room, LOBBY);
+                order.push((from, text));
+            }
+        }
+        for from in ["alice", "bob", "carol"] {
+            let theirs: Vec<_> = order.iter().filter(|(f, _)| f == from).map(|(_, t)| t).collect();
+            let sent: Vec<_> = lines.iter().filter(|(f, _)| *f == from).map(|(_, t)| t).collect();
+            assert_eq!(theirs, sent, "{from}'s messages in the order sent");
+        }
+        for page in [&alice, &bob] {
+            assert_eq!(wait_messages(page, LOBBY, lines.len()), order, "one order for everyone");
+        }
+
+        // Alice joins #rust by name and talks there; Carol follows.
+        alice.type_into(JOIN, &format!("#rust{ENTER}"));
+        wait_current(&alice, "#rust");
+        join_room(&mut carol, "carol", "#rust").await;
+        alice.wait_text(MEMBERS, "alicecarol");
+        say(&alice, "anyone into async rust?");
+        wait_for(&mut carol, "alice in #rust", |l| {
+            *l == Line::Message {
+                room: s("#rust"),
+                from: s("alice"),
+                text: s("anyone into async rust?"),
+            }
+        })
+        .await;
+
+        // Back to #lobby by a click: what she types goes there again; #rust counts what
+        // arrives meanwhile, until she looks.
+        alice.click(&room_entry(LOBBY));
+        wait_current(&alice, LOBBY);
+        say_in(&carol, "#rust", "me! smol is lovely").await;
+        let unread = format!("{} [data-testid=unread]", room_entry("#rust"));
+        alice.wait_text(&unread, "1");
+        assert!(visible(&alice, &unread), "the unread count of #rust shows");
+        say(&alice, "back in the lobby");
+        wait_for(&mut carol, "alice in #lobby", |l| {
+            *l == lobby_message("alice", "back in the lobby")
+        })
+        .await;
+        alice.click(&room_entry("#rust"));
+        wait_current(&alice, "#rust");
+        assert!(!visible(&alice, &unread), "looking at #rust clears its count");
+        assert_eq!(
+            messages(&alice, "#rust").last().map(|(_, t)| t.as_str()),
+            Some("me! smol is lovely")
+        );
+        alice.click(&room_entry(LOBBY));
+        wait_current(&alice, LOBBY);
+        carol.sender.send_line("/join #lobby").await.expect("switch");
+        let lobby = Line::Room { room: Some(s(LOBBY)) };
+        wait_for(&mut carol, "ROOM #lobby", |l| *l == lobby).await;
+
+        // Markup is text: in a message from a browser, from the line client, and in a topic.
+        let script = "<script>alert(1)</script> <img src=x onerror=alert(1)>";
+        say(&bob, script);
+        let bold = "<b>bold?</b> <a href=\"javascript:alert(1)\">click</a> &amp;";
+        carol.say(bold).await.expect("carol says");
+        let topic = "<i>web</i> day: try http://localhost/ & <u>friends</u>";
+        carol.sender.send_line(&format!("/topic #lobby {topic}")).await.expect("topic");
+        for page in [&alice, &bob] {
+            let seen = wait_messages(page, LOBBY, lines.len() + 3);
+            assert_eq!(seen[seen.len() - 2..], [(s("bob"), s(script)), (s("carol"), s(bold))]);
+            page.wait_text(TOPIC, topic);
+            let markup = "return document.querySelectorAll('#log img, #log script, #log b, \
+                          #log i, #log u, [data-testid=topic] *').length";
+            assert_eq!(page.execute(markup, &[]), json!(0), "no element made from a message");
+            // The one link is the topic's web address, as logged; `javascript:` is no link.
+            let links = "return [...document.querySelectorAll('#log a')].map(a => a.href)";
+            assert_eq!(
+                page.execute(links, &[]),
+                json!(["http://localhost/"]),
+                "only http(s) links"
+            );
+            assert_eq!(page.alert_text(), None, "no script ran");
+        }
+
+        // An action and a private message.
+        carol.sender.send_line("/me waves at the browsers").await.expect("action");
+        carol.sender.send_line("/msg alice psst: try the phone layout").await.expect("private");
+        let action =
+            "return [...document.querySelectorAll('[data-buffer=\"#lobby\"] li.line-action')]\
+                      .map(li => li.dataset.from + ' ' + li.querySelector('.text').textContent)";
+        alice.wait(
+            "carol's action",
+            &format!("{action}.includes('carol waves at the browsers')"),
+            &[],
+        );
+        let private = format!("{} [data-testid=unread]", entry("private", "carol"));
+        alice.wait_text(&private, "1");
+        wait_for(&mut carol, "her private echo", |l| matches!(l, Line::Private { .. })).await;
+
+        if env::var(SCREENSHOTS).is_ok_and(|v| v == "1") {
+            screenshots(&alice, &bob);
+        }
+
+        // The server goes away: the page says so, and that it will try again.
+        server.stop().await;
+        alice.wait(
+            "the page to say the connection is lost",
+            "const s = document.querySelector(arguments[0]); \
+             return s.dataset.state === 'offline' && s.textContent.startsWith('disconnected')",
+            &[json!(STATUS)],
+        );
+        drop((alice, bob));
+        drop(driver);
+    });
+}
+
+/// Types `nick` at the prompt and waits until the page is registered and shows the chat.
+fn register(page: &Session<'_>, nick: &str) {
+    page.type_into(NICK_INPUT, &format!("{nick}{ENTER}"));
+    page.wait_text(STATUS, &format!("connected as {nick}"));
+    assert!(!visible(page, PROMPT), "the prompt is gone once registered");
+    wait_current(page, LOBBY);
+}
+
+/// Types `text` in the message box and sends it.
+fn say(page: &Session<'_>, text: &str) {
+    page.type_into(SAY, &format!("{text}{ENTER}"));
+}
+
+/// The side list's entry of a room.
+fn room_entry(room: &str) -> String {
+    entry("room", room)
+}
+
+/// The side list's entry of a room or a private conversation.
+fn entry(kind: &str, name: &str) -> String {
+    format!("[data-testid={kind}][data-name=\"{name}\"]")
+}
+
+/// Waits until `room` is the room in view: its entry marked, its name in the title.
+fn wait_current(page: &Session<'_>, room: &str) {
+    page.find(&format!("{}[aria-current=true]", room_entry(room)));
+    page.wait_text(TITLE, room);
+}
+
+/// Whether the element matching `selector` is shown (exists, and neither it nor an
+/// ancestor is `hidden` or `display: none`).
+fn visible(page: &Session<'_>, selector: &str) -> bool {
+    let script = "const e = document.querySelector(arguments[0]); \
+                  return e !== null && e.checkVisibility()";
+    page.execute(script, &[json!(selector)]) == json!(true)
+}
+
+/// The messages of `room` on the page, as (from, text), in the order shown.
+fn messages(page: &Session<'_>, room: &str) -> Vec<(String, String)> {
+    let script = "return [...document.querySelectorAll(\
+                  `[data-buffer=\"${CSS.escape(arguments[0])}\"] li.line-msg`)]\
+                  .map(li => [li.dataset.from, li.querySelector('.text').textContent])";
+    pairs(page.execute(script, &[json!(room)]))
+}
+
+/// Waits until the page shows `count` messages in `room`, and returns them.
+fn wait_messages(page: &Session<'_>, room: &str, count: usize) -> Vec<(String, String)> {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let seen = messages(page, room);
+        if seen.len() >= count {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {count} messages in {room}: {seen:?}"
+        );
+        thread::sleep(POLL);
+    }
+}
+
+fn pairs(value: Value) -> Vec<(String, String)> {
+    let rows = value.as_array().cloned().unwrap_or_default();
+    rows.iter()
+        .map(|row| (s(row[0].as_str().unwrap_or_default()), s(row[1].as_str().unwrap_or_default())))
+        .collect()
+}
+
+/// The screenshots of the docs: Alice's desktop window in the lively lobby, and Bob's on a
+/// phone's width.
+fn screenshots(alice: &Session<'_>, bob: &Session<'_>) {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    alice.screenshot(&docs.join("web-lobby.png"));
+    bob.resize(PHONE.0, PHONE.1);
+    bob.wait("the phone layout", "return window.innerWidth <= 400", &[]);
+    bob.screenshot(&docs.join("web-phone.png"));
+}

@@ -23,6 +23,9 @@ const BURST: u32 = 10;
 /// What the script leaves on the page, sample by sample: the lines the clients sent (a
 /// chat client's nickname attempts included), each refusal and each ending.
 const EXPECTED: &[(&str, f64)] = &[
+    // Three chat clients and one IRC client (the page's requests are counted apart).
+    ("smolchat_accepted_total{scheme=\"chat\"}", 3.0),
+    ("smolchat_accepted_total{scheme=\"irc\"}", 1.0),
     ("smolchat_connections_total{protocol=\"chat\"}", 3.0),
     ("smolchat_connections_total{protocol=\"irc\"}", 1.0),
     ("smolchat_connections_open{protocol=\"chat\"}", 1.0),
@@ -77,6 +80,9 @@ fn the_counters_match_what_a_scripted_session_did() {
         let page = settled(server.web).await;
         assert!(page.ends_with("# EOF\n"), "{page}");
         let samples = samples(&page);
+        // Each look at the page until it settled was a request of its own.
+        let requests = samples.get("smolchat_accepted_total{scheme=\"http\"}").copied();
+        assert!(requests.is_some_and(|count| count >= 1.0), "{page}");
         let batches = samples.get("smolchat_batches_total").copied();
         assert!(batches.is_some_and(|count| count >= 1.0), "{page}");
         assert_eq!(batches, samples.get("smolchat_batch_lines_count").copied(), "{page}");

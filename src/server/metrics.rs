@@ -24,6 +24,7 @@ use prometheus_client::registry::{Metric, Registry};
 use tracing::warn;
 
 use super::admission::Shared;
+use super::listener::Scheme;
 use crate::core::{Stats, BATCH_BOUNDS};
 
 /// The protocol a session speaks, as its counts are labelled. A WebSocket carries the
@@ -114,6 +115,13 @@ struct ByProtocol {
     protocol: &'static str,
 }
 
+/// Accepted connections by listener scheme.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ByScheme {
+    /// `chat`, `irc`, `http`, `chats`, `ircs` or `https`.
+    scheme: &'static str,
+}
+
 /// Disconnections by reason.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ByReason {
@@ -136,6 +144,8 @@ struct ByCode {
 pub struct Metrics {
     /// Everything on the page, in the order it is shown.
     registry: Registry,
+    /// Connections each listener accepted (before admission, TLS or HTTP), by scheme.
+    accepted: Family<ByScheme, Counter>,
     /// Connections that reached a session, by protocol.
     connections: [Counter; 2],
     /// Connections in a session now, by protocol.
@@ -154,6 +164,9 @@ impl Metrics {
     /// Counters at zero, beside the core's `stats`, registered once.
     pub fn new(stats: Arc<Stats>) -> Metrics {
         let mut registry = Registry::with_prefix("smolchat");
+        let accepted = Family::<ByScheme, Counter>::default();
+        let help = "Connections accepted, by the scheme of their listener";
+        registry.register("accepted", help, accepted.clone());
         let help = "Connections that reached a session, by protocol";
         let connections = per_dialect(&mut registry, "connections", help);
         let open = per_dialect(&mut registry, "connections_open", "Connections in a session now");
@@ -168,7 +181,21 @@ impl Metrics {
         let help = "Errors sent to clients (chat ERROR codes, IRC error numerics), by code";
         registry.register("refusals", help, refusals.clone());
         registry.register_collector(Box::new(CoreCollector { stats }));
-        Metrics { registry, connections, open, registrations, lines_in, disconnections, refusals }
+        Metrics {
+            registry,
+            accepted,
+            connections,
+            open,
+            registrations,
+            lines_in,
+            disconnections,
+            refusals,
+        }
+    }
+
+    /// A listener of `scheme` accepted a connection.
+    pub fn accepted(&self, scheme: Scheme) {
+        self.accepted.get_or_create(&ByScheme { scheme: scheme.as_str() }).inc();
     }
 
     /// A connection began a session in `dialect`.

@@ -133,6 +133,7 @@ fn start(
     let _ = stream.set_nodelay(true);
     let scheme = listener.scheme;
     let protocol = scheme.protocol();
+    shared.metrics.accepted(scheme);
     let tcp = Tcp::new(stream);
     match (shared.admit(peer, alive), &listener.tls) {
         (Ok(ticket), None) => smol::spawn(serve(scheme, tcp.halves(), ticket)).detach(),

@@ -1,7 +1,7 @@
 //! The conductor: runs one benchmark from start to finish on the calling thread. It raises
-//! the open-file limit, starts the server if asked (over TLS if asked), lets the generator
-//! threads join, opens the measured window, waits out warmup, measurement and drain, then
-//! stops everyone.
+//! the open-file limit, starts the server if asked (over TLS or WebSocket if asked), lets
+//! the generator threads join, opens the measured window, waits out warmup, measurement
+//! and drain, then stops everyone.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;
@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::board::Board;
 use super::config::{Plan, Target};
+use super::connection::Transport;
 use super::fd_limit;
-use super::local_server::LocalServer;
+use super::local_server::{bench_config, LocalServer};
 use super::meter::{self, Meter};
 use super::report::{Counts, Marks, Observation, Report};
 use super::shard::{self, Signals};
@@ -35,40 +36,53 @@ const DRAIN_SILENCE: Duration = Duration::from_secs(1);
 pub fn run(plan: &Plan, show_progress: bool) -> Result<Report, BenchError> {
     let in_process = plan.target == Target::Spawn;
     let fd_limit = fd_limit::raise_open_files(fd_limit::needed(plan.clients, in_process));
-    let server = if in_process {
-        let tls = plan.tls.is_some();
-        Some(LocalServer::start(plan.protocol, tls).map_err(BenchError::Spawn)?)
-    } else {
-        None
-    };
+    let server = if in_process { Some(spawn(plan).map_err(BenchError::Spawn)?) } else { None };
     let destination = destination(plan, server.as_ref());
     let meter = match (&server, plan.server_pid) {
         (Some(_), _) => Meter::InProcess,
         (None, Some(pid)) => Meter::Process(pid),
         (None, None) => Meter::Blind,
     };
-    let report = destination
-        .and_then(|(addr, tls)| drive(plan, addr, tls.as_ref(), meter, fd_limit, show_progress));
+    let report = destination.and_then(|(addr, transport)| {
+        drive(plan, addr, &transport, meter, fd_limit, show_progress)
+    });
     if let Some(server) = server {
         server.stop().map_err(BenchError::Spawn)?;
     }
     report
 }
 
-/// Where the clients connect, and how they open TLS there if they speak it.
+/// The in-process server for `plan`: a listener for its protocol, over TLS or WebSocket
+/// as the clients speak.
+fn spawn(plan: &Plan) -> std::io::Result<LocalServer> {
+    if plan.websocket {
+        return LocalServer::start_web(bench_config());
+    }
+    LocalServer::start(plan.protocol, plan.tls.is_some())
+}
+
+/// Where the clients connect, and how their bytes travel there: plain, in TLS (with what
+/// they trust) or in WebSocket frames (with the `Host` they name).
 fn destination(
     plan: &Plan,
     server: Option<&LocalServer>,
-) -> Result<(SocketAddr, Option<TlsClient>), BenchError> {
-    let (addr, host) = match (&plan.target, server) {
-        (_, Some(server)) => (server.addr, server.addr.ip().to_string()),
-        (Target::Addr(addr), None) => (resolve(addr)?, tls::host_of(addr).to_string()),
+) -> Result<(SocketAddr, Transport), BenchError> {
+    let (addr, host_port) = match (&plan.target, server) {
+        (_, Some(server)) => (server.addr, server.addr.to_string()),
+        (Target::Addr(addr), None) => (resolve(addr)?, addr.clone()),
         (Target::Spawn, None) => return Err(BenchError::Resolve("no server was started".into())),
     };
-    let Some(trust) = &plan.tls else { return Ok((addr, None)) };
+    if plan.websocket {
+        return Ok((addr, Transport::WebSocket(host_port)));
+    }
+    let Some(trust) = &plan.tls else { return Ok((addr, Transport::Plain)) };
+    let host = match server {
+        Some(server) => server.addr.ip().to_string(),
+        None => tls::host_of(&host_port).to_string(),
+    };
     let spawned = server.and_then(|server| server.fingerprint.as_deref());
     let client = TlsClient::new(trust, &host, spawned).map_err(BenchError::Tls)?;
-    Ok((addr, Some(client)))
+    Ok((addr, Transport::Tls(client)))
 }
 
 /// The first address `addr` resolves to.
@@ -83,7 +97,7 @@ fn resolve(addr: &str) -> Result<SocketAddr, BenchError> {
 fn drive(
     plan: &Plan,
     addr: SocketAddr,
-    tls: Option<&TlsClient>,
+    transport: &Transport,
     meter: Meter,
     fd_limit: u64,
     show_progress: bool,
@@ -96,8 +110,8 @@ fn drive(
     let mut watch = Watch::new(board.clone(), meter, show_progress);
     let before = watch.sample(Phase::Connect);
     let plan_shared = Arc::new(plan.clone());
-    let threads =
-        shard::spawn_all(&plan_shared, addr, tls, &board, &signals).map_err(BenchError::Threads)?;
+    let threads = shard::spawn_all(&plan_shared, addr, transport, &board, &signals)
+        .map_err(BenchError::Threads)?;
 
     watch.expect_clients(plan.clients);
     let clients = plan.clients;

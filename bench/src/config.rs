@@ -74,6 +74,13 @@ pub struct Options {
     #[arg(long, value_name = "FILE", requires = "tls", conflicts_with = "spawn")]
     pub tls_ca: Option<PathBuf>,
 
+    /// Speak WebSocket (what an http:// listener serves at /ws): each client upgrades an
+    /// HTTP connection to /ws, naming --addr as its Host and Origin, then sends and
+    /// receives each line as a text frame of its own. The chat protocol only, without TLS.
+    /// With --spawn the in-process server gets an http:// listener.
+    #[arg(long, conflicts_with = "tls")]
+    pub websocket: bool,
+
     /// A named scenario: s1 latency, s2 fan-out, s3 ten thousand joins, s4 slow consumer,
     /// s5 a hundred rooms of a hundred, s5-all the same plus one room of everyone.
     #[arg(long, value_enum)]
@@ -155,6 +162,8 @@ pub struct Plan {
     pub protocol: Protocol,
     /// Over TLS, what the clients trust; `None` for plain TCP.
     pub tls: Option<TlsTrust>,
+    /// The clients speak WebSocket, each line a frame.
+    pub websocket: bool,
     /// The scenario it came from, if any, for the report's title.
     pub preset: Option<Preset>,
     /// Connections to open.
@@ -214,6 +223,9 @@ pub enum PlanError {
     /// A fingerprint that is not one.
     #[error("--tls-fingerprint: {0}")]
     BadFingerprint(String),
+    /// WebSocket with IRC or TLS: the bench speaks the chat protocol over plain `ws://`.
+    #[error("--websocket speaks the chat protocol without TLS: not with --protocol irc or --tls")]
+    WebSocketMisplaced,
     /// A shared room, but no rooms to leave the default room for.
     #[error("--shared-room needs --rooms N")]
     SharedRoomWithoutRooms,
@@ -295,8 +307,12 @@ impl Options {
         if shared && rooms.is_none() {
             return Err(PlanError::SharedRoomWithoutRooms);
         }
+        if self.websocket && (self.protocol != Protocol::Chat || self.tls) {
+            return Err(PlanError::WebSocketMisplaced);
+        }
         let plan = Plan {
             tls: self.trust(&target)?,
+            websocket: self.websocket,
             target,
             protocol: self.protocol,
             preset: self.preset,
@@ -543,6 +559,17 @@ mod tests {
         assert_eq!(tls(spawned), Err(PlanError::TrustMisplaced));
         let short = Options { tls_fingerprint: Some("AB:CD".into()), ..addr };
         assert!(matches!(tls(short), Err(PlanError::BadFingerprint(_))));
+    }
+
+    #[test]
+    fn websocket_is_the_chat_protocol_in_plain_frames() {
+        let websocket = Options { websocket: true, ..spawn() };
+        assert!(websocket.plan().expect("plan").websocket);
+        assert!(!spawn().plan().expect("plan").websocket);
+        let irc = Options { protocol: Protocol::Irc, ..websocket.clone() };
+        assert_eq!(irc.plan(), Err(PlanError::WebSocketMisplaced));
+        let tls = Options { tls: true, ..websocket };
+        assert_eq!(tls.plan(), Err(PlanError::WebSocketMisplaced));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! client in, join each of its rooms and wait until the server has confirmed every step.
 //! The connection, with any bytes that arrived after the last confirmation, goes on to the
 //! receive path. Over IRC the steps are IRC's ([`super::join_irc`]); with `--tls` the TLS
-//! handshake comes first.
+//! handshake comes first, with `--websocket` the upgrade to a WebSocket.
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
@@ -12,11 +12,11 @@ use smol::Async;
 use smolchat::client::describe_tls;
 use thiserror::Error;
 
-use super::connection::Connection;
+use super::connection::{Connection, Transport};
 use super::join_irc;
 use super::message::{classify, Line};
 use super::protocol::Protocol;
-use super::tls::TlsClient;
+use super::websocket::WebSocketError;
 
 /// The most handshake bytes accepted without a line end; the real lines are far shorter.
 const MAX_HANDSHAKE_BYTES: usize = 64 * 1024;
@@ -43,6 +43,10 @@ pub enum JoinError {
     /// The TLS handshake failed (the certificate was not trusted, or the port is not TLS).
     #[error("TLS handshake failed: {0}")]
     Tls(String),
+    /// The upgrade to a WebSocket failed (the server refused it, or the port is not an
+    /// http:// listener).
+    #[error("WebSocket upgrade failed: {0}")]
+    WebSocket(WebSocketError),
     /// The connection failed during the handshake.
     #[error("handshake failed: {0}")]
     Io(io::Error),
@@ -73,11 +77,11 @@ pub enum Heard {
     Refused(String),
 }
 
-/// Connects to `addr` (over TLS with `tls`), registers `nick` speaking `protocol` and,
-/// unless `rooms` is empty, moves into exactly those rooms.
+/// Connects to `addr` (over TLS or WebSocket as `transport` says), registers `nick`
+/// speaking `protocol` and, unless `rooms` is empty, moves into exactly those rooms.
 pub async fn join(
     addr: SocketAddr,
-    tls: Option<&TlsClient>,
+    transport: &Transport,
     protocol: Protocol,
     nick: &str,
     rooms: &[String],
@@ -85,11 +89,14 @@ pub async fn join(
     let tcp = Async::<TcpStream>::connect(addr).await.map_err(JoinError::Connect)?;
     // Like the real client: a small line goes out at once, not after a delayed ACK.
     let _ = tcp.get_ref().set_nodelay(true);
-    let stream = match tls {
-        None => Connection::Plain(tcp),
-        Some(tls) => Connection::tls(tcp, tls).await.map_err(|error| {
+    let stream = match transport {
+        Transport::Plain => Connection::Plain(tcp),
+        Transport::Tls(tls) => Connection::tls(tcp, tls).await.map_err(|error| {
             JoinError::Tls(describe_tls(&error).unwrap_or_else(|| error.to_string()))
         })?,
+        Transport::WebSocket(host) => {
+            Connection::websocket(tcp, host).await.map_err(JoinError::WebSocket)?
+        }
     };
     match protocol {
         Protocol::Chat => join_chat(stream, nick, rooms).await,

@@ -1,7 +1,8 @@
 //! `smolchat-bench`, the load generator that measures the server: many clients join, some
 //! send stamped messages, every reader times each delivery end to end. The clients speak
 //! smolchat's line protocol or IRC (`--protocol irc`), so the same load can be put on
-//! smolchat's IRC listener and on another IRC server, over plain TCP or TLS (`--tls`).
+//! smolchat's IRC listener and on another IRC server, over plain TCP or TLS (`--tls`); the
+//! chat protocol also over WebSocket (`--websocket`).
 //!
 //! The conductor (the calling thread) runs the phases and samples the timeline; the
 //! generator threads each own a share of the clients on a single-threaded executor and read
@@ -33,6 +34,7 @@ mod shard;
 mod tally;
 pub mod tls;
 mod watch;
+mod websocket;
 mod window;
 
 use std::io;

@@ -1,6 +1,6 @@
 //! `--spawn`: a server started in this process on its own thread, stopped after the run,
-//! listening for the protocol the clients speak, over plain TCP or (`--tls`) over TLS with
-//! a self-signed certificate made for the run.
+//! listening for the protocol the clients speak, over plain TCP, over TLS (`--tls`) with a
+//! self-signed certificate made for the run, or over HTTP for WebSocket (`--websocket`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -75,6 +75,13 @@ impl LocalServer {
             Protocol::Irc => server::Protocol::Irc,
         };
         LocalServer::launch(config, Listener::tls(protocol, tcp, tls), addr, Some(fingerprint))
+    }
+
+    /// Binds 127.0.0.1:0 and starts the server with `config`, listening on http://, whose
+    /// `/ws` speaks the chat protocol over WebSocket.
+    pub fn start_web(config: Config) -> io::Result<LocalServer> {
+        let (tcp, addr) = bind()?;
+        LocalServer::launch(config, Listener::web(tcp), addr, None)
     }
 
     /// Runs `listener` on a thread of its own.

@@ -1,6 +1,7 @@
 //! The hot receive path: read a socket in large chunks into the thread's one buffer
-//! (decrypted first over TLS), find lines with `memchr`, and count each delivery and its
-//! latency. No allocation per line, one clock read and one atomic update per chunk.
+//! (decrypted first over TLS, unframed over WebSocket), find lines with `memchr`, and count
+//! each delivery and its latency. No allocation per line, one clock read and one atomic
+//! update per chunk.
 
 use std::fmt;
 use std::io;
@@ -116,6 +117,13 @@ pub async fn receive(
             let answer = shard.plan.protocol.pong(&token);
             let _writer = writing.lock().await;
             if let Err(error) = stream.write_all(&answer).await {
+                return Ended::Failed(error);
+            }
+        }
+        // Below the lines, a WebSocket's pongs and its reply to a close.
+        if stream.owes_answers() {
+            let _writer = writing.lock().await;
+            if let Err(error) = stream.answer().await {
                 return Ended::Failed(error);
             }
         }

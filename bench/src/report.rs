@@ -603,6 +603,7 @@ impl Report {
             Some(rooms) => format!(" in {} rooms", rooms.count),
         };
         let protocol = match (p.protocol, p.tls.is_some()) {
+            _ if p.websocket => " over WebSocket",
             (Protocol::Chat, false) => "",
             (Protocol::Chat, true) => " over TLS",
             (Protocol::Irc, false) => " over IRC",

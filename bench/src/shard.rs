@@ -19,13 +19,12 @@ use smol::{LocalExecutor, Timer};
 
 use super::board::Board;
 use super::config::Plan;
-use super::connection::Scratch;
+use super::connection::{Scratch, Transport};
 use super::join::{join, JoinError, Joined};
 use super::protocol::Protocol;
 use super::receive::{receive, Me};
 use super::send::send;
 use super::tally::Tally;
-use super::tls::TlsClient;
 use super::window::Windows;
 
 /// How long one client's connect and handshake, room joins included, may take.
@@ -61,8 +60,8 @@ pub struct Shard {
     index: usize,
     /// The server.
     pub addr: SocketAddr,
-    /// How to open a TLS session with it; `None` for plain TCP.
-    tls: Option<TlsClient>,
+    /// How the bytes travel: plain, in TLS, in WebSocket frames.
+    transport: Transport,
     /// The run.
     pub plan: Arc<Plan>,
     /// The counters shared with the other threads and the conductor.
@@ -80,12 +79,12 @@ pub struct Shard {
     pub tally: RefCell<Tally>,
 }
 
-/// Starts `plan.threads` generator threads, whose clients connect to `addr` (over TLS
-/// with `tls`); each returns its tally when `stop` fires.
+/// Starts `plan.threads` generator threads, whose clients connect to `addr` (over TLS or
+/// WebSocket as `transport` says); each returns its tally when `stop` fires.
 pub fn spawn_all(
     plan: &Arc<Plan>,
     addr: SocketAddr,
-    tls: Option<&TlsClient>,
+    transport: &Transport,
     board: &Arc<Board>,
     signals: &Signals,
 ) -> io::Result<Vec<JoinHandle<Tally>>> {
@@ -97,13 +96,13 @@ pub fn spawn_all(
             let shard = Shard {
                 index,
                 addr,
-                tls: tls.cloned(),
+                transport: transport.clone(),
                 plan: plan.clone(),
                 board: board.clone(),
                 windows: windows.clone(),
                 signals: signals.clone(),
                 gate: Semaphore::new(per_thread_gate),
-                scratch: RefCell::new(Scratch::new(SCRATCH_BYTES, tls.is_some())),
+                scratch: RefCell::new(Scratch::new(SCRATCH_BYTES, transport.is_wrapped())),
                 tally: RefCell::new(Tally::new()),
             };
             thread::Builder::new().name(format!("bench-{index}")).spawn(move || shard.run())
@@ -153,7 +152,7 @@ async fn client(shard: Rc<Shard>, index: usize) {
         let _permit = shard.gate.acquire().await;
         let nick = protocol.nick(index);
         let attempt =
-            async { Some(join(shard.addr, shard.tls.as_ref(), protocol, &nick, &rooms).await) };
+            async { Some(join(shard.addr, &shard.transport, protocol, &nick, &rooms).await) };
         let timeout = async {
             Timer::after(JOIN_TIMEOUT).await;
             None

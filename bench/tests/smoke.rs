@@ -182,6 +182,16 @@ fn over_irc_and_tls_every_message_reaches_everyone_but_its_sender() {
     assert_everything_arrived(&report);
 }
 
+/// The same small windowed run over WebSocket: the in-process server listens on
+/// `http://`, every client upgrades to `/ws`, and a sender's window of lines goes out as
+/// several frames in one write.
+#[test]
+fn over_websocket_every_message_reaches_every_reader() {
+    let report = run(Options { websocket: true, ..small_options(None, Some(4)) });
+    assert_counts_add_up(&report);
+    assert!(report.plan.websocket, "{report}");
+}
+
 /// A client that pins another certificate is refused in the TLS handshake, and says why.
 #[test]
 fn a_wrong_fingerprint_is_refused_with_the_reason() {

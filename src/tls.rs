@@ -100,6 +100,16 @@ pub fn parse_fingerprint(text: &str) -> Option<String> {
     Some(pairs.join(":"))
 }
 
+/// The host part of `host:port`, as a certificate names it: without the port, and an IPv6
+/// address without its brackets (`[::1]:55555` is `::1`).
+pub fn host_of(addr: &str) -> &str {
+    let host = match addr.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => host,
+        _ => addr,
+    };
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
 /// A self-signed certificate and its key, both PEM.
 #[derive(Clone)]
 pub struct SelfSigned {
@@ -125,6 +135,13 @@ pub fn self_signed(names: &[String]) -> io::Result<SelfSigned> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_is_what_a_certificate_names() {
+        assert_eq!(host_of("chat.example.org:6697"), "chat.example.org");
+        assert_eq!(host_of("[::1]:55555"), "::1");
+        assert_eq!(host_of("localhost"), "localhost");
+    }
 
     #[test]
     fn fingerprints_are_colon_separated_upper_case_sha256() {

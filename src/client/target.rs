@@ -32,11 +32,7 @@ impl Target {
     /// The host part, as the certificate must name it (brackets of an IPv6 address
     /// removed).
     pub fn host(&self) -> &str {
-        let host = match self.addr.rsplit_once(':') {
-            Some((host, port)) if !port.contains(']') => host,
-            _ => &self.addr,
-        };
-        host.trim_start_matches('[').trim_end_matches(']')
+        crate::tls::host_of(&self.addr)
     }
 }
 
@@ -52,13 +48,5 @@ mod tests {
         assert_eq!(Target::parse("h:1", true).map(|t| t.tls), Ok(true));
         assert!(Target::parse("irc://h:1", false).is_err());
         assert!(Target::parse("chats://", false).is_err());
-    }
-
-    #[test]
-    fn the_host_is_what_a_certificate_names() {
-        let host = |addr: &str| Target { addr: addr.into(), tls: true }.host().to_string();
-        assert_eq!(host("chat.example.org:6697"), "chat.example.org");
-        assert_eq!(host("[::1]:55555"), "::1");
-        assert_eq!(host("localhost"), "localhost");
     }
 }

@@ -96,8 +96,7 @@ impl ServerFlags {
             "::1".to_string(),
         ];
         for spec in self.listeners().iter().filter(|spec| spec.scheme.is_tls()) {
-            let host = spec.addr.rsplit_once(':').map_or(spec.addr.as_str(), |(host, _)| host);
-            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let host = crate::tls::host_of(&spec.addr);
             let unspecified = host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
             if !host.is_empty() && !unspecified && !names.iter().any(|name| name == host) {
                 names.push(host.to_string());

@@ -5,7 +5,9 @@ mod common_client;
 
 use std::process::Stdio;
 
-use common_client::{smolchat, wait_join, wait_leave, wait_message, within, TestServer};
+use common_client::{
+    smolchat, wait_join, wait_leave, wait_message, within, PasswordFile, TestServer,
+};
 use futures_lite::io::{BufReader, Lines};
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt, StreamExt};
 use smol::process::{Child, ChildStdin, ChildStdout};
@@ -112,45 +114,18 @@ fn a_server_shutdown_is_one_clear_sentence_and_a_failure() {
     });
 }
 
-/// A file holding `password`, removed when dropped.
-struct PasswordFile(std::path::PathBuf);
-
-impl PasswordFile {
-    fn holding(tag: &str, password: &str) -> PasswordFile {
-        let name = format!("smolchat-client-password-{}-{tag}", std::process::id());
-        let path = std::env::temp_dir().join(name);
-        std::fs::write(&path, format!("{password}\n")).expect("write a password file");
-        PasswordFile(path)
-    }
-
-    fn arg(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temporary path")
-    }
-}
-
-impl Drop for PasswordFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// A server whose password is `password`, in `file`.
-async fn guarded(file: &PasswordFile) -> TestServer {
-    let config = smolchat::server::Config {
-        password_file: Some(file.0.clone()),
-        shutdown_grace: std::time::Duration::from_millis(200),
-        ..smolchat::server::Config::default()
-    };
-    TestServer::start(config).await
+/// The path of a password file, as an argument.
+fn arg(file: &PasswordFile) -> &str {
+    file.path.to_str().expect("a UTF-8 temporary path")
 }
 
 #[test]
 fn a_password_file_answers_the_servers_password() {
     let secret = PasswordFile::holding("right", "open sesame");
     smol::block_on(async {
-        let server = guarded(&secret).await;
+        let server = TestServer::start(secret.config()).await;
         let mut piped =
-            Piped::spawn(&server, &["--nick", "piper", "--password-file", secret.arg()]);
+            Piped::spawn(&server, &["--nick", "piper", "--password-file", arg(&secret)]);
         piped.wait_printed("*** you joined as piper; 1 online").await;
         let (ok, stderr) = piped.finish().await;
         assert!(ok, "{stderr}");
@@ -163,14 +138,14 @@ fn a_missing_or_wrong_password_is_one_clear_sentence() {
     let (secret, wrong) =
         (PasswordFile::holding("server", "open sesame"), PasswordFile::holding("wrong", "guess"));
     smol::block_on(async {
-        let server = guarded(&secret).await;
+        let server = TestServer::start(secret.config()).await;
         let (ok, stderr) = Piped::spawn(&server, &["--nick", "piper"]).finish().await;
         assert!(!ok);
         assert!(
             stderr.ends_with("the server asks for a password: give --password-file FILE\n"),
             "{stderr}"
         );
-        let piped = Piped::spawn(&server, &["--nick", "piper", "--password-file", wrong.arg()]);
+        let piped = Piped::spawn(&server, &["--nick", "piper", "--password-file", arg(&wrong)]);
         let (ok, stderr) = piped.finish().await;
         assert!(!ok);
         assert!(stderr.ends_with("wrong password; try again\n"), "{stderr}");

@@ -13,7 +13,9 @@ use smolchat::proto::chat::Line;
 #[path = "../common/mod.rs"]
 mod common;
 #[allow(unused_imports)] // each test file uses its own subset
-pub use common::{lobby_join, wait_for, wait_message, within, TestServer, TIMEOUT};
+pub use common::{
+    lobby_join, password::PasswordFile, wait_for, wait_message, within, TestServer, TIMEOUT,
+};
 
 /// Waits for `JOIN #lobby nick`.
 pub async fn wait_join(client: &mut Client, nick: &str) {

@@ -6,8 +6,9 @@
 //! from [`proto`] to the core, writing every sender's name itself and fanning each room's
 //! events out through one bounded queue per client, so a slow reader never stalls a room.
 //! The [`client`] speaks the same protocol from the other side, for the terminal client,
-//! the bots and the tests alike; [`script`] runs the bots. [`tls`] is what both ends share
-//! of TLS, and [`paths`] where smolchat keeps its files.
+//! the bots and the tests alike; [`script`] runs the bots. [`store`] keeps history, accounts and
+//! registered rooms on disk for the core's [`core::Memory`]. [`tls`] is what both ends
+//! share of TLS, and [`paths`] where smolchat keeps its files.
 
 #![forbid(unsafe_code)]
 
@@ -18,5 +19,6 @@ pub mod paths;
 pub mod proto;
 pub mod script;
 pub mod server;
+pub mod store;
 pub mod tls;
 pub mod unicode;

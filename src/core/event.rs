@@ -52,6 +52,18 @@ pub enum Event {
         /// Their parting words, if any.
         words: Option<String>,
     },
+    /// A room's owner removed someone from it; everyone in it hears it, the one removed
+    /// included.
+    Kick {
+        /// Which room.
+        room: RoomName,
+        /// Who was removed.
+        nick: Nick,
+        /// Who removed them: the room's owner.
+        by: Nick,
+        /// Why, if the owner said.
+        reason: Option<String>,
+    },
     /// Someone set (or, with empty text, cleared) a room's topic.
     Topic {
         /// Which room.

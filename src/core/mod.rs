@@ -15,8 +15,12 @@
 //! Locks are always taken in one order: the directory, then the room map, then rooms by
 //! their key. None is held across a wait on a client.
 
+mod accounts;
 mod batch;
+mod chronicle;
 mod event;
+mod history;
+mod memory;
 mod name;
 mod once;
 mod outbox;
@@ -30,10 +34,16 @@ mod stats;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_lock::Mutex;
 
+pub use accounts::{AccountError, Identified, MAX_ACCOUNT_PASSWORD, MIN_ACCOUNT_PASSWORD};
 pub use event::{Departure, Encode, Event, Speech, Stamped};
+pub use history::HistoryError;
+pub use memory::{
+    Account, Change, Forgetful, Memory, MemoryError, Recalled, Recalling, RoomRecord, Scope,
+};
 pub use name::{Key, Nick, NickError, RoomName, RoomNameError, DEFAULT_MAX_NICK, MAX_ROOM_NAME};
 pub use outbox::{Chunk, Cut, Outbox, PushError, Queue};
 pub use people::{Arrival, NickRefused, WhisperError};
@@ -42,10 +52,11 @@ pub use room::{Room, Topic};
 pub use rooms::{JoinError, Joined, Landing, RoomError, RoomSummary};
 pub use stats::{BatchSizes, Stats, BATCH_BOUNDS};
 
+use accounts::Accounts;
 use people::Directory;
 use rooms::Rooms;
 
-/// How much the core lets people make.
+/// How much the core lets people make, and how much it remembers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Rooms one person may be in at once.
@@ -54,11 +65,26 @@ pub struct Limits {
     pub rooms: usize,
     /// Longest topic, in characters.
     pub topic_len: usize,
+    /// The most of a room's (or a conversation's) history anyone may ask for: what the
+    /// memory keeps of each.
+    pub history_len: usize,
+    /// How much of a room's history a newcomer is given, kept in memory by each room.
+    pub history_replay: usize,
+    /// How long someone who takes a registered nickname has to identify before they are
+    /// renamed to a guest name.
+    pub identify_grace: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { rooms_per_client: 20, rooms: 10_000, topic_len: 300 }
+        Limits {
+            rooms_per_client: 20,
+            rooms: 10_000,
+            topic_len: 300,
+            history_len: 500,
+            history_replay: 50,
+            identify_grace: Duration::from_secs(30),
+        }
     }
 }
 
@@ -77,11 +103,21 @@ pub struct Chat {
     /// What the rooms count as they run, shared with each of them and with whoever
     /// reports on the server.
     stats: Arc<Stats>,
+    /// Where history, accounts and registered rooms are kept across restarts.
+    memory: Arc<dyn Memory>,
+    /// Registered nicknames and rooms.
+    accounts: Accounts,
 }
 
 impl Chat {
-    /// A chat with nobody in it and no rooms.
+    /// A chat with nobody in it and no rooms, that keeps nothing across restarts.
     pub fn new(limits: Limits) -> Chat {
+        Chat::remembering(limits, Arc::new(Forgetful), Recalled::default())
+    }
+
+    /// A chat that keeps its history, accounts and registered rooms in `memory`, which
+    /// held `recalled` at start.
+    pub fn remembering(limits: Limits, memory: Arc<dyn Memory>, recalled: Recalled) -> Chat {
         Chat {
             limits,
             people: Mutex::new(Directory::default()),
@@ -89,6 +125,8 @@ impl Chat {
             next_id: AtomicU64::new(1),
             peak: AtomicUsize::new(0),
             stats: Arc::default(),
+            memory,
+            accounts: Accounts::new(recalled),
         }
     }
 

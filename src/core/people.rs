@@ -82,6 +82,26 @@ struct Departed {
     at: Instant,
 }
 
+/// The names of the server's own services, which IRC clients message to identify and to
+/// register rooms: nobody may take them, nor names that look like them.
+const SERVICES: &[&str] = &["NickServ", "ChanServ"];
+
+/// Refuses a service's name, or one that looks like it, as taken by the server.
+fn reserved(nick: &Nick, key: &Key) -> Result<(), NickRefused> {
+    for service in SERVICES {
+        let fold = unicode::fold(service);
+        if *key.fold == *fold {
+            return Err(NickRefused::Taken(nick.clone()));
+        }
+        if *key.skeleton == *unicode::skeleton(&fold) {
+            let taken =
+                Nick::parse(service, usize::MAX).map_err(|_| NickRefused::Taken(nick.clone()))?;
+            return Err(NickRefused::Confusable { wanted: nick.clone(), taken });
+        }
+    }
+    Ok(())
+}
+
 /// Longer than any room holds a batch back (250 ms), with room to spare.
 const DEPARTED_FOR: Duration = Duration::from_secs(1);
 
@@ -89,6 +109,7 @@ impl Directory {
     /// Whether `nick` (with `key`) is free for `asker` (`None` for a newcomer): taken if
     /// someone else has its fold, confusable if someone else has only its skeleton.
     fn check(&self, nick: &Nick, key: &Key, asker: Option<&Person>) -> Result<(), NickRefused> {
+        reserved(nick, key)?;
         let someone_else = |found: &Arc<Person>| asker.is_none_or(|me| me.id() != found.id());
         match self.by_nick.look(key) {
             Lookup::Same(holder) if someone_else(holder) => Err(NickRefused::Taken(nick.clone())),
@@ -241,6 +262,7 @@ impl Chat {
         }
         let (from, to) = (person.nick(), target.nick());
         let event = Stamped::now(Event::Private { from, to, text, kind });
+        self.note_private(person, &target, &event);
         // A message to oneself is shown once; the echo is the sender's confirmation.
         if target.id() != person.id() || !person.recipient().echo {
             let _ = target.recipient().send(&event);

@@ -67,12 +67,14 @@ struct PersonState {
     rooms: SmallVec<[Arc<Room>; 1]>,
     /// Their away message, while they are away.
     away: Option<Box<str>>,
+    /// The fold of the account they identified as, if they did.
+    account: Option<Arc<str>>,
 }
 
 impl Person {
     /// Someone who registered as `nick`.
     pub(super) fn new(id: ClientId, recipient: Recipient, nick: Nick, key: Key) -> Person {
-        let state = PersonState { nick, key, rooms: SmallVec::new(), away: None };
+        let state = PersonState { nick, key, rooms: SmallVec::new(), away: None, account: None };
         Person { id, recipient, state: Mutex::new(state) }
     }
 
@@ -125,6 +127,21 @@ impl Person {
     /// Marks them away with `message`, or back with `None`.
     pub(super) fn set_away(&self, message: Option<String>) {
         self.lock().away = message.map(String::into_boxed_str);
+    }
+
+    /// The fold of the account they identified as, if they did.
+    pub fn account(&self) -> Option<Arc<str>> {
+        self.lock().account.clone()
+    }
+
+    /// Whether they identified as the owner of the nickname they have now.
+    pub fn owns_nick(&self) -> bool {
+        let state = self.lock();
+        state.account.as_ref().is_some_and(|account| *account == state.key.fold)
+    }
+
+    pub(super) fn set_account(&self, account: Option<Arc<str>>) {
+        self.lock().account = account;
     }
 
     pub(super) fn set_name(&self, nick: Nick, key: Key) {

@@ -17,6 +17,7 @@ use futures_lite::future;
 use smol::Timer;
 
 use super::batch::{Batch, Part, Pending};
+use super::chronicle::Chronicle;
 use super::event::{Departure, Encode, Event, Stamped};
 use super::name::{Key, Nick, RoomName};
 use super::pace::{PRESENCE, TALK};
@@ -65,6 +66,11 @@ pub(super) struct RoomState {
     pub members: HashMap<ClientId, Member>,
     /// The topic, if one is set.
     pub topic: Option<Topic>,
+    /// The fold of the account that registered the room, if one did: only it sets the
+    /// topic and removes people.
+    pub owner: Option<Arc<str>>,
+    /// What was said in it lately, and the memory that keeps it.
+    pub chronicle: Chronicle,
     /// Events not yet handed to the queues, in order.
     pending: Vec<Pending>,
     /// Roughly how many bytes `pending` will encode to, in the chat protocol.
@@ -100,11 +106,13 @@ impl std::fmt::Debug for Room {
 impl Room {
     /// A room with no members yet, counted in `stats`; its batches are delivered by
     /// [`Room::run_flusher`], which whoever makes the room runs as a task.
-    pub(super) fn new(name: RoomName, key: Key, stats: Arc<Stats>) -> Room {
+    pub(super) fn new(name: RoomName, key: Key, stats: Arc<Stats>, chronicle: Chronicle) -> Room {
         let (wake, flush_requests) = async_channel::bounded(1);
         let state = RoomState {
             members: HashMap::new(),
             topic: None,
+            owner: None,
+            chronicle,
             pending: Vec::new(),
             pending_size: 0,
             talk_pending: false,
@@ -242,7 +250,9 @@ impl RoomState {
         let first_talk = event.is_talk() && !self.talk_pending;
         self.talk_pending |= first_talk;
         self.pending_size += line_size(&event);
-        self.pending.push(Pending { event: Stamped::now(event), skip });
+        let event = Stamped::now(event);
+        self.chronicle.note(&event);
+        self.pending.push(Pending { event, skip });
         if self.pending_size >= FLUSH_AT {
             self.flush();
         } else if was_empty || first_talk {
@@ -331,6 +341,11 @@ fn line_size(event: &Event) -> usize {
         }
         Event::Topic { room, by, text } => (room.as_str().len(), by.as_str().len(), text.len()),
         Event::Join { room, nick } => (room.as_str().len(), nick.as_str().len(), 0),
+        Event::Kick { room, nick, by, reason } => (
+            room.as_str().len(),
+            nick.as_str().len() + by.as_str().len(),
+            reason.as_ref().map_or(0, String::len),
+        ),
         Event::Part { room, nick, words } => {
             (room.as_str().len(), nick.as_str().len(), words.as_ref().map_or(0, String::len))
         }
@@ -361,7 +376,9 @@ mod tests {
     fn room() -> Room {
         let name = RoomName::parse("#test").expect("a valid name");
         let key = name.key();
-        Room::new(name, key, Arc::default())
+        let scope = crate::core::Scope::Room(key.fold.clone());
+        let chronicle = Chronicle::new(scope, 0, Arc::new(crate::core::Forgetful), Vec::new());
+        Room::new(name, key, Arc::default(), chronicle)
     }
 
     fn say(room: &Room, text: &str) -> Event {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use thiserror::Error;
 use tracing::{debug, info};
 
+use super::chronicle::Chronicle;
 use super::event::{Event, Stamped};
+use super::memory::{Change, RoomRecord, Scope};
 use super::name::{Key, Nick, RoomName};
 use super::person::Person;
 use super::registry::{Lookup, Named, Registry};
@@ -59,6 +61,25 @@ pub enum RoomError {
         /// The limit, in characters.
         max: usize,
     },
+    /// The room is registered, and only its owner may do that.
+    #[error("only {owner}, who registered {room}, may do that")]
+    NotOwner {
+        /// The room.
+        room: RoomName,
+        /// Its owner's nickname.
+        owner: String,
+    },
+    /// Nobody registered the room, so nobody may do that in it.
+    #[error("nobody owns {0}: only the owner of a registered room may do that (/register-room)")]
+    Unowned(RoomName),
+    /// Nobody of that name is in the room.
+    #[error("{nick} is not in {room}")]
+    NotMember {
+        /// The room.
+        room: RoomName,
+        /// The nickname asked for.
+        nick: String,
+    },
     /// The server is shutting down and its rooms are closed.
     #[error("the server is shutting down")]
     Closed,
@@ -89,6 +110,12 @@ pub struct Landing<'a> {
 }
 
 impl Landing<'_> {
+    /// What was said in the room lately, oldest first: a newcomer hears it before the
+    /// room's later events.
+    pub fn history(&self) -> impl ExactSizeIterator<Item = &Stamped> + '_ {
+        self.state.chronicle.recent()
+    }
+
     /// Who is in the room as the newcomer enters it, the newcomer included, sorted by
     /// their nicknames' folds: exactly the people the room's later events start from.
     /// Taken under the room's lock, without a flush, so a join storm does not cost each
@@ -159,7 +186,7 @@ impl Chat {
             return Err(JoinError::TooManyRooms { max });
         }
         loop {
-            let room = self.find_or_make(&mut *self.rooms.lock().await, name, key.clone())?;
+            let room = self.find_or_make(&mut *self.rooms.lock().await, name, key.clone()).await?;
             // The map is not held while waiting for the room, which may be busy with a flush
             // to thousands; a room emptied and removed in between is dead: look again.
             let mut state = room.lock().await;
@@ -188,7 +215,7 @@ impl Chat {
         }
     }
 
-    fn find_or_make(
+    async fn find_or_make(
         &self,
         rooms: &mut Rooms,
         name: &RoomName,
@@ -209,12 +236,31 @@ impl Chat {
         if rooms.by_name.len() >= max {
             return Err(JoinError::ServerRoomsFull { max });
         }
-        let room = Arc::new(Room::new(name.clone(), key.clone(), self.stats.clone()));
+        let room = Arc::new(self.make_room(name, key.clone()).await);
         smol::spawn(room.clone().run_flusher()).detach();
         rooms.by_name.insert(key, room.clone());
         self.stats.room_made();
         info!(room = %name, rooms = rooms.by_name.len(), "room made");
         Ok(room)
+    }
+
+    /// A new room, with the history and (if it is registered) the owner and topic it had
+    /// before. Made under the room map's lock, so that the history is read after every
+    /// line said in the room's last life and before any of its next.
+    async fn make_room(&self, name: &RoomName, key: Key) -> Room {
+        let scope = Scope::Room(key.fold.clone());
+        let replay = self.limits.history_replay.min(self.limits.history_len);
+        let recent =
+            if replay > 0 { self.memory.recall(scope.clone(), replay).await } else { Vec::new() };
+        let chronicle = Chronicle::new(scope, replay, self.memory.clone(), recent);
+        let record = self.accounts.room(&key.fold);
+        let room = Room::new(name.clone(), key, self.stats.clone(), chronicle);
+        if let Some(record) = record {
+            let mut state = room.lock().await;
+            state.owner = Some(record.owner);
+            state.topic = record.topic;
+        }
+        room
     }
 
     /// Takes `person` out of `room`, with their parting `words`; everyone in it hears it,
@@ -302,10 +348,66 @@ impl Chat {
             return Err(RoomError::TopicTooLong { max });
         }
         let mut state = member_state(person, room).await?;
+        self.check_owner(person, room, &state)?;
         let by = person.nick();
         let topic = Topic { text: text.clone(), by: by.clone(), at: std::time::SystemTime::now() };
         state.topic = (!text.is_empty()).then_some(topic);
+        if let Some(owner) = state.owner.clone() {
+            let record =
+                RoomRecord { name: room.name().clone(), owner, topic: state.topic.clone() };
+            let fold = room.key().fold.clone();
+            self.accounts.set_room(fold.clone(), record.clone());
+            self.memory.keep(Change::Room { fold, record: Some(record) });
+        }
         state.announce(person.id(), Event::Topic { room: name_of(room), by, text }, None);
+        Ok(())
+    }
+
+    /// Refuses someone other than the owner of a registered room.
+    fn check_owner(
+        &self,
+        person: &Person,
+        room: &Room,
+        state: &RoomState,
+    ) -> Result<(), RoomError> {
+        match &state.owner {
+            Some(owner) if person.account().as_ref() != Some(owner) => {
+                Err(RoomError::NotOwner { room: name_of(room), owner: self.account_nick(owner) })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Removes the member `nick` from `room`, as its owner `person`, with a `reason`;
+    /// everyone in it hears it, the one removed included. Only a registered room's owner
+    /// may.
+    pub async fn kick(
+        &self,
+        person: &Person,
+        room: &Arc<Room>,
+        nick: &str,
+        reason: Option<String>,
+    ) -> Result<(), RoomError> {
+        let mut state = member_state(person, room).await?;
+        if state.owner.is_none() {
+            return Err(RoomError::Unowned(name_of(room)));
+        }
+        self.check_owner(person, room, &state)?;
+        let fold = crate::unicode::fold(nick);
+        let target = state.members.values().find(|m| *m.person.folded() == *fold);
+        let Some(target) = target.map(|member| member.person.clone()) else {
+            return Err(RoomError::NotMember { room: name_of(room), nick: nick.to_string() });
+        };
+        let event =
+            Event::Kick { room: name_of(room), nick: target.nick(), by: person.nick(), reason };
+        state.announce(person.id(), event, None);
+        // The one removed reads the room up to its own removal, alone.
+        state.remove(target.id(), true);
+        target.remove_room(room);
+        if target.room_count() > 0 {
+            state.flush();
+        }
+        info!(room = %room.name(), nick = %target.nick(), by = %person.nick(), "kicked");
         Ok(())
     }
 

@@ -1,0 +1,336 @@
+//! Registered nicknames and registered rooms: who owns which name, proven by a password
+//! kept only as an argon2id hash, and what a registered room keeps while it is empty.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Argon2, PasswordHash};
+use async_lock::Semaphore;
+use thiserror::Error;
+use tracing::{info, warn};
+
+use super::memory::{Account, Change, MemoryError, Recalled, RoomRecord};
+use super::name::{Nick, RoomName};
+use super::person::Person;
+use super::room::Room;
+use super::rooms::RoomError;
+use super::Chat;
+use crate::unicode;
+
+/// The shortest password an account may have, in characters.
+pub const MIN_ACCOUNT_PASSWORD: usize = 8;
+
+/// The longest, in bytes: a passphrase fits, and hashing stays cheap.
+pub const MAX_ACCOUNT_PASSWORD: usize = 256;
+
+/// Password hashes computed at once, at most: each takes argon2's 19 MiB and tens of
+/// milliseconds of a core, so a crowd identifying together waits rather than exhausts
+/// the machine.
+const HASHING_AT_ONCE: usize = 2;
+
+/// Why an account or a registered room could not be made, used or dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AccountError {
+    /// The nickname has an account already.
+    #[error("{0} is registered already; /identify to use it")]
+    Registered(Nick),
+    /// No account has that nickname.
+    #[error("{0} is not registered")]
+    NotRegistered(String),
+    /// The password does not match.
+    #[error("wrong password for {0}")]
+    WrongPassword(Nick),
+    /// The password is too short, too long, or holds a space.
+    #[error(
+        "a password has {MIN_ACCOUNT_PASSWORD} to {MAX_ACCOUNT_PASSWORD} characters and no spaces"
+    )]
+    BadPassword,
+    /// The command needs an identified account.
+    #[error("identify first: /identify PASSWORD")]
+    NotIdentified,
+    /// The room is registered already, to this account's nickname.
+    #[error("{room} is registered already, to {owner}")]
+    RoomRegistered {
+        /// The room.
+        room: RoomName,
+        /// Its owner's nickname.
+        owner: String,
+    },
+    /// Something about the room itself.
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    /// The store failed to keep it.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
+}
+
+/// How an identification went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identified {
+    /// The account's nickname.
+    pub nick: Nick,
+    /// Whether the person now has that nickname: false when someone identified as it
+    /// holds it elsewhere, or it could not be taken.
+    pub took_nick: bool,
+}
+
+/// Accounts and registered rooms, all in memory (they are few and small); the [`Memory`]
+/// keeps them across restarts.
+///
+/// [`Memory`]: super::Memory
+pub(super) struct Accounts {
+    /// Accounts and registered rooms by fold.
+    records: Mutex<Records>,
+    /// Bounds the hashes computed at once.
+    hashing: Semaphore,
+}
+
+/// The maps behind [`Accounts`]' lock.
+#[derive(Default)]
+struct Records {
+    /// Accounts by nickname fold.
+    accounts: HashMap<Arc<str>, Account>,
+    /// Registered rooms by name fold.
+    rooms: HashMap<Arc<str>, RoomRecord>,
+}
+
+impl Accounts {
+    /// The accounts and rooms a memory recalled at start.
+    pub fn new(recalled: Recalled) -> Accounts {
+        let records = Records {
+            accounts: recalled.accounts.into_iter().collect(),
+            rooms: recalled.rooms.into_iter().collect(),
+        };
+        Accounts { records: Mutex::new(records), hashing: Semaphore::new(HASHING_AT_ONCE) }
+    }
+
+    /// The lock is held for a map update only, never across an await.
+    fn lock(&self) -> MutexGuard<'_, Records> {
+        self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The account of the nickname folded `fold`.
+    pub fn account(&self, fold: &str) -> Option<Account> {
+        self.lock().accounts.get(fold).cloned()
+    }
+
+    /// The record of the registered room folded `fold`.
+    pub fn room(&self, fold: &str) -> Option<RoomRecord> {
+        self.lock().rooms.get(fold).cloned()
+    }
+
+    /// Keeps `record` as the room's.
+    pub fn set_room(&self, fold: Arc<str>, record: RoomRecord) {
+        self.lock().rooms.insert(fold, record);
+    }
+
+    /// `password`'s argon2id hash, computed off the executor's threads.
+    async fn hash(&self, password: &str) -> Result<String, MemoryError> {
+        let _turn = self.hashing.acquire().await;
+        let password = password.to_string();
+        smol::unblock(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|error| MemoryError::Write(format!("cannot hash the password: {error}")))
+        })
+        .await
+    }
+
+    /// Whether `password` matches `account`, checked off the executor's threads.
+    async fn verify(&self, account: &Account, password: &str) -> bool {
+        let _turn = self.hashing.acquire().await;
+        let (hash, password) = (account.hash.clone(), password.to_string());
+        smol::unblock(move || match PasswordHash::new(&hash) {
+            Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+            Err(error) => {
+                warn!(%error, "an account's password hash does not parse; nobody can identify");
+                false
+            }
+        })
+        .await
+    }
+}
+
+/// Whether `password` may be an account's.
+fn check_password(password: &str) -> Result<(), AccountError> {
+    let chars = password.chars().count();
+    let fits = (MIN_ACCOUNT_PASSWORD..).contains(&chars) && password.len() <= MAX_ACCOUNT_PASSWORD;
+    if !fits || password.chars().any(char::is_whitespace) {
+        return Err(AccountError::BadPassword);
+    }
+    Ok(())
+}
+
+impl Chat {
+    /// Registers `person`'s nickname as an account with `password`, and identifies them as
+    /// it. Answered once the account is durably kept.
+    pub async fn register_account(
+        &self,
+        person: &Person,
+        password: &str,
+    ) -> Result<Nick, AccountError> {
+        check_password(password)?;
+        let nick = person.nick();
+        let fold = person.folded();
+        if self.accounts.account(&fold).is_some() {
+            return Err(AccountError::Registered(nick));
+        }
+        let hash = self.accounts.hash(password).await?;
+        let account = Account { nick: nick.clone(), hash, registered: SystemTime::now() };
+        {
+            let mut records = self.accounts.lock();
+            if records.accounts.contains_key(&fold) {
+                return Err(AccountError::Registered(nick));
+            }
+            records.accounts.insert(fold.clone(), account.clone());
+        }
+        self.memory.keep(Change::Account { fold: fold.clone(), account: Some(account) });
+        person.set_account(Some(fold));
+        self.memory.settled().await?;
+        info!(nick = %nick, "account registered");
+        Ok(nick)
+    }
+
+    /// The account of `nick` if `password` is its password: what SASL and `/identify`
+    /// both check. Identifies nobody.
+    pub async fn check_password(
+        &self,
+        nick: &str,
+        password: &str,
+    ) -> Result<(Arc<str>, Nick), AccountError> {
+        let fold: Arc<str> = unicode::fold(nick).into();
+        let account =
+            self.accounts.account(&fold).ok_or_else(|| AccountError::NotRegistered(nick.into()))?;
+        if !self.accounts.verify(&account, password).await {
+            return Err(AccountError::WrongPassword(account.nick));
+        }
+        Ok((fold, account.nick))
+    }
+
+    /// Identifies `person` as the account of `nick` (their own nickname's by default). If
+    /// they go by another nickname, they take the account's, renaming whoever holds it
+    /// without having identified to a guest name.
+    pub async fn identify(
+        &self,
+        person: &Arc<Person>,
+        nick: Option<&str>,
+        password: &str,
+    ) -> Result<Identified, AccountError> {
+        let nick = nick.map_or_else(|| person.nick().as_str().to_string(), str::to_string);
+        let (fold, nick) = self.check_password(&nick, password).await?;
+        self.sign_in(person, fold.clone());
+        info!(account = %nick, "identified");
+        if person.folded() == fold {
+            return Ok(Identified { nick, took_nick: true });
+        }
+        if let Some(holder) = self.find(nick.as_str()).await {
+            if !holder.owns_nick() {
+                self.rename_to_guest(&holder).await;
+            }
+        }
+        let took_nick = self.rename(person, nick.clone()).await.is_ok();
+        Ok(Identified { nick, took_nick })
+    }
+
+    /// Marks `person` as identified to the account folded `fold` (after SASL, say).
+    pub fn sign_in(&self, person: &Person, fold: Arc<str>) {
+        person.set_account(Some(fold));
+    }
+
+    /// Drops the account `person` identified as, and the registration of the rooms it
+    /// owned. Answered once that is durably kept.
+    pub async fn drop_account(&self, person: &Person) -> Result<Nick, AccountError> {
+        let fold = person.account().ok_or(AccountError::NotIdentified)?;
+        let (account, rooms) = {
+            let mut records = self.accounts.lock();
+            let account = records.accounts.remove(&fold);
+            let rooms: Vec<Arc<str>> = records
+                .rooms
+                .iter()
+                .filter(|(_, record)| record.owner == fold)
+                .map(|(room, _)| room.clone())
+                .collect();
+            rooms.iter().for_each(|room| drop(records.rooms.remove(room)));
+            (account, rooms)
+        };
+        person.set_account(None);
+        let account = account.ok_or(AccountError::NotIdentified)?;
+        self.memory.keep(Change::Account { fold, account: None });
+        for room in rooms {
+            if let Ok(live) = self.find_room(&room).await {
+                live.lock().await.owner = None;
+            }
+            self.memory.keep(Change::Room { fold: room, record: None });
+        }
+        self.memory.settled().await?;
+        info!(nick = %account.nick, "account dropped");
+        Ok(account.nick)
+    }
+
+    /// How long `person` has to identify before losing their nickname to a guest name:
+    /// `Some` when it is registered and they have not identified as it.
+    pub fn claim(&self, person: &Person) -> Option<Duration> {
+        let registered = self.accounts.account(&person.folded()).is_some();
+        (registered && !person.owns_nick()).then_some(self.limits.identify_grace)
+    }
+
+    /// Renames `person` to a guest name if they still hold the registered nickname folded
+    /// `fold` without having identified as it: the end of their grace period.
+    pub async fn enforce_claim(&self, person: &Arc<Person>, fold: &str) {
+        if *person.folded() == *fold && !person.owns_nick() && self.accounts.account(fold).is_some()
+        {
+            self.rename_to_guest(person).await;
+        }
+    }
+
+    /// Gives `person` a guest name made from their connection's id.
+    async fn rename_to_guest(&self, person: &Arc<Person>) {
+        for attempt in 0..10u32 {
+            let name = match attempt {
+                0 => format!("Guest{}", person.id()),
+                n => format!("Guest{}_{n}", person.id()),
+            };
+            let Ok(guest) = Nick::parse(&name, 64) else { continue };
+            if self.rename(person, guest).await.is_ok() {
+                info!(guest = %name, "renamed to a guest name");
+                return;
+            }
+        }
+    }
+
+    /// Registers `room` to the account `person` identified as, keeping its topic.
+    pub async fn register_room(&self, person: &Person, room: &Room) -> Result<(), AccountError> {
+        let owner = person.account().ok_or(AccountError::NotIdentified)?;
+        let mut state = room.lock().await;
+        if !state.has(person.id()) {
+            return Err(RoomError::NotInRoom(room.name().clone()).into());
+        }
+        let fold = room.key().fold.clone();
+        if let Some(record) = self.accounts.room(&fold) {
+            let owner = self.account_nick(&record.owner);
+            return Err(AccountError::RoomRegistered { room: room.name().clone(), owner });
+        }
+        state.owner = Some(owner.clone());
+        let record = RoomRecord { name: room.name().clone(), owner, topic: state.topic.clone() };
+        drop(state);
+        self.accounts.set_room(fold.clone(), record.clone());
+        self.memory.keep(Change::Room { fold, record: Some(record) });
+        self.memory.settled().await?;
+        info!(room = %room.name(), nick = %person.nick(), "room registered");
+        Ok(())
+    }
+
+    /// The nickname of the account folded `fold`, as registered (the fold if it is gone).
+    pub fn account_nick(&self, fold: &str) -> String {
+        self.accounts.account(fold).map_or_else(|| fold.to_string(), |a| a.nick.to_string())
+    }
+
+    /// The owner of the registered room `room`, by account nickname.
+    pub fn room_owner(&self, room: &RoomName) -> Option<String> {
+        let record = self.accounts.room(&room.key().fold)?;
+        Some(self.account_nick(&record.owner))
+    }
+}

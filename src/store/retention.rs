@@ -1,0 +1,105 @@
+//! How much history the store keeps, and the pass that deletes the rest: each scope keeps
+//! its last [`Retention::history_len`] records, none older than
+//! [`Retention::history_age`].
+
+use std::ops::Bound;
+use std::time::{Duration, SystemTime};
+
+use redb::{ReadableTable, StorageError};
+
+use super::history::{HistoryTable, Span, Spans};
+use super::record;
+
+/// How much history the store keeps, and how often it commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Records kept per scope (a room, or two accounts' private talk); zero keeps none.
+    pub history_len: usize,
+    /// How old a record may grow before it is deleted; [`Duration::MAX`] keeps them
+    /// forever.
+    pub history_age: Duration,
+    /// How long the writer gathers changes into one transaction before committing it:
+    /// longer means fewer fsyncs and more lost in a crash.
+    pub commit_interval: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            history_len: 500,
+            history_age: Duration::from_secs(7 * 24 * 60 * 60),
+            commit_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Retention {
+    /// Records kept per scope, as the table counts them.
+    pub fn keep(&self) -> u64 {
+        u64::try_from(self.history_len).unwrap_or(u64::MAX)
+    }
+
+    /// The oldest time a record may have now, if there is a limit.
+    pub fn since(&self, now: SystemTime) -> Option<SystemTime> {
+        now.checked_sub(self.history_age)
+    }
+}
+
+/// Deletes, in every scope, the records beyond `keep` and those said before `since`;
+/// returns how many it deleted.
+pub fn trim(
+    table: &mut HistoryTable<'_>,
+    spans: &mut Spans,
+    keep: u64,
+    since: Option<SystemTime>,
+) -> Result<u64, StorageError> {
+    let mut deleted = 0;
+    let mut scope = first_scope(table)?;
+    while let Some(this) = scope {
+        deleted += trim_scope(table, spans, &this, keep, since)?;
+        scope = scope_after(table, &this)?;
+    }
+    Ok(deleted)
+}
+
+/// Deletes `scope`'s oldest records while it holds more than `keep` or they are too old.
+fn trim_scope(
+    table: &mut HistoryTable<'_>,
+    spans: &mut Spans,
+    scope: &str,
+    keep: u64,
+    since: Option<SystemTime>,
+) -> Result<u64, StorageError> {
+    let span = Span::read(table, scope)?;
+    let mut doomed = Vec::new();
+    for entry in table.range((scope, 0)..=(scope, u64::MAX))? {
+        let (key, value) = entry?;
+        let too_many = span.len().saturating_sub(doomed.len() as u64) > keep;
+        // A record whose time does not read is kept: it may be a newer format's.
+        let too_old =
+            matches!((since, record::said_at(value.value())), (Some(since), Ok(at)) if at < since);
+        if !too_many && !too_old {
+            break;
+        }
+        doomed.push(key.value().1);
+    }
+    for &seq in &doomed {
+        table.remove((scope, seq))?;
+    }
+    if let Some(last) = doomed.last() {
+        spans.trimmed(scope, last + 1);
+    }
+    Ok(doomed.len() as u64)
+}
+
+/// The first scope the table holds.
+fn first_scope(table: &HistoryTable<'_>) -> Result<Option<String>, StorageError> {
+    Ok(table.first()?.map(|(key, _)| key.value().0.to_owned()))
+}
+
+/// The scope after `scope` in the table, if any.
+fn scope_after(table: &HistoryTable<'_>, scope: &str) -> Result<Option<String>, StorageError> {
+    let after = (Bound::Excluded((scope, u64::MAX)), Bound::Unbounded);
+    let next = table.range::<(&str, u64)>(after)?.next().transpose()?;
+    Ok(next.map(|(key, _)| key.value().0.to_owned()))
+}

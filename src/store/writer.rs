@@ -1,0 +1,422 @@
+//! The store's writer: the one thread that owns the database. It applies commands in the
+//! order they were handed over and groups the changes that arrive within one commit
+//! interval into one transaction, so a busy chat costs one fsync per interval, not one per
+//! line.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_channel::{Receiver, Sender, TryRecvError};
+use redb::{Database, Durability, ReadableTable, Table, TableError, WriteTransaction};
+use smol::{future, Timer};
+use tracing::{debug, error, warn};
+
+use super::history::{self, HistoryTable, Spans, ACCOUNTS, HISTORY, ROOMS};
+use super::record::{self, RecordError};
+use super::retention::{self, Retention};
+use super::stats::Counters;
+use super::Fault;
+use crate::core::{Change, MemoryError, Scope, Stamped};
+
+/// How often history is trimmed by age (besides once at start).
+const TRIM_EVERY: Duration = Duration::from_secs(60);
+
+/// A wait long enough to stand for "never", which `Instant` can still hold.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// What the store asks of its writer, in one queue so that every answer comes after
+/// every change handed over before the question.
+#[derive(Debug)]
+pub enum Command {
+    /// A change to keep.
+    Keep(Change),
+    /// Commit what is pending now, and answer once it is durable.
+    Settle {
+        /// The store's dropped changes when this was asked, so the answer can own up to
+        /// changes that never reached the writer.
+        dropped: u64,
+        /// Where the answer goes.
+        reply: Sender<Result<(), MemoryError>>,
+    },
+    /// Answer with the end of a scope's history, pending changes included.
+    Recall {
+        /// Whose history.
+        scope: Scope,
+        /// How many records at most.
+        last: usize,
+        /// Where the answer goes.
+        reply: Sender<Vec<Stamped>>,
+    },
+}
+
+/// The writer thread's state.
+pub struct Writer {
+    /// The database, owned by this thread alone.
+    db: Database,
+    /// The commands, in the order they were handed over.
+    commands: Receiver<Command>,
+    /// How much history to keep and how often to commit.
+    retention: Retention,
+    /// What the store reports in its stats.
+    counters: Arc<Counters>,
+    /// The sequence numbers of each scope written to.
+    spans: Spans,
+    /// When history is next trimmed by age.
+    next_trim: Instant,
+    /// Why changes were lost since the last settle was answered, for the next one to say.
+    unreported: Option<String>,
+    /// Dropped changes that a settle has already owned up to.
+    dropped_reported: u64,
+}
+
+/// What waiting for the next command brought.
+enum Next {
+    /// A command.
+    Command(Command),
+    /// The deadline passed first.
+    Timeout,
+    /// The store closed and every command was taken.
+    Closed,
+}
+
+/// What one transaction has done so far.
+#[derive(Default)]
+struct Batch {
+    /// Changes written; none, and the transaction is not committed.
+    changes: u64,
+    /// Of which history records written.
+    history: u64,
+    /// Why the transaction failed, if it did.
+    failure: Option<String>,
+    /// The settle that ended it, with its dropped count, to answer after the commit.
+    settle: Option<(u64, Sender<Result<(), MemoryError>>)>,
+    /// Whether the store closed while it was open.
+    closed: bool,
+}
+
+impl Batch {
+    /// Notes that the transaction failed.
+    fn failed(&mut self, error: impl Into<Fault>) {
+        self.failure = Some(error.into().0);
+    }
+}
+
+/// The tables of one write transaction.
+struct Tables<'t> {
+    /// What was said.
+    history: HistoryTable<'t>,
+    /// Accounts by nickname fold.
+    accounts: Table<'t, &'static str, &'static [u8]>,
+    /// Registered rooms by name fold.
+    rooms: Table<'t, &'static str, &'static [u8]>,
+}
+
+impl<'t> Tables<'t> {
+    /// Opens every table in `txn`.
+    fn open(txn: &'t WriteTransaction) -> Result<Tables<'t>, TableError> {
+        Ok(Tables {
+            history: txn.open_table(HISTORY)?,
+            accounts: txn.open_table(ACCOUNTS)?,
+            rooms: txn.open_table(ROOMS)?,
+        })
+    }
+}
+
+impl Writer {
+    /// A writer of `db` taking commands from `commands`; history is trimmed as soon as it
+    /// runs.
+    pub fn new(
+        db: Database,
+        commands: Receiver<Command>,
+        retention: Retention,
+        counters: Arc<Counters>,
+    ) -> Writer {
+        Writer {
+            db,
+            commands,
+            retention,
+            counters,
+            spans: Spans::default(),
+            next_trim: Instant::now(),
+            unreported: None,
+            dropped_reported: 0,
+        }
+    }
+
+    /// Runs until the store closes and every command has been applied and committed.
+    pub fn run(mut self) {
+        loop {
+            if Instant::now() >= self.next_trim {
+                self.trim();
+            }
+            match self.next(self.next_trim) {
+                Next::Command(Command::Keep(change)) => {
+                    if self.batch(change) {
+                        break;
+                    }
+                }
+                // Nothing is pending: every earlier change is committed, or was lost.
+                Next::Command(Command::Settle { dropped, reply }) => {
+                    let answer = self.settle_answer(None, dropped);
+                    let _ = reply.try_send(answer);
+                }
+                Next::Command(Command::Recall { scope, last, reply }) => {
+                    let _ = reply.try_send(self.recall_committed(&scope, last));
+                }
+                Next::Timeout => {}
+                Next::Closed => break,
+            }
+        }
+        debug!("the store's writer has stopped");
+    }
+
+    /// The next command, or [`Next::Timeout`] once `deadline` has passed.
+    fn next(&self, deadline: Instant) -> Next {
+        // The deadline first: under a steady stream a command is always ready.
+        if Instant::now() >= deadline {
+            return Next::Timeout;
+        }
+        match self.commands.try_recv() {
+            Ok(command) => return Next::Command(command),
+            Err(TryRecvError::Closed) => return Next::Closed,
+            Err(TryRecvError::Empty) => {}
+        }
+        let command = async {
+            match self.commands.recv().await {
+                Ok(command) => Next::Command(command),
+                Err(_closed) => Next::Closed,
+            }
+        };
+        let timeout = async {
+            Timer::at(deadline).await;
+            Next::Timeout
+        };
+        smol::block_on(future::or(command, timeout))
+    }
+
+    /// Applies `first` and every command that follows within one commit interval (or up
+    /// to a settle) in one transaction, commits it and answers the settle; returns
+    /// whether the store closed meanwhile.
+    fn batch(&mut self, first: Change) -> bool {
+        // An interval too long for the clock means: commit only when asked or closing.
+        let now = Instant::now();
+        let deadline = now.checked_add(self.retention.commit_interval).unwrap_or(now + FOREVER);
+        let mut batch = Batch::default();
+        match self.db.begin_write() {
+            Ok(mut txn) => {
+                txn.set_durability(Durability::Immediate);
+                if let Err(error) = self.fill(&txn, first, deadline, &mut batch) {
+                    batch.failed(error);
+                }
+                self.finish(txn, &mut batch);
+            }
+            Err(error) => batch.failed(error),
+        }
+        if let Some(reason) = &batch.failure {
+            error!(%reason, changes = batch.changes, "the store lost changes");
+            // The spans may count records that were never committed.
+            self.spans.forget();
+        }
+        match batch.settle.take() {
+            Some((dropped, reply)) => {
+                let answer = self.settle_answer(batch.failure.take(), dropped);
+                let _ = reply.try_send(answer);
+            }
+            None => self.unreported = batch.failure.take().or(self.unreported.take()),
+        }
+        batch.closed
+    }
+
+    /// Applies `first`, then commands until `deadline`, a settle or the store's closing.
+    fn fill(
+        &mut self,
+        txn: &WriteTransaction,
+        first: Change,
+        deadline: Instant,
+        batch: &mut Batch,
+    ) -> Result<(), Fault> {
+        let mut tables = Tables::open(txn)?;
+        self.apply(&mut tables, first, batch)?;
+        loop {
+            match self.next(deadline) {
+                Next::Command(Command::Keep(change)) => self.apply(&mut tables, change, batch)?,
+                Next::Command(Command::Recall { scope, last, reply }) => {
+                    let _ = reply.try_send(self.recall_from(&tables.history, &scope, last));
+                }
+                Next::Command(Command::Settle { dropped, reply }) => {
+                    batch.settle = Some((dropped, reply));
+                    return Ok(());
+                }
+                Next::Timeout => return Ok(()),
+                Next::Closed => {
+                    batch.closed = true;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Applies one change to the open transaction.
+    fn apply(
+        &mut self,
+        tables: &mut Tables<'_>,
+        change: Change,
+        batch: &mut Batch,
+    ) -> Result<(), Fault> {
+        match change {
+            Change::Said { scope, event } => {
+                if self.said(&mut tables.history, &scope, &event)? {
+                    batch.history += 1;
+                    batch.changes += 1;
+                }
+            }
+            Change::Account { fold, account } => {
+                let record = account.as_ref().map(record::encode_account);
+                batch.changes += u64::from(put(&mut tables.accounts, &fold, record)?);
+            }
+            Change::Room { fold, record } => {
+                let record = record.as_ref().map(record::encode_room);
+                batch.changes += u64::from(put(&mut tables.rooms, &fold, record)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends what was said to its scope's history, unless history is kept at all;
+    /// returns whether it was written.
+    fn said(
+        &mut self,
+        table: &mut HistoryTable<'_>,
+        scope: &Scope,
+        said: &Stamped,
+    ) -> Result<bool, redb::StorageError> {
+        let keep = self.retention.keep();
+        if keep == 0 {
+            return Ok(false);
+        }
+        let bytes = match record::encode_said(said) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                warn!(%error, "not keeping an event in history");
+                return Ok(false);
+            }
+        };
+        history::append(table, &mut self.spans, &history::scope_key(scope), &bytes, keep)?;
+        Ok(true)
+    }
+
+    /// Commits the transaction if it wrote anything, and counts it.
+    fn finish(&mut self, txn: WriteTransaction, batch: &mut Batch) {
+        if batch.changes == 0 {
+            if let Err(error) = txn.abort() {
+                batch.failed(error);
+            }
+            return;
+        }
+        let began = Instant::now();
+        match txn.commit() {
+            Ok(()) => self.counters.committed(batch.changes, batch.history, began.elapsed()),
+            Err(error) => batch.failed(error),
+        }
+    }
+
+    /// The answer to a settle: an error if this transaction failed, if an earlier one
+    /// did since the last answer, or if changes were dropped before the settle was asked.
+    fn settle_answer(&mut self, failure: Option<String>, dropped: u64) -> Result<(), MemoryError> {
+        let earlier = self.unreported.take();
+        let newly_dropped = dropped.saturating_sub(self.dropped_reported);
+        self.dropped_reported = self.dropped_reported.max(dropped);
+        match failure.or(earlier) {
+            Some(reason) => Err(MemoryError::Write(reason)),
+            None if newly_dropped > 0 => Err(MemoryError::Write(format!(
+                "{newly_dropped} changes were dropped because its queue was full"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The end of `scope`'s history as `table` holds it.
+    fn recall_from(
+        &self,
+        table: &impl ReadableTable<(&'static str, u64), &'static [u8]>,
+        scope: &Scope,
+        last: usize,
+    ) -> Vec<Stamped> {
+        let since = self.retention.since(SystemTime::now());
+        match history::recall(table, &history::scope_key(scope), last, since) {
+            Ok(said) => said,
+            Err(error) => {
+                error!(%error, "could not read history");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The end of `scope`'s history as committed, when no transaction is open.
+    fn recall_committed(&self, scope: &Scope, last: usize) -> Vec<Stamped> {
+        let table = self
+            .db
+            .begin_read()
+            .map_err(Fault::from)
+            .and_then(|txn| txn.open_table(HISTORY).map_err(Fault::from));
+        match table {
+            Ok(table) => self.recall_from(&table, scope, last),
+            Err(error) => {
+                error!(%error, "could not read history");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Trims history by length and age, and sets when to do it next.
+    fn trim(&mut self) {
+        self.next_trim = Instant::now() + TRIM_EVERY;
+        match self.trim_now() {
+            Ok(0) => {}
+            Ok(deleted) => debug!(deleted, "trimmed history"),
+            Err(error) => {
+                self.spans.forget();
+                error!(%error, "could not trim history");
+            }
+        }
+    }
+
+    /// Trims history in a transaction of its own; returns how many records it deleted.
+    fn trim_now(&mut self) -> Result<u64, Fault> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate);
+        let since = self.retention.since(SystemTime::now());
+        let deleted = {
+            let mut table = txn.open_table(HISTORY)?;
+            retention::trim(&mut table, &mut self.spans, self.retention.keep(), since)?
+        };
+        if deleted == 0 {
+            txn.abort()?;
+        } else {
+            txn.commit()?;
+        }
+        Ok(deleted)
+    }
+}
+
+/// Writes `record` under `fold`, or deletes what is there for `None`; returns whether it
+/// did (a record that cannot be encoded is skipped with a warning).
+fn put(
+    table: &mut Table<'_, &'static str, &'static [u8]>,
+    fold: &str,
+    record: Option<Result<Vec<u8>, RecordError>>,
+) -> Result<bool, redb::StorageError> {
+    match record {
+        None => {
+            table.remove(fold)?;
+        }
+        Some(Ok(bytes)) => {
+            table.insert(fold, bytes.as_slice())?;
+        }
+        Some(Err(error)) => {
+            warn!(fold, %error, "not keeping a record");
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

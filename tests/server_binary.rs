@@ -106,7 +106,7 @@ fn help_opens_with_each_binarys_own_description() {
 fn running_out_of_file_descriptors_is_warned_of_and_survived() {
     // A descriptor limit of 64 leaves room for a few dozen clients at most.
     let script = format!(
-        "ulimit -n 64 && exec {} --bind 127.0.0.1:0",
+        "ulimit -n 64 && exec {} --bind 127.0.0.1:0 --data-dir none",
         env!("CARGO_BIN_EXE_smolchat-server")
     );
     let mut command = Process::new("sh");

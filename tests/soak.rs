@@ -31,7 +31,8 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let mut child = Process::new(env!("CARGO_BIN_EXE_smolchat-server"))
-            .args(["--bind", "127.0.0.1:0", "--max-per-ip", "5000", "--flood-rate", "5"])
+            .args(["--bind", "127.0.0.1:0", "--data-dir", "none", "--max-per-ip", "5000"])
+            .args(["--flood-rate", "5"])
             .args(["--flood-burst", "10", "--line-timeout", "2s", "--ping-interval", "5s"])
             .args(["--ping-timeout", "2s", "--handshake-timeout", "5s"])
             .env("RUST_LOG", "warn,smolchat::server=info")

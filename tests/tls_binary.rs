@@ -7,11 +7,11 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
-use common::binary::{server_binary, Server};
+use common::binary::{server_binary, server_binary_in, Server};
 use common::tls::Pki;
 use common::*;
 use smolchat::client::{connect, Destination, Trust};
@@ -35,27 +35,6 @@ fn fingerprint_in(line: &str) -> String {
     print.split_whitespace().next().expect("a fingerprint").to_string()
 }
 
-/// A directory of its own for one test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("smolchat-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        TempDir(dir)
-    }
-
-    fn arg(&self) -> &str {
-        self.0.to_str().expect("a UTF-8 temporary path")
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn a_tls_listener_without_a_certificate_is_a_start_up_error() {
     let output = server_binary()
@@ -74,9 +53,9 @@ fn a_tls_listener_without_a_certificate_is_a_start_up_error() {
 /// Starts the binary with a self-signed certificate kept in `data`; returns it and the
 /// fingerprint it logged.
 fn self_signed_server(data: &TempDir) -> (Server, String) {
-    let mut command = server_binary();
+    let mut command = server_binary_in(data.path());
     command.args(["--listen", "chats://127.0.0.1:0", "--tls-self-signed"]);
-    command.args(["--data-dir", data.arg()]).env("RUST_LOG", "info");
+    command.env("RUST_LOG", "info");
     let server = Server::start(command, 1);
     let loaded = server.before.iter().find(|line| line.contains("TLS certificate loaded"));
     let print = fingerprint_in(loaded.expect("the fingerprint logged at start"));
@@ -87,7 +66,7 @@ fn self_signed_server(data: &TempDir) -> (Server, String) {
 fn a_self_signed_certificate_is_kept_and_the_client_binary_pins_it() {
     let data = TempDir::new("self-signed");
     let (server, print) = self_signed_server(&data);
-    assert!(data.0.join("tls-cert.pem").exists() && data.0.join("tls-key.pem").exists());
+    assert!(data.path().join("tls-cert.pem").exists() && data.path().join("tls-key.pem").exists());
     let address = format!("chats://{}", server.addrs[0]);
     let output = Process::new(env!("CARGO_BIN_EXE_smolchat"))
         .args(["--server", &address, "--tls-fingerprint", &print, "--nick", "pinner"])
@@ -189,7 +168,7 @@ fn hostile_handshakes_leave_no_descriptor_and_no_memory_behind() {
         return;
     }
     let mut command = server_binary();
-    command.args(["--listen", "chats://127.0.0.1:0", "--tls-self-signed", "--data-dir", "none"]);
+    command.args(["--listen", "chats://127.0.0.1:0", "--tls-self-signed"]);
     command.args(["--handshake-timeout", "200ms", "--max-per-ip", "1000"]);
     // One malloc arena: what is freed on one thread is reused on the other, so a
     // steady state shows as one.

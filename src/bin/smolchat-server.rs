@@ -3,9 +3,12 @@
 
 use std::io::IsTerminal as _;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use async_signal::{Signal, Signals};
 use futures_lite::StreamExt;
+use smolchat::core::Memory;
 use smolchat::server::{self, Listener};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
@@ -15,6 +18,9 @@ fn main() -> anyhow::Result<()> {
     log_to_stderr();
     check_open_files(cli.config_flags.max_clients);
     server::size_executor(cli.threads);
+    // First, so that a second server on the same data directory stops before it
+    // touches anything in it.
+    let store = cli.open_store().context("cannot open the store")?;
     let tls = cli.tls().map_err(anyhow::Error::msg).context("cannot use the TLS certificate")?;
     if let Some(tls) = &tls {
         info!(fingerprint = %tls.fingerprint(), "TLS certificate loaded");
@@ -36,7 +42,18 @@ fn main() -> anyhow::Result<()> {
                 }
             }
         };
-        server::run(listeners, cli.config_flags, shutdown).await.context("server failed")
+        let config = cli.config_flags;
+        match store {
+            Some((store, recalled)) => {
+                let store = Arc::new(store);
+                let memory: Arc<dyn Memory> = store.clone();
+                let run = server::run_remembering(listeners, config, memory, recalled, shutdown);
+                run.await.context("server failed")?;
+                info!(stats = ?store.stats(), "store closed");
+                Ok(())
+            }
+            None => server::run(listeners, config, shutdown).await.context("server failed"),
+        }
     })
 }
 

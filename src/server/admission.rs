@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_channel::{Receiver, Sender};
 
+use super::guesses::Guesses;
 use super::metrics::Metrics;
 use super::password::ServerPassword;
 use super::Config;
@@ -47,6 +48,8 @@ pub struct Shared {
     pub stop: Receiver<()>,
     /// What `/metrics` shows.
     pub metrics: Metrics,
+    /// Each address's and each account's budget of wrong account passwords.
+    pub guesses: Guesses,
 }
 
 /// Proof of one admitted connection: counts it while alive, and its drop tells `run` that
@@ -74,14 +77,14 @@ impl Drop for Ticket {
 }
 
 impl Shared {
-    /// The state for a server with `config`, stopped when `stop` closes. The password
+    /// The state for a server with `config` running `chat`, stopped when `stop` closes. The password
     /// file, if any, is read now: an error names it, and the server does not start.
-    pub fn new(config: Config, stop: Receiver<()>) -> io::Result<Shared> {
+    pub fn new(config: Config, chat: Chat, stop: Receiver<()>) -> io::Result<Shared> {
         let password = ServerPassword::load(&config)?;
-        let chat = Chat::new(config.limits());
         let (clients, per_ip) = (AtomicUsize::new(0), Mutex::new(HashMap::new()));
         let metrics = Metrics::new(chat.stats().clone());
-        Ok(Shared { config, chat, clients, per_ip, password, stop, metrics })
+        let guesses = Guesses::new(&config);
+        Ok(Shared { config, chat, clients, per_ip, password, stop, metrics, guesses })
     }
 
     /// Admits a connection from `peer`, or says which limit it hits (and counts the

@@ -101,6 +101,35 @@ pub struct Config {
     // A file rather than the password itself, which `ps` would show to everyone.
     pub password_file: Option<PathBuf>,
 
+    /// Messages and actions kept per room (and per private conversation between two
+    /// registered nicknames); the most `/history` gives. 0 keeps no history at all.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
+    pub history_len: usize,
+
+    /// How long history is kept (e.g. `7d`, `12h`); older messages are deleted.
+    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    pub history_age: Duration,
+
+    /// Messages of a room's history a newcomer is given when joining it (at most
+    /// --history-len); 0 gives none.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
+    pub history_replay: usize,
+
+    /// How often the store commits what was said (one disk sync each); a crash loses at
+    /// most this much of the latest history.
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    pub commit_interval: Duration,
+
+    /// Time someone who takes a registered nickname has to identify before being renamed
+    /// to a guest name.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub identify_grace: Duration,
+
+    /// Wrong passwords one account may be given (from any address) before it is locked;
+    /// it regains one a minute. --flood-rate 0 turns the lock off.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub identify_attempts: u32,
+
     /// A web page's origin that may open `/ws` besides the page the web listener serves
     /// itself (repeatable), as `https://chat.example.org` or `http://localhost:3000`.
     #[arg(long = "web-origin", value_name = "ORIGIN", value_parser = super::web::parse_origin)]
@@ -142,12 +171,24 @@ pub fn parse_default_room(text: &str) -> Result<Option<RoomName>, String> {
 }
 
 impl Config {
+    /// How much history the store keeps, and how often it commits.
+    pub fn retention(&self) -> crate::store::Retention {
+        crate::store::Retention {
+            history_len: self.history_len,
+            history_age: self.history_age,
+            commit_interval: self.commit_interval,
+        }
+    }
+
     /// What the core lets people make.
     pub fn limits(&self) -> Limits {
         Limits {
             rooms_per_client: self.max_rooms_per_client,
             rooms: self.max_rooms,
             topic_len: self.max_topic,
+            history_len: self.history_len,
+            history_replay: self.history_replay,
+            identify_grace: self.identify_grace,
         }
     }
 }
@@ -175,6 +216,12 @@ impl Default for Config {
             server_name: host_name(),
             network_name: DEFAULT_NETWORK.to_string(),
             password_file: None,
+            history_len: 500,
+            history_age: Duration::from_secs(7 * 24 * 3600),
+            history_replay: 50,
+            commit_interval: Duration::from_millis(200),
+            identify_grace: Duration::from_secs(30),
+            identify_attempts: 5,
             web_origin: Vec::new(),
         }
     }
@@ -222,6 +269,12 @@ mod tests {
             "--password-file=/etc/smolchat/password",
             "--web-origin=https://chat.example.org",
             "--web-origin=http://localhost:3000",
+            "--history-len=9",
+            "--history-age=1h",
+            "--history-replay=3",
+            "--commit-interval=50ms",
+            "--identify-grace=2s",
+            "--identify-attempts=3",
         ]);
         let want = Config {
             max_line: 100,
@@ -244,6 +297,12 @@ mod tests {
             server_name: "irc.example.org".into(),
             network_name: "Example".into(),
             password_file: Some(PathBuf::from("/etc/smolchat/password")),
+            history_len: 9,
+            history_age: Duration::from_secs(3600),
+            history_replay: 3,
+            commit_interval: Duration::from_millis(50),
+            identify_grace: Duration::from_secs(2),
+            identify_attempts: 3,
             web_origin: vec!["https://chat.example.org".into(), "http://localhost:3000".into()],
         };
         assert_eq!(flags.config, want);

@@ -9,6 +9,8 @@ use clap::Parser;
 
 use super::tls::{self_signed_in, CertFiles, Tls};
 use super::{default_listeners, Config, ListenSpec, Scheme};
+use crate::core::Recalled;
+use crate::store::{Store, StoreError};
 
 /// The smolchat server: chat rooms for everyone who connects, over a line protocol
 /// anyone can speak with `nc`, and over IRC.
@@ -52,8 +54,9 @@ pub struct ServerFlags {
     #[arg(long, conflicts_with = "tls_cert")]
     pub tls_self_signed: bool,
 
-    /// Where the server keeps what it writes (the self-signed certificate), or `none` to
-    /// keep nothing [default: $XDG_DATA_HOME/smolchat, or ~/.local/share/smolchat].
+    /// Where the server keeps what survives a restart (history, accounts, registered rooms,
+    /// the self-signed certificate), or `none` to keep nothing; one server per directory
+    /// [default: $XDG_DATA_HOME/smolchat, or ~/.local/share/smolchat].
     #[arg(long, value_name = "DIR|none")]
     pub data_dir: Option<String>,
 
@@ -84,6 +87,13 @@ impl ServerFlags {
             Some(dir) => Some(PathBuf::from(dir)),
             None => crate::paths::default_data_dir(),
         }
+    }
+
+    /// The store in the data directory, opened (and locked against a second server) with
+    /// what it recalls; `None` for `--data-dir none`.
+    pub fn open_store(&self) -> Result<Option<(Store, Recalled)>, StoreError> {
+        let Some(dir) = self.data_dir() else { return Ok(None) };
+        Store::open(&dir, self.config_flags.retention()).map(Some)
     }
 
     /// The names a self-signed certificate is made for: the server's name, `localhost`,

@@ -18,11 +18,13 @@
 //!   a WebSocket at `/ws`, served by the chat session.
 
 mod admission;
+mod budget;
 mod config;
 mod config_file;
 mod fd_limit;
 mod flags;
 mod flood;
+mod guesses;
 pub mod listener;
 mod metrics;
 mod password;
@@ -58,6 +60,7 @@ pub use password::{Password, PasswordError, MAX_PASSWORD};
 pub use threads::size_executor;
 pub use tls::{CertFiles, Tls, TlsError};
 
+use crate::core::{Chat, Forgetful, Memory, Recalled};
 use admission::Shared;
 use transport::Tcp;
 
@@ -65,16 +68,31 @@ use transport::Tcp;
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Runs the chat server on `listeners` until `shutdown` completes, then tells every client
-/// goodbye, lets queued lines drain (up to `shutdown_grace`), and returns.
+/// goodbye, lets queued lines drain (up to `shutdown_grace`), and returns. It keeps
+/// nothing across restarts: history lives only as long as its room.
 pub async fn run(
     listeners: Vec<Listener>,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    run_remembering(listeners, config, Arc::new(Forgetful), Recalled::default(), shutdown).await
+}
+
+/// Runs the chat server as [`run`] does, keeping history, accounts and registered rooms
+/// in `memory`, which held `recalled` at start. Everything handed to it is durably
+/// written before this returns.
+pub async fn run_remembering(
+    listeners: Vec<Listener>,
+    config: Config,
+    memory: Arc<dyn Memory>,
+    recalled: Recalled,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let (stop_tx, stop) = async_channel::bounded(1);
     let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
     let grace = config.shutdown_grace;
-    let shared = Arc::new(Shared::new(config, stop)?);
+    let chat = Chat::remembering(config.limits(), memory.clone(), recalled);
+    let shared = Arc::new(Shared::new(config, chat, stop)?);
     for listener in &listeners {
         info!("listening on {}", listener.local_spec()?);
     }
@@ -99,6 +117,9 @@ pub async fn run(
     });
     if !drained.await {
         warn!("some connections did not finish within the shutdown grace period");
+    }
+    if let Err(error) = memory.settled().await {
+        warn!(%error, "the last of the history may not have been kept");
     }
     info!("stopped");
     Ok(())
@@ -172,7 +193,7 @@ where
 {
     match scheme.protocol() {
         Protocol::Chat => session::chat::serve(halves, ticket).await,
-        Protocol::Irc => session::irc::serve(halves, ticket).await,
+        Protocol::Irc => session::irc::serve(halves, ticket, scheme.is_tls()).await,
         Protocol::Web => web::serve(halves, ticket, scheme.is_tls()).await,
     }
 }

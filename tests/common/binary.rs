@@ -102,7 +102,16 @@ fn forward(log: Lines<BufReader<ChildStderr>>) -> Receiver<String> {
     receiver
 }
 
-/// The server binary, ready for arguments.
+/// The server binary, keeping nothing (`--data-dir none`), ready for more arguments.
 pub fn server_binary() -> Process {
-    Process::new(env!("CARGO_BIN_EXE_smolchat-server"))
+    let mut command = Process::new(env!("CARGO_BIN_EXE_smolchat-server"));
+    command.args(["--data-dir", "none"]);
+    command
+}
+
+/// The server binary, keeping its store (and anything else) in `dir`.
+pub fn server_binary_in(dir: &std::path::Path) -> Process {
+    let mut command = Process::new(env!("CARGO_BIN_EXE_smolchat-server"));
+    command.arg("--data-dir").arg(dir);
+    command
 }

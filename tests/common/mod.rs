@@ -14,14 +14,17 @@ pub mod websocket;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_net::TcpListener;
 use futures_lite::future;
 use smol::{Task, Timer};
 use smolchat::client::{Client, ClientError};
+use smolchat::core::Memory;
 use smolchat::proto::chat::Line;
 use smolchat::server::{self, Config, Listener};
+use smolchat::store::Store;
 
 /// How long any single wait in a test may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -35,6 +38,34 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
     future::or(fut, timeout).await
 }
 
+/// A directory of its own for one test, removed when dropped.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory named after `test`.
+    pub fn new(test: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("smolchat-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// Its path, as an argument.
+    pub fn arg(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A server running in-process until [`TestServer::stop`].
 pub struct TestServer {
     /// Where it listens for the chat protocol.
@@ -45,11 +76,23 @@ pub struct TestServer {
     pub web: SocketAddr,
     stop: async_channel::Sender<()>,
     task: Task<io::Result<()>>,
+    /// The store, if it keeps one: stopping waits until it is closed, so that the next
+    /// server can open it.
+    store: Option<std::sync::Weak<Store>>,
 }
 
 impl TestServer {
-    /// Starts a server with `config` on a free loopback port.
+    /// Starts a server with `config` on a free loopback port, keeping nothing.
     pub async fn start(config: Config) -> TestServer {
+        TestServer::start_with(config, None).await
+    }
+
+    /// Starts a server with `config` that keeps its store in `dir`.
+    pub async fn start_in(config: Config, dir: &TempDir) -> TestServer {
+        TestServer::start_with(config, Some(dir.path())).await
+    }
+
+    async fn start_with(config: Config, dir: Option<&std::path::Path>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let irc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
@@ -65,8 +108,18 @@ impl TestServer {
             Listener::irc(irc_listener),
             Listener::web(web_listener),
         ];
-        let task = smol::spawn(server::run(listeners, config, shutdown));
-        TestServer { addr, irc, web, stop, task }
+        let (task, store) = match dir {
+            None => (smol::spawn(server::run(listeners, config, shutdown)), None),
+            Some(dir) => {
+                let (store, recalled) = Store::open(dir, config.retention()).expect("open store");
+                let store = Arc::new(store);
+                let kept = Arc::downgrade(&store);
+                let memory: Arc<dyn Memory> = store;
+                let run = server::run_remembering(listeners, config, memory, recalled, shutdown);
+                (smol::spawn(run), Some(kept))
+            }
+        };
+        TestServer { addr, irc, web, stop, task, store }
     }
 
     /// Starts a server with the default limits, but a short shutdown grace so tests
@@ -79,6 +132,15 @@ impl TestServer {
     pub async fn stop(self) {
         drop(self.stop);
         within("server shutdown", self.task).await.expect("server run returned an error");
+        if let Some(store) = self.store {
+            // The rooms' last tasks let go of it just after the server returns.
+            within("the store to close", async {
+                while store.strong_count() > 0 {
+                    Timer::after(Duration::from_millis(5)).await;
+                }
+            })
+            .await;
+        }
     }
 
     /// Connects and registers `nick`, and reads what follows up to the `ROOM` line that

@@ -45,6 +45,38 @@ pub enum Command {
     Help,
     /// `/pong TOKEN`: the automatic answer to a server `PING`.
     Pong(String),
+    /// `/register PASSWORD`: registers your nickname as an account.
+    Register(String),
+    /// `/identify [NICK] PASSWORD`: proves you own an account (your nickname's, or
+    /// NICK's, which you then take).
+    Identify {
+        /// The account's nickname; `None` is your own.
+        nick: Option<String>,
+        /// Its password.
+        password: String,
+    },
+    /// `/drop`: unregisters the account you identified as.
+    Drop,
+    /// `/register-room [#room]`: registers a room (the current one by default) to your
+    /// account, making you its owner.
+    RegisterRoom(Option<String>),
+    /// `/kick [#room] NICK [reason]`: the owner of a registered room removes someone.
+    Kick {
+        /// The room; `None` is the current room.
+        room: Option<String>,
+        /// Who to remove.
+        nick: String,
+        /// Why, if said.
+        reason: Option<String>,
+    },
+    /// `/history [#room|NICK] [N]`: the last N messages of a room (the current one by
+    /// default) or of a private conversation.
+    History {
+        /// A room, or a nickname; `None` is the current room.
+        of: Option<String>,
+        /// How many; `None` is the server's default.
+        count: Option<usize>,
+    },
 }
 
 /// Why a line starting with `/` was refused.
@@ -70,6 +102,12 @@ pub const HELP: &[&str] = &[
     "/me action            describe an action",
     "/nick NEW             change your nickname",
     "/quit [reason]        leave",
+    "/history [#room|NICK] [N]  the last N messages of a room, or with a registered NICK",
+    "/register PASSWORD    register your nickname (then only you may use it)",
+    "/identify [NICK] PASS prove it is yours (NICK's, which you then take)",
+    "/drop                 unregister the nickname you identified as",
+    "/register-room [#room] own a room: only you set its topic and /kick",
+    "/kick [#room] NICK [why] remove someone from a room you own",
     "/help                 show this list",
 ];
 
@@ -110,6 +148,18 @@ impl Command {
             Command::Quit(reason) => with_args("/quit", &[reason]),
             Command::Help => "/help".to_string(),
             Command::Pong(token) => format!("/pong {token}"),
+            Command::Register(password) => format!("/register {password}"),
+            Command::Identify { nick, password } => {
+                with_args("/identify", &[nick, &Some(password.clone())])
+            }
+            Command::Drop => "/drop".to_string(),
+            Command::RegisterRoom(room) => with_args("/register-room", &[room]),
+            Command::Kick { room, nick, reason } => {
+                with_args("/kick", &[room, &Some(nick.clone()), reason])
+            }
+            Command::History { of, count } => {
+                with_args("/history", &[of, &count.map(|n| n.to_string())])
+            }
         }
     }
 }
@@ -156,9 +206,63 @@ fn parse_named(name: &str, args: &str) -> Result<Command, CommandError> {
         "quit" => Command::Quit(non_blank(args)),
         "help" => Command::Help,
         "pong" => Command::Pong(args.trim().to_string()),
+        "register" => {
+            Command::Register(one_word(args).ok_or(CommandError::Usage("/register PASSWORD"))?)
+        }
+        "identify" => identify(args)?,
+        "drop" if args.trim().is_empty() => Command::Drop,
+        "drop" => return Err(CommandError::Usage("/drop")),
+        "register-room" => match room_and_rest(args) {
+            (room, None) => Command::RegisterRoom(room),
+            _ => return Err(CommandError::Usage("/register-room [#room]")),
+        },
+        "kick" => kick(args)?,
+        "history" => history(args)?,
         _ => return Err(CommandError::Unknown(name.to_string())),
     };
     Ok(command)
+}
+
+/// `/identify [NICK] PASSWORD`.
+fn identify(args: &str) -> Result<Command, CommandError> {
+    let usage = CommandError::Usage("/identify [NICK] PASSWORD");
+    let (first, rest) = split_word(args);
+    let (second, extra) = split_word(rest);
+    match (first.is_empty(), second.is_empty(), extra.trim().is_empty()) {
+        (false, true, _) => Ok(Command::Identify { nick: None, password: first.to_string() }),
+        (false, false, true) => {
+            Ok(Command::Identify { nick: Some(first.to_string()), password: second.to_string() })
+        }
+        _ => Err(usage),
+    }
+}
+
+/// `/kick [#room] NICK [reason]`.
+fn kick(args: &str) -> Result<Command, CommandError> {
+    let (room, rest) = room_and_rest(args);
+    let rest = rest.unwrap_or_default();
+    let (nick, reason) = split_word(&rest);
+    if nick.is_empty() || is_room_name(nick) {
+        return Err(CommandError::Usage("/kick [#room] NICK [reason]"));
+    }
+    Ok(Command::Kick { room, nick: nick.to_string(), reason: non_blank(reason) })
+}
+
+/// `/history [#room|NICK] [N]`.
+fn history(args: &str) -> Result<Command, CommandError> {
+    let usage = CommandError::Usage("/history [#room|NICK] [N]");
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let number = |word: &str| word.parse::<usize>().ok().filter(|n| *n > 0);
+    let (of, count) = match words.as_slice() {
+        [] => (None, None),
+        [one] => match number(one) {
+            Some(n) => (None, Some(n)),
+            None => (Some(one.to_string()), None),
+        },
+        [of, n] => (Some(of.to_string()), Some(number(n).ok_or(usage)?)),
+        _ => return Err(usage),
+    };
+    Ok(Command::History { of, count })
 }
 
 /// An optional leading room name, then the rest (if not blank).
@@ -269,8 +373,24 @@ mod tests {
     }
 
     #[test]
+    fn account_commands_need_their_arguments() {
+        assert_eq!(parse("/register"), Err(CommandError::Usage("/register PASSWORD")));
+        assert_eq!(parse("/register a b"), Err(CommandError::Usage("/register PASSWORD")));
+        let identify = CommandError::Usage("/identify [NICK] PASSWORD");
+        assert_eq!(parse("/identify"), Err(identify.clone()));
+        assert_eq!(parse("/identify a b c"), Err(identify));
+        assert_eq!(parse("/drop now"), Err(CommandError::Usage("/drop")));
+        assert_eq!(parse("/kick #a"), Err(CommandError::Usage("/kick [#room] NICK [reason]")));
+        assert_eq!(
+            parse("/history #a many"),
+            Err(CommandError::Usage("/history [#room|NICK] [N]"))
+        );
+        assert_eq!(parse("/history #a 0"), Err(CommandError::Usage("/history [#room|NICK] [N]")));
+    }
+
+    #[test]
     fn unknown_commands_are_named() {
-        assert_eq!(parse("/kick bob"), Err(CommandError::Unknown("kick".into())));
+        assert_eq!(parse("/ban bob"), Err(CommandError::Unknown("ban".into())));
         assert_eq!(parse("/"), Err(CommandError::Unknown("".into())));
     }
 
@@ -297,6 +417,18 @@ mod tests {
             Command::Quit(s("bye now")),
             Command::Help,
             Command::Pong("42".into()),
+            Command::Register("s3cret-pw".into()),
+            Command::Identify { nick: None, password: "s3cret-pw".into() },
+            Command::Identify { nick: s("ann"), password: "s3cret-pw".into() },
+            Command::Drop,
+            Command::RegisterRoom(None),
+            Command::RegisterRoom(s("#a")),
+            Command::Kick { room: None, nick: "bob".into(), reason: None },
+            Command::Kick { room: s("#a"), nick: "bob".into(), reason: s("be nice") },
+            Command::History { of: None, count: None },
+            Command::History { of: s("#a"), count: Some(20) },
+            Command::History { of: s("bob"), count: None },
+            Command::History { of: None, count: Some(5) },
         ];
         for command in all {
             assert_eq!(parse(&command.to_line()), Ok(Some(command.clone())), "{command:?}");

@@ -23,6 +23,9 @@ impl Encode for ChatEncoder {
             Event::Part { room, nick, words: Some(words) } => {
                 writeln!(out, "LEAVE {room} {nick} part: {words}")
             }
+            Event::Kick { room, nick, by, reason } => {
+                writeln!(out, "KICK {room} {nick} {by} {}", reason.as_deref().unwrap_or(""))
+            }
             Event::Topic { room, by, text } => writeln!(out, "TOPIC {room} {by} {text}"),
             Event::Quit { nick, why } => writeln!(out, "QUIT {nick} {}", departure_reason(why)),
             Event::Rename { old, new } => writeln!(out, "RENAME {old} {new}"),

@@ -60,6 +60,26 @@ pub enum ErrorCode {
     TooManyPasswords,
     /// Plain text at a TLS listener (`chats://`): told once, then closed.
     TlsRequired,
+    /// `/register` of a nickname that is registered already.
+    AccountExists,
+    /// `/identify` (or `/history NICK`) of a nickname that is not registered.
+    NoAccount,
+    /// `/identify` with the wrong password.
+    WrongPassword,
+    /// Too many wrong `/identify` passwords from this address or for this account.
+    TooManyGuesses,
+    /// A password that cannot be an account's (length, spaces).
+    PasswordInvalid,
+    /// The command needs you identified.
+    NotIdentified,
+    /// `/register-room` of a room registered already.
+    RoomRegistered,
+    /// Setting the topic of a registered room, or `/kick`, by someone who does not own it.
+    NotOwner,
+    /// `/kick` of someone who is not in the room.
+    NotMember,
+    /// The store could not keep it; try again.
+    StoreFailed,
     /// A code this version does not know, kept as sent.
     Other(String),
 }
@@ -92,6 +112,16 @@ const CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::BadPassword, "bad-password"),
     (ErrorCode::TooManyPasswords, "too-many-passwords"),
     (ErrorCode::TlsRequired, "tls-required"),
+    (ErrorCode::AccountExists, "account-exists"),
+    (ErrorCode::NoAccount, "no-account"),
+    (ErrorCode::WrongPassword, "wrong-password"),
+    (ErrorCode::TooManyGuesses, "too-many-guesses"),
+    (ErrorCode::PasswordInvalid, "password-invalid"),
+    (ErrorCode::NotIdentified, "not-identified"),
+    (ErrorCode::RoomRegistered, "room-registered"),
+    (ErrorCode::NotOwner, "not-owner"),
+    (ErrorCode::NotMember, "not-member"),
+    (ErrorCode::StoreFailed, "store-failed"),
 ];
 
 impl ErrorCode {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::Write as _;
+use std::time::SystemTime;
 
 use thiserror::Error;
 
@@ -173,6 +174,48 @@ pub enum Line {
         /// Why it is closing.
         reason: String,
     },
+    /// `HISTORY time line`: something said before, replayed: `line` is the `MSG`,
+    /// `ACTION`, `PRIV` or `PRIVACTION` as it was sent then, `time` when the server took it.
+    History {
+        /// When it was said (RFC 3339, UTC, to the millisecond on the wire).
+        at: SystemTime,
+        /// The line as it was sent live.
+        line: Box<Line>,
+    },
+    /// `HISTORYEND #room|nick count`: the end of a replay of a room's or a private
+    /// conversation's history; what follows is live.
+    HistoryEnd {
+        /// The room, or the other person of a private conversation.
+        of: String,
+        /// How many `HISTORY` lines came before.
+        count: usize,
+    },
+    /// `KICK #room nick by reason`: the owner of a registered room removed someone (you,
+    /// if `nick` is yours: you are no longer in the room).
+    Kick {
+        /// The room.
+        room: String,
+        /// Who was removed.
+        nick: String,
+        /// The room's owner, who removed them.
+        by: String,
+        /// Why; may be empty.
+        reason: String,
+    },
+    /// `IDENTIFY nick seconds hint`: your nickname is registered; `/identify PASSWORD`
+    /// within `seconds`, or you are renamed to a guest name.
+    Identify {
+        /// The registered nickname.
+        nick: String,
+        /// How long you have.
+        seconds: u64,
+    },
+    /// `ACCOUNT nick`: you are identified as the account `nick`; `ACCOUNT` alone: you are
+    /// identified as nobody any more.
+    Account {
+        /// The account's nickname, if any.
+        nick: Option<String>,
+    },
 }
 
 /// Why a server line could not be read.
@@ -264,6 +307,22 @@ impl Line {
             }
             "PING" => Line::Ping { token: rest.to_string() },
             "BYE" => Line::Bye { reason: rest.to_string() },
+            "HISTORY" => fields.history()?,
+            "HISTORYEND" => {
+                let (of, count) = fields.two_words()?;
+                Line::HistoryEnd { of, count: fields.number(&count)? }
+            }
+            "KICK" => {
+                let (room, rest) = rest.split_once(' ').ok_or_else(|| fields.malformed())?;
+                let (nick, by, reason) = Fields { kind: "KICK", rest }.word_word_text()?;
+                Line::Kick { room: fields.word(room)?, nick, by, reason }
+            }
+            "IDENTIFY" => {
+                let (nick, rest) = split_word(rest);
+                let (seconds, _) = split_word(rest);
+                Line::Identify { nick: fields.word(nick)?, seconds: fields.number(seconds)? as u64 }
+            }
+            "ACCOUNT" => Line::Account { nick: (!rest.is_empty()).then(|| rest.to_string()) },
             other => return Err(LineError::UnknownKind(other.chars().take(32).collect())),
         };
         Ok(parsed)
@@ -273,8 +332,23 @@ impl Line {
 /// The keyword as a static name for errors; unknown ones never reach [`Fields`].
 fn keyword(kind: &str) -> &'static str {
     const KINDS: &[&str] = &[
-        "WELCOME", "MSG", "ACTION", "PRIV", "JOIN", "LEAVE", "QUIT", "RENAME", "TOPIC", "NAMES",
-        "LIST", "LISTEND", "ERROR",
+        "WELCOME",
+        "MSG",
+        "ACTION",
+        "PRIV",
+        "JOIN",
+        "LEAVE",
+        "QUIT",
+        "RENAME",
+        "TOPIC",
+        "NAMES",
+        "LIST",
+        "LISTEND",
+        "ERROR",
+        "HISTORY",
+        "HISTORYEND",
+        "KICK",
+        "IDENTIFY",
     ];
     KINDS.iter().find(|k| **k == kind).copied().unwrap_or("server")
 }
@@ -341,6 +415,20 @@ impl Fields<'_> {
         Ok(Line::Welcome { nick: self.word(nick)?, online: self.number(online)?, protocol })
     }
 
+    /// `time line...`: a replayed line and when it was said.
+    fn history(&self) -> Result<Line, LineError> {
+        let (time, line) = split_word(self.rest);
+        let at = humantime::parse_rfc3339(time).map_err(|_| self.malformed())?;
+        // Only talk is replayed; checked before parsing, so that a hostile server cannot
+        // nest `HISTORY` lines until the parser runs out of stack.
+        const REPLAYED: &[&str] = &["MSG", "ACTION", "NOTICE", "PRIV", "PRIVACTION", "PRIVNOTICE"];
+        if !REPLAYED.contains(&split_word(line).0) {
+            return Err(self.malformed());
+        }
+        let line = Line::parse(line).map_err(|_| self.malformed())?;
+        Ok(Line::History { at, line: Box::new(line) })
+    }
+
     fn names(&self) -> Result<Line, LineError> {
         let (room, rest) = split_word(self.rest);
         let nicks = rest.split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
@@ -384,6 +472,17 @@ impl fmt::Display for Line {
             Line::Error { code, text } => write!(f, "ERROR {code} {text}"),
             Line::Ping { token } => write!(f, "PING {token}"),
             Line::Bye { reason } => write!(f, "BYE {reason}"),
+            Line::History { at, line } => {
+                write!(f, "HISTORY {} {line}", humantime::format_rfc3339_millis(*at))
+            }
+            Line::HistoryEnd { of, count } => write!(f, "HISTORYEND {of} {count}"),
+            Line::Kick { room, nick, by, reason } => write!(f, "KICK {room} {nick} {by} {reason}"),
+            Line::Identify { nick, seconds } => write!(
+                f,
+                "IDENTIFY {nick} {seconds} {nick} is registered: /identify PASSWORD within {seconds} s, or you will be renamed"
+            ),
+            Line::Account { nick: Some(nick) } => write!(f, "ACCOUNT {nick}"),
+            Line::Account { nick: None } => write!(f, "ACCOUNT"),
         }
     }
 }
@@ -424,6 +523,16 @@ mod tests {
             Line::Error { code: ErrorCode::Other(s("from-the-future")), text: s("?") },
             Line::Ping { token: s("17") },
             Line::Bye { reason: s("server shutting down") },
+            Line::History {
+                at: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_764_487_838_123),
+                line: Box::new(Line::Message { room: s("#a"), from: s("ann"), text: s("hi  x") }),
+            },
+            Line::HistoryEnd { of: s("#a"), count: 50 },
+            Line::Kick { room: s("#a"), nick: s("bob"), by: s("ann"), reason: s("be  nice") },
+            Line::Kick { room: s("#a"), nick: s("bob"), by: s("ann"), reason: s("") },
+            Line::Identify { nick: s("ann"), seconds: 30 },
+            Line::Account { nick: Some(s("ann")) },
+            Line::Account { nick: None },
         ]
     }
 
@@ -457,5 +566,9 @@ mod tests {
         assert_eq!(Line::parse("MSG #a"), Err(LineError::Malformed("MSG")));
         assert_eq!(Line::parse("LIST #a many"), Err(LineError::Malformed("LIST")));
         assert_eq!(Line::parse("NAMES"), Err(LineError::Malformed("NAMES")));
+        let nested = "HISTORY 2026-11-30T07:30:38.123Z ".repeat(40_000) + "MSG #a b c";
+        assert_eq!(Line::parse(&nested), Err(LineError::Malformed("HISTORY")));
+        let joined = "HISTORY 2026-11-30T07:30:38.123Z JOIN #a b";
+        assert_eq!(Line::parse(joined), Err(LineError::Malformed("HISTORY")));
     }
 }

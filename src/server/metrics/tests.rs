@@ -6,7 +6,9 @@ use crate::server::Config;
 /// The server state of a fresh server with the default configuration.
 fn shared() -> Shared {
     let (_stop, stopped) = async_channel::bounded(1);
-    Shared::new(Config::default(), stopped).expect("no password file to read")
+    let config = Config::default();
+    let chat = crate::core::Chat::new(config.limits());
+    Shared::new(config, chat, stopped).expect("no password file to read")
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! protocol is a new folder here beside `chat`, and the core does not change.
 
 pub mod chat;
+mod claim;
 pub mod irc;
 mod link;
 

@@ -16,7 +16,7 @@ use crate::server::metrics::Metrics;
 use crate::unicode;
 
 /// Why a command could not be carried out.
-enum Refused {
+pub(super) enum Refused {
     /// The error to answer with.
     Error(ErrorCode, String),
     /// The server is shutting down: nothing to say, the goodbye follows.
@@ -25,7 +25,7 @@ enum Refused {
 
 /// Whether a command needs the client in the room, or only the room to exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
+pub(super) enum Need {
     /// Talking, parting, setting a topic: only in a room you are in.
     Member,
     /// Looking (names, topic): any room that exists.
@@ -54,6 +54,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         if let Command::Quit(words) = command {
             return Some(Ending::Quit(words));
         }
+        self.check_current(person);
         match self.execute(person, command).await {
             Ok(()) | Err(Refused::Closed) => {}
             Err(Refused::Error(code, text)) => self.error(code, text),
@@ -90,12 +91,22 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.help();
                 Ok(())
             }
+            Command::Register(password) => self.register(person, &password).await,
+            Command::Identify { nick, password } => {
+                self.identify(person, nick.as_deref(), &password).await
+            }
+            Command::Drop => self.drop_account(person).await,
+            Command::RegisterRoom(room) => self.register_room(person, room.as_deref()).await,
+            Command::Kick { room, nick, reason } => {
+                self.kick(person, room.as_deref(), &nick, reason).await
+            }
+            Command::History { of, count } => self.history(person, of.as_deref(), count).await,
             Command::Pong(_) | Command::Quit(_) => Ok(()),
         }
     }
 
     /// The chat core this server runs.
-    fn core(&self) -> &Chat {
+    pub(super) fn core(&self) -> &Chat {
         &self.link.ticket.shared.chat
     }
 
@@ -232,7 +243,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
         };
         match self.core().rename(person, new).await {
-            Ok(()) | Err(NickRefused::Closed) => Ok(()),
+            Ok(()) => {
+                self.check_claim(person);
+                Ok(())
+            }
+            Err(NickRefused::Closed) => Ok(()),
             Err(refused @ NickRefused::Taken(_)) => {
                 Err(Refused::Error(ErrorCode::NickTaken, refused.to_string()))
             }
@@ -243,7 +258,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// The room a command is about: the one named, or else the current one.
-    async fn room(
+    pub(super) async fn room(
         &mut self,
         person: &Person,
         named: Option<&str>,
@@ -286,11 +301,13 @@ pub(super) fn topic_line(room: &RoomName, topic: &Topic) -> Line {
     Line::Topic { room: room.to_string(), by: topic.by.to_string(), text: topic.text.clone() }
 }
 
-fn room_refused(error: RoomError) -> Refused {
+pub(super) fn room_refused(error: RoomError) -> Refused {
     let code = match error {
         RoomError::NotInRoom(_) => ErrorCode::NotInRoom,
         RoomError::NoSuchRoom(_) => ErrorCode::NoSuchRoom,
         RoomError::TopicTooLong { .. } => ErrorCode::TopicTooLong,
+        RoomError::NotOwner { .. } | RoomError::Unowned(_) => ErrorCode::NotOwner,
+        RoomError::NotMember { .. } => ErrorCode::NotMember,
         RoomError::Closed => return Refused::Closed,
     };
     Refused::Error(code, error.to_string())

@@ -168,6 +168,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Ok(person) => {
                 shared.metrics.registered(Dialect::Chat);
                 self.current = person.rooms().pop();
+                self.check_claim(&person);
                 Attempt::Welcome(person)
             }
             Err(NickRefused::Closed) => {

@@ -2,8 +2,10 @@
 //! the nickname), then the loop that turns a client's lines into calls on the core, until
 //! it leaves.
 
+mod accounts;
 mod commands;
 mod handshake;
+mod history;
 mod password;
 
 use std::future::Future;
@@ -62,12 +64,14 @@ fn reply_lines(outbox: &Outbox, lines: &[Line]) {
 }
 
 /// What a client that entered a room is told: its own `JOIN`, the room's `TOPIC` if it has
-/// one, and `ROOM`, since the room it entered is now its current room.
+/// one, what was said there lately (`HISTORY` lines and `HISTORYEND`, if anything was), and
+/// `ROOM`, since the room it entered is now its current room.
 fn write_landing(bytes: &mut Vec<u8>, landing: &Landing<'_>) {
     CHAT.encode(landing.join, bytes);
     if let Some(topic) = landing.topic {
         commands::topic_line(landing.room.name(), topic).encode_into(bytes);
     }
+    history::write_history(bytes, landing.room.name().as_str(), landing.history());
     Line::Room { room: Some(landing.room.name().to_string()) }.encode_into(bytes);
 }
 

@@ -1,0 +1,258 @@
+//! Registered nicknames and rooms in the chat protocol: `/register`, `/identify`, `/drop`,
+//! the grace period of a taken registered nickname, password guessing, and the rights of
+//! a registered room's owner.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use smolchat::client::Client;
+use smolchat::proto::chat::{ErrorCode, Line};
+use smolchat::server::Config;
+
+const PASSWORD: &str = "correct-horse";
+
+fn account(nick: &str) -> Line {
+    Line::Account { nick: Some(s(nick)) }
+}
+
+/// Sends `line` and waits for `want`.
+async fn expect_after(client: &mut Client, line: &str, want: Line) {
+    client.sender.send_line(line).await.expect("send");
+    let what = format!("{want:?} after {line}");
+    wait_for(client, &what, |seen| *seen == want).await;
+}
+
+/// Sends `line` and returns the code of the `ERROR` it gets.
+async fn error_after(client: &mut Client, line: &str) -> ErrorCode {
+    client.sender.send_line(line).await.expect("send");
+    next_error(client).await
+}
+
+/// Says goodbye and waits until the server has closed the connection, so the nickname
+/// is free.
+async fn leave(mut client: Client) {
+    client.sender.quit(None).await.expect("quit");
+    drain(&mut client).await;
+}
+
+/// `nick` joins and registers its nickname.
+async fn registered(server: &TestServer, nick: &str) -> Client {
+    let mut client = server.join(nick).await;
+    expect_after(&mut client, &format!("/register {PASSWORD}"), account(nick)).await;
+    client
+}
+
+#[test]
+fn register_identify_and_drop() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut ann = registered(&server, "ann").await;
+        assert_eq!(error_after(&mut ann, "/register another-one").await, ErrorCode::AccountExists);
+        leave(ann).await;
+
+        let (mut back, _) = within("ann again", Client::join(server.addr, "ann")).await.expect("j");
+        let ask = Line::Identify { nick: s("ann"), seconds: 30 };
+        wait_for(&mut back, "IDENTIFY", |line| *line == ask).await;
+        assert_eq!(error_after(&mut back, "/identify wrong-horse").await, ErrorCode::WrongPassword);
+        expect_after(&mut back, &format!("/identify {PASSWORD}"), account("ann")).await;
+        expect_after(&mut back, "/drop", Line::Account { nick: None }).await;
+        assert_eq!(error_after(&mut back, "/drop").await, ErrorCode::NotIdentified);
+        // Free again: anyone may register it.
+        expect_after(&mut back, "/register new-password", account("ann")).await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn passwords_must_be_long_enough_and_without_spaces() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut ann = server.join("ann").await;
+        assert_eq!(error_after(&mut ann, "/register short").await, ErrorCode::PasswordInvalid);
+        let long = "x".repeat(300);
+        let line = format!("/register {long}");
+        assert_eq!(error_after(&mut ann, &line).await, ErrorCode::PasswordInvalid);
+        assert_eq!(error_after(&mut ann, "/identify nobody whatever1").await, ErrorCode::NoAccount);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_registered_nickname_taken_without_identifying_becomes_a_guest_after_the_grace() {
+    smol::block_on(async {
+        let config = Config { identify_grace: Duration::from_millis(300), ..quick() };
+        let server = TestServer::start(config).await;
+        leave(registered(&server, "ann").await).await;
+        let mut watcher = server.join("watcher").await;
+
+        let (mut taker, _) = within("taker", Client::join(server.addr, "ann")).await.expect("j");
+        let ask = Line::Identify { nick: s("ann"), seconds: 1 };
+        wait_for(&mut taker, "IDENTIFY", |line| *line == ask).await;
+        let renamed = |line: &Line| matches!(line, Line::Rename { old, .. } if old == "ann");
+        let Line::Rename { new, .. } = wait_for(&mut taker, "RENAME", renamed).await else {
+            unreachable!()
+        };
+        assert!(new.starts_with("Guest"), "{new}");
+        wait_for(&mut watcher, "the rename", renamed).await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn identifying_in_time_keeps_the_nickname() {
+    smol::block_on(async {
+        let config = Config { identify_grace: Duration::from_millis(300), ..quick() };
+        let server = TestServer::start(config).await;
+        leave(registered(&server, "ann").await).await;
+        let (mut back, _) = within("back", Client::join(server.addr, "ann")).await.expect("j");
+        expect_after(&mut back, &format!("/identify {PASSWORD}"), account("ann")).await;
+        // Past the grace, a line still comes from ann: nobody renamed her.
+        smol::Timer::after(Duration::from_millis(500)).await;
+        back.say("still me").await.expect("say");
+        wait_message(&mut back, "ann", "still me").await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn identify_with_a_nickname_takes_it_from_a_guest() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        leave(registered(&server, "ann").await).await;
+        let mut squatter = server.join("ann").await;
+        let mut real = server.join("elsewhere").await;
+        real.sender.send_line(&format!("/identify ann {PASSWORD}")).await.expect("identify");
+        let mine = Line::Rename { old: s("elsewhere"), new: s("ann") };
+        // Renamed first, then told of the account.
+        let seen = lines_until_all(&mut real, &[mine.clone(), account("ann")]).await;
+        let at = |want: &Line| seen.iter().position(|line| line == want);
+        assert!(at(&mine) < at(&account("ann")), "{seen:?}");
+        let gone = |line: &Line| matches!(line, Line::Rename { old, .. } if old == "ann");
+        wait_for(&mut squatter, "the squatter renamed", gone).await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn password_guessing_is_limited_per_account() {
+    smol::block_on(async {
+        let config = Config { identify_attempts: 3, flood_rate: 10, flood_burst: 1000, ..quick() };
+        let server = TestServer::start(config).await;
+        leave(registered(&server, "ann").await).await;
+        let mut guesser = server.join("guesser").await;
+        for _ in 0..2 {
+            let code = error_after(&mut guesser, "/identify ann wrong-guess").await;
+            assert_eq!(code, ErrorCode::WrongPassword);
+        }
+        let code = error_after(&mut guesser, "/identify ann wrong-guess").await;
+        assert_eq!(code, ErrorCode::TooManyGuesses);
+        // Even the right password is refused until the account's budget refills, from
+        // any connection.
+        let mut other = server.join("other").await;
+        let right = format!("/identify ann {PASSWORD}");
+        assert_eq!(error_after(&mut other, &right).await, ErrorCode::TooManyGuesses);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn password_guessing_is_limited_per_address() {
+    smol::block_on(async {
+        let config = Config { identify_attempts: 100, flood_rate: 10, flood_burst: 2, ..quick() };
+        let server = TestServer::start(config).await;
+        for nick in ["ann", "bob"] {
+            leave(registered(&server, nick).await).await;
+        }
+        let mut guesser = server.join("guesser").await;
+        let code = error_after(&mut guesser, "/identify ann wrong-guess").await;
+        assert_eq!(code, ErrorCode::WrongPassword);
+        let code = error_after(&mut guesser, "/identify bob wrong-guess").await;
+        assert_eq!(code, ErrorCode::TooManyGuesses);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn only_the_owner_of_a_registered_room_sets_its_topic_and_kicks() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut ann = registered(&server, "ann").await;
+        let mut bob = server.join("bob").await;
+        // An unregistered room: anyone sets the topic, nobody kicks.
+        expect_after(&mut bob, "/topic anyone", topic("bob", "anyone")).await;
+        assert_eq!(error_after(&mut ann, "/kick bob").await, ErrorCode::NotOwner);
+        assert_eq!(error_after(&mut bob, "/register-room").await, ErrorCode::NotIdentified);
+
+        ann.sender.send_line("/register-room").await.expect("register room");
+        wait_for(&mut ann, "INFO", |line| matches!(line, Line::Info { .. })).await;
+        assert_eq!(error_after(&mut bob, "/register-room").await, ErrorCode::NotIdentified);
+        assert_eq!(error_after(&mut bob, "/topic mine now").await, ErrorCode::NotOwner);
+        assert_eq!(error_after(&mut bob, "/kick ann").await, ErrorCode::NotOwner);
+        expect_after(&mut ann, "/topic ann's room", topic("ann", "ann's room")).await;
+        assert_eq!(error_after(&mut ann, "/kick nobody").await, ErrorCode::NotMember);
+
+        let kick =
+            Line::Kick { room: s(LOBBY), nick: s("bob"), by: s("ann"), reason: s("be nice") };
+        ann.sender.send_line("/kick bob be nice").await.expect("kick");
+        wait_for(&mut ann, "KICK", |line| *line == kick).await;
+        wait_for(&mut bob, "KICK", |line| *line == kick).await;
+        // Bob's next line learns it is in no room now.
+        bob.say("hello?").await.expect("say");
+        wait_for(&mut bob, "ROOM", |line| *line == Line::Room { room: None }).await;
+        assert_eq!(next_error(&mut bob).await, ErrorCode::NotInRoom);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_registered_room_keeps_its_topic_while_empty() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut ann = registered(&server, "ann").await;
+        join_room(&mut ann, "ann", "#kept").await;
+        ann.sender.send_line("/register-room #kept").await.expect("register room");
+        wait_for(&mut ann, "INFO", |line| matches!(line, Line::Info { .. })).await;
+        let set = Line::Topic { room: s("#kept"), by: s("ann"), text: s("still here") };
+        expect_after(&mut ann, "/topic #kept still here", set.clone()).await;
+        expect_after(&mut ann, "/part #kept", Line::Room { room: Some(s(LOBBY)) }).await;
+
+        let mut bob = server.join("bob").await;
+        bob.sender.send_line("/join #kept").await.expect("join");
+        wait_for(&mut bob, "the kept topic", |line| *line == set).await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn accounts_and_registered_rooms_survive_a_restart() {
+    smol::block_on(async {
+        let dir = TempDir::new("accounts-restart");
+        let server = TestServer::start_in(quick(), &dir).await;
+        let mut ann = registered(&server, "ann").await;
+        ann.sender.send_line("/register-room").await.expect("register room");
+        wait_for(&mut ann, "INFO", |line| matches!(line, Line::Info { .. })).await;
+        expect_after(&mut ann, "/topic kept", topic("ann", "kept")).await;
+        server.stop().await;
+
+        let server = TestServer::start_in(quick(), &dir).await;
+        let (mut bob, _) = within("bob", Client::join(server.addr, "bob")).await.expect("join");
+        wait_for(&mut bob, "the kept topic", |line| *line == topic("ann", "kept")).await;
+        let (mut ann, _) = within("ann", Client::join(server.addr, "ann")).await.expect("join");
+        let ask = Line::Identify { nick: s("ann"), seconds: 30 };
+        wait_for(&mut ann, "IDENTIFY", |line| *line == ask).await;
+        expect_after(&mut ann, &format!("/identify {PASSWORD}"), account("ann")).await;
+        assert_eq!(error_after(&mut bob, "/topic not yours").await, ErrorCode::NotOwner);
+        expect_after(&mut ann, "/kick bob", kick_of("bob")).await;
+        server.stop().await;
+    });
+}
+
+fn topic(by: &str, text: &str) -> Line {
+    Line::Topic { room: s(LOBBY), by: s(by), text: s(text) }
+}
+
+fn kick_of(nick: &str) -> Line {
+    Line::Kick { room: s(LOBBY), nick: s(nick), by: s("ann"), reason: s("") }
+}

@@ -112,7 +112,10 @@ fn cap_ls_offers_every_capability_the_docs_list_and_each_can_be_had() {
         let mut irc = Irc::connect(server.irc).await;
         irc.send("CAP LS 302").await;
         let ls = irc.next().await;
-        assert_eq!(ls.last(), "away-notify echo-message message-tags multi-prefix server-time");
+        assert_eq!(
+            ls.last(),
+            "away-notify batch echo-message message-tags multi-prefix server-time"
+        );
         for cap in ls.last().split(' ') {
             assert_eq!(irc.cap_req(cap).await.params, ["*", "ACK", cap]);
         }

@@ -2,11 +2,14 @@
 //! read under the harness's timeout, and the steps of registration as IRC clients take them.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_net::TcpStream;
 use futures_lite::io::BufReader;
 use futures_lite::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt};
+use futures_rustls::rustls::pki_types::ServerName;
+use smolchat::client::Trust;
 use smolchat::server::Config;
 
 use super::{quick, within, TestServer};
@@ -67,6 +70,12 @@ impl Msg {
         self.params.last().map_or("", String::as_str)
     }
 
+    /// The value of the tag `key` (`time`, `batch`), if the line has it.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        let tags = self.tags.as_deref()?.split(';');
+        tags.filter_map(|tag| tag.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
     /// The nick of the source (`nick!user@host`), or the whole source of a server.
     pub fn nick(&self) -> &str {
         let source = self.source.as_deref().unwrap_or("");
@@ -120,6 +129,18 @@ impl Irc {
     pub async fn connect(addr: SocketAddr) -> Irc {
         let stream = within("irc connect", TcpStream::connect(addr)).await.expect("connect");
         Irc::over(stream)
+    }
+
+    /// Connects to an `ircs://` listener whose certificate for 127.0.0.1 the authority
+    /// in `ca_file` signed.
+    pub async fn connect_tls(addr: SocketAddr, ca_file: &Path) -> Irc {
+        let trust = Trust::CaFile(ca_file.to_path_buf());
+        let connector = trust.connector().expect("a TLS connector");
+        let tcp = within("irc connect", TcpStream::connect(addr)).await.expect("connect");
+        let name = ServerName::try_from("127.0.0.1").expect("a server name");
+        let tls = within("TLS handshake", connector.connect(name, tcp)).await.expect("TLS");
+        let (reader, writer) = futures_lite::io::split(tls);
+        Irc::over_halves(Box::new(reader), Box::new(writer))
     }
 
     /// A client over a socket the test connected itself.

@@ -66,6 +66,10 @@ impl Encode for IrcEncoder {
             Event::Topic { room, by, text } => {
                 line.write(out, by, format_args!("TOPIC {room} :{text}"))
             }
+            Event::Kick { room, nick, by, reason } => {
+                let reason = reason.as_deref().unwrap_or(by.as_str());
+                line.write(out, by, format_args!("KICK {room} {nick} :{reason}"))
+            }
             Event::Quit { nick, why } => {
                 line.write(out, nick, format_args!("QUIT :{}", quit_reason(why)))
             }

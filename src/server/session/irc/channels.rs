@@ -1,4 +1,5 @@
-//! Rooms as IRC channels: `JOIN`, `PART`, `TOPIC`, `NAMES`, `LIST`, and channel `MODE`.
+//! Rooms as IRC channels: `JOIN` (with the room's recent history), `PART`, `TOPIC`,
+//! `NAMES`, `LIST`, channel `MODE`, and `KICK` by a registered room's owner.
 
 use std::sync::Arc;
 
@@ -39,8 +40,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 return self.send(replies);
             }
         };
-        // Under the room's lock: the client's own JOIN, the topic and the names come before
-        // any of the room's later lines, and without a flush of the room for each joiner.
+        // Under the room's lock: the client's own JOIN, the topic, the names and the recent
+        // history come before any of the room's later lines, and without a flush of the
+        // room for each joiner.
+        let style = self.replay_style();
         let outbox = &self.link.outbox;
         let encoder = person.recipient().encoder;
         let server = shared.config.server_name.as_str();
@@ -53,6 +56,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 topic_lines(&mut replies, landing.room.name(), topic);
             }
             names_lines(&mut replies, landing.room.name(), &landing.names());
+            if landing.history().len() > 0 {
+                bytes.clear();
+                style.write(server, landing.room.name().as_str(), landing.history(), &mut bytes);
+                replies.extend(&bytes);
+            }
             let _ = outbox.push_reply(replies.into_bytes().into());
         };
         match shared.chat.join(person, &room, welcome).await {
@@ -196,8 +204,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         self.send(replies);
     }
 
-    /// `KICK #room nick`: refused, since nobody here is a channel operator (`482`), after
-    /// the checks that come first (`403`, `442`, `441`).
+    /// `KICK #room nick [:reason]`: only the owner of a registered room may; anyone else
+    /// gets `482`, after the checks that come first (`403`, `442`, `441`). Everyone in the
+    /// room, the one removed included, hears the `KICK`.
     pub(super) async fn kick(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let shared = self.shared();
         let (name, nick) = (message.param(0).unwrap_or(""), message.param(1).unwrap_or(""));
@@ -206,18 +215,18 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Err(error) => return self.room_error(&error, name, me),
         };
         let target = shared.chat.find(nick).await;
-        let there = target.is_some_and(|them| them.room(&room.key().fold).is_some());
-        let mut replies = Replies::new(&shared.config.server_name, me);
-        if there {
-            replies.numeric(ERR_CHANOPRIVSNEEDED, &[name], Some("You're not channel operator"));
-        } else {
-            let text = Some("They aren't on that channel");
-            replies.numeric(ERR_USERNOTINCHANNEL, &[nick, name], text);
+        if target.is_none_or(|them| them.room(&room.key().fold).is_none()) {
+            let error = RoomError::NotMember { room: room.name().clone(), nick: nick.to_string() };
+            return self.room_error(&error, name, me);
         }
-        self.send(replies);
+        let reason = message.param(2).map(crate::proto::irc::plain).filter(|r| !r.is_empty());
+        if let Err(error) = shared.chat.kick(person, &room, nick, reason).await {
+            self.room_error(&error, name, me);
+        }
     }
 
-    /// `403` or `442` for a room that cannot be used.
+    /// The numeric for what cannot be done in a room: `403` no such room, `442` not in it,
+    /// `441` they are not in it, `482` only its owner may; a server notice otherwise.
     pub(super) fn room_error(&mut self, error: &RoomError, name: &str, me: &str) {
         let shared = self.shared();
         let mut replies = Replies::new(&shared.config.server_name, me);
@@ -227,6 +236,14 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             RoomError::NotInRoom(_) => {
                 replies.numeric(ERR_NOTONCHANNEL, &[name], Some("You're not on that channel"))
+            }
+            RoomError::NotMember { nick, .. } => replies.numeric(
+                ERR_USERNOTINCHANNEL,
+                &[nick, name],
+                Some("They aren't on that channel"),
+            ),
+            RoomError::NotOwner { .. } | RoomError::Unowned(_) => {
+                replies.numeric(ERR_CHANOPRIVSNEEDED, &[name], Some("You're not channel operator"))
             }
             other => replies.notice(&other.to_string()),
         };

@@ -7,12 +7,13 @@ use futures_lite::AsyncRead;
 
 use super::{Ending, Session};
 use crate::core::Person;
-use crate::proto::irc::{numeric::*, plain, Cap, Message};
+use crate::proto::irc::{numeric::*, plain, Cap, Message, Service};
 
 /// The fewest parameters each command needs; commands not listed need none.
 fn needs(command: &str) -> usize {
     match command {
         "JOIN" | "PART" | "TOPIC" | "MODE" | "WHOIS" | "WHOWAS" | "ISON" | "USERHOST" => 1,
+        "HISTORY" | "AUTHENTICATE" => 1,
         "KICK" => 2,
         _ => 0,
     }
@@ -45,6 +46,14 @@ impl<R: AsyncRead + Unpin> Session<R> {
             "MODE" => self.user_mode(message, me).await,
             "NICK" => self.rename(person, message, me).await,
             "KICK" => self.kick(person, message, me).await,
+            "HISTORY" => self.history(person, message, me).await,
+            "NS" | "NICKSERV" | "CS" | "CHANSERV" => {
+                if let Some(service) = Service::of_command(command) {
+                    let text = message.params.join(" ");
+                    self.ask_service(person, service, &text, me).await;
+                }
+            }
+            "AUTHENTICATE" => self.authenticate_late(person, me),
             // Tags alone: accepted and dropped (nothing here relays client tags).
             "TAGMSG" if self.caps.has(Cap::MessageTags) => {}
             "AWAY" => self.away(person, message, me).await,

@@ -1,11 +1,15 @@
-//! The IRC session: registration (`CAP`, `PASS`, `NICK`, `USER`), then the loop that turns
-//! an IRC client's messages into calls on the core, until it leaves. Replies are the
-//! RFCs' numerics; what happens in rooms reaches the client through the IRC encoder.
+//! The IRC session: registration (`CAP`, `PASS`, `NICK`, `USER`, SASL), then the loop
+//! that turns an IRC client's messages into calls on the core, until it leaves. Replies
+//! are the RFCs' numerics; what happens in rooms reaches the client through the IRC
+//! encoder, and what happened before through the history it is given.
 
+mod accounts;
 mod channels;
 mod dispatch;
+mod history;
 mod queries;
 mod registration;
+mod sasl;
 mod talk;
 
 use std::future::Future;
@@ -43,11 +47,19 @@ struct Session<R> {
     /// Whether it set user mode `+i`; nothing here lists users beyond their rooms, so it
     /// is only remembered and reported.
     invisible: bool,
+    /// Whether the connection is encrypted (`ircs://`): SASL `PLAIN` is offered only then.
+    tls: bool,
+    /// Batches of history sent so far, for each one's reference tag.
+    batches: u64,
 }
 
-/// Sets up one IRC client (its queue and writer task start at once) and returns the task
-/// that serves it.
-pub fn serve<R, W>(halves: Halves<R, W>, ticket: Ticket) -> impl Future<Output = ()> + Send
+/// Sets up one IRC client over a connection that is encrypted (`tls`) or not, and returns
+/// the task that serves it.
+pub fn serve<R, W>(
+    halves: Halves<R, W>,
+    ticket: Ticket,
+    tls: bool,
+) -> impl Future<Output = ()> + Send
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -60,7 +72,7 @@ where
     let framing =
         Framing { dialect: Dialect::Irc, max_line: MAX_IRC_LINE, decode: irc::decode_line };
     let link = Link::new(ticket, halves.reader, outbox, framing);
-    let mut session = Session { link, caps: Caps::default(), invisible: false };
+    let mut session = Session { link, caps: Caps::default(), invisible: false, tls, batches: 0 };
     async move {
         session.run().await;
         Box::pin(session.link.close(writer)).await;

@@ -1,7 +1,7 @@
 //! Registration: capability negotiation (`CAP LS 302`, `CAP REQ`, `CAP END`), `PASS`,
-//! `NICK` and `USER`, then the welcome burst: `001` to `005`, the user counts and the
-//! message of the day. A server with a password registers nobody whose last `PASS` was
-//! not it.
+//! `NICK`, `USER` and SASL (`AUTHENTICATE`, in `sasl.rs`), then the welcome burst: `001`
+//! to `005`, the user counts and the message of the day. A server with a password
+//! registers nobody whose last `PASS` was not it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,10 +11,12 @@ use tracing::info;
 
 use super::super::link::{Input, Refusal};
 use super::queries::Counts;
+use super::sasl::Sasl;
 use super::Session;
 use crate::core::{Arrival, Departure, Nick, NickError, NickRefused, Person, Recipient};
 use crate::proto::irc::{
     numeric::*, plain, quit_reason, Cap, CapRequest, IrcEncoder, Message, MessageError, Replies,
+    Service,
 };
 use crate::server::flood::Verdict;
 use crate::server::metrics::{Dialect, Disconnect};
@@ -35,6 +37,8 @@ struct Pending {
     /// The password was accepted at a registration attempt, so a nickname refused then
     /// does not cost the client another.
     admitted: bool,
+    /// The SASL exchange, and the account it proved.
+    sasl: Sasl,
 }
 
 /// What one message before registration came to.
@@ -109,6 +113,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
             "NICK" => self.propose_nick(&message, pending),
             "USER" => self.user(&message, pending),
             "PING" => self.ping(&message, "*"),
+            "AUTHENTICATE" => {
+                let nick = pending.nick.as_ref().map(Nick::to_string);
+                self.authenticate(&message, &mut pending.sasl, nick.as_deref()).await;
+            }
             "PONG" => {}
             "QUIT" => {
                 let words = message.param(0).map(plain).filter(|words| !words.is_empty());
@@ -124,6 +132,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             if !self.admit_password(pending) {
                 return Step::GiveUp;
             }
+            self.abort_sasl(&mut pending.sasl);
             return self.claim(pending).await;
         }
         Step::Continue
@@ -192,8 +201,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         match sub.as_str() {
             "LS" => {
                 pending.negotiating = true;
-                let offered: Vec<&str> = Cap::ALL.iter().map(|cap| cap.name()).collect();
-                replies.command("CAP", &[nick, "LS"], Some(&offered.join(" ")));
+                let version = message.param(1).and_then(|v| v.parse::<u32>().ok());
+                let offered = Cap::list(Cap::offered(self.tls), version >= Some(302));
+                replies.command("CAP", &[nick, "LS"], Some(&offered));
             }
             "LIST" => {
                 replies.command("CAP", &[nick, "LIST"], Some(&self.caps.names()));
@@ -205,7 +215,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                     return;
                 }
                 let registered = nick != "*";
-                match CapRequest::parse(list) {
+                match CapRequest::parse(list, Cap::offered(self.tls)) {
                     Some(request) if !(registered && self.changes_fixed(&request)) => {
                         self.caps = self.caps.with(&request);
                         replies.command("CAP", &[nick, "ACK"], Some(&request.list()));
@@ -250,6 +260,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
             return None;
         };
         match Nick::parse(proposed, shared.config.max_nick) {
+            Ok(nick) if is_service(&nick) => {
+                let text = "Erroneous nickname: reserved for the server's services";
+                replies.numeric(ERR_ERRONEUSNICKNAME, &[proposed], Some(text));
+                self.send(replies);
+                None
+            }
             Ok(nick) => Some(nick),
             Err(error) => {
                 let text = match error {
@@ -308,6 +324,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Ok(person) => {
                 info!(nick = %nick, "irc registered");
                 shared.metrics.registered(Dialect::Irc);
+                if let Some(account) = pending.sasl.account.take() {
+                    shared.chat.sign_in(&person, account);
+                }
+                self.watch_claim(&person);
                 Step::Registered(person)
             }
             Err(NickRefused::Closed) => {
@@ -333,6 +353,15 @@ impl<R: AsyncRead + Unpin> Session<R> {
         replies.numeric(ERR_NICKNAMEINUSE, &[nick.as_str()], Some(&text));
         self.send(replies);
     }
+}
+
+/// Whether `nick` is, or looks like, a service's (`NickServ`, `ChanServ`): nobody may take
+/// those.
+fn is_service(nick: &Nick) -> bool {
+    let skeleton = nick.key().skeleton;
+    Service::ALL.into_iter().any(|service| {
+        Nick::parse(service.nick(), usize::MAX).is_ok_and(|name| name.key().skeleton == skeleton)
+    })
 }
 
 /// Why a client is closed whose address has given too many wrong passwords.

@@ -1,5 +1,5 @@
-//! Saying things: `PRIVMSG` and `NOTICE` to rooms and people (CTCP `ACTION` is `/me`),
-//! `NICK` changes and `AWAY`.
+//! Saying things: `PRIVMSG` and `NOTICE` to rooms and people (CTCP `ACTION` is `/me`;
+//! `PRIVMSG NickServ` goes to the services), `NICK` changes and `AWAY`.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use tracing::debug;
 
 use super::Session;
 use crate::core::{Chat, Person, RoomError, Speech, WhisperError};
-use crate::proto::irc::{numeric::*, plain, Ctcp, Message, Replies};
+use crate::proto::irc::{numeric::*, plain, Ctcp, Message, Replies, Service};
 
 /// At most this many targets in one `PRIVMSG` or `NOTICE` (`TARGMAX`).
 const MAX_TARGETS: usize = 4;
@@ -35,6 +35,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             return self.send(replies);
         };
+        let raw = text;
         let (kind, text) = speech(notice, text);
         if text.is_empty() {
             if !notice {
@@ -45,6 +46,14 @@ impl<R: AsyncRead + Unpin> Session<R> {
         for (index, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
             if index >= MAX_TARGETS {
                 replies.numeric(ERR_TOOMANYTARGETS, &[target], Some("Too many targets"));
+                continue;
+            }
+            // The services read the text as sent (a password may hold any character), and
+            // never answer a notice.
+            if let Some(service) = Service::named(target) {
+                if !notice {
+                    self.ask_service(person, service, raw, me).await;
+                }
                 continue;
             }
             self.talk_to(person, target, kind, &text, &mut replies).await;
@@ -80,12 +89,15 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// `NICK new` once registered: the core renames and tells everyone who shares a room.
+    /// A registered nickname taken without identifying starts its grace period.
     pub(super) async fn rename(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let Some(nick) = self.parse_nick(message, me) else { return };
-        if let Err(refused) = self.shared().chat.rename(person, nick.clone()).await {
-            if !matches!(refused, crate::core::NickRefused::Closed) {
-                self.nick_refused(&nick, &refused, me);
-            }
+        let before = person.folded();
+        match self.shared().chat.rename(person, nick.clone()).await {
+            // The same name in another case is not a new claim.
+            Ok(()) if person.folded() != before => self.watch_claim(person),
+            Ok(()) | Err(crate::core::NickRefused::Closed) => {}
+            Err(refused) => self.nick_refused(&nick, &refused, me),
         }
     }
 

@@ -3,7 +3,9 @@
 //! order; a taken nickname is refused on the page, which asks again; a room joined, a
 //! switch back by click and an unread count for the room left behind; an action, a private
 //! message and a topic; markup sent as a message or a topic stays text; and the page says
-//! so when the connection is lost.
+//! so when the connection is lost. A browser entering a room sees what was said before,
+//! with its times, above a rule; and a registered nickname is claimed from the page (the
+//! password kept from the up arrow), whose owner then removes someone from her room.
 //!
 //! Needs `chromium` and `chromedriver` on PATH (`apt-get install -y chromium
 //! chromium-driver`). Without them the test says why on stderr and passes as skipped, unless
@@ -16,7 +18,7 @@ mod common;
 use std::env;
 use std::path::Path;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::webdriver::{Chromium, Driver, Session, ENTER};
 use common::*;
@@ -205,6 +207,147 @@ fn two_browsers_and_a_line_client_talk_in_one_order_switch_rooms_and_keep_markup
         drop((alice, bob));
         drop(driver);
     });
+}
+
+#[test]
+fn a_browser_joining_a_room_sees_what_was_said_before_with_times_above_a_rule() {
+    let Some(chromium) = Chromium::find("browser history") else { return };
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let url = format!("http://{}/", server.web);
+        let driver = Driver::start(&chromium);
+
+        // Ann talks in the lobby before anyone else is there.
+        let mut ann = server.join("ann").await;
+        let before = SystemTime::now();
+        let earlier = ["first, before anyone came", "second", "third <b>and</b> last"];
+        for text in earlier {
+            ann.say(text).await.expect("ann says");
+            wait_for(&mut ann, "ann's echo", |l| *l == lobby_message("ann", text)).await;
+        }
+        let said = SystemTime::now();
+
+        // Bob opens the page later: the three come back, then the rule, then live talk.
+        let bob = driver.session(DESKTOP.0, DESKTOP.1);
+        bob.goto(&url);
+        register(&bob, "bob");
+        wait_for(&mut ann, "JOIN #lobby bob", |l| *l == lobby_join("bob")).await;
+        let live = "and this one is live";
+        ann.say(live).await.expect("ann says");
+        let arrived = format!("return {LOBBY_LOG}.some(l => l.text === arguments[0])");
+        bob.wait("the live message", &arrived, &[json!(live)]);
+        let shown = bob.execute(&format!("return {LOBBY_LOG}"), &[]);
+        let shown = shown.as_array().cloned().unwrap_or_default();
+        assert_eq!(shown.len(), 5, "three replayed, the rule, one live: {shown:#?}");
+
+        for (line, text) in shown.iter().zip(earlier) {
+            assert_eq!(line["kind"], "msg", "{line}");
+            assert_eq!(line["history"], true, "replayed lines are marked: {line}");
+            assert_eq!((line["from"].as_str(), line["text"].as_str()), (Some("ann"), Some(text)));
+            // The time is when the server took the line, not when the page got it.
+            let at = line["at"].as_str().and_then(|at| humantime::parse_rfc3339(at).ok());
+            let at = at.unwrap_or_else(|| panic!("a replayed line has its time: {line}"));
+            let slack = Duration::from_secs(1);
+            assert!(before - slack <= at && at <= said + slack, "said at {at:?}: {line}");
+            let time = line["time"].as_str().unwrap_or_default();
+            assert!(is_clock(time), "HH:MM on the line: {line}");
+            assert!(!line["title"].as_str().unwrap_or_default().is_empty(), "a full date: {line}");
+        }
+        assert_eq!(shown[3]["kind"], "separator", "{shown:#?}");
+        assert_eq!(shown[3]["text"], "3 earlier messages in #lobby · new below");
+        assert_eq!(shown[4]["kind"], "msg");
+        assert_eq!(shown[4]["history"], false, "live talk is not dimmed: {}", shown[4]);
+        assert_eq!(shown[4]["text"], live);
+        let markup = "return document.querySelectorAll('#log b').length";
+        assert_eq!(bob.execute(markup, &[]), json!(0), "replayed markup stays text");
+        assert!(visible(&bob, "[data-buffer=\"#lobby\"] > li.separator"), "the rule shows");
+
+        drop(bob);
+        drop(driver);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_registered_nickname_is_claimed_from_the_page_and_its_owner_kicks() {
+    let Some(chromium) = Chromium::find("browser accounts") else { return };
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let url = format!("http://{}/", server.web);
+        let driver = Driver::start(&chromium);
+
+        // Ann registers her nickname from a line client, and leaves.
+        let mut ann = server.join("ann").await;
+        ann.sender.send_line(&format!("/register {PASSWORD}")).await.expect("register");
+        let account = Line::Account { nick: Some(s("ann")) };
+        wait_for(&mut ann, "ACCOUNT ann", |l| *l == account).await;
+        ann.sender.quit(None).await.expect("quit");
+        drain(&mut ann).await;
+
+        // She comes back in a browser: the page asks her to identify, and she does.
+        let page = driver.session(DESKTOP.0, DESKTOP.1);
+        page.goto(&url);
+        register(&page, "ann");
+        let ask = "ann is registered: type /identify PASSWORD within 30 s, or you will be renamed";
+        wait_line(&page, "warn", ask);
+        say(&page, "hello again");
+        say(&page, &format!("/identify {PASSWORD}"));
+        wait_line(&page, "info", "you are identified as ann");
+        // The up arrow offers what she said, never the line with her password.
+        page.type_into(SAY, ARROW_UP);
+        let value = "return document.querySelector(arguments[0]).value";
+        assert_eq!(page.execute(value, &[json!(SAY)]), json!("hello again"));
+        page.type_into(SAY, ARROW_UP);
+        assert_eq!(page.execute(value, &[json!(SAY)]), json!("hello again"));
+        page.clear(SAY);
+
+        // She owns the lobby now, and removes Bob from it.
+        let mut bob = server.join("bob").await;
+        page.wait_text(MEMBERS, "annbob");
+        say(&page, "/register-room");
+        say(&page, "/kick bob be nice");
+        let kick =
+            Line::Kick { room: s(LOBBY), nick: s("bob"), by: s("ann"), reason: s("be nice") };
+        wait_for(&mut bob, "KICK", |l| *l == kick).await;
+        wait_line(&page, "event", "← bob was removed by ann (be nice)");
+        page.wait_text(MEMBERS, "ann");
+
+        drop(page);
+        drop(driver);
+        server.stop().await;
+    });
+}
+
+/// The password of the account in the accounts test.
+const PASSWORD: &str = "correct-horse";
+
+/// WebDriver's key code for the up arrow.
+const ARROW_UP: &str = "\u{E013}";
+
+/// Waits until the lobby's log holds a line of `kind` reading `text`.
+fn wait_line(page: &Session<'_>, kind: &str, text: &str) {
+    let script = "return [...document.querySelectorAll(\
+                  `[data-buffer=\"#lobby\"] li.line-${arguments[0]} .text`)]\
+                  .some(t => t.textContent === arguments[1])";
+    page.wait(&format!("the {kind} line {text:?}"), script, &[json!(kind), json!(text)]);
+}
+
+/// The lobby's talk and rules on the page, in order: kind, whether replayed, sender, text,
+/// and the time shown, its `datetime` and its tooltip (a JavaScript expression).
+const LOBBY_LOG: &str = "[...document.querySelectorAll('[data-buffer=\"#lobby\"] > li')]\
+    .filter(li => ['msg', 'separator'].includes(li.dataset.kind))\
+    .map(li => ({ kind: li.dataset.kind, history: li.classList.contains('line-history'), \
+        from: li.dataset.from ?? null, text: (li.querySelector('.text') ?? li).textContent, \
+        time: li.querySelector('time')?.textContent ?? null, \
+        at: li.querySelector('time')?.dateTime ?? null, \
+        title: li.querySelector('time')?.title ?? null }))";
+
+/// Whether `text` reads as a time of day, `HH:MM`.
+fn is_clock(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 5
+        && bytes[2] == b':'
+        && bytes.iter().enumerate().all(|(i, b)| i == 2 || b.is_ascii_digit())
 }
 
 /// Types `nick` at the prompt and waits until the page is registered and shows the chat.

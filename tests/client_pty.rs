@@ -5,17 +5,13 @@ mod common_client;
 
 use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
 
+use common_client::pty::{exit_code, expect, Terminal};
 use common_client::{
     events_until_leave, wait_join, wait_leave, wait_message, within, TestServer, TIMEOUT,
 };
-use expectrl::process::unix::WaitStatus;
 use expectrl::{Expect, Regex, Session};
 use smolchat::proto::chat::Line;
-
-/// A pty session running `smolchat --nick NICK` against `server`.
-type Terminal = Session<expectrl::process::unix::UnixProcess, expectrl::process::unix::PtyStream>;
 
 fn start(server: &TestServer, nick: &str) -> Terminal {
     let mut command = Command::new(env!("CARGO_BIN_EXE_smolchat"));
@@ -26,26 +22,6 @@ fn start(server: &TestServer, nick: &str) -> Terminal {
     let mut terminal = Session::spawn(command).expect("spawn smolchat in a pty");
     terminal.set_expect_timeout(Some(TIMEOUT));
     terminal
-}
-
-/// Waits until `text` has been written to the terminal; returns everything up to it.
-fn expect(terminal: &mut Terminal, text: &str) -> String {
-    let found = terminal.expect(text).unwrap_or_else(|e| panic!("expecting {text:?}: {e}"));
-    String::from_utf8_lossy(found.before()).into_owned()
-}
-
-/// Waits for the client to exit; returns its exit code.
-fn exit_code(terminal: &Terminal) -> i32 {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        match terminal.get_process().status().expect("process status") {
-            WaitStatus::Exited(_, code) => return code,
-            WaitStatus::StillAlive if Instant::now() < deadline => {
-                thread::sleep(Duration::from_millis(20));
-            }
-            other => panic!("smolchat did not exit cleanly: {other:?}"),
-        }
-    }
 }
 
 #[test]

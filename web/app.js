@@ -13,8 +13,12 @@ const BACKOFF_FIRST = 1000;
 const BACKOFF_MAX = 30000;
 /** Error codes that answer a nickname during registration. */
 const NICK_ERRORS = new Set(['nick-taken', 'nick-confusable', 'nick-invalid', 'nick-too-long']);
+/** Error codes that may answer a /history. */
+const HISTORY_ERRORS = new Set(['no-such-room', 'usage', 'not-identified', 'no-account']);
 /** The key of the buffer shown when you are in no room. */
 const SERVER = '';
+/** Commands whose line holds a password: never kept for the up arrow. */
+const SECRET_COMMANDS = new Set(['/register', '/identify']);
 
 // ---------------------------------------------------------------------------------------
 // Names
@@ -261,8 +265,12 @@ const state = {
   followRoom: false,
   /** Said in the room the server makes current next (after leaving the one in view). */
   afterRoom: null,
+  /** Lines for the room registration lands in, heard before its ROOM line: [kind, text]. */
+  afterLanding: [],
   /** NAMES answers to show in the log (those typed as /names or /who), not only in the list. */
   namesAsked: 0,
+  /** Replays typed as /history: their buffer is put in view when they end. */
+  historyAsked: 0,
   /** Lines typed, for the up and down arrows. */
   history: [],
   historyAt: 0,
@@ -298,6 +306,13 @@ function clock(date) {
   return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hour12: false });
 }
 
+/** When a replayed line was said: `14:05` today, with the day in front on another day. */
+function when(date) {
+  const today = new Date().toDateString() === date.toDateString();
+  if (today) return clock(date);
+  return `${date.toLocaleDateString([], { month: 'short', day: 'numeric' })} ${clock(date)}`;
+}
+
 /** Appends `text` to `parent`, with http(s) addresses as links; all of it as text. */
 function appendText(parent, text) {
   const pattern = /\bhttps?:\/\/[^\s<>"]+[^\s<>".,;:!?)\]'}]/g;
@@ -323,17 +338,21 @@ function appendText(parent, text) {
 
 /**
  * Adds a line to `buf`: `kind` is 'msg', 'action', 'notice', 'event' (joins, leaves,
- * renames: dimmed), 'info' or 'error'; `nick` (or null) is who it is from.
+ * renames: dimmed), 'info', 'warn' or 'error'; `nick` (or null) is who it is from. In
+ * `extra`, `private` marks a private conversation's talk, and `at` (a Date) a line said
+ * before and replayed: shown dimmed, with when it was said, and never counted as unread.
  */
 function addLine(buf, kind, nick, text, extra = {}) {
   const atBottom = buf === state.view && isAtBottom();
-  const now = new Date();
+  const replayed = extra.at != null;
+  const at = extra.at ?? new Date();
   const line = el('li', `line line-${kind}`);
   line.dataset.kind = kind;
   if (extra.private) line.classList.add('line-private');
-  const time = el('time', 'time', clock(now));
-  time.dateTime = now.toISOString();
-  time.title = now.toLocaleString();
+  if (replayed) line.classList.add('line-history');
+  const time = el('time', 'time', replayed ? when(at) : clock(at));
+  time.dateTime = at.toISOString();
+  time.title = at.toLocaleString();
   line.append(time);
   if (nick != null) {
     line.dataset.from = nick;
@@ -345,11 +364,10 @@ function addLine(buf, kind, nick, text, extra = {}) {
   body.dataset.testid = 'text';
   appendText(body, text);
   line.append(body);
-  const talk = kind === 'msg' || kind === 'action' || kind === 'notice';
+  const talk = (kind === 'msg' || kind === 'action' || kind === 'notice') && !replayed;
   const mention = talk && nick != null && !same(nick, state.me) && mentions(text);
   if (mention) line.classList.add('mention');
-  buf.list.append(line);
-  while (buf.list.childElementCount > MAX_LINES) buf.list.firstElementChild.remove();
+  append(buf, line);
 
   // Unread talk, counted for buffers out of view (or all of them while the tab is hidden).
   if (talk && nick != null && !same(nick, state.me) && (buf !== state.view || document.hidden)) {
@@ -359,6 +377,33 @@ function addLine(buf, kind, nick, text, extra = {}) {
     showTotals();
   }
   if (atBottom) scrollToBottom();
+}
+
+/** Appends `item` to `buf`'s lines, dropping the oldest beyond MAX_LINES. */
+function append(buf, item) {
+  buf.list.append(item);
+  while (buf.list.childElementCount > MAX_LINES) buf.list.firstElementChild.remove();
+}
+
+/**
+ * The rule between replayed lines and live ones: only the latest one in a buffer stays,
+ * so it always marks where what is new begins.
+ */
+function addSeparator(buf, text) {
+  const atBottom = buf === state.view && isAtBottom();
+  for (const old of buf.list.querySelectorAll('.separator')) old.remove();
+  const rule = el('li', 'separator');
+  rule.setAttribute('role', 'separator');
+  rule.dataset.kind = 'separator';
+  rule.append(el('span', 'separator-text', text));
+  append(buf, rule);
+  if (atBottom) scrollToBottom();
+}
+
+/** Whether a typed line holds a password (`/register ...`, `/identify ...`). */
+function holdsSecret(text) {
+  const [word] = text.trimStart().split(/\s+/, 1);
+  return SECRET_COMMANDS.has(word.toLowerCase());
 }
 
 /** Whether `text` names you as a word. */
@@ -373,6 +418,12 @@ function mentions(text) {
 /** A line for whichever buffer is in view. */
 function note(kind, text) {
   addLine(state.view, kind, null, text);
+}
+
+/** A line for the buffer in view, or, while registering, for the room it lands in. */
+function soon(kind, text) {
+  if (state.landing) state.afterLanding.push([kind, text]);
+  else note(kind, text);
 }
 
 /** A line for every room buffer (connection news). */
@@ -630,8 +681,10 @@ function lost() {
   state.ws = null;
   state.registered = false;
   state.landing = false;
+  state.afterLanding = [];
   state.asked = null;
   state.namesAsked = 0;
+  state.historyAsked = 0;
   if (wasRegistered) {
     const joined = rooms().filter((b) => b.joined);
     state.rejoin = {
@@ -802,31 +855,93 @@ const handlers = {
     showMembers();
   },
 
-  MSG(line) {
+  // Talk: `extra` is given for a line replayed by HISTORY (see addLine).
+  MSG(line, extra) {
     const [, room, from, text] = fields(line, 4);
-    addLine(buffer('room', room), 'msg', from, text);
+    addLine(buffer('room', room), 'msg', from, text, extra);
   },
 
-  ACTION(line) {
+  ACTION(line, extra) {
     const [, room, from, text] = fields(line, 4);
-    addLine(buffer('room', room), 'action', from, text);
+    addLine(buffer('room', room), 'action', from, text, extra);
   },
 
-  NOTICE(line) {
+  NOTICE(line, extra) {
     const [, room, from, text] = fields(line, 4);
-    addLine(buffer('room', room), 'notice', from, text);
+    addLine(buffer('room', room), 'notice', from, text, extra);
   },
 
-  PRIV(line) {
-    privately(line, 'msg');
+  PRIV(line, extra) {
+    privately(line, 'msg', extra);
   },
 
-  PRIVACTION(line) {
-    privately(line, 'action');
+  PRIVACTION(line, extra) {
+    privately(line, 'action', extra);
   },
 
-  PRIVNOTICE(line) {
-    privately(line, 'notice');
+  PRIVNOTICE(line, extra) {
+    privately(line, 'notice', extra);
+  },
+
+  /** `HISTORY time line`: talk said before, replayed, shown as it was with its time. */
+  HISTORY(line) {
+    const [, time, said] = fields(line, 3);
+    const at = new Date(time);
+    const [keyword] = fields(said, 2);
+    if (Number.isNaN(at.getTime()) || !REPLAYED.has(keyword)) return;
+    handlers[keyword](said, { at });
+  },
+
+  /** `HISTORYEND of count`: what follows is live; a rule marks where. */
+  HISTORYEND(line) {
+    const [, of, count] = fields(line, 3);
+    const n = Number.parseInt(count, 10);
+    const room = of.startsWith('#');
+    const place = `${room ? 'in' : 'with'} ${of}`;
+    if (!(n > 0)) {
+      // Only a /history that found nothing ends so.
+      state.historyAsked = Math.max(0, state.historyAsked - 1);
+      note('info', `no earlier messages ${place}`);
+      return;
+    }
+    const buf = room ? buffer('room', of) : buffer('private', of);
+    addSeparator(buf, `${n} earlier message${n === 1 ? '' : 's'} ${place} · new below`);
+    // A room you are not in shows as one you left; a /history you typed is put in view.
+    buf.showUnread();
+    if (state.historyAsked > 0) {
+      state.historyAsked -= 1;
+      show(buf);
+    }
+  },
+
+  /** `KICK #room nick by reason`: the room's owner removed someone, maybe you. */
+  KICK(line) {
+    const [, room, nick, by, reason] = fields(line, 5);
+    const buf = roomBuffer(room);
+    const why = reason ? ` (${reason})` : '';
+    if (same(nick, state.me)) {
+      kicked(buf, `you were removed from ${room} by ${by}${why}`);
+      return;
+    }
+    if (!buf) return;
+    buf.members.delete(fold(nick));
+    addLine(buf, 'event', null, `← ${nick} was removed by ${by}${why}`);
+    if (buf === state.view) showMembers();
+  },
+
+  /** `IDENTIFY nick seconds hint`: your nickname is registered; prove it is yours. */
+  IDENTIFY(line) {
+    const [, nick, seconds] = fields(line, 4);
+    const said =
+      `${nick} is registered: type /identify PASSWORD within ${seconds} s, ` +
+      'or you will be renamed';
+    soon('warn', said);
+  },
+
+  /** `ACCOUNT nick`: identified as that account; `ACCOUNT` alone: no longer. */
+  ACCOUNT(line) {
+    const [, nick] = fields(line, 2);
+    soon('info', nick ? `you are identified as ${nick}` : 'you are no longer identified');
   },
 
   TOPIC(line) {
@@ -882,6 +997,7 @@ const handlers = {
     }
     if (state.landing) {
       state.landing = false;
+      for (const [kind, text] of state.afterLanding.splice(0)) note(kind, text);
       rejoin();
     }
   },
@@ -914,6 +1030,7 @@ const handlers = {
       return;
     }
     if (code === 'no-such-room' || code === 'usage') state.namesAsked = 0;
+    if (HISTORY_ERRORS.has(code)) state.historyAsked = 0;
     showError(said);
     note('error', said);
   },
@@ -929,21 +1046,50 @@ const handlers = {
   },
 };
 
+/** The keywords a HISTORY line may replay. */
+const REPLAYED = new Set(['MSG', 'ACTION', 'NOTICE', 'PRIV', 'PRIVACTION', 'PRIVNOTICE']);
+
+/**
+ * You were removed from `buf`'s room: it stays in the list, marked as left, so the reason
+ * can be read there (a click joins again). Removed from the current room, the ROOM line
+ * that follows shows the next one, and says it there too.
+ */
+function kicked(buf, said) {
+  if (!buf) {
+    note('error', said);
+    return;
+  }
+  buf.joined = false;
+  buf.members.clear();
+  buf.showUnread();
+  addLine(buf, 'error', null, said);
+  if (state.view === buf && same(buf.name, state.current)) {
+    state.afterRoom = said;
+    state.followRoom = true;
+  } else if (state.view !== buf) {
+    note('error', said);
+  }
+  showMembers();
+}
+
 /** ` (reason)` for a leave or quit, without the plain `part`. */
 function leaving(reason, plain) {
   if (!reason || reason === plain) return '';
   return ` (${reason})`;
 }
 
-/** A private message, action or notice, in the conversation with the other person. */
-function privately(line, kind) {
+/**
+ * A private message, action or notice, in the conversation with the other person;
+ * `extra.at` is set for one replayed by HISTORY.
+ */
+function privately(line, kind, extra = {}) {
   const [, from, to, text] = fields(line, 4);
   const mine = same(from, state.me);
   const partner = mine ? to : from;
   const buf = buffer('private', partner);
-  addLine(buf, kind, from, text, { private: true });
+  addLine(buf, kind, from, text, { ...extra, private: true });
   // A `/msg` typed elsewhere: said where it was typed too, so it does not vanish.
-  if (mine && buf !== state.view) note('info', `→ ${partner}: ${text}`);
+  if (mine && buf !== state.view && extra.at == null) note('info', `→ ${partner}: ${text}`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -976,6 +1122,7 @@ function submit(text) {
   if (verb === '/quit') state.quitting = true;
   if (verb === '/join' || verb === '/part') state.followRoom = true;
   if (verb === '/names' || verb === '/who') state.namesAsked += 1;
+  if (verb === '/history') state.historyAsked += 1;
   return send(text);
 }
 
@@ -984,7 +1131,8 @@ ui.sayForm.addEventListener('submit', (event) => {
   const text = ui.sayInput.value;
   clearError();
   if (submit(text)) {
-    if (text.trim() !== '') state.history.push(text);
+    // A password stays out of the up arrow's reach.
+    if (text.trim() !== '' && !holdsSecret(text)) state.history.push(text);
     if (state.history.length > 100) state.history.shift();
     state.historyAt = state.history.length;
     ui.sayInput.value = '';

@@ -8,6 +8,7 @@ use rustyline::config::Config;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter};
 
+use super::input::holds_secret;
 use super::session::ChatError;
 
 /// How many lines the history keeps.
@@ -63,9 +64,12 @@ impl Editor {
         self.lines.create_external_printer().map_err(terminal_error)
     }
 
-    /// Adds a sent line to the history.
+    /// Adds a sent line to the history, unless it holds a password: the history is a
+    /// plain file, and Up would show the password to whoever is at the keyboard next.
     pub(super) fn remember(&mut self, line: &str) {
-        let _ = self.lines.add_history_entry(line);
+        if !holds_secret(line) {
+            let _ = self.lines.add_history_entry(line);
+        }
     }
 
     /// Writes the history back; a failure is reported but does not change the exit code.

@@ -140,7 +140,8 @@ impl Piped {
                     });
                     self.send("/help").await?;
                 }
-                Input::Send(text) => self.send(text).await?,
+                // No terminal to ask on: the server's usage error says what is missing.
+                Input::Send(text) | Input::AskPassword(text) => self.send(text).await?,
             }
         }
     }

@@ -3,8 +3,12 @@
 
 use std::borrow::Cow;
 use std::io::IsTerminal;
+use std::time::SystemTime;
 
-use crate::proto::chat::{sanitize, Line};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use crate::proto::chat::{is_room_name, sanitize, Line};
 use crate::unicode;
 
 /// Colours a nickname can get: everything but red (errors) and the greys.
@@ -49,16 +53,21 @@ pub struct Renderer {
     /// The room plain text goes to, as the server last said; lines from other rooms are
     /// prefixed with their room's name.
     current: Option<String>,
-    /// The room of our own `JOIN` just shown, whose `ROOM` line would say it again.
-    just_joined: Option<String>,
+    /// The room of our own `JOIN` just shown, while the rest of its landing (its topic, its
+    /// replayed history) arrives: those lines belong to the room about to be current, and
+    /// the `ROOM` line that ends the landing would only say the join again.
+    landing: Option<String>,
     /// Colours and timestamps.
     style: Style,
+    /// The time zone replayed lines are dated in: the system's, looked up once.
+    zone: TimeZone,
 }
 
 impl Renderer {
     /// A renderer for the client registered as `me`.
     pub fn new(me: &str, style: Style) -> Renderer {
-        Renderer { me: me.to_string(), current: None, just_joined: None, style }
+        let zone = TimeZone::system();
+        Renderer { me: me.to_string(), current: None, landing: None, style, zone }
     }
 
     /// Our nickname as of the last line seen.
@@ -71,29 +80,41 @@ impl Renderer {
         self.current.as_deref()
     }
 
-    /// The line to show for `line`, or `None` for lines that show nothing (`PING`, and a
-    /// `ROOM` right after our own `JOIN` of that room). A `RENAME` of ourselves and a
-    /// `ROOM` update what later lines are shown against.
+    /// The line to show for `line`, or `None` for lines that show nothing (`PING`, and the
+    /// `ROOM` that ends our own `JOIN` of that room). A `RENAME` of ourselves and a `ROOM`
+    /// update what later lines are shown against.
     pub fn render(&mut self, line: &Line) -> Option<String> {
-        let just_joined = self.just_joined.take();
+        if !self.follow(line) {
+            return None;
+        }
+        let body = self.body(line)?;
+        // A replayed line carries its own date; the clock of now would contradict it.
+        Some(match self.style.timestamps && !matches!(line, Line::History { .. }) {
+            true => format!("{} {body}", self.paint(&clock(), DIM)),
+            false => body,
+        })
+    }
+
+    /// Notes what `line` changes for the lines after it; `false` for the `ROOM` that ends
+    /// the landing of our own join, which would only repeat it.
+    fn follow(&mut self, line: &Line) -> bool {
+        let landing = self.landing.take();
         match line {
             Line::Rename { old, new } if same_name(old, &self.me) => self.me = new.clone(),
             Line::Room { room } => {
                 self.current = room.clone();
-                if room.is_some() && *room == just_joined {
-                    return None;
-                }
+                return room.is_none() || *room != landing;
             }
             Line::Join { room, nick } if same_name(nick, &self.me) => {
-                self.just_joined = Some(room.clone());
+                self.landing = Some(room.clone());
+            }
+            // The server sends a landing in one piece: these lines are still part of it.
+            Line::Topic { .. } | Line::History { .. } | Line::HistoryEnd { .. } => {
+                self.landing = landing;
             }
             _ => {}
         }
-        let body = self.body(line)?;
-        Some(match self.style.timestamps {
-            true => format!("{} {body}", self.paint(&clock(), DIM)),
-            false => body,
-        })
+        true
     }
 
     /// The line without its timestamp.
@@ -134,17 +155,84 @@ impl Renderer {
             Line::NickRequest => "*** choose a nickname".to_string(),
             Line::Bye { reason } => format!("*** the server is closing: {}", clean(reason)),
             Line::Ping { .. } => return None,
+            Line::History { at, line } => self.replayed(*at, line)?,
+            Line::HistoryEnd { of, count } => self.history_end(of, *count),
+            Line::Kick { room, nick, by, reason } => self.kick(room, nick, by, reason),
+            Line::Identify { nick, seconds } => self.paint(
+                &format!(
+                    "*** {} is registered: type /identify PASSWORD within {seconds} s, \
+                     or you will be renamed",
+                    clean(nick)
+                ),
+                BOLD,
+            ),
+            Line::Account { nick: Some(nick) } => {
+                format!("*** you are identified as {}", self.nick(nick))
+            }
+            Line::Account { nick: None } => "*** you are no longer identified".to_string(),
         };
         Some(text)
     }
 
-    /// `line` as it is for the current room, or prefixed with its room's name.
+    /// `line` as it is for the current room (or the one being joined), or prefixed with
+    /// its room's name.
     fn in_room(&self, room: &str, line: String) -> String {
-        if self.current.as_deref().is_some_and(|current| same_name(current, room)) {
+        let here = |name: &Option<String>| name.as_deref().is_some_and(|n| same_name(n, room));
+        if here(&self.current) || here(&self.landing) {
             line
         } else {
             format!("{} {line}", self.paint(&clean(room), DIM))
         }
+    }
+
+    /// A line said before, replayed: its live form after its local date and time, all
+    /// dimmed, so it reads as the past. Only talk is replayed; anything else shows nothing.
+    fn replayed(&self, at: SystemTime, line: &Line) -> Option<String> {
+        let talk = matches!(
+            line,
+            Line::Message { .. }
+                | Line::Action { .. }
+                | Line::Notice { .. }
+                | Line::Private { .. }
+                | Line::PrivateAction { .. }
+                | Line::PrivateNotice { .. }
+        );
+        if !talk {
+            return None;
+        }
+        // Uncoloured inside: each colour's reset would end the dimming part way.
+        let uncoloured = Renderer { style: Style { colour: false, ..self.style }, ..self.clone() };
+        let body = uncoloured.body(line)?;
+        let when = stamp(at, Timestamp::now(), &self.zone);
+        Some(self.dim(format!("[{when}] {body}")))
+    }
+
+    /// The end of a replay: a rule between the past and what is live, or, for a
+    /// `/history` that found nothing, a line saying so.
+    fn history_end(&self, of: &str, count: usize) -> String {
+        let whose = match is_room_name(of) {
+            true => format!("in {}", clean(of)),
+            false => format!("with {}", clean(of)),
+        };
+        if count == 0 {
+            return self.dim(format!("--- no earlier messages {whose}"));
+        }
+        self.dim(format!("── {count} earlier message{} {whose}; new below ──", plural(count)))
+    }
+
+    /// `<-- nick was removed from #room by owner (reason)`; in bold, and addressed to
+    /// us, when we are the one removed. Not `* nick ...`: that is how an action looks,
+    /// and anyone can `/me` one.
+    fn kick(&self, room: &str, nick: &str, by: &str, reason: &str) -> String {
+        let why = match reason.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", clean(reason)),
+        };
+        let (room, by) = (clean(room), clean(by));
+        if self.is_me(nick) {
+            return self.paint(&format!("*** you were removed from {room} by {by}{why}"), BOLD);
+        }
+        self.dim(format!("<-- {} was removed from {room} by {by}{why}", clean(nick)))
     }
 
     /// `<nick> text` for others, `[nick] text` for our own.
@@ -268,6 +356,19 @@ fn nick_colour(nick: &str) -> u8 {
 /// The local time as `HH:MM` (UTC if the time zone is unknown).
 fn clock() -> String {
     jiff::Zoned::now().strftime("%H:%M").to_string()
+}
+
+/// When a replayed line was said, in `zone`: `MM-DD HH:MM`, with the year in front when
+/// it is not the year of `now`.
+fn stamp(at: SystemTime, now: Timestamp, zone: &TimeZone) -> String {
+    // A time jiff cannot hold is a server's nonsense; say so rather than guess.
+    let Ok(at) = Timestamp::try_from(at) else { return "?".to_string() };
+    let at = at.to_zoned(zone.clone());
+    let format = match at.year() == now.to_zoned(zone.clone()).year() {
+        true => "%m-%d %H:%M",
+        false => "%Y-%m-%d %H:%M",
+    };
+    at.strftime(format).to_string()
 }
 
 #[cfg(test)]
@@ -397,6 +498,23 @@ mod tests {
             Line::Info { text: nasty.clone() },
             Line::Error { code: ErrorCode::Other(nasty.clone()), text: nasty.clone() },
             Line::Bye { reason: nasty.clone() },
+            Line::History {
+                at: SystemTime::UNIX_EPOCH,
+                line: Box::new(Line::Action {
+                    room: nasty.clone(),
+                    from: nasty.clone(),
+                    text: nasty.clone(),
+                }),
+            },
+            Line::HistoryEnd { of: nasty.clone(), count: 2 },
+            Line::Kick {
+                room: nasty.clone(),
+                nick: nasty.clone(),
+                by: nasty.clone(),
+                reason: s(""),
+            },
+            Line::Identify { nick: nasty.clone(), seconds: 30 },
+            Line::Account { nick: Some(nasty.clone()) },
         ];
         for colour in [false, true] {
             let mut renderer = Renderer::new("alice", Style { colour, timestamps: true });
@@ -452,6 +570,143 @@ mod tests {
         let (time, rest) = line.split_once(' ').unwrap_or_default();
         assert_eq!(rest, "--> bob joined");
         assert!(time.len() == 5 && time.as_bytes()[2] == b':', "{line:?}");
+    }
+
+    /// Alice in #lobby, showing replayed lines in UTC.
+    fn alice_in_utc(style: Style) -> Renderer {
+        let mut renderer = Renderer::new("alice", style);
+        renderer.zone = TimeZone::UTC;
+        renderer.render(&Line::Room { room: Some(lobby()) });
+        renderer
+    }
+
+    /// `MM-DDTHH:MM:SSZ` of this year (UTC), so that its date is shown without the year.
+    fn this_year(rest: &str) -> SystemTime {
+        let year = Timestamp::now().to_zoned(TimeZone::UTC).year();
+        let at: Timestamp = format!("{year}-{rest}").parse().expect("a valid time");
+        SystemTime::from(at)
+    }
+
+    fn replay(line: Line) -> Line {
+        Line::History { at: this_year("11-30T07:30:38.123Z"), line: Box::new(line) }
+    }
+
+    #[test]
+    fn replayed_lines_look_like_live_ones_after_their_date() {
+        let cases = [
+            (Line::Message { room: lobby(), from: s("ann"), text: s("hello") }, "<ann> hello"),
+            (Line::Message { room: s("#a"), from: s("ann"), text: s("hi") }, "#a <ann> hi"),
+            (Line::Message { room: lobby(), from: s("alice"), text: s("mine") }, "[alice] mine"),
+            (Line::Action { room: lobby(), from: s("ann"), text: s("waves") }, "* ann waves"),
+            (Line::Private { from: s("bob"), to: s("alice"), text: s("psst") }, "*bob* psst"),
+            (Line::Private { from: s("alice"), to: s("bob"), text: s("psst") }, "-> *bob* psst"),
+            (
+                Line::PrivateAction { from: s("bob"), to: s("alice"), text: s("nods") },
+                "*bob* * bob nods",
+            ),
+        ];
+        // With timestamps on too: the date replaces the clock of now rather than follow it.
+        for timestamps in [false, true] {
+            let mut renderer = alice_in_utc(Style { colour: false, timestamps });
+            for (line, live) in &cases {
+                let shown = renderer.render(&replay(line.clone()));
+                assert_eq!(shown, Some(format!("[11-30 07:30] {live}")), "{line:?}");
+            }
+        }
+        // Only talk is replayed: anything else in a HISTORY line shows nothing.
+        let odd = replay(Line::Join { room: lobby(), nick: s("ann") });
+        assert_eq!(alice_in_utc(Style::PLAIN).render(&odd), None);
+    }
+
+    #[test]
+    fn a_replayed_line_is_dimmed_as_a_whole() {
+        let mut renderer = alice_in_utc(Style { colour: true, timestamps: false });
+        let line = replay(Line::Message { room: lobby(), from: s("ann"), text: s("hello") });
+        let shown = renderer.render(&line);
+        // One dim span: a nick colour inside would end the dimming at its reset.
+        assert_eq!(shown.as_deref(), Some("\x1b[2m[11-30 07:30] <ann> hello\x1b[0m"));
+    }
+
+    #[test]
+    fn dates_are_local_and_name_the_year_only_when_it_is_not_this_one() {
+        let at = |text: &str| SystemTime::from(text.parse::<Timestamp>().expect("a time"));
+        let now: Timestamp = "2026-11-30T08:00:00Z".parse().expect("a time");
+        let utc = TimeZone::UTC;
+        assert_eq!(stamp(at("2026-11-30T07:30:38Z"), now, &utc), "11-30 07:30");
+        assert_eq!(stamp(at("2025-12-31T23:59:00Z"), now, &utc), "2025-12-31 23:59");
+        let east = TimeZone::fixed(jiff::tz::offset(2));
+        assert_eq!(stamp(at("2026-11-30T23:30:00Z"), now, &east), "12-01 01:30");
+    }
+
+    #[test]
+    fn the_end_of_a_replay_is_a_rule_and_an_empty_one_says_so() {
+        let end = |of: &str, count| plain(Line::HistoryEnd { of: s(of), count });
+        let rule = "── 3 earlier messages in #lobby; new below ──";
+        assert_eq!(end("#lobby", 3).as_deref(), Some(rule));
+        let one = "── 1 earlier message with bob; new below ──";
+        assert_eq!(end("bob", 1).as_deref(), Some(one));
+        assert_eq!(end("#a", 0).as_deref(), Some("--- no earlier messages in #a"));
+    }
+
+    #[test]
+    fn kicks_name_the_room_the_owner_and_the_reason() {
+        let kick = |nick: &str, reason: &str| Line::Kick {
+            room: s("#a"),
+            nick: s(nick),
+            by: s("ann"),
+            reason: s(reason),
+        };
+        let cases = [
+            (kick("bob", "be nice"), "<-- bob was removed from #a by ann (be nice)"),
+            (kick("bob", ""), "<-- bob was removed from #a by ann"),
+            (kick("Alice", "spam"), "*** you were removed from #a by ann (spam)"),
+            (kick("alice", ""), "*** you were removed from #a by ann"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(plain(line.clone()).as_deref(), Some(want), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn account_lines_speak_to_us() {
+        let cases = [
+            (
+                Line::Identify { nick: s("alice"), seconds: 30 },
+                "*** alice is registered: type /identify PASSWORD within 30 s, \
+                 or you will be renamed",
+            ),
+            (Line::Account { nick: Some(s("alice")) }, "*** you are identified as alice"),
+            (Line::Account { nick: None }, "*** you are no longer identified"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(plain(line.clone()).as_deref(), Some(want), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn a_landing_belongs_to_the_room_joined_and_its_room_line_says_nothing() {
+        let mut renderer = alice_in_utc(Style::PLAIN);
+        let landing = [
+            (Line::Join { room: s("#rust"), nick: s("alice") }, Some("*** you joined #rust")),
+            (
+                Line::Topic { room: s("#rust"), by: s("bob"), text: s("async") },
+                Some("--- topic: async (set by bob)"),
+            ),
+            (
+                replay(Line::Message { room: s("#rust"), from: s("bob"), text: s("hi") }),
+                Some("[11-30 07:30] <bob> hi"),
+            ),
+            (
+                Line::HistoryEnd { of: s("#rust"), count: 1 },
+                Some("── 1 earlier message in #rust; new below ──"),
+            ),
+            (Line::Room { room: Some(s("#rust")) }, None),
+            (Line::Message { room: lobby(), from: s("bob"), text: s("x") }, Some("#lobby <bob> x")),
+        ];
+        for (line, want) in landing {
+            assert_eq!(renderer.render(&line).as_deref(), want, "{line:?}");
+        }
+        assert_eq!(renderer.current(), Some("#rust"));
     }
 
     /// Removes the SGR sequences the renderer itself adds.

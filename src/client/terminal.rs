@@ -207,9 +207,27 @@ fn converse(
                 send(sender, text, ended)?;
                 wait_for(&shared.answered.1, ROOM_TIMEOUT);
             }
+            Input::AskPassword(verb) => {
+                if let Some(password) = ask_secret(verb) {
+                    send(sender, &format!("{verb} {password}"), ended)?;
+                }
+            }
             Input::Send(text) => send(sender, text, ended)?,
         }
         editor.remember(&line);
+    }
+}
+
+/// Asks for the password of `/register` or `/identify` without echoing it, so it is
+/// never on the screen; `None` if none was typed or the terminal cannot be read.
+fn ask_secret(verb: &str) -> Option<String> {
+    let password = rpassword::prompt_password(format!("password for {verb} (not shown): "));
+    match password {
+        Ok(password) if !password.is_empty() => Some(password),
+        _ => {
+            say("*** nothing sent");
+            None
+        }
     }
 }
 

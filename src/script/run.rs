@@ -128,7 +128,10 @@ impl<'a> Bot<'a> {
                 self.pending = None;
             }
             let line = self.show(&event);
-            if let (Until::Text(text), Some(line)) = (until, line) {
+            // A replayed line is printed but never answered: a bot that comes back to a room
+            // would otherwise answer again what was answered before it left.
+            let replayed = matches!(event, Line::History { .. });
+            if let (Until::Text(text), Some(line), false) = (until, line, replayed) {
                 if line.contains(text) {
                     return Ok(true);
                 }

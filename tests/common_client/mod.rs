@@ -9,6 +9,9 @@ use smol::process::Command;
 use smolchat::client::Client;
 use smolchat::proto::chat::Line;
 
+#[cfg(unix)]
+pub mod pty;
+
 // The server harness and the waits are the server tests' own; one copy serves both.
 #[path = "../common/mod.rs"]
 mod common;

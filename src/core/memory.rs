@@ -113,6 +113,21 @@ pub enum MemoryError {
     Closed,
 }
 
+/// What a memory has done so far, for whoever reports on the server (`/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryStats {
+    /// Transactions committed (each one disk sync).
+    pub commits: u64,
+    /// Changes written: things said, accounts and rooms.
+    pub changes: u64,
+    /// Things said written to history.
+    pub history_written: u64,
+    /// Changes dropped because the memory could not take them in time.
+    pub dropped: u64,
+    /// Bytes the memory takes on disk.
+    pub bytes: u64,
+}
+
 /// Where the chat keeps what survives a restart. Implemented by the embedded store (and by
 /// nothing at all for a server that keeps nothing); the core calls it from anywhere,
 /// under its locks included, so [`Memory::keep`] must never wait.
@@ -128,6 +143,11 @@ pub trait Memory: Send + Sync {
     /// The last `last` things said in `scope`, oldest first, every change handed over
     /// before the call included.
     fn recall(&self, scope: Scope, last: usize) -> Recalling<'_, Vec<Stamped>>;
+
+    /// What it has done so far; `None` for a memory that keeps nothing.
+    fn stats(&self) -> Option<MemoryStats> {
+        None
+    }
 }
 
 /// The memory of a server that keeps nothing.

@@ -42,7 +42,8 @@ pub use accounts::{AccountError, Identified, MAX_ACCOUNT_PASSWORD, MIN_ACCOUNT_P
 pub use event::{Departure, Encode, Event, Speech, Stamped};
 pub use history::HistoryError;
 pub use memory::{
-    Account, Change, Forgetful, Memory, MemoryError, Recalled, Recalling, RoomRecord, Scope,
+    Account, Change, Forgetful, Memory, MemoryError, MemoryStats, Recalled, Recalling, RoomRecord,
+    Scope,
 };
 pub use name::{Key, Nick, NickError, RoomName, RoomNameError, DEFAULT_MAX_NICK, MAX_ROOM_NAME};
 pub use outbox::{Chunk, Cut, Outbox, PushError, Queue};
@@ -133,6 +134,11 @@ impl Chat {
     /// The counters of rooms, members and deliveries, to read whenever asked.
     pub fn stats(&self) -> &Arc<Stats> {
         &self.stats
+    }
+
+    /// Where history, accounts and registered rooms are kept.
+    pub fn memory(&self) -> &Arc<dyn Memory> {
+        &self.memory
     }
 
     /// The most people online at once since the server started.

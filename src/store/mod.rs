@@ -3,7 +3,7 @@
 //!
 //! - [`Store::open`] locks and reads the file once at startup, and hands back every
 //!   account and registered room ([`Recalled`]).
-//! - [`Memory::keep`] puts a change in a bounded queue and returns; a full queue drops it
+//! - [`Memory::keep`] puts a change in a queue of bounded length and returns; a full queue drops it
 //!   and counts it, so the core never waits for a disk.
 //! - One writer thread (`writer.rs`) owns the database and commits what arrives within
 //!   [`Retention::commit_interval`] in one transaction and one fsync; `settled` and
@@ -38,7 +38,7 @@ use tracing::{error, info, warn};
 pub use retention::Retention;
 pub use stats::StoreStats;
 
-use crate::core::{Change, Memory, MemoryError, Recalled, Recalling, Scope, Stamped};
+use crate::core::{Change, Memory, MemoryError, MemoryStats, Recalled, Recalling, Scope, Stamped};
 use history::{ACCOUNTS, HISTORY, ROOMS};
 use record::RecordError;
 use stats::Counters;
@@ -146,7 +146,9 @@ impl Store {
             "store opened"
         );
         let counters = Arc::new(Counters::new());
-        let (commands, receiver) = async_channel::bounded(QUEUE);
+        // Unbounded, with its length counted beside it: a bounded channel would allocate
+        // all of its slots at once (8 MB for this one), where this one grows with use.
+        let (commands, receiver) = async_channel::unbounded();
         let writer = Writer::new(db, receiver, retention, counters.clone());
         let writer = thread::Builder::new()
             .name("smolchat-store".into())
@@ -186,8 +188,11 @@ impl Drop for Store {
 
 impl Memory for Store {
     fn keep(&self, change: Change) {
-        if let Err(refused) = self.commands.try_send(Command::Keep(change)) {
-            self.counters.dropped(refused.is_full());
+        if !self.counters.queue(QUEUE) {
+            self.counters.dropped(true);
+        } else if self.commands.try_send(Command::Keep(change)).is_err() {
+            self.counters.unqueued();
+            self.counters.dropped(false);
         }
     }
 
@@ -210,6 +215,17 @@ impl Memory for Store {
                 return Vec::new();
             }
             answer.recv().await.unwrap_or_default()
+        })
+    }
+
+    fn stats(&self) -> Option<MemoryStats> {
+        let stats = Store::stats(self);
+        Some(MemoryStats {
+            commits: stats.commits,
+            changes: stats.changes,
+            history_written: stats.history_written,
+            dropped: stats.dropped,
+            bytes: stats.file_bytes,
         })
     }
 }

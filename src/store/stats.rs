@@ -1,7 +1,7 @@
 //! What the store has done, counted in plain atomics that the writer thread adds to and
 //! anyone (the benchmark, `/metrics`) reads without a lock.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tracing::warn;
@@ -40,6 +40,8 @@ pub(super) struct Counters {
     pub dropped: AtomicU64,
     /// The last commit's duration, in microseconds.
     pub last_commit_micros: AtomicU64,
+    /// Changes handed over and not yet taken by the writer.
+    queued: AtomicUsize,
     /// When the next dropped change may be logged, in milliseconds after `started`.
     next_warning: AtomicU64,
     /// What `next_warning` counts from.
@@ -55,6 +57,7 @@ impl Counters {
             history: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             last_commit_micros: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
             next_warning: AtomicU64::new(0),
             started: Instant::now(),
         }
@@ -67,6 +70,20 @@ impl Counters {
         self.history.fetch_add(history, Ordering::Relaxed);
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.last_commit_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// Counts a change into the queue, unless `max` are waiting already.
+    pub fn queue(&self, max: usize) -> bool {
+        if self.queued.fetch_add(1, Ordering::Relaxed) < max {
+            return true;
+        }
+        self.unqueued();
+        false
+    }
+
+    /// Counts a change out of the queue.
+    pub fn unqueued(&self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Counts a change that was not taken, and says so at most once per [`WARN_EVERY_MS`].

@@ -270,7 +270,7 @@ fn a_full_queue_drops_and_counts_and_settled_owns_up_to_it() {
     let dir = TempDir::new("full");
     let (store, _) = open(&dir, slow());
     // A stand-in whose queue nobody reads, so that it fills.
-    let (commands, _unread) = async_channel::bounded(QUEUE);
+    let (commands, _unread) = async_channel::unbounded();
     let stalled = Store {
         commands,
         writer: None,

@@ -21,6 +21,10 @@ use crate::core::{Change, MemoryError, Scope, Stamped};
 /// How often history is trimmed by age (besides once at start).
 const TRIM_EVERY: Duration = Duration::from_secs(60);
 
+/// How long a writer with a transaction open sleeps when nothing is queued: a question
+/// (`recall`, `settle`) waits at most this long for its answer to start.
+const POLL: Duration = Duration::from_millis(2);
+
 /// A wait long enough to stand for "never", which `Instant` can still hold.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
@@ -149,7 +153,7 @@ impl Writer {
             if Instant::now() >= self.next_trim {
                 self.trim();
             }
-            match self.next(self.next_trim) {
+            match self.next(self.next_trim, false) {
                 Next::Command(Command::Keep(change)) => {
                     if self.batch(change) {
                         break;
@@ -170,20 +174,34 @@ impl Writer {
         debug!("the store's writer has stopped");
     }
 
-    /// The next command, or [`Next::Timeout`] once `deadline` has passed.
-    fn next(&self, deadline: Instant) -> Next {
-        // The deadline first: under a steady stream a command is always ready.
-        if Instant::now() >= deadline {
-            return Next::Timeout;
+    /// The next command, or [`Next::Timeout`] once `deadline` has passed. Waiting on the
+    /// channel costs a timer and a wake-up per command, which under a steady stream is
+    /// most of the writer's work; so within a transaction (`polling`) the writer takes
+    /// what has queued up, and when nothing has, sleeps [`POLL`] before it looks again.
+    fn next(&self, deadline: Instant, polling: bool) -> Next {
+        loop {
+            // The deadline first: under a steady stream a command is always ready.
+            let now = Instant::now();
+            if now >= deadline {
+                return Next::Timeout;
+            }
+            match self.commands.try_recv() {
+                Ok(command) => return self.taken(command),
+                Err(TryRecvError::Closed) => return Next::Closed,
+                Err(TryRecvError::Empty) if polling => {
+                    std::thread::sleep(POLL.min(deadline - now));
+                }
+                Err(TryRecvError::Empty) => return self.wait(deadline),
+            }
         }
-        match self.commands.try_recv() {
-            Ok(command) => return Next::Command(command),
-            Err(TryRecvError::Closed) => return Next::Closed,
-            Err(TryRecvError::Empty) => {}
-        }
+    }
+
+    /// Waits for the next command, or [`Next::Timeout`] at `deadline`: for an idle writer,
+    /// which should wake for nothing else.
+    fn wait(&self, deadline: Instant) -> Next {
         let command = async {
             match self.commands.recv().await {
-                Ok(command) => Next::Command(command),
+                Ok(command) => self.taken(command),
                 Err(_closed) => Next::Closed,
             }
         };
@@ -192,6 +210,14 @@ impl Writer {
             Next::Timeout
         };
         smol::block_on(future::or(command, timeout))
+    }
+
+    /// `command`, taken off the queue: a change no longer counts against its length.
+    fn taken(&self, command: Command) -> Next {
+        if matches!(command, Command::Keep(_)) {
+            self.counters.unqueued();
+        }
+        Next::Command(command)
     }
 
     /// Applies `first` and every command that follows within one commit interval (or up
@@ -238,7 +264,7 @@ impl Writer {
         let mut tables = Tables::open(txn)?;
         self.apply(&mut tables, first, batch)?;
         loop {
-            match self.next(deadline) {
+            match self.next(deadline, true) {
                 Next::Command(Command::Keep(change)) => self.apply(&mut tables, change, batch)?,
                 Next::Command(Command::Recall { scope, last, reply }) => {
                     let _ = reply.try_send(self.recall_from(&tables.history, &scope, last));

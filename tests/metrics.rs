@@ -215,3 +215,32 @@ fn is_quit(line: &Line, nick: &str) -> bool {
 fn is_message(line: &Line, from: &str, text: &str) -> bool {
     matches!(line, Line::Message { from: f, text: t, .. } if f == from && t == text)
 }
+
+#[test]
+fn a_server_with_a_store_counts_its_commits_and_one_without_shows_none() {
+    smol::block_on(async {
+        let dir = common::TempDir::new("metrics-store");
+        let server = TestServer::start_in(quick(), &dir).await;
+        let mut ann = server.join("ann").await;
+        for text in ["one", "two", "three"] {
+            ann.say(text).await.expect("say");
+        }
+        common::wait_message(&mut ann, "ann", "three").await;
+        ann.sender.send_line("/register correct-horse").await.expect("register");
+        // Answered once the account is committed, so everything before it is too.
+        let account = Line::Account { nick: Some("ann".into()) };
+        wait_for(&mut ann, "ACCOUNT", |line| *line == account).await;
+        let page = fetch_metrics(server.web).await;
+        let samples = samples(&page);
+        assert_eq!(samples.get("smolchat_store_history_written_total"), Some(&3.0), "{page}");
+        assert_eq!(samples.get("smolchat_store_changes_total"), Some(&4.0), "{page}");
+        assert_eq!(samples.get("smolchat_store_dropped_total"), Some(&0.0), "{page}");
+        assert!(samples.get("smolchat_store_commits_total").is_some_and(|n| *n >= 1.0));
+        assert!(samples.get("smolchat_store_file_bytes").is_some_and(|n| *n > 0.0));
+        server.stop().await;
+
+        let server = TestServer::default().await;
+        assert!(!fetch_metrics(server.web).await.contains("smolchat_store"));
+        server.stop().await;
+    });
+}

@@ -82,7 +82,7 @@ impl Shared {
     pub fn new(config: Config, chat: Chat, stop: Receiver<()>) -> io::Result<Shared> {
         let password = ServerPassword::load(&config)?;
         let (clients, per_ip) = (AtomicUsize::new(0), Mutex::new(HashMap::new()));
-        let metrics = Metrics::new(chat.stats().clone());
+        let metrics = Metrics::new(chat.stats().clone(), chat.memory().clone());
         let guesses = Guesses::new(&config);
         Ok(Shared { config, chat, clients, per_ip, password, stop, metrics, guesses })
     }

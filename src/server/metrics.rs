@@ -25,7 +25,7 @@ use tracing::warn;
 
 use super::admission::Shared;
 use super::listener::Scheme;
-use crate::core::{Stats, BATCH_BOUNDS};
+use crate::core::{Memory, Stats, BATCH_BOUNDS};
 
 /// The protocol a session speaks, as its counts are labelled. A WebSocket carries the
 /// chat protocol, so its sessions count as `chat`.
@@ -161,8 +161,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counters at zero, beside the core's `stats`, registered once.
-    pub fn new(stats: Arc<Stats>) -> Metrics {
+    /// Counters at zero, beside the core's `stats` and the `memory`'s, registered once.
+    pub fn new(stats: Arc<Stats>, memory: Arc<dyn Memory>) -> Metrics {
         let mut registry = Registry::with_prefix("smolchat");
         let accepted = Family::<ByScheme, Counter>::default();
         let help = "Connections accepted, by the scheme of their listener";
@@ -181,6 +181,7 @@ impl Metrics {
         let help = "Errors sent to clients (chat ERROR codes, IRC error numerics), by code";
         registry.register("refusals", help, refusals.clone());
         registry.register_collector(Box::new(CoreCollector { stats }));
+        registry.register_collector(Box::new(StoreCollector { memory }));
         Metrics {
             registry,
             accepted,
@@ -263,23 +264,73 @@ struct CoreCollector {
 impl Collector for CoreCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
         let stats = &self.stats;
-        let rooms = ConstGauge::new(i64::try_from(stats.rooms()).unwrap_or(i64::MAX));
-        let help = "Rooms that exist now.";
-        rooms.encode(encoder.encode_descriptor("rooms", help, None, rooms.metric_type())?)?;
-        let members = ConstGauge::new(i64::try_from(stats.members()).unwrap_or(i64::MAX));
+        gauge(&mut encoder, "rooms", "Rooms that exist now.", stats.rooms())?;
         let help = "People in rooms now, each once per room.";
-        members.encode(encoder.encode_descriptor(
-            "members",
-            help,
-            None,
-            members.metric_type(),
-        )?)?;
-        let deliveries = ConstCounter::new(stats.deliveries());
+        gauge(&mut encoder, "members", help, stats.members())?;
         let help = "Events rooms handed to their members' queues, once per member reached.";
-        let kind = deliveries.metric_type();
-        deliveries.encode(encoder.encode_descriptor("deliveries", help, None, kind)?)?;
+        counter(&mut encoder, "deliveries", help, stats.deliveries())?;
         encode_batches(&mut encoder, stats)
     }
+}
+
+/// Reads the store's counters at each scrape; writes nothing for a server that keeps
+/// nothing.
+struct StoreCollector {
+    /// Where the chat keeps what survives a restart.
+    memory: Arc<dyn Memory>,
+}
+
+impl fmt::Debug for StoreCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreCollector").finish_non_exhaustive()
+    }
+}
+
+impl Collector for StoreCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let Some(stats) = self.memory.stats() else { return Ok(()) };
+        let counters = [
+            (
+                "store_commits",
+                "Transactions the store committed, each one disk sync.",
+                stats.commits,
+            ),
+            ("store_changes", "Changes the store wrote: messages, accounts, rooms.", stats.changes),
+            (
+                "store_history_written",
+                "Messages and actions kept as history.",
+                stats.history_written,
+            ),
+            ("store_dropped", "Changes dropped because the store's queue was full.", stats.dropped),
+        ];
+        for (name, help, value) in counters {
+            counter(&mut encoder, name, help, value)?;
+        }
+        let bytes = usize::try_from(stats.bytes).unwrap_or(usize::MAX);
+        gauge(&mut encoder, "store_file_bytes", "The size of the store's file.", bytes)
+    }
+}
+
+/// Writes one counter read at scrape time.
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), fmt::Error> {
+    let counter = ConstCounter::new(value);
+    counter.encode(encoder.encode_descriptor(name, help, None, counter.metric_type())?)
+}
+
+/// Writes one gauge read at scrape time.
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: usize,
+) -> Result<(), fmt::Error> {
+    let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+    gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)
 }
 
 /// The batches rooms flushed: how many, and a histogram of their sizes.

@@ -329,12 +329,7 @@ fn sasl_plain_over_tls_logs_in_before_registration() {
         irc.send("CAP LS 302").await;
         let ls = irc.next().await;
         assert!(ls.last().split(' ').any(|cap| cap == "sasl=PLAIN"), "{ls:?}");
-        irc.send("NICK alice").await;
-        irc.send("USER alice 0 * :Alice").await;
-        assert_eq!(irc.cap_req("sasl").await.param(1), "ACK");
-        irc.send("AUTHENTICATE PLAIN").await;
-        assert_eq!(irc.next().await.params, ["+"]);
-        irc.send(&format!("AUTHENTICATE {}", plain("alice", PASSWORD))).await;
+        log_in_as_alice(&mut irc).await;
         let logged_in = irc.next().await;
         assert!(logged_in.is_numeric("900"), "{logged_in:?}");
         assert_eq!(
@@ -353,16 +348,57 @@ fn sasl_plain_over_tls_logs_in_before_registration() {
     });
 }
 
+/// Sends `NICK alice` and `USER`, then logs in as alice with SASL PLAIN, up to the
+/// server's answer (after `CAP LS`, which holds registration until `CAP END`).
+async fn log_in_as_alice(irc: &mut Irc) {
+    irc.send("NICK alice").await;
+    irc.send("USER alice 0 * :Alice").await;
+    assert_eq!(irc.cap_req("sasl").await.param(1), "ACK");
+    irc.send("AUTHENTICATE PLAIN").await;
+    assert_eq!(irc.next().await.params, ["+"]);
+    irc.send(&format!("AUTHENTICATE {}", plain("alice", PASSWORD))).await;
+}
+
+/// A TLS server with `alice` registered (and gone), with a minute's grace.
+async fn with_alice_registered(pki: &Pki) -> TlsServer {
+    let config = Config { identify_grace: Duration::from_secs(60), ..irc_config() };
+    let server = TlsServer::start(config, pki.localhost()).await;
+    let mut first = Irc::connect_tls(server.ircs, &pki.ca_file).await;
+    first.register_as("alice").await;
+    nickserv(&mut first, &format!("REGISTER {PASSWORD}")).await;
+    leave(first).await;
+    server
+}
+
+#[test]
+fn a_sasl_login_takes_its_nickname_back_from_whoever_holds_it_unidentified() {
+    let pki = Pki::new("irc-sasl-reclaim");
+    smol::block_on(async {
+        let server = with_alice_registered(&pki).await;
+        let mut squatter = Irc::connect_tls(server.ircs, &pki.ca_file).await;
+        squatter.register_as("alice").await;
+
+        let mut irc = Irc::connect_tls(server.ircs, &pki.ca_file).await;
+        // CAP LS first holds registration until CAP END.
+        irc.send("CAP LS 302").await;
+        irc.next().await;
+        log_in_as_alice(&mut irc).await;
+        assert!(irc.next().await.is_numeric("900"));
+        assert!(irc.next().await.is_numeric("903"));
+        irc.send("CAP END").await;
+        irc.nick = "alice".into();
+        irc.until_motd_end().await;
+        let renamed = squatter.wait_line("the squatter renamed", |m| m.is("NICK")).await;
+        assert!(renamed.nick() == "alice" && renamed.param(0).starts_with("Guest"), "{renamed:?}");
+        server.stop().await;
+    });
+}
+
 #[test]
 fn sasl_failures_have_their_numerics() {
     let pki = Pki::new("irc-sasl-fail");
     smol::block_on(async {
-        let config = Config { identify_grace: Duration::from_secs(60), ..irc_config() };
-        let server = TlsServer::start(config, pki.localhost()).await;
-        let mut first = Irc::connect_tls(server.ircs, &pki.ca_file).await;
-        first.register_as("alice").await;
-        nickserv(&mut first, &format!("REGISTER {PASSWORD}")).await;
-        leave(first).await;
+        let server = with_alice_registered(&pki).await;
         let mut irc = Irc::connect_tls(server.ircs, &pki.ca_file).await;
         irc.send("AUTHENTICATE PLAIN").await;
         assert!(irc.next().await.is_numeric("904"), "sasl not asked for");

@@ -226,13 +226,19 @@ impl Chat {
         if person.folded() == fold {
             return Ok(Identified { nick, took_nick: true });
         }
-        if let Some(holder) = self.find(nick.as_str()).await {
-            if !holder.owns_nick() {
+        self.reclaim(&fold).await;
+        let took_nick = self.rename(person, nick.clone()).await.is_ok();
+        Ok(Identified { nick, took_nick })
+    }
+
+    /// Frees the registered nickname folded `fold` for its owner: whoever holds it without
+    /// having identified as it is renamed to a guest name (someone identified keeps it).
+    pub async fn reclaim(&self, fold: &str) {
+        if let Some(holder) = self.find(fold).await {
+            if !holder.owns_nick() && *holder.folded() == *fold {
                 self.rename_to_guest(&holder).await;
             }
         }
-        let took_nick = self.rename(person, nick.clone()).await.is_ok();
-        Ok(Identified { nick, took_nick })
     }
 
     /// Marks `person` as identified to the account folded `fold` (after SASL, say).
@@ -309,8 +315,10 @@ impl Chat {
             return Err(RoomError::NotInRoom(room.name().clone()).into());
         }
         let fold = room.key().fold.clone();
-        if let Some(record) = self.accounts.room(&fold) {
-            let owner = self.account_nick(&record.owner);
+        // The room's own record, read under its lock, settles a race of two registrations.
+        let registered = state.owner.clone().or_else(|| self.accounts.room(&fold).map(|r| r.owner));
+        if let Some(owner) = registered {
+            let owner = self.account_nick(&owner);
             return Err(AccountError::RoomRegistered { room: room.name().clone(), owner });
         }
         state.owner = Some(owner.clone());

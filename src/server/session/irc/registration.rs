@@ -313,6 +313,13 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let encoder = IrcEncoder::for_client(server_time, self.caps.has(Cap::AwayNotify));
         let recipient = Recipient { outbox: outbox.clone(), encoder, echo };
         let rooms = shared.chat.room_count().await;
+        // Logged in with SASL as the nickname's account: its owner takes it back from
+        // whoever holds it without having identified.
+        if let Some(account) = &pending.sasl.account {
+            if **account == *crate::unicode::fold(nick.as_str()) {
+                shared.chat.reclaim(account).await;
+            }
+        }
         let welcome = |arrival: Arrival<'_>| {
             let mut replies = Replies::new(&shared.config.server_name, nick.as_str());
             let peak = shared.chat.peak();

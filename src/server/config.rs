@@ -120,6 +120,11 @@ pub struct Config {
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     pub commit_interval: Duration,
 
+    /// Changes (messages, accounts, rooms) that may wait for the store's writer; past it
+    /// they are dropped, logged and counted in /metrics (smolchat_store_dropped_total).
+    #[arg(long, default_value_t = 65_536, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub store_queue: usize,
+
     /// Time someone who takes a registered nickname has to identify before being renamed
     /// to a guest name.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
@@ -177,6 +182,7 @@ impl Config {
             history_len: self.history_len,
             history_age: self.history_age,
             commit_interval: self.commit_interval,
+            queue: self.store_queue,
         }
     }
 
@@ -188,6 +194,7 @@ impl Config {
             topic_len: self.max_topic,
             history_len: self.history_len,
             history_replay: self.history_replay,
+            history_age: self.history_age,
             identify_grace: self.identify_grace,
         }
     }
@@ -220,6 +227,7 @@ impl Default for Config {
             history_age: Duration::from_secs(7 * 24 * 3600),
             history_replay: 50,
             commit_interval: Duration::from_millis(200),
+            store_queue: 65_536,
             identify_grace: Duration::from_secs(30),
             identify_attempts: 5,
             web_origin: Vec::new(),
@@ -273,6 +281,7 @@ mod tests {
             "--history-age=1h",
             "--history-replay=3",
             "--commit-interval=50ms",
+            "--store-queue=1000",
             "--identify-grace=2s",
             "--identify-attempts=3",
         ]);
@@ -301,6 +310,7 @@ mod tests {
             history_age: Duration::from_secs(3600),
             history_replay: 3,
             commit_interval: Duration::from_millis(50),
+            store_queue: 1000,
             identify_grace: Duration::from_secs(2),
             identify_attempts: 3,
             web_origin: vec!["https://chat.example.org".into(), "http://localhost:3000".into()],

@@ -47,10 +47,6 @@ use writer::{Command, Writer};
 /// The store's file, in the data directory.
 const FILE: &str = "smolchat.redb";
 
-/// Changes the queue to the writer holds before it drops them: seconds of the busiest
-/// chat, so that only a stalled disk loses any.
-const QUEUE: usize = 65_536;
-
 /// The most memory redb may use to cache pages (its default is 1 GiB): history is read
 /// rarely, and mostly at its end.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -121,6 +117,8 @@ impl std::fmt::Display for Fault {
 pub struct Store {
     /// The queue to the writer thread; closed to stop it.
     commands: Sender<Command>,
+    /// How many changes the queue holds before it drops them.
+    queue: usize,
     /// The writer thread, joined when the store closes.
     writer: Option<JoinHandle<()>>,
     /// What the store has done, shared with the writer.
@@ -154,7 +152,8 @@ impl Store {
             .name("smolchat-store".into())
             .spawn(move || writer.run())
             .map_err(|error| StoreError::Thread { reason: error.to_string() })?;
-        Ok((Store { commands, writer: Some(writer), counters, path }, recalled))
+        let queue = retention.queue;
+        Ok((Store { commands, queue, writer: Some(writer), counters, path }, recalled))
     }
 
     /// What the store has done so far, and how big its file is.
@@ -188,7 +187,7 @@ impl Drop for Store {
 
 impl Memory for Store {
     fn keep(&self, change: Change) {
-        if !self.counters.queue(QUEUE) {
+        if !self.counters.queue(self.queue) {
             self.counters.dropped(true);
         } else if self.commands.try_send(Command::Keep(change)).is_err() {
             self.counters.unqueued();

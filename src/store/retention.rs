@@ -10,7 +10,7 @@ use redb::{ReadableTable, StorageError};
 use super::history::{HistoryTable, Span, Spans};
 use super::record;
 
-/// How much history the store keeps, and how often it commits.
+/// How much history the store keeps, how often it commits, and how much it lets wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
     /// Records kept per scope (a room, or two accounts' private talk); zero keeps none.
@@ -21,6 +21,9 @@ pub struct Retention {
     /// How long the writer gathers changes into one transaction before committing it:
     /// longer means fewer fsyncs and more lost in a crash.
     pub commit_interval: Duration,
+    /// Changes that may wait for the writer; past it they are dropped and counted. The
+    /// default is seconds of the busiest chat, so that only a stalled disk loses any.
+    pub queue: usize,
 }
 
 impl Default for Retention {
@@ -29,6 +32,7 @@ impl Default for Retention {
             history_len: 500,
             history_age: Duration::from_secs(7 * 24 * 60 * 60),
             commit_interval: Duration::from_millis(200),
+            queue: 65_536,
         }
     }
 }

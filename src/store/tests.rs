@@ -273,11 +273,12 @@ fn a_full_queue_drops_and_counts_and_settled_owns_up_to_it() {
     let (commands, _unread) = async_channel::unbounded();
     let stalled = Store {
         commands,
+        queue: 4,
         writer: None,
         counters: Arc::new(Counters::new()),
         path: dir.0.join(FILE),
     };
-    keep_messages(&stalled, 0..QUEUE + 2, now());
+    keep_messages(&stalled, 0..6, now());
     assert_eq!(stalled.stats().dropped, 2);
     // What the writer answers a settle asked after changes were dropped.
     store.counters.dropped(true);

@@ -345,6 +345,8 @@ function appendText(parent, text) {
 function addLine(buf, kind, nick, text, extra = {}) {
   const atBottom = buf === state.view && isAtBottom();
   const replayed = extra.at != null;
+  // Rejoining after a reconnect replays what was seen live: shown once is enough.
+  if (replayed && state.historyAsked === 0 && shownAlready(buf, kind, nick, text)) return;
   const at = extra.at ?? new Date();
   const line = el('li', `line line-${kind}`);
   line.dataset.kind = kind;
@@ -377,6 +379,17 @@ function addLine(buf, kind, nick, text, extra = {}) {
     showTotals();
   }
   if (atBottom) scrollToBottom();
+}
+
+/** Whether `buf` already shows this talk from `nick`. */
+function shownAlready(buf, kind, nick, text) {
+  for (const line of buf.list.children) {
+    const said = line.querySelector('.text');
+    if (line.dataset.kind === kind && line.dataset.from === nick && said?.textContent === text) {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** Appends `item` to `buf`'s lines, dropping the oldest beyond MAX_LINES. */

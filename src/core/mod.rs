@@ -71,6 +71,8 @@ pub struct Limits {
     pub history_len: usize,
     /// How much of a room's history a newcomer is given, kept in memory by each room.
     pub history_replay: usize,
+    /// How old history may grow before nobody is given it.
+    pub history_age: Duration,
     /// How long someone who takes a registered nickname has to identify before they are
     /// renamed to a guest name.
     pub identify_grace: Duration,
@@ -84,6 +86,7 @@ impl Default for Limits {
             topic_len: 300,
             history_len: 500,
             history_replay: 50,
+            history_age: Duration::from_secs(7 * 24 * 3600),
             identify_grace: Duration::from_secs(30),
         }
     }

@@ -377,7 +377,8 @@ mod tests {
         let name = RoomName::parse("#test").expect("a valid name");
         let key = name.key();
         let scope = crate::core::Scope::Room(key.fold.clone());
-        let chronicle = Chronicle::new(scope, 0, Arc::new(crate::core::Forgetful), Vec::new());
+        let kept = crate::core::chronicle::Kept { replay: 0, age: std::time::Duration::MAX };
+        let chronicle = Chronicle::new(scope, kept, Arc::new(crate::core::Forgetful), Vec::new());
         Room::new(name, key, Arc::default(), chronicle)
     }
 

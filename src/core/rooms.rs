@@ -7,7 +7,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use tracing::{debug, info};
 
-use super::chronicle::Chronicle;
+use super::chronicle::{Chronicle, Kept};
 use super::event::{Event, Stamped};
 use super::memory::{Change, RoomRecord, Scope};
 use super::name::{Key, Nick, RoomName};
@@ -252,7 +252,8 @@ impl Chat {
         let replay = self.limits.history_replay.min(self.limits.history_len);
         let recent =
             if replay > 0 { self.memory.recall(scope.clone(), replay).await } else { Vec::new() };
-        let chronicle = Chronicle::new(scope, replay, self.memory.clone(), recent);
+        let kept = Kept { replay, age: self.limits.history_age };
+        let chronicle = Chronicle::new(scope, kept, self.memory.clone(), recent);
         let record = self.accounts.room(&key.fold);
         let room = Room::new(name.clone(), key, self.stats.clone(), chronicle);
         if let Some(record) = record {

@@ -246,8 +246,11 @@ fn open_database(dir: &Path, path: &Path) -> Result<Database, StoreError> {
     // The v3 format is the only one redb 3 opens, so a later upgrade needs no migration.
     builder.create_with_file_format_v3(true).set_cache_size(CACHE_BYTES);
     let warned = AtomicBool::new(false);
+    // redb runs its repair pass over a file it has just created too: only one that was
+    // there before can have been left unclean.
+    let existed = path.exists();
     builder.set_repair_callback(move |_| {
-        if !warned.swap(true, Ordering::Relaxed) {
+        if existed && !warned.swap(true, Ordering::Relaxed) {
             warn!("the store was not closed cleanly: repairing it, which may take a while");
         }
     });

@@ -80,6 +80,9 @@ fn kill_nine_in_the_middle_of_traffic_loses_at_most_the_last_commit_interval() {
     let dir = TempDir::new("store-kill");
     let interval = Duration::from_millis(100);
     let mut server = start_in(&dir, &["--commit-interval", "100ms", "--history-replay", "500"]);
+    let unclean =
+        |server: &Server| server.before.iter().any(|line| line.contains("not closed cleanly"));
+    assert!(!unclean(&server), "a new store is not a repaired one: {:?}", server.before);
     let sent = smol::block_on(async {
         let mut ann = within("ann", Client::join(server.addrs[0], "ann")).await.expect("ann").0;
         settle(&mut ann).await;
@@ -114,6 +117,7 @@ fn kill_nine_in_the_middle_of_traffic_loses_at_most_the_last_commit_interval() {
     assert!(!status.success());
 
     let server = start_in(&dir, &["--history-replay", "500"]);
+    assert!(unclean(&server), "the repair is logged: {:?}", server.before);
     let kept = smol::block_on(replayed(&server, "bob"));
     // In order, from the first, without a gap: a prefix of what was sent.
     let expected: Vec<String> = (0..kept.len()).map(|n| format!("m{n}")).collect();

@@ -5,18 +5,13 @@
 
 mod common;
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_net::TcpListener;
 use base64::Engine as _;
 use common::irc::*;
 use common::tls::{Pki, TlsServer};
 use common::*;
-use smol::Task;
-use smolchat::core::{Change, Memory, MemoryError, Recalled, Recalling, Scope, Stamped};
-use smolchat::server::{self, Config, Listener};
+use smolchat::server::Config;
 
 /// A password good enough for an account.
 const PASSWORD: &str = "correct-horse";
@@ -175,7 +170,8 @@ fn history_gives_the_last_messages_of_a_room_on_request() {
 #[test]
 fn private_history_is_kept_between_registered_nicknames() {
     smol::block_on(async {
-        let server = RememberingServer::start(irc_config()).await;
+        let dir = TempDir::new("irc-private-history");
+        let server = TestServer::start_in(irc_config(), &dir).await;
         let mut alice = registered(server.irc, "alice").await;
         let mut bob = registered(server.irc, "bob").await;
         alice.send("PRIVMSG bob :psst").await;
@@ -488,60 +484,4 @@ fn only_a_registered_rooms_owner_kicks_and_sets_its_topic() {
         assert!(refused.last().starts_with("You are not in #r"), "{refused:?}");
         server.stop().await;
     });
-}
-
-/// A memory that keeps what is said in a list, for a server in process that remembers
-/// private conversations without a store on disk.
-#[derive(Default)]
-struct Remembered {
-    /// Everything said, in order.
-    said: Mutex<Vec<(Scope, Stamped)>>,
-}
-
-impl Memory for Remembered {
-    fn keep(&self, change: Change) {
-        if let Change::Said { scope, event } = change {
-            self.said.lock().expect("not poisoned").push((scope, event));
-        }
-    }
-
-    fn settled(&self) -> Recalling<'_, Result<(), MemoryError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn recall(&self, scope: Scope, last: usize) -> Recalling<'_, Vec<Stamped>> {
-        let said = self.said.lock().expect("not poisoned");
-        let kept: Vec<Stamped> =
-            said.iter().filter(|(s, _)| *s == scope).map(|(_, event)| event.clone()).collect();
-        let recent = kept[kept.len().saturating_sub(last)..].to_vec();
-        Box::pin(async move { recent })
-    }
-}
-
-/// An IRC listener in process, its server remembering in a [`Remembered`].
-struct RememberingServer {
-    /// Where it listens for IRC.
-    irc: std::net::SocketAddr,
-    stop: async_channel::Sender<()>,
-    task: Task<io::Result<()>>,
-}
-
-impl RememberingServer {
-    async fn start(config: Config) -> RememberingServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let irc = listener.local_addr().expect("local address");
-        let (stop, stopped) = async_channel::bounded::<()>(1);
-        let shutdown = async move {
-            let _ = stopped.recv().await;
-        };
-        let memory = Arc::new(Remembered::default());
-        let listeners = vec![Listener::irc(listener)];
-        let run = server::run_remembering(listeners, config, memory, Recalled::default(), shutdown);
-        RememberingServer { irc, stop, task: smol::spawn(run) }
-    }
-
-    async fn stop(self) {
-        drop(self.stop);
-        within("server shutdown", self.task).await.expect("server run");
-    }
 }

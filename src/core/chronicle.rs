@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::event::{Event, Stamped};
-use super::memory::{Change, Memory, Scope};
+use super::memory::{Change, Memory, Recalling, Scope};
 
 /// How much of its history a room keeps in memory.
 #[derive(Debug, Clone, Copy)]
@@ -27,16 +27,47 @@ pub(super) struct Chronicle {
     scope: Scope,
     /// Where everything said goes to be kept.
     memory: Arc<dyn Memory>,
+    /// The history of the room's earlier life, asked of the memory when the room was
+    /// made and not yet taken in.
+    loading: Option<Recalling<'static, Vec<Stamped>>>,
 }
 
 impl Chronicle {
     /// The history of the room of `scope`, starting from `recent` (oldest first).
+    #[cfg(test)]
     pub fn new(scope: Scope, kept: Kept, memory: Arc<dyn Memory>, recent: Vec<Stamped>) -> Self {
+        let mut chronicle =
+            Chronicle { recent: VecDeque::new(), kept, scope, memory, loading: None };
+        chronicle.take_in(recent);
+        chronicle
+    }
+
+    /// The history of a room made again, which starts from what `memory` recalls of its
+    /// earlier life: asked now, so that it follows every line of that life; taken in by
+    /// [`Chronicle::load`].
+    pub fn recalled(scope: Scope, kept: Kept, memory: Arc<dyn Memory>) -> Self {
+        let loading = (kept.replay > 0).then(|| memory.recall(scope.clone(), kept.replay));
+        Chronicle { recent: VecDeque::new(), kept, scope, memory, loading }
+    }
+
+    /// Takes in the recalled history, if it is still to come: the first person into a
+    /// room made again waits for it (under the room's lock, which nobody else needs yet),
+    /// while the room map and every other room go on.
+    pub async fn load(&mut self) {
+        if let Some(loading) = self.loading.take() {
+            let recent = loading.await;
+            self.take_in(recent);
+        }
+    }
+
+    /// Puts `recent` (oldest first) before anything noted since.
+    fn take_in(&mut self, recent: Vec<Stamped>) {
         let mut recent = VecDeque::from(recent);
-        while recent.len() > kept.replay {
+        recent.append(&mut self.recent);
+        while recent.len() > self.kept.replay {
             recent.pop_front();
         }
-        Chronicle { recent, kept, scope, memory }
+        self.recent = recent;
     }
 
     /// Notes `event` if it is history: a message or an action.

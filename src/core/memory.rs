@@ -141,8 +141,9 @@ pub trait Memory: Send + Sync {
     fn settled(&self) -> Recalling<'_, Result<(), MemoryError>>;
 
     /// The last `last` things said in `scope`, oldest first, every change handed over
-    /// before the call included.
-    fn recall(&self, scope: Scope, last: usize) -> Recalling<'_, Vec<Stamped>>;
+    /// before the call included. The question is asked when this is called, not when the
+    /// answer is first awaited, so the answer can be awaited later, outside any lock.
+    fn recall(&self, scope: Scope, last: usize) -> Recalling<'static, Vec<Stamped>>;
 
     /// What it has done so far; `None` for a memory that keeps nothing.
     fn stats(&self) -> Option<MemoryStats> {
@@ -161,7 +162,7 @@ impl Memory for Forgetful {
         Box::pin(async { Ok(()) })
     }
 
-    fn recall(&self, _scope: Scope, _last: usize) -> Recalling<'_, Vec<Stamped>> {
+    fn recall(&self, _scope: Scope, _last: usize) -> Recalling<'static, Vec<Stamped>> {
         Box::pin(async { Vec::new() })
     }
 }

@@ -193,6 +193,7 @@ impl Chat {
             if state.dead {
                 continue;
             }
+            state.chronicle.load().await;
             let event = Stamped::now(Event::Join { room: name_of(&room), nick: person.nick() });
             let heard = !state.members.is_empty();
             if heard {
@@ -245,15 +246,14 @@ impl Chat {
     }
 
     /// A new room, with the history and (if it is registered) the owner and topic it had
-    /// before. Made under the room map's lock, so that the history is read after every
-    /// line said in the room's last life and before any of its next.
+    /// before. Made under the room map's lock, so that its history is asked for after
+    /// every line said in the room's last life and before any of its next; the answer is
+    /// awaited by whoever enters it first, outside the map's lock.
     async fn make_room(&self, name: &RoomName, key: Key) -> Room {
         let scope = Scope::Room(key.fold.clone());
         let replay = self.limits.history_replay.min(self.limits.history_len);
-        let recent =
-            if replay > 0 { self.memory.recall(scope.clone(), replay).await } else { Vec::new() };
         let kept = Kept { replay, age: self.limits.history_age };
-        let chronicle = Chronicle::new(scope, kept, self.memory.clone(), recent);
+        let chronicle = Chronicle::recalled(scope, kept, self.memory.clone());
         let record = self.accounts.room(&key.fold);
         let room = Room::new(name.clone(), key, self.stats.clone(), chronicle);
         if let Some(record) = record {

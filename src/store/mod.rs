@@ -27,7 +27,7 @@ mod tests;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use async_channel::Sender;
@@ -120,7 +120,7 @@ pub struct Store {
     /// How many changes the queue holds before it drops them.
     queue: usize,
     /// The writer thread, joined when the store closes.
-    writer: Option<JoinHandle<()>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
     /// What the store has done, shared with the writer.
     counters: Arc<Counters>,
     /// The store's file, for its size.
@@ -153,7 +153,8 @@ impl Store {
             .spawn(move || writer.run())
             .map_err(|error| StoreError::Thread { reason: error.to_string() })?;
         let queue = retention.queue;
-        Ok((Store { commands, queue, writer: Some(writer), counters, path }, recalled))
+        let writer = Mutex::new(Some(writer));
+        Ok((Store { commands, queue, writer, counters, path }, recalled))
     }
 
     /// What the store has done so far, and how big its file is.
@@ -163,15 +164,13 @@ impl Store {
     }
 
     /// Commits what is pending and stops the writer, waiting for it (up to one commit
-    /// interval and an fsync): the same as dropping the store, said out loud.
-    pub fn close(self) {
-        drop(self);
-    }
-
-    /// Closes the queue, so that the writer commits the rest and stops, and waits for it.
-    fn stop(&mut self) {
+    /// interval and an fsync). Whatever is handed over afterwards is dropped and counted.
+    /// The server calls it once it has stopped, whoever still holds the store; dropping
+    /// the last handle does the same.
+    pub fn close(&self) {
         self.commands.close();
-        if let Some(writer) = self.writer.take() {
+        let writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(writer) = writer {
             if writer.join().is_err() {
                 error!("the store's writer thread panicked: recent changes may be lost");
             }
@@ -181,7 +180,7 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        self.stop();
+        self.close();
     }
 }
 
@@ -206,11 +205,12 @@ impl Memory for Store {
         })
     }
 
-    fn recall(&self, scope: Scope, last: usize) -> Recalling<'_, Vec<Stamped>> {
+    fn recall(&self, scope: Scope, last: usize) -> Recalling<'static, Vec<Stamped>> {
+        // Asked now, not when first polled: the answer follows every change before the call.
+        let (reply, answer) = async_channel::bounded(1);
+        let asked = self.commands.try_send(Command::Recall { scope, last, reply }).is_ok();
         Box::pin(async move {
-            let (reply, answer) = async_channel::bounded(1);
-            let recall = Command::Recall { scope, last, reply };
-            if self.commands.send(recall).await.is_err() {
+            if !asked {
                 return Vec::new();
             }
             answer.recv().await.unwrap_or_default()

@@ -274,7 +274,7 @@ fn a_full_queue_drops_and_counts_and_settled_owns_up_to_it() {
     let stalled = Store {
         commands,
         queue: 4,
-        writer: None,
+        writer: std::sync::Mutex::new(None),
         counters: Arc::new(Counters::new()),
         path: dir.0.join(FILE),
     };

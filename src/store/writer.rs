@@ -25,6 +25,11 @@ const TRIM_EVERY: Duration = Duration::from_secs(60);
 /// (`recall`, `settle`) waits at most this long for its answer to start.
 const POLL: Duration = Duration::from_millis(2);
 
+/// Empty polls in a row before the writer waits instead: a steady stream keeps the
+/// queue from ever being empty that long, and a trickle costs a wait per line, not a
+/// wake-up every [`POLL`].
+const POLLS: u32 = 5;
+
 /// A wait long enough to stand for "never", which `Instant` can still hold.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
@@ -179,6 +184,7 @@ impl Writer {
     /// most of the writer's work; so within a transaction (`polling`) the writer takes
     /// what has queued up, and when nothing has, sleeps [`POLL`] before it looks again.
     fn next(&self, deadline: Instant, polling: bool) -> Next {
+        let mut polls = if polling { POLLS } else { 0 };
         loop {
             // The deadline first: under a steady stream a command is always ready.
             let now = Instant::now();
@@ -188,7 +194,9 @@ impl Writer {
             match self.commands.try_recv() {
                 Ok(command) => return self.taken(command),
                 Err(TryRecvError::Closed) => return Next::Closed,
-                Err(TryRecvError::Empty) if polling => {
+                // A few polls find a stream; a trickle is better waited for.
+                Err(TryRecvError::Empty) if polls > 0 => {
+                    polls -= 1;
                     std::thread::sleep(POLL.min(deadline - now));
                 }
                 Err(TryRecvError::Empty) => return self.wait(deadline),
@@ -397,6 +405,9 @@ impl Writer {
     /// Trims history by length and age, and sets when to do it next.
     fn trim(&mut self) {
         self.next_trim = Instant::now() + TRIM_EVERY;
+        // Scopes written to long ago (rooms gone, conversations over) leave the cache;
+        // the next write to one reads its span again.
+        self.spans.forget();
         match self.trim_now() {
             Ok(0) => {}
             Ok(deleted) => debug!(deleted, "trimmed history"),

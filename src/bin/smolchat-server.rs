@@ -49,6 +49,9 @@ fn main() -> anyhow::Result<()> {
                 let memory: Arc<dyn Memory> = store.clone();
                 let run = server::run_remembering(listeners, config, memory, recalled, shutdown);
                 run.await.context("server failed")?;
+                // Whatever a lingering task still holds, what was handed over is committed
+                // before the process ends.
+                store.close();
                 info!(stats = ?store.stats(), "store closed");
                 Ok(())
             }

@@ -118,8 +118,14 @@ pub async fn run_remembering(
     if !drained.await {
         warn!("some connections did not finish within the shutdown grace period");
     }
-    if let Err(error) = memory.settled().await {
-        warn!(%error, "the last of the history may not have been kept");
+    let settled = future::or(async { Some(memory.settled().await) }, async {
+        Timer::after(grace + Duration::from_secs(5)).await;
+        None
+    });
+    match settled.await {
+        Some(Ok(())) => {}
+        Some(Err(error)) => warn!(%error, "the last of the history may not have been kept"),
+        None => warn!("the store did not confirm the last of the history in time"),
     }
     info!("stopped");
     Ok(())

@@ -90,6 +90,34 @@ impl<K: Hash + Eq> Budget<K> {
         self.wait_for(bucket)
     }
 
+    /// Takes one attempt from `key`'s budget before it is tried, or says how long to
+    /// wait: checked and charged under one lock, so attempts in parallel cannot all pass
+    /// a check that only one of them should.
+    pub fn take(&self, key: K, now: Instant) -> Result<(), Duration> {
+        if self.rate == 0.0 {
+            return Ok(());
+        }
+        let mut buckets = self.lock();
+        let bucket = self.bucket(&mut buckets, key, now);
+        self.refill(bucket, now);
+        if let Some(wait) = self.wait_for(bucket) {
+            return Err(wait);
+        }
+        bucket.tokens -= 1.0;
+        Ok(())
+    }
+
+    /// Gives back an attempt taken from `key`: it did not count after all.
+    pub fn refund(&self, key: K, now: Instant) {
+        if self.rate == 0.0 {
+            return;
+        }
+        let mut buckets = self.lock();
+        let bucket = self.bucket(&mut buckets, key, now);
+        self.refill(bucket, now);
+        bucket.tokens = (bucket.tokens + 1.0).min(self.burst);
+    }
+
     /// Counts one failure of `key`.
     pub fn fail(&self, key: K, now: Instant) -> Charge {
         if self.rate == 0.0 {
@@ -182,6 +210,24 @@ mod tests {
         assert_eq!(budget.wait(ip(1), later), None);
         let again = budget.fail(ip(1), later);
         assert!(matches!(again, Charge::Spent { .. }), "{again:?}");
+    }
+
+    #[test]
+    fn attempts_are_taken_before_they_are_tried_and_can_be_given_back() {
+        let start = Instant::now();
+        let budget = Budget::new(1, 2, 16);
+        assert_eq!(budget.take(ip(1), start), Ok(()));
+        assert_eq!(budget.take(ip(1), start), Ok(()));
+        assert!(budget.take(ip(1), start).is_err(), "two in flight use the budget up");
+        budget.refund(ip(1), start);
+        assert_eq!(budget.take(ip(1), start), Ok(()));
+        budget.refund(ip(1), start);
+        budget.refund(ip(1), start);
+        budget.refund(ip(1), start);
+        assert_eq!(budget.wait(ip(1), start), None);
+        assert_eq!(budget.take(ip(1), start), Ok(()));
+        assert_eq!(budget.take(ip(1), start), Ok(()));
+        assert!(budget.take(ip(1), start).is_err(), "refunds never go past the burst");
     }
 
     #[test]

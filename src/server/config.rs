@@ -131,7 +131,7 @@ pub struct Config {
     pub identify_grace: Duration,
 
     /// Wrong passwords one account may be given (from any address) before it is locked;
-    /// it regains one a minute. --flood-rate 0 turns the lock off.
+    /// it regains one a minute, whatever --flood-rate.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub identify_attempts: u32,
 

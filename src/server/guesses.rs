@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-use super::budget::{address_key, Budget, Charge, MAX_ADDRESSES};
+use super::budget::{address_key, Budget, MAX_ADDRESSES};
 use super::Config;
 
 /// Wrong passwords an account regains per minute once its budget is spent.
@@ -23,42 +23,79 @@ pub struct Guesses {
 }
 
 impl Guesses {
-    /// The budgets `config` sets.
+    /// The budgets `config` sets. The account's does not depend on flood control:
+    /// `--identify-attempts` always holds.
     pub fn new(config: &Config) -> Guesses {
-        let per_account = if config.flood_rate == 0 { 0 } else { ACCOUNT_REFILL_PER_MINUTE };
         Guesses {
             by_address: Budget::new(config.flood_rate, config.flood_burst, MAX_ADDRESSES),
-            by_account: Budget::new(per_account, config.identify_attempts, MAX_ADDRESSES),
+            by_account: Budget::new(
+                ACCOUNT_REFILL_PER_MINUTE,
+                config.identify_attempts,
+                MAX_ADDRESSES,
+            ),
         }
     }
 
-    /// How long `ip` must wait before guessing the password of `account` (a nickname's
-    /// fold) again, or `None` if it may now.
-    pub fn wait(&self, ip: IpAddr, account: &Arc<str>) -> Option<Duration> {
+    /// Takes one attempt at the password of `account` (a nickname's fold) from `ip`, before
+    /// the password is checked; `Err` with the wait when either budget is spent. Attempts
+    /// in parallel each take their own, so they cannot all slip past one check.
+    pub fn attempt(&self, ip: IpAddr, account: &Arc<str>) -> Result<(), Duration> {
         let now = Instant::now();
-        let address = self.by_address.wait(address_key(ip), now);
-        let account = self.by_account.wait(account.clone(), now);
-        address.max(account)
+        self.by_address.take(address_key(ip), now)?;
+        if let Err(wait) = self.by_account.take(account.clone(), now) {
+            self.by_address.refund(address_key(ip), now);
+            return Err(wait);
+        }
+        Ok(())
     }
 
-    /// Counts a wrong password from `ip` for `account`; `Some` with the wait when either
-    /// budget is now spent.
-    pub fn fail(&self, ip: IpAddr, account: &Arc<str>) -> Option<Duration> {
+    /// After a wrong password: how long until the next attempt, if either budget is now
+    /// spent (the attempt itself was taken by [`Guesses::attempt`]).
+    pub fn wrong(&self, ip: IpAddr, account: &Arc<str>) -> Option<Duration> {
         let now = Instant::now();
-        let waits = [
-            self.by_address.fail(address_key(ip), now),
-            self.by_account.fail(account.clone(), now),
-        ];
-        let wait = waits
-            .into_iter()
-            .filter_map(|charge| match charge {
-                Charge::Spent { wait } => Some(wait),
-                Charge::Again => None,
-            })
-            .max();
+        let address = self.by_address.wait(address_key(ip), now);
+        let account_wait = self.by_account.wait(account.clone(), now);
+        let wait = address.max(account_wait);
         if let Some(wait) = wait {
             warn!(%ip, %account, ?wait, "too many wrong account passwords; refusing for a while");
         }
         wait
+    }
+
+    /// After the right password: the account's attempt is given back. The address's is
+    /// not, so that one address cannot make the server hash without end.
+    pub fn right(&self, account: &Arc<str>) {
+        self.by_account.refund(account.clone(), Instant::now());
+    }
+
+    /// After an attempt that checked no password at all (no such account): both are
+    /// given back.
+    pub fn unchecked(&self, ip: IpAddr, account: &Arc<str>) {
+        let now = Instant::now();
+        self.by_address.refund(address_key(ip), now);
+        self.by_account.refund(account.clone(), now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accounts_attempts_are_taken_and_given_back() {
+        let config =
+            Config { identify_attempts: 3, flood_rate: 10, flood_burst: 1000, ..Config::default() };
+        let guesses = Guesses::new(&config);
+        let ip: IpAddr = "192.0.2.1".parse().expect("an address");
+        let ann: Arc<str> = "ann".into();
+        assert_eq!(guesses.attempt(ip, &ann), Ok(()));
+        guesses.right(&ann);
+        assert_eq!(guesses.attempt(ip, &ann), Ok(()));
+        assert_eq!(guesses.wrong(ip, &ann), None);
+        assert_eq!(guesses.attempt(ip, &ann), Ok(()));
+        assert_eq!(guesses.wrong(ip, &ann), None);
+        assert_eq!(guesses.attempt(ip, &ann), Ok(()));
+        assert!(guesses.wrong(ip, &ann).is_some(), "the third wrong one spends it");
+        assert!(guesses.attempt(ip, &ann).is_err());
     }
 }

@@ -19,6 +19,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
         person: &Person,
         password: &str,
     ) -> Result<(), Refused> {
+        // A password hashed is the address's to pay for, as a guess would be.
+        let (shared, fold) = (self.link.ticket.shared.clone(), person.folded());
+        shared.guesses.attempt(self.link.ticket.peer.ip(), &fold).map_err(too_many_guesses)?;
+        shared.guesses.right(&fold);
         let nick = self.core().register_account(person, password).await.map_err(refused)?;
         self.reply(&Line::Account { nick: Some(nick.to_string()) });
         Ok(())
@@ -35,11 +39,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let shared = self.link.ticket.shared.clone();
         let ip = self.link.ticket.peer.ip();
         let fold: Arc<str> = unicode::fold(nick.unwrap_or(person.nick().as_str())).into();
-        if let Some(wait) = shared.guesses.wait(ip, &fold) {
-            return Err(too_many_guesses(wait));
-        }
+        shared.guesses.attempt(ip, &fold).map_err(too_many_guesses)?;
         match shared.chat.identify(person, nick, password).await {
             Ok(identified) => {
+                shared.guesses.right(&fold);
                 let account = Some(identified.nick.to_string());
                 self.reply(&Line::Account { nick: account });
                 if !identified.took_nick {
@@ -48,11 +51,14 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 }
                 Ok(())
             }
-            Err(error @ AccountError::WrongPassword(_)) => match shared.guesses.fail(ip, &fold) {
+            Err(error @ AccountError::WrongPassword(_)) => match shared.guesses.wrong(ip, &fold) {
                 Some(wait) => Err(too_many_guesses(wait)),
                 None => Err(refused(error)),
             },
-            Err(error) => Err(refused(error)),
+            Err(error) => {
+                shared.guesses.unchecked(ip, &fold);
+                Err(refused(error))
+            }
         }
     }
 
@@ -122,7 +128,7 @@ fn too_many_guesses(wait: std::time::Duration) -> Refused {
 
 fn refused(error: AccountError) -> Refused {
     let code = match &error {
-        AccountError::Registered(_) => ErrorCode::AccountExists,
+        AccountError::Registered(_) | AccountError::LooksLike { .. } => ErrorCode::AccountExists,
         AccountError::NotRegistered(_) => ErrorCode::NoAccount,
         AccountError::WrongPassword(_) => ErrorCode::WrongPassword,
         AccountError::BadPassword => ErrorCode::PasswordInvalid,

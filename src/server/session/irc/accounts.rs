@@ -52,7 +52,15 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `REGISTER password`: the current nickname becomes an account, and its owner is
     /// identified as it.
     async fn register_nick(&mut self, person: &Arc<Person>, password: &str, me: &str) {
-        let text = match self.shared().chat.register_account(person, password).await {
+        // A password hashed is the address's to pay for, as a guess would be.
+        let (shared, ip, fold) = (self.shared(), self.link.ticket.peer.ip(), person.folded());
+        if let Err(wait) = shared.guesses.attempt(ip, &fold) {
+            let text =
+                format!("Too many passwords from your address; try again {}", wait_text(wait));
+            return self.service_notice(Service::NickServ, me, &[&text]);
+        }
+        shared.guesses.right(&fold);
+        let text = match shared.chat.register_account(person, password).await {
             Ok(nick) => {
                 self.logged_in(person, nick.as_str());
                 format!(
@@ -85,7 +93,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let shared = self.shared();
         let account: Arc<str> = crate::unicode::fold(nick.unwrap_or(me)).into();
         let ip = self.link.ticket.peer.ip();
-        if let Some(wait) = shared.guesses.wait(ip, &account) {
+        if let Err(wait) = shared.guesses.attempt(ip, &account) {
             let text = format!(
                 "Too many wrong passwords for {}; try again {}",
                 nick.unwrap_or(me),
@@ -94,10 +102,13 @@ impl<R: AsyncRead + Unpin> Session<R> {
             return self.service_notice(Service::NickServ, me, &[&text]);
         }
         let text = match shared.chat.identify(person, nick, password).await {
-            Ok(identified) => self.identified(person, &identified),
+            Ok(identified) => {
+                shared.guesses.right(&account);
+                self.identified(person, &identified)
+            }
             Err(AccountError::WrongPassword(name)) => {
                 let mut text = format!("Wrong password for {name}; the attempt was counted.");
-                if let Some(wait) = shared.guesses.fail(ip, &account) {
+                if let Some(wait) = shared.guesses.wrong(ip, &account) {
                     text.push_str(&format!(
                         " Too many wrong passwords: try again {}",
                         wait_text(wait)
@@ -106,6 +117,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 text
             }
             Err(AccountError::NotRegistered(name)) => {
+                shared.guesses.unchecked(ip, &account);
                 format!(
                     concat!(
                         "{} is not registered. ",

@@ -102,12 +102,13 @@ impl<R: AsyncRead + Unpin> Session<R> {
         }
         let shared = self.shared();
         let (ip, account) = (self.link.ticket.peer.ip(), Arc::<str>::from(account));
-        if let Some(wait) = shared.guesses.wait(ip, &account) {
+        if let Err(wait) = shared.guesses.attempt(ip, &account) {
             let text = format!("too many wrong passwords; try again {}", wait_text(wait));
             return self.sasl_failed(&text);
         }
         match shared.chat.check_password(plain.authcid, plain.password).await {
             Ok((fold, name)) => {
+                shared.guesses.right(&account);
                 sasl.account = Some(fold);
                 let mut replies = Replies::new(&shared.config.server_name, "*");
                 let mask = format!("{nick}!{USER}@{HOST}");
@@ -117,7 +118,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.send(replies);
             }
             Err(AccountError::WrongPassword(name)) => {
-                let locked = shared.guesses.fail(ip, &account);
+                let locked = shared.guesses.wrong(ip, &account);
                 let mut text = format!("wrong password for {name}");
                 if let Some(wait) = locked {
                     text.push_str(&format!(
@@ -127,7 +128,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 }
                 self.sasl_failed(&text);
             }
-            Err(error) => self.sasl_failed(&error.to_string()),
+            Err(error) => {
+                shared.guesses.unchecked(ip, &account);
+                self.sasl_failed(&error.to_string())
+            }
         }
     }
 
@@ -148,7 +152,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `AUTHENTICATE` once registered: `907` if already logged in, else `904` (SASL is
     /// for registration; `NickServ IDENTIFY` is for afterwards).
     pub(super) fn authenticate_late(&self, person: &Person, me: &str) {
-        if person.account().is_some() {
+        if self.shared().chat.is_identified(person) {
             let text = "You have already authenticated";
             return self.numeric(me, ERR_SASLALREADY, &[], Some(text));
         }

@@ -135,17 +135,24 @@ fn identify_with_a_nickname_takes_it_from_a_guest() {
     });
 }
 
+/// A server where `ann` is registered (three attempts per account) and gone, and a
+/// guesser who has tried two wrong passwords for her: one attempt is left.
+async fn two_wrong_guesses_at_ann() -> (TestServer, Client) {
+    let config = Config { identify_attempts: 3, flood_rate: 10, flood_burst: 1000, ..quick() };
+    let server = TestServer::start(config).await;
+    leave(registered(&server, "ann").await).await;
+    let mut guesser = server.join("guesser").await;
+    for _ in 0..2 {
+        let code = error_after(&mut guesser, "/identify ann wrong-guess").await;
+        assert_eq!(code, ErrorCode::WrongPassword);
+    }
+    (server, guesser)
+}
+
 #[test]
 fn password_guessing_is_limited_per_account() {
     smol::block_on(async {
-        let config = Config { identify_attempts: 3, flood_rate: 10, flood_burst: 1000, ..quick() };
-        let server = TestServer::start(config).await;
-        leave(registered(&server, "ann").await).await;
-        let mut guesser = server.join("guesser").await;
-        for _ in 0..2 {
-            let code = error_after(&mut guesser, "/identify ann wrong-guess").await;
-            assert_eq!(code, ErrorCode::WrongPassword);
-        }
+        let (server, mut guesser) = two_wrong_guesses_at_ann().await;
         let code = error_after(&mut guesser, "/identify ann wrong-guess").await;
         assert_eq!(code, ErrorCode::TooManyGuesses);
         // Even the right password is refused until the account's budget refills, from
@@ -160,7 +167,8 @@ fn password_guessing_is_limited_per_account() {
 #[test]
 fn password_guessing_is_limited_per_address() {
     smol::block_on(async {
-        let config = Config { identify_attempts: 100, flood_rate: 10, flood_burst: 2, ..quick() };
+        // Registering costs the address an attempt too: two of four.
+        let config = Config { identify_attempts: 100, flood_rate: 10, flood_burst: 4, ..quick() };
         let server = TestServer::start(config).await;
         for nick in ["ann", "bob"] {
             leave(registered(&server, nick).await).await;
@@ -255,4 +263,91 @@ fn topic(by: &str, text: &str) -> Line {
 
 fn kick_of(nick: &str) -> Line {
     Line::Kick { room: s(LOBBY), nick: s(nick), by: s("ann"), reason: s("") }
+}
+
+#[test]
+fn attempts_sent_at_once_each_take_one_before_the_password_is_checked() {
+    smol::block_on(async {
+        let (server, _guesser) = two_wrong_guesses_at_ann().await;
+        // One attempt is left; eight come at once, all with the right password.
+        let mut crowd = Vec::new();
+        for n in 0..8 {
+            crowd.push(server.join(&format!("crowd{n}")).await);
+        }
+        let right = format!("/identify ann {PASSWORD}");
+        for client in &crowd {
+            client.sender.send_line(&right).await.expect("identify");
+        }
+        let mut identified = 0;
+        for client in &mut crowd {
+            let answer = |line: &Line| matches!(line, Line::Account { .. } | Line::Error { .. });
+            match wait_for(client, "the answer", answer).await {
+                Line::Account { .. } => identified += 1,
+                Line::Error { code, .. } => assert_eq!(code, ErrorCode::TooManyGuesses),
+                _ => unreachable!("wait_for returned another line"),
+            }
+        }
+        assert_eq!(identified, 1, "only the attempt left was checked");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_dropped_account_identifies_nobody_and_its_private_history_stays_its_own() {
+    smol::block_on(async {
+        let dir = TempDir::new("accounts-drop");
+        let server = TestServer::start_in(quick(), &dir).await;
+        let mut ann = registered(&server, "ann").await;
+        let mut bob = registered(&server, "bob").await;
+        ann.sender.send_line("/msg bob secret").await.expect("msg");
+        wait_for(&mut bob, "PRIV", |line| matches!(line, Line::Private { .. })).await;
+        // A second connection identified as ann.
+        let mut other = server.join("elsewhere").await;
+        expect_after(&mut other, &format!("/identify ann {PASSWORD}"), account("ann")).await;
+        expect_after(&mut ann, "/drop", Line::Account { nick: None }).await;
+        leave(ann).await;
+        assert_eq!(error_after(&mut other, "/register-room").await, ErrorCode::NotIdentified);
+        // Someone else registers the name: a new account, which reads nothing of the old.
+        let mut eve = registered(&server, "ann").await;
+        eve.sender.send_line("/history bob").await.expect("history");
+        let end = Line::HistoryEnd { of: s("bob"), count: 0 };
+        wait_for(&mut eve, "HISTORYEND", |line| *line == end).await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_look_alike_of_a_registered_nickname_must_identify_too_and_cannot_be_registered() {
+    smol::block_on(async {
+        let config = Config { identify_grace: Duration::from_millis(300), ..quick() };
+        let server = TestServer::start(config).await;
+        leave(registered(&server, "ann").await).await;
+        // With a Cyrillic а.
+        let (mut taker, _) =
+            within("taker", Client::join(server.addr, "\u{430}nn")).await.expect("j");
+        let ask = |line: &Line| matches!(line, Line::Identify { .. });
+        wait_for(&mut taker, "IDENTIFY", ask).await;
+        assert_eq!(
+            error_after(&mut taker, "/register another-pass").await,
+            ErrorCode::AccountExists
+        );
+        let renamed =
+            |line: &Line| matches!(line, Line::Rename { new, .. } if new.starts_with("Guest"));
+        wait_for(&mut taker, "the guest rename", renamed).await;
+        server.stop().await;
+    });
+}
+
+#[test]
+fn guest_names_are_the_servers_to_give() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut ann = server.join("ann").await;
+        assert_eq!(error_after(&mut ann, "/nick Guest123456").await, ErrorCode::NickTaken);
+        assert_eq!(error_after(&mut ann, "/nick guest_1").await, ErrorCode::NickTaken);
+        ann.sender.send_line("/nick Guesthouse").await.expect("nick");
+        let renamed = Line::Rename { old: s("ann"), new: s("Guesthouse") };
+        wait_for(&mut ann, "RENAME", |line| *line == renamed).await;
+        server.stop().await;
+    });
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Argon2, PasswordHash};
@@ -36,6 +36,14 @@ pub enum AccountError {
     /// The nickname has an account already.
     #[error("{0} is registered already; /identify to use it")]
     Registered(Nick),
+    /// The nickname looks like a registered one (a look-alike of it).
+    #[error("{wanted} looks too much like {registered}, which is registered")]
+    LooksLike {
+        /// The nickname asked for.
+        wanted: Nick,
+        /// The registered nickname it looks like.
+        registered: String,
+    },
     /// No account has that nickname.
     #[error("{0} is not registered")]
     NotRegistered(String),
@@ -92,6 +100,8 @@ pub(super) struct Accounts {
 struct Records {
     /// Accounts by nickname fold.
     accounts: HashMap<Arc<str>, Account>,
+    /// The folds of the accounts by their nicknames' skeletons: one account per look.
+    looks: HashMap<Arc<str>, Arc<str>>,
     /// Registered rooms by name fold.
     rooms: HashMap<Arc<str>, RoomRecord>,
 }
@@ -99,10 +109,10 @@ struct Records {
 impl Accounts {
     /// The accounts and rooms a memory recalled at start.
     pub fn new(recalled: Recalled) -> Accounts {
-        let records = Records {
-            accounts: recalled.accounts.into_iter().collect(),
-            rooms: recalled.rooms.into_iter().collect(),
-        };
+        let accounts: HashMap<Arc<str>, Account> = recalled.accounts.into_iter().collect();
+        let looks =
+            accounts.iter().map(|(fold, a)| (a.nick.key().skeleton, fold.clone())).collect();
+        let records = Records { accounts, looks, rooms: recalled.rooms.into_iter().collect() };
         Accounts { records: Mutex::new(records), hashing: Semaphore::new(HASHING_AT_ONCE) }
     }
 
@@ -114,6 +124,20 @@ impl Accounts {
     /// The account of the nickname folded `fold`.
     pub fn account(&self, fold: &str) -> Option<Account> {
         self.lock().accounts.get(fold).cloned()
+    }
+
+    /// The account whose nickname looks like the one with `skeleton` (or is it), and its
+    /// fold.
+    pub fn by_look(&self, skeleton: &str) -> Option<(Arc<str>, Account)> {
+        let records = self.lock();
+        let fold = records.looks.get(skeleton)?;
+        Some((fold.clone(), records.accounts.get(fold)?.clone()))
+    }
+
+    /// The id of the account folded `fold` now: its fold and when it was registered, so
+    /// that an account dropped and registered again by someone else is another account.
+    pub fn id(&self, fold: &str) -> Option<Arc<str>> {
+        self.lock().accounts.get(fold).map(|account| account_id(fold, account))
     }
 
     /// The record of the registered room folded `fold`.
@@ -154,6 +178,24 @@ impl Accounts {
     }
 }
 
+/// An account's id: its nickname's fold, `@`, and the millisecond it was registered.
+fn account_id(fold: &str, account: &Account) -> Arc<str> {
+    let ms = account.registered.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis());
+    format!("{fold}@{ms}").into()
+}
+
+/// The fold of the account with `id`.
+pub(super) fn fold_of(id: &str) -> &str {
+    id.rsplit_once('@').map_or(id, |(fold, _)| fold)
+}
+
+/// Now, to the millisecond, as the store keeps times: an account's id must read the same
+/// after a restart.
+fn now_ms() -> SystemTime {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// Whether `password` may be an account's.
 fn check_password(password: &str) -> Result<(), AccountError> {
     let chars = password.chars().count();
@@ -173,25 +215,59 @@ impl Chat {
         password: &str,
     ) -> Result<Nick, AccountError> {
         check_password(password)?;
-        let nick = person.nick();
-        let fold = person.folded();
-        if self.accounts.account(&fold).is_some() {
-            return Err(AccountError::Registered(nick));
-        }
+        let (nick, key) = person.name();
+        let fold = key.fold.clone();
+        self.check_unregistered(&nick, &key.skeleton)?;
         let hash = self.accounts.hash(password).await?;
-        let account = Account { nick: nick.clone(), hash, registered: SystemTime::now() };
+        let account = Account { nick: nick.clone(), hash, registered: now_ms() };
         {
             let mut records = self.accounts.lock();
-            if records.accounts.contains_key(&fold) {
+            if records.looks.contains_key(&key.skeleton) {
                 return Err(AccountError::Registered(nick));
             }
             records.accounts.insert(fold.clone(), account.clone());
+            records.looks.insert(key.skeleton.clone(), fold.clone());
         }
+        person.set_account(Some(account_id(&fold, &account)));
         self.memory.keep(Change::Account { fold: fold.clone(), account: Some(account) });
-        person.set_account(Some(fold));
         self.memory.settled().await?;
         info!(nick = %nick, "account registered");
         Ok(nick)
+    }
+
+    /// Refuses a nickname that is registered, or looks like one that is.
+    fn check_unregistered(&self, nick: &Nick, skeleton: &str) -> Result<(), AccountError> {
+        match self.accounts.by_look(skeleton) {
+            None => Ok(()),
+            Some((fold, _)) if *fold == *nick.key().fold => {
+                Err(AccountError::Registered(nick.clone()))
+            }
+            Some((_, account)) => Err(AccountError::LooksLike {
+                wanted: nick.clone(),
+                registered: account.nick.to_string(),
+            }),
+        }
+    }
+
+    /// The account `person` is identified as, by id, while it still exists: one dropped
+    /// (and perhaps registered again by someone else) identifies nobody any more.
+    pub(super) fn identity(&self, person: &Person) -> Option<Arc<str>> {
+        let id = person.account()?;
+        if self.accounts.id(fold_of(&id)).as_deref() == Some(&*id) {
+            return Some(id);
+        }
+        person.set_account(None);
+        None
+    }
+
+    /// Whether `person` is identified as the account of the nickname they have.
+    pub fn owns_nick(&self, person: &Person) -> bool {
+        self.identity(person).is_some_and(|id| *fold_of(&id) == *person.folded())
+    }
+
+    /// Whether `person` is identified as some account.
+    pub fn is_identified(&self, person: &Person) -> bool {
+        self.identity(person).is_some()
     }
 
     /// The account of `nick` if `password` is its password: what SASL and `/identify`
@@ -234,29 +310,35 @@ impl Chat {
     /// Frees the registered nickname folded `fold` for its owner: whoever holds it without
     /// having identified as it is renamed to a guest name (someone identified keeps it).
     pub async fn reclaim(&self, fold: &str) {
-        if let Some(holder) = self.find(fold).await {
-            if !holder.owns_nick() && *holder.folded() == *fold {
+        let skeleton = unicode::skeleton(fold);
+        if let Some(holder) = self.find_look(&skeleton).await {
+            if !self.owns_nick(&holder) {
                 self.rename_to_guest(&holder).await;
             }
         }
     }
 
-    /// Marks `person` as identified to the account folded `fold` (after SASL, say).
+    /// Marks `person` as identified to the account folded `fold` (after SASL, say), if it
+    /// still exists.
     pub fn sign_in(&self, person: &Person, fold: Arc<str>) {
-        person.set_account(Some(fold));
+        person.set_account(self.accounts.id(&fold));
     }
 
     /// Drops the account `person` identified as, and the registration of the rooms it
     /// owned. Answered once that is durably kept.
     pub async fn drop_account(&self, person: &Person) -> Result<Nick, AccountError> {
-        let fold = person.account().ok_or(AccountError::NotIdentified)?;
+        let id = self.identity(person).ok_or(AccountError::NotIdentified)?;
+        let fold: Arc<str> = fold_of(&id).into();
         let (account, rooms) = {
             let mut records = self.accounts.lock();
             let account = records.accounts.remove(&fold);
+            if let Some(account) = &account {
+                records.looks.remove(&account.nick.key().skeleton);
+            }
             let rooms: Vec<Arc<str>> = records
                 .rooms
                 .iter()
-                .filter(|(_, record)| record.owner == fold)
+                .filter(|(_, record)| record.owner == id)
                 .map(|(room, _)| room.clone())
                 .collect();
             rooms.iter().for_each(|room| drop(records.rooms.remove(room)));
@@ -279,37 +361,50 @@ impl Chat {
     /// How long `person` has to identify before losing their nickname to a guest name:
     /// `Some` when it is registered and they have not identified as it.
     pub fn claim(&self, person: &Person) -> Option<Duration> {
-        let registered = self.accounts.account(&person.folded()).is_some();
-        (registered && !person.owns_nick()).then_some(self.limits.identify_grace)
+        (self.registered_as(person).is_some() && !self.owns_registered(person))
+            .then_some(self.limits.identify_grace)
+    }
+
+    /// The fold of the account whose nickname `person`'s is, or looks like.
+    fn registered_as(&self, person: &Person) -> Option<Arc<str>> {
+        let (_, key) = person.name();
+        self.accounts.by_look(&key.skeleton).map(|(fold, _)| fold)
+    }
+
+    /// Whether `person` is identified as the account their nickname is (or looks like).
+    fn owns_registered(&self, person: &Person) -> bool {
+        let owner = self.registered_as(person);
+        self.identity(person).is_some_and(|id| owner.as_deref() == Some(fold_of(&id)))
     }
 
     /// Renames `person` to a guest name if they still hold the registered nickname folded
     /// `fold` without having identified as it: the end of their grace period.
     pub async fn enforce_claim(&self, person: &Arc<Person>, fold: &str) {
-        if *person.folded() == *fold && !person.owns_nick() && self.accounts.account(fold).is_some()
-        {
+        let still = *person.folded() == *fold;
+        if still && self.registered_as(person).is_some() && !self.owns_registered(person) {
             self.rename_to_guest(person).await;
         }
     }
 
-    /// Gives `person` a guest name made from their connection's id.
+    /// Gives `person` a guest name: `Guest` and six random digits. Only the server gives
+    /// such names, and nobody can guess which one comes next.
     async fn rename_to_guest(&self, person: &Arc<Person>) {
-        for attempt in 0..10u32 {
-            let name = match attempt {
-                0 => format!("Guest{}", person.id()),
-                n => format!("Guest{}_{n}", person.id()),
-            };
+        let random = ring::rand::SystemRandom::new();
+        for _ in 0..20 {
+            let Ok(bytes) = ring::rand::generate::<[u8; 4]>(&random) else { continue };
+            let name = format!("Guest{:06}", u32::from_le_bytes(bytes.expose()) % 1_000_000);
             let Ok(guest) = Nick::parse(&name, 64) else { continue };
-            if self.rename(person, guest).await.is_ok() {
+            if self.rename_as(person, guest, true).await.is_ok() {
                 info!(guest = %name, "renamed to a guest name");
                 return;
             }
         }
+        warn!(nick = %person.nick(), "no guest name was free; the nickname stays taken");
     }
 
     /// Registers `room` to the account `person` identified as, keeping its topic.
     pub async fn register_room(&self, person: &Person, room: &Room) -> Result<(), AccountError> {
-        let owner = person.account().ok_or(AccountError::NotIdentified)?;
+        let owner = self.identity(person).ok_or(AccountError::NotIdentified)?;
         let mut state = room.lock().await;
         if !state.has(person.id()) {
             return Err(RoomError::NotInRoom(room.name().clone()).into());
@@ -331,8 +426,9 @@ impl Chat {
         Ok(())
     }
 
-    /// The nickname of the account folded `fold`, as registered (the fold if it is gone).
-    pub fn account_nick(&self, fold: &str) -> String {
+    /// The nickname of the account with `id`, as registered (its fold if it is gone).
+    pub fn account_nick(&self, id: &str) -> String {
+        let fold = fold_of(id);
         self.accounts.account(fold).map_or_else(|| fold.to_string(), |a| a.nick.to_string())
     }
 

@@ -40,11 +40,11 @@ impl Chat {
         nick: &str,
         last: usize,
     ) -> Result<Vec<Stamped>, HistoryError> {
-        let mine = person.account().ok_or(HistoryError::NotIdentified)?;
-        let theirs: Arc<str> = unicode::fold(nick).into();
-        if self.accounts.account(&theirs).is_none() {
+        let mine = self.identity(person).ok_or(HistoryError::NotIdentified)?;
+        let theirs = unicode::fold(nick);
+        let Some(theirs) = self.accounts.id(&theirs) else {
             return Err(HistoryError::NotRegistered(nick.to_string()));
-        }
+        };
         Ok(self.recall(Scope::pair(mine, theirs), None, last).await)
     }
 
@@ -62,9 +62,11 @@ impl Chat {
         }
     }
 
-    /// Hands a private message to the memory when both ends are identified.
+    /// Hands a private message to the memory when both ends are identified. A pair's
+    /// history is kept under their accounts' ids, so an account dropped and registered
+    /// again by someone else does not read it.
     pub(super) fn note_private(&self, from: &Person, to: &Person, event: &Stamped) {
-        if let (Some(a), Some(b)) = (from.account(), to.account()) {
+        if let (Some(a), Some(b)) = (self.identity(from), self.identity(to)) {
             let change =
                 super::memory::Change::Said { scope: Scope::pair(a, b), event: event.clone() };
             self.memory.keep(change);

@@ -86,6 +86,15 @@ struct Departed {
 /// register rooms: nobody may take them, nor names that look like them.
 const SERVICES: &[&str] = &["NickServ", "ChanServ"];
 
+/// Whether a folded name is a guest name (`guest` and digits, `_` among them), which only
+/// the server gives, to someone who took a registered nickname without identifying: were
+/// they free, a squatter could take them all beforehand and keep the nickname.
+pub(super) fn is_guest(fold: &str) -> bool {
+    fold.strip_prefix("guest").is_some_and(|rest| {
+        !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '_')
+    })
+}
+
 /// Refuses a service's name, or one that looks like it, as taken by the server.
 fn reserved(nick: &Nick, key: &Key) -> Result<(), NickRefused> {
     for service in SERVICES {
@@ -110,6 +119,19 @@ impl Directory {
     /// someone else has its fold, confusable if someone else has only its skeleton.
     fn check(&self, nick: &Nick, key: &Key, asker: Option<&Person>) -> Result<(), NickRefused> {
         reserved(nick, key)?;
+        if is_guest(&key.fold) {
+            return Err(NickRefused::Taken(nick.clone()));
+        }
+        self.check_free(nick, key, asker)
+    }
+
+    /// Whether `nick` is free for `asker`, by the directory alone (no reserved names).
+    fn check_free(
+        &self,
+        nick: &Nick,
+        key: &Key,
+        asker: Option<&Person>,
+    ) -> Result<(), NickRefused> {
         let someone_else = |found: &Arc<Person>| asker.is_none_or(|me| me.id() != found.id());
         match self.by_nick.look(key) {
             Lookup::Same(holder) if someone_else(holder) => Err(NickRefused::Taken(nick.clone())),
@@ -202,6 +224,16 @@ impl Chat {
     /// once, them included. The same nickname again changes nothing; another spelling of
     /// it (`Alice` for `alice`) is a rename.
     pub async fn rename(&self, person: &Arc<Person>, new: Nick) -> Result<(), NickRefused> {
+        self.rename_as(person, new, false).await
+    }
+
+    /// [`Chat::rename`], to a guest name too when the server gives it (`guest`).
+    pub(super) async fn rename_as(
+        &self,
+        person: &Arc<Person>,
+        new: Nick,
+        guest: bool,
+    ) -> Result<(), NickRefused> {
         let (old, old_key) = person.name();
         if new == old {
             return Ok(());
@@ -213,7 +245,11 @@ impl Chat {
         if people.closed {
             return Err(NickRefused::Closed);
         }
-        people.check(&new, &key, Some(person))?;
+        if guest {
+            people.check_free(&new, &key, Some(person))?;
+        } else {
+            people.check(&new, &key, Some(person))?;
+        }
         flush_each(people.departed_from(&key.skeleton)).await;
         people.remove(&old_key, person);
         people.by_nick.insert(key.clone(), person.clone());
@@ -287,6 +323,12 @@ impl Chat {
         let mut locked = Locked::all(&rooms).await;
         let event = Event::Away { nick: person.nick(), message };
         locked.announce_once(person.id(), &event, false);
+    }
+
+    /// Whoever is online with a nickname whose skeleton is `skeleton`: the holder of that
+    /// name, or of one that looks like it.
+    pub async fn find_look(&self, skeleton: &str) -> Option<Arc<Person>> {
+        self.people.lock().await.by_nick.by_skeleton(skeleton).cloned()
     }
 
     /// Whoever is online as `nick` (under folding).

@@ -67,7 +67,8 @@ struct PersonState {
     rooms: SmallVec<[Arc<Room>; 1]>,
     /// Their away message, while they are away.
     away: Option<Box<str>>,
-    /// The fold of the account they identified as, if they did.
+    /// The id of the account they identified as, if they did (its fold and when it was
+    /// registered).
     account: Option<Arc<str>>,
 }
 
@@ -129,15 +130,12 @@ impl Person {
         self.lock().away = message.map(String::into_boxed_str);
     }
 
-    /// The fold of the account they identified as, if they did.
-    pub fn account(&self) -> Option<Arc<str>> {
+    /// The id of the account they identified as, if they did; [`Chat::identity`] says
+    /// whether it still exists.
+    ///
+    /// [`Chat::identity`]: super::Chat
+    pub(super) fn account(&self) -> Option<Arc<str>> {
         self.lock().account.clone()
-    }
-
-    /// Whether they identified as the owner of the nickname they have now.
-    pub fn owns_nick(&self) -> bool {
-        let state = self.lock();
-        state.account.as_ref().is_some_and(|account| *account == state.key.fold)
     }
 
     pub(super) fn set_account(&self, account: Option<Arc<str>>) {

@@ -54,6 +54,11 @@ impl<T: Named> Registry<T> {
         (*found.fold() == *fold).then_some(found)
     }
 
+    /// Whoever has a name with the skeleton `skeleton`: that name, or one like it.
+    pub fn by_skeleton(&self, skeleton: &str) -> Option<&T> {
+        self.by_look.get(skeleton)
+    }
+
     /// Keeps `thing` under `key`.
     pub fn insert(&mut self, key: Key, thing: T) {
         self.by_look.insert(key.skeleton, thing);

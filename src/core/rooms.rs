@@ -372,7 +372,7 @@ impl Chat {
         state: &RoomState,
     ) -> Result<(), RoomError> {
         match &state.owner {
-            Some(owner) if person.account().as_ref() != Some(owner) => {
+            Some(owner) if self.identity(person).as_ref() != Some(owner) => {
                 Err(RoomError::NotOwner { room: name_of(room), owner: self.account_nick(owner) })
             }
             _ => Ok(()),

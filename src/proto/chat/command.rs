@@ -3,8 +3,9 @@
 
 use thiserror::Error;
 
-/// One line from a registered client, as the server understands it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line from a registered client, as the server understands it. Its `Debug` form
+/// never shows a password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Command {
     /// A message to the current room (a plain line, or `//text` for a literal `/text`).
     Say(String),
@@ -77,6 +78,19 @@ pub enum Command {
         /// How many; `None` is the server's default.
         count: Option<usize>,
     },
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Register(_) => f.write_str("Register(<redacted>)"),
+            Command::Identify { nick, .. } => {
+                f.debug_struct("Identify").field("nick", nick).finish_non_exhaustive()
+            }
+            // The rest hold nothing secret; shown as their line.
+            other => write!(f, "Command({:?})", other.to_line()),
+        }
+    }
 }
 
 /// Why a line starting with `/` was refused.
@@ -370,6 +384,17 @@ mod tests {
         assert_eq!(parse("/join #a #b"), Err(CommandError::Usage("/join #room")));
         assert_eq!(parse("/names #a b"), Err(CommandError::Usage("/names [#room]")));
         assert_eq!(parse("/names bob"), Err(CommandError::Usage("/names [#room]")));
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_password() {
+        let shown = format!(
+            "{:?} {:?}",
+            Command::Register("hunter22".into()),
+            Command::Identify { nick: s("ann"), password: "hunter22".into() }
+        );
+        assert!(!shown.contains("hunter22"), "{shown}");
+        assert_eq!(format!("{:?}", Command::List), "Command(\"/list\")");
     }
 
     #[test]

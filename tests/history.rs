@@ -253,3 +253,20 @@ fn private_history_is_kept_only_between_identified_nicknames() {
         server.stop().await;
     });
 }
+
+#[test]
+fn history_asked_by_a_member_never_shows_a_line_before_it_comes_live() {
+    smol::block_on(async {
+        let dir = TempDir::new("history-flush");
+        let server = TestServer::start_in(quick(), &dir).await;
+        let mut ann = server.join("ann").await;
+        // Said and asked about in one breath: the live line comes first.
+        ann.say("just now").await.expect("say");
+        ann.sender.send_line("/history 1").await.expect("history");
+        let lines = until_history_end(&mut ann).await;
+        let live = lines.iter().position(|line| *line == lobby_message("ann", "just now"));
+        let replayed = lines.iter().position(|line| matches!(line, Line::History { .. }));
+        assert!(live.is_some() && live < replayed, "{lines:?}");
+        server.stop().await;
+    });
+}

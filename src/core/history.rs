@@ -25,10 +25,17 @@ pub enum HistoryError {
 
 impl Chat {
     /// The last `last` things said in the room named `name` (which need not exist now),
-    /// oldest first.
-    pub async fn room_history(&self, name: &str, last: usize) -> Vec<Stamped> {
+    /// oldest first, as `person` asks. A member gets it after a flush, so never before
+    /// the live lines it holds.
+    pub async fn room_history(&self, person: &Person, name: &str, last: usize) -> Vec<Stamped> {
         let fold: Arc<str> = unicode::fold(name).into();
         let live = self.find_room(name).await.ok();
+        if let Some(room) = &live {
+            let mut state = room.lock().await;
+            if state.has(person.id()) {
+                state.flush();
+            }
+        }
         self.recall(Scope::Room(fold), live.as_deref(), last).await
     }
 

@@ -115,8 +115,8 @@ pub struct Config {
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
     pub history_replay: usize,
 
-    /// How often the store commits what was said (one disk sync each); a crash loses at
-    /// most this much of the latest history.
+    /// How often the store commits what was said (one disk sync each); a crash loses
+    /// about this much of the latest history, and a sync.
     #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
     pub commit_interval: Duration,
 

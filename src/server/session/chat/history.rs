@@ -54,7 +54,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             room => {
                 let room = self.room(person, room, Need::Exists).await?;
-                let events = self.core().room_history(room.name().as_str(), count).await;
+                let events = self.core().room_history(person, room.name().as_str(), count).await;
                 (room.name().to_string(), events)
             }
         };

@@ -60,7 +60,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
         };
         let events = if target.starts_with('#') {
-            shared.chat.room_history(target, count).await
+            shared.chat.room_history(person, target, count).await
         } else {
             match shared.chat.private_history(person, target, count).await {
                 Ok(events) => events,

@@ -351,3 +351,19 @@ fn guest_names_are_the_servers_to_give() {
         server.stop().await;
     });
 }
+
+#[test]
+fn an_identified_owner_takes_the_nickname_back_with_nick() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut ann = registered(&server, "ann").await;
+        let away = Line::Rename { old: s("ann"), new: s("ann2") };
+        expect_after(&mut ann, "/nick ann2", away).await;
+        let mut squatter = server.join("ann").await;
+        let back = Line::Rename { old: s("ann2"), new: s("ann") };
+        expect_after(&mut ann, "/nick ann", back).await;
+        let gone = |line: &Line| matches!(line, Line::Rename { old, new } if old == "ann" && new.starts_with("Guest"));
+        wait_for(&mut squatter, "the squatter renamed", gone).await;
+        server.stop().await;
+    });
+}

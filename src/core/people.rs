@@ -224,6 +224,12 @@ impl Chat {
     /// once, them included. The same nickname again changes nothing; another spelling of
     /// it (`Alice` for `alice`) is a rename.
     pub async fn rename(&self, person: &Arc<Person>, new: Nick) -> Result<(), NickRefused> {
+        // An owner taking their registered nickname back: whoever holds it without having
+        // identified becomes a guest first.
+        let fold = new.key().fold;
+        if self.identity(person).is_some_and(|id| *super::accounts::fold_of(&id) == *fold) {
+            self.reclaim(&fold).await;
+        }
         self.rename_as(person, new, false).await
     }
 

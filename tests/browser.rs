@@ -5,7 +5,9 @@
 //! message and a topic; markup sent as a message or a topic stays text; and the page says
 //! so when the connection is lost. A browser entering a room sees what was said before,
 //! with its times, above a rule; and a registered nickname is claimed from the page (the
-//! password kept from the up arrow), whose owner then removes someone from her room.
+//! password kept from the up arrow), whose owner then removes someone from her room. A page
+//! whose server restarts (same ports, same store) reconnects by itself, rejoins `#lobby`, and
+//! shows each replayed line it had already shown once, before new talk.
 //!
 //! Needs `chromium` and `chromedriver` on PATH (`apt-get install -y chromium
 //! chromium-driver`). Without them the test says why on stderr and passes as skipped, unless
@@ -316,6 +318,78 @@ fn a_registered_nickname_is_claimed_from_the_page_and_its_owner_kicks() {
         drop(driver);
         server.stop().await;
     });
+}
+
+#[test]
+fn a_page_reconnects_to_a_restarted_server_and_shows_the_replayed_lines_once() {
+    let Some(chromium) = Chromium::find("browser reconnect") else { return };
+    smol::block_on(async {
+        let dir = TempDir::new("browser-reconnect");
+        let server = TestServer::start_in(quick(), &dir).await;
+        let url = format!("http://{}/", server.web);
+        let driver = Driver::start(&chromium);
+        let page = driver.session(DESKTOP.0, DESKTOP.1);
+        page.goto(&url);
+        register(&page, "alice");
+
+        // Carol talks in the lobby; the page shows it live.
+        let mut carol = server.join("carol").await;
+        let said = ["said before the restart", "and once more before it"];
+        for text in said {
+            carol.say(text).await.expect("carol says");
+            wait_for(&mut carol, "carol's echo", |l| *l == lobby_message("carol", text)).await;
+        }
+        let before: Vec<_> = said.iter().map(|text| (s("carol"), s(text))).collect();
+        assert_eq!(wait_messages(&page, LOBBY, said.len()), before, "shown live");
+
+        // The server stops; the page notices.
+        let addrs = server.addrs();
+        server.stop().await;
+        drop(carol);
+        let lost = "return [...document.querySelectorAll(\
+                    '[data-buffer=\"#lobby\"] li.line-error .text')]\
+                    .some(t => t.textContent.startsWith('Connection lost.'))";
+        page.wait("the page to say the connection is lost", lost, &[]);
+
+        // Another server on the same ports and store: the page comes back by itself, into
+        // the lobby, whose history is replayed.
+        let server = TestServer::start_in_at(quick(), &dir, addrs).await;
+        page.wait_text(STATUS, "connected as alice");
+        wait_line(&page, "info", "Reconnected as alice; rejoining #lobby.");
+        page.wait_text(
+            "[data-buffer=\"#lobby\"] > li.separator",
+            "2 earlier messages in #lobby · new below",
+        );
+        for text in said {
+            assert_eq!(lobby_count(&page, text), 1, "{text:?} shown once after the replay");
+        }
+
+        // Live talk follows, after them; still each line once.
+        let mut dave = server.join("dave").await;
+        let live = "said after the restart";
+        dave.say(live).await.expect("dave says");
+        wait_for(&mut dave, "dave's echo", |l| *l == lobby_message("dave", live)).await;
+        let mut expected = before;
+        expected.push((s("dave"), s(live)));
+        assert_eq!(wait_messages(&page, LOBBY, expected.len()), expected);
+        for text in said {
+            assert_eq!(lobby_count(&page, text), 1, "{text:?} shown once");
+        }
+        assert_eq!(page.alert_text(), None);
+
+        drop(page);
+        drop(driver);
+        drop(dave);
+        server.stop().await;
+    });
+}
+
+/// How many message lines in the lobby's log read `text`.
+fn lobby_count(page: &Session<'_>, text: &str) -> u64 {
+    let script = "return [...document.querySelectorAll(\
+                  '[data-buffer=\"#lobby\"] li.line-msg .text')]\
+                  .filter(t => t.textContent === arguments[0]).length";
+    page.execute(script, &[json!(text)]).as_u64().expect("a count")
 }
 
 /// The password of the account in the accounts test.

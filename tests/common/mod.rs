@@ -92,12 +92,30 @@ impl TestServer {
         TestServer::start_with(config, Some(dir.path())).await
     }
 
+    /// Starts a server with `config` that keeps its store in `dir`, on the addresses of an
+    /// earlier one (see [`TestServer::addrs`]), so that what was connected to that one can
+    /// come back to this one. A port still held by the one just stopped is tried again for
+    /// a few seconds.
+    pub async fn start_in_at(config: Config, dir: &TempDir, addrs: Addrs) -> TestServer {
+        TestServer::start_on(config, Some(dir.path()), addrs).await
+    }
+
+    /// Where it listens, to start another server at the same addresses after this one.
+    pub fn addrs(&self) -> Addrs {
+        Addrs { chat: self.addr, irc: self.irc, web: self.web }
+    }
+
     async fn start_with(config: Config, dir: Option<&std::path::Path>) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+        TestServer::start_on(config, dir, Addrs { chat: any, irc: any, web: any }).await
+    }
+
+    async fn start_on(config: Config, dir: Option<&std::path::Path>, at: Addrs) -> TestServer {
+        let listener = bind(at.chat).await;
         let addr = listener.local_addr().expect("local addr");
-        let irc_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let irc_listener = bind(at.irc).await;
         let irc = irc_listener.local_addr().expect("local addr");
-        let web_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let web_listener = bind(at.web).await;
         let web = web_listener.local_addr().expect("local addr");
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let shutdown = async move {
@@ -151,6 +169,37 @@ impl TestServer {
         assert_eq!(welcome.nick, nick);
         settle(&mut client).await;
         client
+    }
+}
+
+/// The addresses a [`TestServer`] listens on.
+#[derive(Clone, Copy, Debug)]
+pub struct Addrs {
+    /// The chat protocol's.
+    pub chat: SocketAddr,
+    /// IRC's.
+    pub irc: SocketAddr,
+    /// The web page's and the WebSocket's.
+    pub web: SocketAddr,
+}
+
+/// A listener on `addr`. A given port may still be held for a moment by a server that has
+/// just stopped: it is tried again, for up to a few seconds. (The standard library's
+/// listener, which async-net wraps, sets `SO_REUSEADDR` on Unix, so connections of the
+/// stopped server left in `TIME_WAIT` do not hold it.)
+async fn bind(addr: SocketAddr) -> TcpListener {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(error)
+                if error.kind() == io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                Timer::after(Duration::from_millis(20)).await;
+            }
+            Err(error) => panic!("bind {addr}: {error}"),
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! SASL as IRCv3 carries it (`AUTHENTICATE`, sasl-3.1), pure: a client's response arriving
 //! in chunks of base64, and the `PLAIN` mechanism's three fields (RFC 4616).
 
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
 use thiserror::Error;
 
 /// The only mechanism offered.
@@ -82,39 +85,14 @@ impl<'a> Plain<'a> {
     }
 }
 
-/// Standard base64 (RFC 4648, `+` and `/`), with or without its `=` padding.
+/// Standard base64 (RFC 4648, `+` and `/`), with or without its `=` padding, as
+/// clients send it.
 pub fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let data = text.trim_end_matches('=');
-    let padding = text.len() - data.len();
-    if padding > 2 || (padding > 0 && !text.len().is_multiple_of(4)) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    let (mut bits, mut held) = (0u32, 0u32);
-    for byte in data.bytes() {
-        bits = (bits << 6) | sextet(byte)?;
-        held += 6;
-        if held >= 8 {
-            held -= 8;
-            out.push(((bits >> held) & 0xff) as u8);
-            bits &= (1 << held) - 1;
-        }
-    }
-    // Six bits left over is a length no encoder makes.
-    (held < 6).then_some(out)
-}
-
-/// The value of one base64 character.
-fn sextet(byte: u8) -> Option<u32> {
-    let value = match byte {
-        b'A'..=b'Z' => byte - b'A',
-        b'a'..=b'z' => byte - b'a' + 26,
-        b'0'..=b'9' => byte - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    };
-    Some(u32::from(value))
+    const STANDARD_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
+        &alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    STANDARD_ANY_PADDING.decode(text).ok()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use super::commands::{room_refused, Need, Refused};
 use super::Session;
 use crate::core::{AccountError, Person};
 use crate::proto::chat::{ErrorCode, Line};
+use crate::server::guesses::Checked;
 use crate::server::session::claim;
 use crate::unicode;
 
@@ -20,10 +21,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
         password: &str,
     ) -> Result<(), Refused> {
         // A password hashed is the address's to pay for, as a guess would be.
-        let (shared, fold) = (self.link.ticket.shared.clone(), person.folded());
-        shared.guesses.attempt(self.link.ticket.peer.ip(), &fold).map_err(too_many_guesses)?;
-        shared.guesses.right(&fold);
-        let nick = self.core().register_account(person, password).await.map_err(refused)?;
+        let (shared, ip, fold) =
+            (self.link.ticket.shared.clone(), self.link.ticket.peer.ip(), person.folded());
+        let nick = match shared
+            .guesses
+            .check(ip, &fold, shared.chat.register_account(person, password))
+            .await
+        {
+            Checked::Refused(wait) => return Err(too_many_guesses(wait)),
+            Checked::Done { outcome, .. } => outcome.map_err(refused)?,
+        };
         self.reply(&Line::Account { nick: Some(nick.to_string()) });
         Ok(())
     }
@@ -39,10 +46,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let shared = self.link.ticket.shared.clone();
         let ip = self.link.ticket.peer.ip();
         let fold: Arc<str> = unicode::fold(nick.unwrap_or(person.nick().as_str())).into();
-        shared.guesses.attempt(ip, &fold).map_err(too_many_guesses)?;
-        match shared.chat.identify(person, nick, password).await {
-            Ok(identified) => {
-                shared.guesses.right(&fold);
+        let identify = shared.chat.identify(person, nick, password);
+        match shared.guesses.check(ip, &fold, identify).await {
+            Checked::Refused(wait) | Checked::Done { spent: Some(wait), .. } => {
+                Err(too_many_guesses(wait))
+            }
+            Checked::Done { outcome: Ok(identified), .. } => {
                 let account = Some(identified.nick.to_string());
                 self.reply(&Line::Account { nick: account });
                 if !identified.took_nick {
@@ -51,14 +60,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 }
                 Ok(())
             }
-            Err(error @ AccountError::WrongPassword(_)) => match shared.guesses.wrong(ip, &fold) {
-                Some(wait) => Err(too_many_guesses(wait)),
-                None => Err(refused(error)),
-            },
-            Err(error) => {
-                shared.guesses.unchecked(ip, &fold);
-                Err(refused(error))
-            }
+            Checked::Done { outcome: Err(error), .. } => Err(refused(error)),
         }
     }
 

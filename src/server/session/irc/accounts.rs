@@ -14,6 +14,7 @@ use super::channels::member_room;
 use super::Session;
 use crate::core::{AccountError, Identified, Person};
 use crate::proto::irc::{numeric::*, ChanServ, NickServ, Replies, Service, HOST, USER};
+use crate::server::guesses::Checked;
 
 impl<R: AsyncRead + Unpin> Session<R> {
     /// A message to a service (`PRIVMSG NickServ :...`, or `NS ...`).
@@ -54,13 +55,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
     async fn register_nick(&mut self, person: &Arc<Person>, password: &str, me: &str) {
         // A password hashed is the address's to pay for, as a guess would be.
         let (shared, ip, fold) = (self.shared(), self.link.ticket.peer.ip(), person.folded());
-        if let Err(wait) = shared.guesses.attempt(ip, &fold) {
-            let text =
-                format!("Too many passwords from your address; try again {}", wait_text(wait));
-            return self.service_notice(Service::NickServ, me, &[&text]);
-        }
-        shared.guesses.right(&fold);
-        let text = match shared.chat.register_account(person, password).await {
+        let register = shared.chat.register_account(person, password);
+        let outcome = match shared.guesses.check(ip, &fold, register).await {
+            Checked::Refused(wait) => {
+                let text =
+                    format!("Too many passwords from your address; try again {}", wait_text(wait));
+                return self.service_notice(Service::NickServ, me, &[&text]);
+            }
+            Checked::Done { outcome, .. } => outcome,
+        };
+        let text = match outcome {
             Ok(nick) => {
                 self.logged_in(person, nick.as_str());
                 format!(
@@ -93,22 +97,23 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let shared = self.shared();
         let account: Arc<str> = crate::unicode::fold(nick.unwrap_or(me)).into();
         let ip = self.link.ticket.peer.ip();
-        if let Err(wait) = shared.guesses.attempt(ip, &account) {
-            let text = format!(
-                "Too many wrong passwords for {}; try again {}",
-                nick.unwrap_or(me),
-                wait_text(wait)
-            );
-            return self.service_notice(Service::NickServ, me, &[&text]);
-        }
-        let text = match shared.chat.identify(person, nick, password).await {
-            Ok(identified) => {
-                shared.guesses.right(&account);
-                self.identified(person, &identified)
+        let identify = shared.chat.identify(person, nick, password);
+        let (outcome, spent) = match shared.guesses.check(ip, &account, identify).await {
+            Checked::Refused(wait) => {
+                let text = format!(
+                    "Too many wrong passwords for {}; try again {}",
+                    nick.unwrap_or(me),
+                    wait_text(wait)
+                );
+                return self.service_notice(Service::NickServ, me, &[&text]);
             }
+            Checked::Done { outcome, spent } => (outcome, spent),
+        };
+        let text = match outcome {
+            Ok(identified) => self.identified(person, &identified),
             Err(AccountError::WrongPassword(name)) => {
                 let mut text = format!("Wrong password for {name}; the attempt was counted.");
-                if let Some(wait) = shared.guesses.wrong(ip, &account) {
+                if let Some(wait) = spent {
                     text.push_str(&format!(
                         " Too many wrong passwords: try again {}",
                         wait_text(wait)
@@ -117,7 +122,6 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 text
             }
             Err(AccountError::NotRegistered(name)) => {
-                shared.guesses.unchecked(ip, &account);
                 format!(
                     concat!(
                         "{} is not registered. ",

@@ -11,6 +11,7 @@ use super::Session;
 use crate::core::{AccountError, Person};
 use crate::proto::irc::sasl::{Plain, Response, SaslError, MECHANISMS};
 use crate::proto::irc::{numeric::*, Cap, Message, Replies, HOST, USER};
+use crate::server::guesses::Checked;
 
 /// A client's SASL exchange before registration.
 #[derive(Default)]
@@ -102,13 +103,16 @@ impl<R: AsyncRead + Unpin> Session<R> {
         }
         let shared = self.shared();
         let (ip, account) = (self.link.ticket.peer.ip(), Arc::<str>::from(account));
-        if let Err(wait) = shared.guesses.attempt(ip, &account) {
-            let text = format!("too many wrong passwords; try again {}", wait_text(wait));
-            return self.sasl_failed(&text);
-        }
-        match shared.chat.check_password(plain.authcid, plain.password).await {
+        let checking = shared.chat.check_password(plain.authcid, plain.password);
+        let (outcome, spent) = match shared.guesses.check(ip, &account, checking).await {
+            Checked::Refused(wait) => {
+                let text = format!("too many wrong passwords; try again {}", wait_text(wait));
+                return self.sasl_failed(&text);
+            }
+            Checked::Done { outcome, spent } => (outcome, spent),
+        };
+        match outcome {
             Ok((fold, name)) => {
-                shared.guesses.right(&account);
                 sasl.account = Some(fold);
                 let mut replies = Replies::new(&shared.config.server_name, "*");
                 let mask = format!("{nick}!{USER}@{HOST}");
@@ -118,9 +122,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.send(replies);
             }
             Err(AccountError::WrongPassword(name)) => {
-                let locked = shared.guesses.wrong(ip, &account);
                 let mut text = format!("wrong password for {name}");
-                if let Some(wait) = locked {
+                if let Some(wait) = spent {
                     text.push_str(&format!(
                         "; too many wrong passwords: try again {}",
                         wait_text(wait)
@@ -128,10 +131,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 }
                 self.sasl_failed(&text);
             }
-            Err(error) => {
-                shared.guesses.unchecked(ip, &account);
-                self.sasl_failed(&error.to_string())
-            }
+            Err(error) => self.sasl_failed(&error.to_string()),
         }
     }
 

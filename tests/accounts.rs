@@ -37,6 +37,13 @@ async fn leave(mut client: Client) {
     drain(&mut client).await;
 }
 
+/// A server with `config` where `ann` registered her nickname and left.
+async fn ann_registered_and_gone(config: Config) -> TestServer {
+    let server = TestServer::start(config).await;
+    leave(registered(&server, "ann").await).await;
+    server
+}
+
 /// `nick` joins and registers its nickname.
 async fn registered(server: &TestServer, nick: &str) -> Client {
     let mut client = server.join(nick).await;
@@ -82,9 +89,8 @@ fn passwords_must_be_long_enough_and_without_spaces() {
 #[test]
 fn a_registered_nickname_taken_without_identifying_becomes_a_guest_after_the_grace() {
     smol::block_on(async {
-        let config = Config { identify_grace: Duration::from_millis(300), ..quick() };
-        let server = TestServer::start(config).await;
-        leave(registered(&server, "ann").await).await;
+        let grace = Config { identify_grace: Duration::from_millis(300), ..quick() };
+        let server = ann_registered_and_gone(grace).await;
         let mut watcher = server.join("watcher").await;
 
         let (mut taker, _) = within("taker", Client::join(server.addr, "ann")).await.expect("j");
@@ -103,9 +109,8 @@ fn a_registered_nickname_taken_without_identifying_becomes_a_guest_after_the_gra
 #[test]
 fn identifying_in_time_keeps_the_nickname() {
     smol::block_on(async {
-        let config = Config { identify_grace: Duration::from_millis(300), ..quick() };
-        let server = TestServer::start(config).await;
-        leave(registered(&server, "ann").await).await;
+        let grace = Config { identify_grace: Duration::from_millis(300), ..quick() };
+        let server = ann_registered_and_gone(grace).await;
         let (mut back, _) = within("back", Client::join(server.addr, "ann")).await.expect("j");
         expect_after(&mut back, &format!("/identify {PASSWORD}"), account("ann")).await;
         // Past the grace, a line still comes from ann: nobody renamed her.
@@ -119,8 +124,7 @@ fn identifying_in_time_keeps_the_nickname() {
 #[test]
 fn identify_with_a_nickname_takes_it_from_a_guest() {
     smol::block_on(async {
-        let server = TestServer::default().await;
-        leave(registered(&server, "ann").await).await;
+        let server = ann_registered_and_gone(quick()).await;
         let mut squatter = server.join("ann").await;
         let mut real = server.join("elsewhere").await;
         real.sender.send_line(&format!("/identify ann {PASSWORD}")).await.expect("identify");
@@ -139,8 +143,7 @@ fn identify_with_a_nickname_takes_it_from_a_guest() {
 /// guesser who has tried two wrong passwords for her: one attempt is left.
 async fn two_wrong_guesses_at_ann() -> (TestServer, Client) {
     let config = Config { identify_attempts: 3, flood_rate: 10, flood_burst: 1000, ..quick() };
-    let server = TestServer::start(config).await;
-    leave(registered(&server, "ann").await).await;
+    let server = ann_registered_and_gone(config).await;
     let mut guesser = server.join("guesser").await;
     for _ in 0..2 {
         let code = error_after(&mut guesser, "/identify ann wrong-guess").await;
@@ -319,9 +322,8 @@ fn a_dropped_account_identifies_nobody_and_its_private_history_stays_its_own() {
 #[test]
 fn a_look_alike_of_a_registered_nickname_must_identify_too_and_cannot_be_registered() {
     smol::block_on(async {
-        let config = Config { identify_grace: Duration::from_millis(300), ..quick() };
-        let server = TestServer::start(config).await;
-        leave(registered(&server, "ann").await).await;
+        let grace = Config { identify_grace: Duration::from_millis(300), ..quick() };
+        let server = ann_registered_and_gone(grace).await;
         // With a Cyrillic а.
         let (mut taker, _) =
             within("taker", Client::join(server.addr, "\u{430}nn")).await.expect("j");

@@ -10,13 +10,13 @@ use smolchat::client::Client;
 use smolchat::proto::chat::{ErrorCode, Line};
 use smolchat::server::Config;
 
-/// Reads lines up to and including the `ROOM` line, and returns them.
-async fn until_room(client: &mut Client) -> Vec<Line> {
-    within("lines up to ROOM", async {
+/// Reads lines up to and including the first that `last` matches, and returns them.
+async fn until(client: &mut Client, what: &str, last: impl Fn(&Line) -> bool) -> Vec<Line> {
+    within(what, async {
         let mut seen = Vec::new();
         loop {
             let line = client.next().await.expect("a line");
-            let done = matches!(line, Line::Room { .. });
+            let done = last(&line);
             seen.push(line);
             if done {
                 return seen;
@@ -26,20 +26,14 @@ async fn until_room(client: &mut Client) -> Vec<Line> {
     .await
 }
 
+/// Reads lines up to and including the `ROOM` line, and returns them.
+async fn until_room(client: &mut Client) -> Vec<Line> {
+    until(client, "lines up to ROOM", |line| matches!(line, Line::Room { .. })).await
+}
+
 /// Reads lines up to and including the next `HISTORYEND`, and returns them.
 async fn until_history_end(client: &mut Client) -> Vec<Line> {
-    within("lines up to HISTORYEND", async {
-        let mut seen = Vec::new();
-        loop {
-            let line = client.next().await.expect("a line");
-            let done = matches!(line, Line::HistoryEnd { .. });
-            seen.push(line);
-            if done {
-                return seen;
-            }
-        }
-    })
-    .await
+    until(client, "lines up to HISTORYEND", |line| matches!(line, Line::HistoryEnd { .. })).await
 }
 
 /// The texts of the `HISTORY` lines among `lines`, in order.

@@ -261,7 +261,7 @@ impl Chat {
     }
 
     /// Whether `person` is identified as the account of the nickname they have.
-    pub fn owns_nick(&self, person: &Person) -> bool {
+    fn owns_nick(&self, person: &Person) -> bool {
         self.identity(person).is_some_and(|id| *fold_of(&id) == *person.folded())
     }
 
@@ -430,11 +430,5 @@ impl Chat {
     pub fn account_nick(&self, id: &str) -> String {
         let fold = fold_of(id);
         self.accounts.account(fold).map_or_else(|| fold.to_string(), |a| a.nick.to_string())
-    }
-
-    /// The owner of the registered room `room`, by account nickname.
-    pub fn room_owner(&self, room: &RoomName) -> Option<String> {
-        let record = self.accounts.room(&room.key().fold)?;
-        Some(self.account_nick(&record.owner))
     }
 }

@@ -8,11 +8,13 @@
 //! The [`client`] speaks the same protocol from the other side, for the terminal client,
 //! the bots and the tests alike; [`script`] runs the bots. [`store`] keeps history, accounts and
 //! registered rooms on disk for the core's [`core::Memory`]. [`tls`] is what both ends
-//! share of TLS, and [`paths`] where smolchat keeps its files.
+//! share of TLS, and [`paths`] where smolchat keeps its files. [`cluster`] is what servers
+//! sharing one Redis keep there to be one chat.
 
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod core;
 pub mod framed;
 pub mod paths;

@@ -7,6 +7,7 @@ pub mod irc;
 pub mod password;
 #[cfg(unix)]
 pub mod programs;
+pub mod redis;
 pub mod tls;
 pub mod webdriver;
 pub mod websocket;

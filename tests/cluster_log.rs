@@ -1,0 +1,79 @@
+//! The cluster's log against a real `redis-server`: what two servers append concurrently,
+//! each reads back in one and the same order, and a reader resumes where it stopped.
+
+mod common;
+
+use common::redis::RedisServer;
+use common::within;
+use smolchat::cluster::log::{Appender, Entry, EntryId, Reader};
+
+/// Reads until `count` entries have come, or fails the test at the timeout.
+async fn read(reader: &mut Reader, count: usize) -> Vec<Entry> {
+    within("log entries", async {
+        let mut read = Vec::new();
+        while read.len() < count {
+            read.extend(reader.next().await.expect("a read"));
+        }
+        read
+    })
+    .await
+}
+
+#[test]
+fn two_servers_appending_at_once_read_back_one_order() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let client = redis::Client::open(redis.url()).expect("a client");
+        let a = Appender::connect(&client, "a").await.expect("a connects");
+        let b = Appender::connect(&client, "b").await.expect("b connects");
+        let mut reader_a = Reader::connect(&client, EntryId::default()).await.expect("reader");
+        let mut reader_b = Reader::connect(&client, EntryId::default()).await.expect("reader");
+        let appending = |appender: Appender, name: &'static str| {
+            smol::spawn(async move {
+                for n in 0..200 {
+                    let body = format!("{name}{n}");
+                    appender.append(body.as_bytes()).await.expect("an append");
+                }
+            })
+        };
+        let (one, two) = (appending(a.clone(), "a"), appending(b, "b"));
+        one.await;
+        two.await;
+        let seen_a = read(&mut reader_a, 400).await;
+        let seen_b = read(&mut reader_b, 400).await;
+        assert_eq!(seen_a, seen_b, "both readers see one order");
+        assert!(seen_a.windows(2).all(|pair| pair[0].id < pair[1].id));
+        // Each server's own entries, in the order it appended them.
+        for server in ["a", "b"] {
+            let mine: Vec<String> = seen_a
+                .iter()
+                .filter(|entry| entry.server == server)
+                .map(|entry| String::from_utf8_lossy(&entry.body).into_owned())
+                .collect();
+            let sent: Vec<String> = (0..200).map(|n| format!("{server}{n}")).collect();
+            assert_eq!(mine, sent);
+        }
+        assert_eq!(a.last().await.expect("the last id"), seen_a[399].id);
+    });
+}
+
+#[test]
+fn a_reader_resumes_after_the_last_entry_it_read() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let client = redis::Client::open(redis.url()).expect("a client");
+        let a = Appender::connect(&client, "a").await.expect("a connects");
+        assert_eq!(a.last().await.expect("the last id"), EntryId::default());
+        for body in ["one", "two"] {
+            a.append(body.as_bytes()).await.expect("an append");
+        }
+        let mut reader = Reader::connect(&client, EntryId::default()).await.expect("reader");
+        let first = read(&mut reader, 2).await;
+        let resumed_at = reader.position();
+        assert_eq!(resumed_at, first[1].id);
+        a.append(b"three").await.expect("an append");
+        let mut later = Reader::connect(&client, resumed_at).await.expect("reader");
+        let rest = read(&mut later, 1).await;
+        assert_eq!(rest[0].body, b"three");
+    });
+}

@@ -1,0 +1,211 @@
+//! A real `redis-server` for the cluster tests: on a free loopback port, in a temporary
+//! directory of its own, keeping nothing on disk, stopped and removed when dropped.
+
+use std::env;
+use std::fs;
+use std::io::{self, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{self, Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Set to `1` where a missing `redis-server` is a failure rather than a skip (`.ci/run`
+/// sets it).
+pub const REQUIRE: &str = "SMOLCHAT_REQUIRE_REDIS";
+
+/// The program.
+const PROGRAM: &str = "redis-server";
+
+/// How long a starting server may take to answer `PING`.
+const STARTUP: Duration = Duration::from_secs(10);
+
+/// How many free ports to try before giving up: another process may take the one picked
+/// between its release and the server's bind.
+const PORT_TRIES: usize = 5;
+
+/// A `redis-server` of this test's own, stopped (and its directory removed) when dropped.
+pub struct RedisServer {
+    /// The running server.
+    child: Child,
+    /// Its port on 127.0.0.1.
+    port: u16,
+    /// Its working directory (and its log, `redis.log`).
+    dir: PathBuf,
+}
+
+impl RedisServer {
+    /// Starts a server, or returns `None` (saying why on stderr) when `redis-server` is not
+    /// installed, unless [`REQUIRE`] is set: then it panics.
+    pub fn start() -> Option<RedisServer> {
+        let dir = unique_dir();
+        fs::create_dir_all(&dir).expect("create the redis-server directory");
+        for _ in 0..PORT_TRIES {
+            let port = free_port();
+            match launch(&dir, port) {
+                Launch::Up(child) => return Some(RedisServer { child, port, dir }),
+                Launch::PortTaken => continue,
+                Launch::NotInstalled => {
+                    let _ = fs::remove_dir_all(&dir);
+                    skip();
+                    return None;
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&dir);
+        panic!("redis-server found no free port in {PORT_TRIES} tries");
+    }
+
+    /// Where to connect: `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Makes the server hold every client's commands for `ms` milliseconds
+    /// (`CLIENT PAUSE ms ALL`), as if it were cut off; it answers them afterwards.
+    pub fn pause(&self, ms: u64) {
+        let mut connection = connect(self.port).expect("connect to redis-server");
+        redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(ms)
+            .arg("ALL")
+            .exec(&mut connection)
+            .expect("CLIENT PAUSE");
+    }
+
+    /// Stops the server (as `kill -9` would) and starts it again on the same port: its
+    /// clients lose their connections, and everything it held.
+    pub fn restart(&mut self) {
+        stop(&mut self.child);
+        match launch(&self.dir, self.port) {
+            Launch::Up(child) => self.child = child,
+            Launch::PortTaken => panic!("port {} was taken while redis restarted", self.port),
+            Launch::NotInstalled => panic!("{PROGRAM} went away between two starts"),
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// How one attempt to start went.
+enum Launch {
+    /// It answers `PING` on its port.
+    Up(Child),
+    /// Something else had the port.
+    PortTaken,
+    /// There is no `redis-server` to run.
+    NotInstalled,
+}
+
+/// Starts `redis-server` on `port` in `dir` and waits until it answers.
+fn launch(dir: &Path, port: u16) -> Launch {
+    let log = dir.join("redis.log");
+    let child = Command::new(PROGRAM)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--dir")
+        .arg(dir)
+        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+        // Lets later tests stall it with `DEBUG SLEEP`.
+        .args(["--enable-debug-command", "local"])
+        .arg("--logfile")
+        .arg(&log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Launch::NotInstalled,
+        Err(error) => panic!("cannot run {PROGRAM}: {error}"),
+    };
+    match wait_until_up(&mut child, port, &log) {
+        true => Launch::Up(child),
+        false => {
+            stop(&mut child);
+            Launch::PortTaken
+        }
+    }
+}
+
+/// Waits until `child` answers `PING` on `port` as itself; false if it could not have the
+/// port (it exited saying so, or another process answers there).
+fn wait_until_up(child: &mut Child, port: u16, log: &Path) -> bool {
+    let deadline = Instant::now() + STARTUP;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = fs::read_to_string(log).unwrap_or_default();
+            if log.contains("Address already in use") {
+                return false;
+            }
+            panic!("{PROGRAM} exited with {status} at start; its log:\n{log}");
+        }
+        match answering_pid(port) {
+            Some(pid) => return pid == child.id(),
+            None if Instant::now() > deadline => {
+                stop(child);
+                let log = fs::read_to_string(log).unwrap_or_default();
+                panic!("{PROGRAM} did not answer within {STARTUP:?}; its log:\n{log}");
+            }
+            None => thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// The process id of the Redis answering on `port`, if one answers.
+fn answering_pid(port: u16) -> Option<u32> {
+    let mut connection = connect(port).ok()?;
+    let pong: String = redis::cmd("PING").query(&mut connection).ok()?;
+    if pong != "PONG" {
+        return None;
+    }
+    let info: String = redis::cmd("INFO").arg("server").query(&mut connection).ok()?;
+    info.lines().find_map(|line| line.strip_prefix("process_id:")?.trim().parse().ok())
+}
+
+/// A blocking connection to the Redis on `port`, for the harness's own commands.
+fn connect(port: u16) -> redis::RedisResult<redis::Connection> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+    client.get_connection_with_timeout(Duration::from_secs(1))
+}
+
+/// Kills `child` and waits for it, so that its port is free when this returns.
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A fresh path in the temporary directory, unique to this process and call.
+fn unique_dir() -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    env::temp_dir().join(format!("smolchat-redis-{}-{n}", process::id()))
+}
+
+/// Says on stderr why the test is skipped, or fails it where [`REQUIRE`] is set.
+fn skip() {
+    if env::var(REQUIRE).is_ok_and(|v| v == "1") {
+        panic!("{REQUIRE}=1, but {PROGRAM} is not installed (apt-get install redis-server)");
+    }
+    // Straight to stderr: the harness would swallow an `eprintln!` from a passing test.
+    let _ = writeln!(
+        io::stderr(),
+        "skipped: {PROGRAM} is not installed (apt-get install redis-server)"
+    );
+}

@@ -7,11 +7,13 @@
 //! by renewing a lease (a key with an expiry); what belongs to a server whose lease is gone
 //! is free for the others to take. Every key starts with [`PREFIX`].
 //!
-//! So far: [`names`], nicknames unique across the cluster, and [`log`], the one stream of
-//! events every server appends to and reads back in one order.
+//! So far: [`names`], nicknames unique across the cluster, [`log`], the one stream of
+//! events every server appends to and reads back in one order, and [`RedisMemory`], the
+//! accounts, registered rooms and history every server shares.
 
 mod error;
 pub mod log;
+mod memory;
 pub mod names;
 mod owner;
 
@@ -20,6 +22,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use error::ClusterError;
+pub use memory::RedisMemory;
 pub use names::{ClaimError, Holder, Names};
 pub use owner::{Owner, ServerId};
 

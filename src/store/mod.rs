@@ -15,8 +15,8 @@
 //! Dropping the [`Store`] (or [`Store::close`]) commits what is pending and waits for the
 //! writer to finish, so a clean shutdown loses nothing.
 
-mod history;
-mod record;
+pub(crate) mod history;
+pub(crate) mod record;
 mod retention;
 mod stats;
 mod writer;

@@ -82,7 +82,18 @@ impl RedisServer {
     /// Stops the server (as `kill -9` would) and starts it again on the same port: its
     /// clients lose their connections, and everything it held.
     pub fn restart(&mut self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// Stops the server (as `kill -9` would), leaving its port closed until
+    /// [`RedisServer::start_again`]: its clients find nobody there.
+    pub fn stop(&mut self) {
         stop(&mut self.child);
+    }
+
+    /// Starts the server again on its port, holding nothing, after [`RedisServer::stop`].
+    pub fn start_again(&mut self) {
         match launch(&self.dir, self.port) {
             Launch::Up(child) => self.child = child,
             Launch::PortTaken => panic!("port {} was taken while redis restarted", self.port),

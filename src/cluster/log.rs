@@ -94,6 +94,11 @@ impl Appender {
         Ok(Appender { connection, server: server.to_string() })
     }
 
+    /// The server id written in every entry this appender appends.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
     /// Appends `body`; returns where it landed.
     pub async fn append(&self, body: &[u8]) -> Result<EntryId, LogError> {
         let mut connection = self.connection.clone();

@@ -9,13 +9,15 @@
 //!
 //! So far: [`names`], nicknames unique across the cluster, [`log`], the one stream of
 //! events every server appends to and reads back in one order, and [`RedisMemory`], the
-//! accounts, registered rooms and history every server shares.
+//! accounts, registered rooms and history every server shares, and [`turns`], how the
+//! log's reader and this server's sessions take turns applying its entries.
 
 mod error;
 pub mod log;
 mod memory;
 pub mod names;
 mod owner;
+pub mod turns;
 
 use std::time::Duration;
 

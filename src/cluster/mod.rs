@@ -10,13 +10,17 @@
 //! So far: [`names`], nicknames unique across the cluster, [`log`], the one stream of
 //! events every server appends to and reads back in one order, and [`RedisMemory`], the
 //! accounts, registered rooms and history every server shares, and [`turns`], how the
-//! log's reader and this server's sessions take turns applying its entries.
+//! log's reader and this server's sessions take turns applying its entries, [`body`],
+//! what kind an entry is, and [`presence`], which servers are alive by the log's
+//! heartbeats.
 
+pub mod body;
 mod error;
 pub mod log;
 mod memory;
 pub mod names;
 mod owner;
+pub mod presence;
 pub mod turns;
 
 use std::time::Duration;

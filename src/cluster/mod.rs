@@ -11,14 +11,15 @@
 //! events every server appends to and reads back in one order, and [`RedisMemory`], the
 //! accounts, registered rooms and history every server shares, and [`turns`], how the
 //! log's reader and this server's sessions take turns applying its entries, [`body`],
-//! what kind an entry is, and [`presence`], which servers are alive by the log's
-//! heartbeats.
+//! what kind an entry is, [`op`], what an operation entry asks every server to apply,
+//! and [`presence`], which servers are alive by the log's heartbeats.
 
 pub mod body;
 mod error;
 pub mod log;
 mod memory;
 pub mod names;
+pub mod op;
 mod owner;
 pub mod presence;
 pub mod turns;

@@ -35,12 +35,12 @@ use redb::{Database, DatabaseError, ReadableTable, ReadableTableMetadata, Storag
 use thiserror::Error;
 use tracing::{error, info, warn};
 
+pub use record::RecordError;
 pub use retention::Retention;
 pub use stats::StoreStats;
 
 use crate::core::{Change, Memory, MemoryError, MemoryStats, Recalled, Recalling, Scope, Stamped};
 use history::{ACCOUNTS, HISTORY, ROOMS};
-use record::RecordError;
 use stats::Counters;
 use writer::{Command, Writer};
 

@@ -163,24 +163,40 @@ pub fn decode_room(bytes: &[u8]) -> Result<RoomRecord, RecordError> {
     Ok(RoomRecord { name, owner, topic })
 }
 
-/// A record being written.
-struct Out(Vec<u8>);
+/// A record being written. Other formats of the same style (the cluster's operations)
+/// write with it too, under their own version.
+pub(crate) struct Out(Vec<u8>);
 
 impl Out {
     /// A record of the current format, so far holding only its version.
     fn new() -> Out {
+        Out::versioned(VERSION)
+    }
+
+    /// A record of format `version`, so far holding only that.
+    pub(crate) fn versioned(version: u8) -> Out {
         let mut bytes = Vec::with_capacity(64);
-        bytes.push(VERSION);
+        bytes.push(version);
         Out(bytes)
     }
 
+    /// The bytes written.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.0
+    }
+
     /// Appends one byte.
-    fn byte(&mut self, byte: u8) {
+    pub(crate) fn byte(&mut self, byte: u8) {
         self.0.push(byte);
     }
 
+    /// Appends a u64, little-endian.
+    pub(crate) fn u64(&mut self, value: u64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
     /// Appends a string: its length, then its bytes.
-    fn str(&mut self, text: &str) -> Result<(), RecordError> {
+    pub(crate) fn str(&mut self, text: &str) -> Result<(), RecordError> {
         let len = u32::try_from(text.len()).map_err(|_| RecordError::TooLong(text.len()))?;
         self.0.extend_from_slice(&len.to_le_bytes());
         self.0.extend_from_slice(text.as_bytes());
@@ -207,8 +223,9 @@ impl Out {
     }
 }
 
-/// A record being read, field by field; every read checks the length first.
-struct Reader<'a> {
+/// A record being read, field by field; every read checks the length first. Other
+/// formats of the same style read with it too.
+pub(crate) struct Reader<'a> {
     /// What is left to read.
     rest: &'a [u8],
 }
@@ -216,9 +233,14 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// Starts reading `bytes`, after checking their version.
     fn new(bytes: &'a [u8]) -> Result<Reader<'a>, RecordError> {
+        Reader::versioned(bytes, VERSION)
+    }
+
+    /// Starts reading `bytes`, after checking that they are of format `version`.
+    pub(crate) fn versioned(bytes: &'a [u8], version: u8) -> Result<Reader<'a>, RecordError> {
         let mut read = Reader { rest: bytes };
         match read.byte()? {
-            VERSION => Ok(read),
+            found if found == version => Ok(read),
             other => Err(RecordError::Version(other)),
         }
     }
@@ -239,12 +261,17 @@ impl<'a> Reader<'a> {
     }
 
     /// The next byte.
-    fn byte(&mut self) -> Result<u8, RecordError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, RecordError> {
         Ok(self.array::<1>()?[0])
     }
 
+    /// The next u64.
+    pub(crate) fn u64(&mut self) -> Result<u64, RecordError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
     /// The next string, borrowed from the record.
-    fn str(&mut self) -> Result<&'a str, RecordError> {
+    pub(crate) fn str(&mut self) -> Result<&'a str, RecordError> {
         let len = u32::from_le_bytes(self.array()?);
         let len = usize::try_from(len).map_err(|_| RecordError::Truncated)?;
         std::str::from_utf8(self.take(len)?).map_err(|_| RecordError::Utf8)
@@ -262,19 +289,19 @@ impl<'a> Reader<'a> {
     }
 
     /// The next string, as a nickname.
-    fn nick(&mut self) -> Result<Nick, RecordError> {
+    pub(crate) fn nick(&mut self) -> Result<Nick, RecordError> {
         let text = self.str()?;
         Nick::parse(text, MAX_NICK).map_err(|_| RecordError::Name(text.to_owned()))
     }
 
     /// The next string, as a room name.
-    fn room(&mut self) -> Result<RoomName, RecordError> {
+    pub(crate) fn room(&mut self) -> Result<RoomName, RecordError> {
         let text = self.str()?;
         RoomName::parse(text).map_err(|_| RecordError::Name(text.to_owned()))
     }
 
     /// Checks that nothing is left.
-    fn end(&self) -> Result<(), RecordError> {
+    pub(crate) fn end(&self) -> Result<(), RecordError> {
         match self.rest.len() {
             0 => Ok(()),
             left => Err(RecordError::Trailing(left)),
@@ -302,7 +329,7 @@ fn time(ms: i64) -> Option<SystemTime> {
 }
 
 /// The byte that stands for a kind of speech.
-fn speech_byte(kind: Speech) -> u8 {
+pub(crate) fn speech_byte(kind: Speech) -> u8 {
     match kind {
         Speech::Say => 0,
         Speech::Act => 1,
@@ -313,7 +340,7 @@ fn speech_byte(kind: Speech) -> u8 {
 }
 
 /// The kind of speech a byte stands for.
-fn speech(byte: u8) -> Result<Speech, RecordError> {
+pub(crate) fn speech(byte: u8) -> Result<Speech, RecordError> {
     Ok(match byte {
         0 => Speech::Say,
         1 => Speech::Act,

@@ -1,7 +1,7 @@
 //! The conductor: runs one benchmark from start to finish on the calling thread. It raises
-//! the open-file limit, starts the server if asked (over TLS or WebSocket if asked), lets
-//! the generator threads join, opens the measured window, waits out warmup, measurement
-//! and drain, then stops everyone.
+//! the open-file limit, starts the server if asked (over TLS or WebSocket if asked), finds
+//! the server or servers the clients connect to, lets the generator threads join, opens the
+//! measured window, waits out warmup, measurement and drain, then stops everyone.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::Ordering;
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::board::Board;
 use super::config::{Plan, Target};
-use super::connection::Transport;
+use super::connection::{Destination, Transport};
 use super::fd_limit;
 use super::local_server::{bench_config, LocalServer};
 use super::meter::{self, Meter};
@@ -37,15 +37,14 @@ pub fn run(plan: &Plan, show_progress: bool) -> Result<Report, BenchError> {
     let in_process = plan.target == Target::Spawn;
     let fd_limit = fd_limit::raise_open_files(fd_limit::needed(plan.clients, in_process));
     let server = if in_process { Some(spawn(plan).map_err(BenchError::Spawn)?) } else { None };
-    let destination = destination(plan, server.as_ref());
+    let destinations = destinations(plan, server.as_ref());
     let meter = match (&server, plan.server_pid) {
         (Some(_), _) => Meter::InProcess,
         (None, Some(pid)) => Meter::Process(pid),
         (None, None) => Meter::Blind,
     };
-    let report = destination.and_then(|(addr, transport)| {
-        drive(plan, addr, &transport, meter, fd_limit, show_progress)
-    });
+    let report = destinations
+        .and_then(|destinations| drive(plan, destinations, meter, fd_limit, show_progress));
     if let Some(server) = server {
         server.stop().map_err(BenchError::Spawn)?;
     }
@@ -61,28 +60,40 @@ fn spawn(plan: &Plan) -> std::io::Result<LocalServer> {
     LocalServer::start(plan.protocol, plan.tls.is_some())
 }
 
-/// Where the clients connect, and how their bytes travel there: plain, in TLS (with what
-/// they trust) or in WebSocket frames (with the `Host` they name).
-fn destination(
-    plan: &Plan,
-    server: Option<&LocalServer>,
-) -> Result<(SocketAddr, Transport), BenchError> {
-    let (addr, host_port) = match (&plan.target, server) {
-        (_, Some(server)) => (server.addr, server.addr.to_string()),
-        (Target::Addr(addr), None) => (resolve(addr)?, addr.clone()),
-        (Target::Spawn, None) => return Err(BenchError::Resolve("no server was started".into())),
-    };
-    if plan.websocket {
-        return Ok((addr, Transport::WebSocket(host_port)));
+/// Where the clients connect: the spawned server, or each `--addr` in its order (the
+/// order [`Plan::server_of`] deals the clients in).
+fn destinations(plan: &Plan, server: Option<&LocalServer>) -> Result<Vec<Destination>, BenchError> {
+    if let Some(server) = server {
+        let transport = transport(plan, &server.addr.to_string(), Some(server))?;
+        return Ok(vec![Destination { addr: server.addr, transport }]);
     }
-    let Some(trust) = &plan.tls else { return Ok((addr, Transport::Plain)) };
+    if plan.target == Target::Spawn {
+        return Err(BenchError::Resolve("no server was started".into()));
+    }
+    let found = |host_port: &String| {
+        Ok(Destination { addr: resolve(host_port)?, transport: transport(plan, host_port, None)? })
+    };
+    plan.target.addrs().iter().map(found).collect()
+}
+
+/// How the bytes travel to the server named `host_port`: plain, in TLS (with what the
+/// clients trust, for that server's host) or in WebSocket frames (naming it as `Host`).
+fn transport(
+    plan: &Plan,
+    host_port: &str,
+    server: Option<&LocalServer>,
+) -> Result<Transport, BenchError> {
+    if plan.websocket {
+        return Ok(Transport::WebSocket(host_port.to_string()));
+    }
+    let Some(trust) = &plan.tls else { return Ok(Transport::Plain) };
     let host = match server {
         Some(server) => server.addr.ip().to_string(),
-        None => tls::host_of(&host_port).to_string(),
+        None => tls::host_of(host_port).to_string(),
     };
     let spawned = server.and_then(|server| server.fingerprint.as_deref());
     let client = TlsClient::new(trust, &host, spawned).map_err(BenchError::Tls)?;
-    Ok((addr, Transport::Tls(client)))
+    Ok(Transport::Tls(client))
 }
 
 /// The first address `addr` resolves to.
@@ -96,8 +107,7 @@ fn resolve(addr: &str) -> Result<SocketAddr, BenchError> {
 /// Joins, sends, measures, drains and stops.
 fn drive(
     plan: &Plan,
-    addr: SocketAddr,
-    transport: &Transport,
+    destinations: Vec<Destination>,
     meter: Meter,
     fd_limit: u64,
     show_progress: bool,
@@ -110,7 +120,7 @@ fn drive(
     let mut watch = Watch::new(board.clone(), meter, show_progress);
     let before = watch.sample(Phase::Connect);
     let plan_shared = Arc::new(plan.clone());
-    let threads = shard::spawn_all(&plan_shared, addr, transport, &board, &signals)
+    let threads = shard::spawn_all(&plan_shared, destinations, &board, &signals)
         .map_err(BenchError::Threads)?;
 
     watch.expect_clients(plan.clients);

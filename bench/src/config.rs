@@ -42,8 +42,18 @@ pub enum Preset {
 pub struct Options {
     /// Address of a running server, e.g. 127.0.0.1:55555 (start it with --flood-rate 0
     /// and a --max-per-ip above --clients: every bench client comes from one address); with
-    /// --protocol irc, any IRC server, e.g. ngIRCd on 127.0.0.1:16667.
-    #[arg(long, alias = "target", required_unless_present = "spawn", conflicts_with = "spawn")]
+    /// --protocol irc, any IRC server, e.g. ngIRCd on 127.0.0.1:16667. Several servers of
+    /// one cluster, comma-separated (127.0.0.1:6001,127.0.0.1:6002): client i connects to
+    /// the (i % count)-th, over the same transport, and a message is still owed to every
+    /// member of its room whichever server they are on. With --tls each server is checked
+    /// against the same trust, for its own host.
+    #[arg(
+        long,
+        alias = "target",
+        value_name = "HOST:PORT[,HOST:PORT...]",
+        required_unless_present = "spawn",
+        conflicts_with = "spawn"
+    )]
     pub addr: Option<String>,
 
     /// Start a server in-process on 127.0.0.1:0 instead, with flood control and the
@@ -149,8 +159,41 @@ pub struct Options {
 pub enum Target {
     /// A server already running at this address.
     Addr(String),
+    /// Several servers of one cluster, already running at these addresses (two or more;
+    /// one is an [`Target::Addr`], so that a single address reports as it always has).
+    Cluster(Vec<String>),
     /// A server started in-process for the run.
     Spawn,
+}
+
+impl Target {
+    /// Reads `--addr`: one `HOST:PORT`, or several separated by commas. Spaces around an
+    /// entry are dropped; an empty entry is refused rather than guessed at.
+    pub fn parse(text: &str) -> Result<Target, PlanError> {
+        let mut addrs: Vec<String> = text.split(',').map(|addr| addr.trim().to_string()).collect();
+        if addrs.iter().any(String::is_empty) {
+            return Err(PlanError::EmptyAddr(text.to_string()));
+        }
+        if addrs.len() == 1 {
+            return Ok(Target::Addr(addrs.remove(0)));
+        }
+        Ok(Target::Cluster(addrs))
+    }
+
+    /// The addresses the clients connect to, in `--addr`'s order; none for `--spawn`,
+    /// whose address is known only once it listens.
+    pub fn addrs(&self) -> &[String] {
+        match self {
+            Target::Addr(addr) => std::slice::from_ref(addr),
+            Target::Cluster(addrs) => addrs,
+            Target::Spawn => &[],
+        }
+    }
+
+    /// How many servers the clients are spread over: the in-process one counts as one.
+    pub fn servers(&self) -> usize {
+        self.addrs().len().max(1)
+    }
 }
 
 /// A complete, checked description of one run.
@@ -200,6 +243,9 @@ pub enum PlanError {
     /// Neither an address nor `--spawn`.
     #[error("say where the server is: --addr HOST:PORT or --spawn")]
     NoTarget,
+    /// An `--addr` with an empty entry: nothing, or a comma too many.
+    #[error("--addr {0:?} has an empty address: give HOST:PORT, or several joined by commas")]
+    EmptyAddr(String),
     /// More senders and silent clients than clients.
     #[error(
         "{senders} senders (--senders, and one more with --shared-room) plus --no-read \
@@ -291,7 +337,7 @@ impl Options {
         let preset = self.preset.map(Preset::options).unwrap_or_default();
         let target = match (&self.addr, self.spawn) {
             (_, true) => Target::Spawn,
-            (Some(addr), false) => Target::Addr(addr.clone()),
+            (Some(addr), false) => Target::parse(addr)?,
             (None, false) => return Err(PlanError::NoTarget),
         };
         let pick = |mine: Option<usize>, preset: Option<usize>, default| {
@@ -357,7 +403,9 @@ impl Options {
         match (self.tls, target, trust) {
             (false, _, None) => Ok(None),
             (true, Target::Spawn, None) => Ok(Some(TlsTrust::Spawned)),
-            (true, Target::Addr(_), trust) => Ok(Some(trust.unwrap_or(TlsTrust::System))),
+            (true, Target::Addr(_) | Target::Cluster(_), trust) => {
+                Ok(Some(trust.unwrap_or(TlsTrust::System)))
+            }
             (false, _, Some(_)) | (true, Target::Spawn, Some(_)) => Err(PlanError::TrustMisplaced),
         }
     }
@@ -378,6 +426,13 @@ impl Plan {
             }
         }
         Ok(self)
+    }
+
+    /// The server client `index` connects to, as a place in [`Target::addrs`]: round-robin,
+    /// so that each server gets every n-th client, its share of every room and of the
+    /// senders, readers and silent clients alike.
+    pub fn server_of(&self, index: usize) -> usize {
+        index % self.target.servers()
     }
 
     /// Clients that read what the room sends: every message is expected at each of them.
@@ -570,6 +625,41 @@ mod tests {
         assert_eq!(irc.plan(), Err(PlanError::WebSocketMisplaced));
         let tls = Options { tls: true, ..websocket };
         assert_eq!(tls.plan(), Err(PlanError::WebSocketMisplaced));
+    }
+
+    #[test]
+    fn addr_reads_one_address_or_several_joined_by_commas() {
+        let one = Target::parse("127.0.0.1:6001");
+        assert_eq!(one, Ok(Target::Addr("127.0.0.1:6001".into())));
+        assert_eq!(one.expect("one").addrs(), ["127.0.0.1:6001"]);
+        let two = Target::parse("127.0.0.1:6001, chat.example.org:6002");
+        let both = ["127.0.0.1:6001".to_string(), "chat.example.org:6002".to_string()];
+        assert_eq!(two, Ok(Target::Cluster(both.to_vec())));
+        assert_eq!(two.expect("two").servers(), 2);
+        assert_eq!(Target::Spawn.servers(), 1);
+        // An empty entry, leading, trailing, doubled or all there is, is refused.
+        for text in ["", " ", ",127.0.0.1:6001", "127.0.0.1:6001,", "a:1,,b:2"] {
+            assert_eq!(Target::parse(text), Err(PlanError::EmptyAddr(text.into())), "{text:?}");
+        }
+        let options = Options { addr: Some("a:1,".into()), ..Options::default() };
+        assert_eq!(options.plan(), Err(PlanError::EmptyAddr("a:1,".into())));
+    }
+
+    #[test]
+    fn clients_are_dealt_to_the_servers_in_turn() {
+        let at = |addr: &str| Options { addr: Some(addr.into()), ..Options::default() };
+        let servers_of = |plan: &Plan| (0..5).map(|i| plan.server_of(i)).collect::<Vec<_>>();
+        let one = at("127.0.0.1:6001").plan().expect("plan");
+        assert_eq!(one.target, Target::Addr("127.0.0.1:6001".into()));
+        assert_eq!(servers_of(&one), [0, 0, 0, 0, 0]);
+        let two = at("127.0.0.1:6001,127.0.0.1:6002").plan().expect("plan");
+        assert_eq!(servers_of(&two), [0, 1, 0, 1, 0]);
+        let three = at("a:1,b:2,c:3").plan().expect("plan");
+        assert_eq!(servers_of(&three), [0, 1, 2, 0, 1]);
+        assert_eq!(servers_of(&spawn().plan().expect("plan")), [0, 0, 0, 0, 0]);
+        // Several servers take the same transport and trust as one.
+        let tls = Options { tls: true, ..at("a:1,b:2") }.plan().expect("plan");
+        assert_eq!(tls.tls, Some(TlsTrust::System));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! buffer, and hand the receive path the lines inside it (decrypted, or unframed).
 
 use std::io::{self, Read};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use smol::Async;
@@ -21,6 +21,18 @@ use super::websocket::WebSocketError;
 /// record a read completes (another), so that one read's plaintext always fits. Over
 /// WebSocket one byte would do ([`websocket::unframed_bound`]).
 const WIRE_SLACK: usize = 64 * 1024;
+
+/// One server the clients connect to, and how their bytes travel there. A run has one
+/// per `--addr` entry, each client using the one [`Plan::server_of`] names.
+///
+/// [`Plan::server_of`]: super::config::Plan::server_of
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The server's address, resolved once for every client.
+    pub addr: SocketAddr,
+    /// How the bytes travel: per server, as TLS checks and WebSocket names its own host.
+    pub transport: Transport,
+}
 
 /// How a client's bytes travel over its TCP connection.
 #[derive(Debug, Clone)]

@@ -2,7 +2,8 @@
 //! send stamped messages, every reader times each delivery end to end. The clients speak
 //! smolchat's line protocol or IRC (`--protocol irc`), so the same load can be put on
 //! smolchat's IRC listener and on another IRC server, over plain TCP or TLS (`--tls`); the
-//! chat protocol also over WebSocket (`--websocket`).
+//! chat protocol also over WebSocket (`--websocket`). Against a cluster, `--addr` names
+//! several servers, comma-separated, and the clients are dealt to them in turn.
 //!
 //! The conductor (the calling thread) runs the phases and samples the timeline; the
 //! generator threads each own a share of the clients on a single-threaded executor and read

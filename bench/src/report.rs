@@ -8,7 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::config::Plan;
+use super::config::{Plan, Target};
 use super::meter::{Meter, Usage};
 use super::protocol::Protocol;
 use super::rooms::SHARED_ROOM;
@@ -609,8 +609,13 @@ impl Report {
             (Protocol::Irc, false) => " over IRC",
             (Protocol::Irc, true) => " over IRC over TLS",
         };
+        // One server goes unnamed, as it always has; a cluster says how many share the load.
+        let servers = match &p.target {
+            Target::Cluster(addrs) => format!(" on {} servers", addrs.len()),
+            Target::Addr(_) | Target::Spawn => String::new(),
+        };
         format!(
-            "{name}{protocol}: {} clients, {} senders{rooms} ({pace}), {} B, {} no-read, {:?} after {:?} warmup, {} threads",
+            "{name}{protocol}: {} clients{servers}, {} senders{rooms} ({pace}), {} B, {} no-read, {:?} after {:?} warmup, {} threads",
             p.clients, p.senders, p.size, p.no_read, p.duration, p.warmup, p.threads
         )
     }

@@ -2,12 +2,12 @@
 //! joining (and entering its rooms), then reading (and, for senders, sending) until the
 //! conductor says stop.
 //!
-//! Client `i` lives on thread `i % threads`, so senders and silent clients spread evenly.
+//! Client `i` lives on thread `i % threads`, so senders and silent clients spread evenly;
+//! it connects to the server [`Plan::server_of`] names, whichever thread it lives on.
 //! Everything inside a thread is `Rc`/`RefCell`: no locks on the hot path.
 
 use std::cell::RefCell;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -19,7 +19,7 @@ use smol::{LocalExecutor, Timer};
 
 use super::board::Board;
 use super::config::Plan;
-use super::connection::{Scratch, Transport};
+use super::connection::{Destination, Scratch};
 use super::join::{join, JoinError, Joined};
 use super::protocol::Protocol;
 use super::receive::{receive, Me};
@@ -58,10 +58,9 @@ pub struct Signals {
 pub struct Shard {
     /// The thread's number.
     index: usize,
-    /// The server.
-    pub addr: SocketAddr,
-    /// How the bytes travel: plain, in TLS, in WebSocket frames.
-    transport: Transport,
+    /// The servers, in `--addr`'s order, each with how the bytes travel there: plain, in
+    /// TLS, in WebSocket frames.
+    destinations: Arc<[Destination]>,
     /// The run.
     pub plan: Arc<Plan>,
     /// The counters shared with the other threads and the conductor.
@@ -79,30 +78,33 @@ pub struct Shard {
     pub tally: RefCell<Tally>,
 }
 
-/// Starts `plan.threads` generator threads, whose clients connect to `addr` (over TLS or
-/// WebSocket as `transport` says); each returns its tally when `stop` fires.
+/// Starts `plan.threads` generator threads, whose clients connect to the `destinations`
+/// (one per server, in the plan's order), each client to its own; each thread returns its
+/// tally when `stop` fires.
 pub fn spawn_all(
     plan: &Arc<Plan>,
-    addr: SocketAddr,
-    transport: &Transport,
+    destinations: Vec<Destination>,
     board: &Arc<Board>,
     signals: &Signals,
 ) -> io::Result<Vec<JoinHandle<Tally>>> {
+    debug_assert_eq!(destinations.len(), plan.target.servers(), "one destination per server");
     let threads = plan.threads.max(1);
     let per_thread_gate = plan.connect_concurrency.div_ceil(threads).max(1);
     let windows = Arc::new(Windows::new(plan));
+    // Every server is reached the same way, so one answer holds for all of them.
+    let wrapped = destinations.iter().any(|d| d.transport.is_wrapped());
+    let destinations: Arc<[Destination]> = destinations.into();
     (0..threads)
         .map(|index| {
             let shard = Shard {
                 index,
-                addr,
-                transport: transport.clone(),
+                destinations: destinations.clone(),
                 plan: plan.clone(),
                 board: board.clone(),
                 windows: windows.clone(),
                 signals: signals.clone(),
                 gate: Semaphore::new(per_thread_gate),
-                scratch: RefCell::new(Scratch::new(SCRATCH_BYTES, transport.is_wrapped())),
+                scratch: RefCell::new(Scratch::new(SCRATCH_BYTES, wrapped)),
                 tally: RefCell::new(Tally::new()),
             };
             thread::Builder::new().name(format!("bench-{index}")).spawn(move || shard.run())
@@ -137,6 +139,11 @@ impl Shard {
         }
     }
 
+    /// The server client `index` connects to.
+    fn destination(&self, index: usize) -> &Destination {
+        &self.destinations[self.plan.server_of(index)]
+    }
+
     /// Waits for the stop signal.
     async fn stopped(&self) {
         let _ = self.signals.stop.recv().await;
@@ -151,8 +158,8 @@ async fn client(shard: Rc<Shard>, index: usize) {
     let joined = {
         let _permit = shard.gate.acquire().await;
         let nick = protocol.nick(index);
-        let attempt =
-            async { Some(join(shard.addr, &shard.transport, protocol, &nick, &rooms).await) };
+        let Destination { addr, transport } = shard.destination(index);
+        let attempt = async { Some(join(*addr, transport, protocol, &nick, &rooms).await) };
         let timeout = async {
             Timer::after(JOIN_TIMEOUT).await;
             None

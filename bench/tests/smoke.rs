@@ -212,3 +212,56 @@ fn a_wrong_fingerprint_is_refused_with_the_reason() {
     assert!(error.contains("TLS handshake failed"), "{error}");
     assert!(error.contains("not the pinned"), "{error}");
 }
+
+/// Two servers in one `--addr`, dealt the clients in turn. Two rooms over two servers
+/// that share nothing: client i is in `#r{i % 2}` and on server `i % 2`, so each room
+/// lives whole on one server and every message still reaches its room, as a cluster
+/// would deliver it across servers.
+#[test]
+fn several_addresses_share_the_clients_and_every_room_hears_its_messages() {
+    let servers =
+        [(); 2].map(|_| LocalServer::start(bench::Protocol::Chat, false).expect("a server"));
+    let options = Options {
+        spawn: false,
+        addr: Some(format!("{},{}", servers[0].addr, servers[1].addr)),
+        clients: Some(8),
+        senders: Some(2),
+        rooms: Some(2),
+        ..small_options(None, Some(4))
+    };
+    let report = run(options);
+    for server in servers {
+        server.stop().expect("the server stops");
+    }
+    assert_eq!((report.connect.welcomed, report.connect.failed), (8, 0), "{report}");
+    assert!(report.messages_sent > 0, "{report}");
+    // Each message is owed to the four members of its room, its sender included.
+    assert_eq!(report.deliveries.expected, report.messages_sent * 4, "{report}");
+    assert_everything_arrived(&report);
+    assert!(report.to_string().contains("8 clients on 2 servers"), "{report}");
+}
+
+/// The second of two addresses has nobody listening: exactly the clients it is dealt,
+/// every other one, fail to join, and the run goes on with the rest.
+#[test]
+fn several_addresses_are_dealt_round_robin() {
+    let server = LocalServer::start(bench::Protocol::Chat, false).expect("a server");
+    let nobody = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let closed = nobody.local_addr().expect("its address");
+    drop(nobody);
+    let options = Options {
+        spawn: false,
+        addr: Some(format!("{}, {closed}", server.addr)),
+        clients: Some(6),
+        senders: Some(0),
+        duration: Some(Duration::from_millis(100)),
+        warmup: Some(Duration::ZERO),
+        ..small_options(None, None)
+    };
+    let cluster = [server.addr.to_string(), closed.to_string()];
+    let report = run(options);
+    server.stop().expect("the server stops");
+    assert_eq!((report.connect.welcomed, report.connect.failed), (3, 3), "{report}");
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("valid JSON");
+    assert_eq!(json["plan"]["target"]["cluster"], serde_json::json!(cluster), "{report}");
+}

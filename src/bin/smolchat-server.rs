@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_signal::{Signal, Signals};
 use futures_lite::StreamExt;
+use smolchat::cluster::Node;
 use smolchat::core::Memory;
 use smolchat::server::{self, Listener};
 use tracing::{info, warn};
@@ -43,6 +44,9 @@ fn main() -> anyhow::Result<()> {
             }
         };
         let config = cli.config_flags;
+        if let Some(url) = &cli.cluster {
+            return run_clustered(url, cli.cluster_lease, listeners, config, shutdown).await;
+        }
         match store {
             Some((store, recalled)) => {
                 let store = Arc::new(store);
@@ -58,6 +62,24 @@ fn main() -> anyhow::Result<()> {
             None => server::run(listeners, config, shutdown).await.context("server failed"),
         }
     })
+}
+
+/// Runs the server as a node of the cluster whose Redis is at `url`.
+async fn run_clustered(
+    url: &str,
+    lease: std::time::Duration,
+    listeners: Vec<Listener>,
+    config: server::Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let node = Node::join(url, config.limits(), config.retention(), lease)
+        .await
+        .with_context(|| format!("cannot join the cluster at {url}"))?;
+    let (chat, memory) = (node.chat().clone(), node.memory());
+    server::run_with(listeners, config, chat, memory, shutdown).await.context("server failed")?;
+    node.close().await;
+    info!("left the cluster");
+    Ok(())
 }
 
 /// Rereads the certificate files; on an error the old certificate stays in use.

@@ -3,8 +3,6 @@
 use redis::RedisError;
 use thiserror::Error;
 
-use super::ServerId;
-
 /// Why a request to the cluster failed, by what the caller should do about it.
 #[derive(Debug, Error)]
 pub enum ClusterError {
@@ -19,21 +17,12 @@ pub enum ClusterError {
     /// Redis answered with an error (a bad URL, a script that failed, a wrong type).
     #[error("Redis refused a request: {0}")]
     Redis(#[source] RedisError),
-    /// This server's lease expired before it was renewed: the others may have taken its
-    /// names already. It has to register again (as a new server, as far as they know).
-    #[error("the lease of server {0} in Redis expired; its names may belong to others now")]
-    LeaseLost(ServerId),
-    /// Another process holds the lease of this server id.
-    #[error("server id {0} is in use by another running server")]
-    ServerIdInUse(ServerId),
     /// Not a server id: 1 to 64 ASCII letters, digits, `.`, `_` or `-`.
     #[error("server id {0:?} must be 1 to 64 ASCII letters, digits, '.', '_' or '-'")]
     BadServerId(String),
-    /// A name's key holds a line break, which no name's key does.
-    #[error("a name's skeleton holds a line break: {0:?}")]
-    BadKey(String),
-    /// Redis answered something smolchat's scripts never return.
-    #[error("unexpected answer from Redis: {0}")]
+    /// Redis answered something smolchat never asks for, or the cluster's machinery
+    /// broke (its log's reader stopped, say).
+    #[error("{0}")]
     Unexpected(String),
 }
 

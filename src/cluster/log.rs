@@ -7,8 +7,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{Client, Value};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::{AsyncConnectionConfig, Client, Value};
 use thiserror::Error;
 
 /// The stream every server appends to.
@@ -78,11 +78,13 @@ pub struct Entry {
     pub body: Vec<u8>,
 }
 
-/// Appends to the log. Cheap to clone: every clone shares one multiplexed connection.
+/// Appends to the log. Cheap to clone: every clone shares one multiplexed connection,
+/// made again after Redis restarts or the connection breaks.
 #[derive(Clone)]
 pub struct Appender {
-    /// Requests are pipelined on it; never a blocking command.
-    connection: MultiplexedConnection,
+    /// Requests are pipelined on it; never a blocking command. A request Redis does not
+    /// answer within [`super::DEFAULT_TIMEOUT`] fails (and may still be carried out).
+    connection: ConnectionManager,
     /// This server's id, written in every entry.
     server: String,
 }
@@ -90,7 +92,11 @@ pub struct Appender {
 impl Appender {
     /// An appender for `server` on the Redis of `client`.
     pub async fn connect(client: &Client, server: &str) -> Result<Appender, LogError> {
-        let connection = client.get_multiplexed_async_connection().await?;
+        let timeout = Some(super::DEFAULT_TIMEOUT);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout);
+        let connection = ConnectionManager::new_with_config(client.clone(), config).await?;
         Ok(Appender { connection, server: server.to_string() })
     }
 
@@ -148,8 +154,13 @@ pub struct Reader {
 impl Reader {
     /// A reader of the entries after `after`, on the Redis of `client`.
     pub async fn connect(client: &Client, after: EntryId) -> Result<Reader, LogError> {
-        let connection = client.get_multiplexed_async_connection().await?;
-        Ok(Reader { connection, after, block: Duration::from_secs(1) })
+        let block = Duration::from_secs(1);
+        // A read waits up to `block` for entries by design; only past that is Redis late.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(super::DEFAULT_TIMEOUT))
+            .set_response_timeout(Some(block + super::DEFAULT_TIMEOUT));
+        let connection = client.get_multiplexed_async_connection_with_config(&config).await?;
+        Ok(Reader { connection, after, block })
     }
 
     /// The next entries, in order; empty when none came within the block time.

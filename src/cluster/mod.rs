@@ -1,27 +1,29 @@
-//! Several servers, one chat: what servers sharing one Redis keep there, so that their
-//! people meet as on one server.
+//! Several servers, one chat (docs/CLUSTER.md): every server appends the changes its
+//! people ask for to one Redis stream, the log, and applies the whole log, its own
+//! entries included, in the log's one order. Everyone of the cluster is online on every
+//! server: a server's own people with their queues, the others' as ghosts.
 //!
-//! Redis does the distribution: every change that must be decided once for the whole
-//! cluster is one Lua script, which Redis runs atomically, so two servers racing for the
-//! same thing get one answer each and exactly one of them wins. A server proves it is alive
-//! by renewing a lease (a key with an expiry); what belongs to a server whose lease is gone
-//! is free for the others to take. Every key starts with [`PREFIX`].
+//! - [`Node`] joins a cluster: the core, ordered by the log, and the tasks that keep it.
+//! - [`log`] appends to the stream and reads it back; [`body`] and [`op`] say what an
+//!   entry holds; [`turns`] hands this server's own entries to the sessions that appended
+//!   them, in order; the replica applies everyone else's to ghosts.
+//! - [`presence`] decides from the log's heartbeats which servers are alive, so that every
+//!   server declares a dead one at the same entry.
+//! - [`RedisMemory`] keeps accounts, registered rooms and history in Redis.
 //!
-//! So far: [`names`], nicknames unique across the cluster, [`log`], the one stream of
-//! events every server appends to and reads back in one order, and [`RedisMemory`], the
-//! accounts, registered rooms and history every server shares, and [`turns`], how the
-//! log's reader and this server's sessions take turns applying its entries, [`body`],
-//! what kind an entry is, [`op`], what an operation entry asks every server to apply,
-//! and [`presence`], which servers are alive by the log's heartbeats.
+//! Every key starts with [`PREFIX`].
 
 pub mod body;
 mod error;
+mod health;
 pub mod log;
 mod memory;
-pub mod names;
+mod node;
 pub mod op;
-mod owner;
+mod ordering;
 pub mod presence;
+mod replica;
+mod server_id;
 pub mod turns;
 
 use std::time::Duration;
@@ -30,8 +32,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use error::ClusterError;
 pub use memory::RedisMemory;
-pub use names::{ClaimError, Holder, Names};
-pub use owner::{Owner, ServerId};
+pub use node::{Node, DEFAULT_LEASE};
+pub use server_id::ServerId;
 
 /// What every key smolchat keeps in Redis starts with.
 pub const PREFIX: &str = "smolchat:";

@@ -13,7 +13,7 @@
 use thiserror::Error;
 
 use super::ServerId;
-use crate::core::{ClientId, Departure, Nick, RoomName, Speech};
+use crate::core::{ClientId, Departure, Intent, Nick, RoomName, Speech};
 use crate::store::record::{speech, speech_byte, Out, Reader};
 use crate::store::RecordError;
 
@@ -206,6 +206,52 @@ pub enum OpError {
 }
 
 impl Op {
+    /// The operation of `client` asking for `intent`.
+    pub fn of(client: Client, intent: Intent) -> Op {
+        match intent {
+            Intent::Register { nick, room, echo } => Op::Register { client, nick, room, echo },
+            Intent::Join { room } => Op::Join { client, room },
+            Intent::Part { room, words } => Op::Part { client, room, words },
+            Intent::Talk { room, speech, text } => Op::Talk { client, room, speech, text },
+            Intent::Topic { room, text } => Op::Topic { client, room, text },
+            Intent::Kick { room, nick, reason } => Op::Kick { client, room, nick, reason },
+            Intent::Rename { new } => Op::Rename { client, new },
+            Intent::Guest { new } => Op::Guest { client, new },
+            Intent::Whisper { to, speech, text } => Op::Whisper { client, to, speech, text },
+            Intent::Away { message } => Op::Away { client, message },
+            Intent::Quit { why } => Op::Quit { client, why },
+            Intent::SignIn { account } => Op::SignIn { client, account },
+            Intent::SignOut => Op::SignOut { client },
+        }
+    }
+
+    /// Who asks for what: the inverse of [`Op::of`].
+    pub fn split(self) -> (Client, Intent) {
+        match self {
+            Op::Register { client, nick, room, echo } => {
+                (client, Intent::Register { nick, room, echo })
+            }
+            Op::Join { client, room } => (client, Intent::Join { room }),
+            Op::Part { client, room, words } => (client, Intent::Part { room, words }),
+            Op::Talk { client, room, speech, text } => {
+                (client, Intent::Talk { room, speech, text })
+            }
+            Op::Topic { client, room, text } => (client, Intent::Topic { room, text }),
+            Op::Kick { client, room, nick, reason } => {
+                (client, Intent::Kick { room, nick, reason })
+            }
+            Op::Rename { client, new } => (client, Intent::Rename { new }),
+            Op::Guest { client, new } => (client, Intent::Guest { new }),
+            Op::Whisper { client, to, speech, text } => {
+                (client, Intent::Whisper { to, speech, text })
+            }
+            Op::Away { client, message } => (client, Intent::Away { message }),
+            Op::Quit { client, why } => (client, Intent::Quit { why }),
+            Op::SignIn { client, account } => (client, Intent::SignIn { account }),
+            Op::SignOut { client } => (client, Intent::SignOut),
+        }
+    }
+
     /// Who does it.
     pub fn client(&self) -> &Client {
         match self {
@@ -353,6 +399,8 @@ mod departure {
     pub const LINE_TIMEOUT: u8 = 4;
     /// [`Departure::PingTimeout`](crate::core::Departure::PingTimeout).
     pub const PING_TIMEOUT: u8 = 5;
+    /// [`Departure::ServerLost`](crate::core::Departure::ServerLost).
+    pub const SERVER_LOST: u8 = 6;
 }
 
 /// An operation being written: the record's writer, with what operations hold besides.
@@ -404,6 +452,7 @@ impl Write {
             Departure::Flood => self.0.byte(departure::FLOOD),
             Departure::LineTimeout => self.0.byte(departure::LINE_TIMEOUT),
             Departure::PingTimeout => self.0.byte(departure::PING_TIMEOUT),
+            Departure::ServerLost => self.0.byte(departure::SERVER_LOST),
         }
         Ok(())
     }
@@ -468,6 +517,7 @@ impl Read<'_> {
             departure::FLOOD => Departure::Flood,
             departure::LINE_TIMEOUT => Departure::LineTimeout,
             departure::PING_TIMEOUT => Departure::PingTimeout,
+            departure::SERVER_LOST => Departure::ServerLost,
             other => return Err(OpError::Kind(other)),
         })
     }
@@ -537,6 +587,7 @@ mod tests {
             Departure::Flood,
             Departure::LineTimeout,
             Departure::PingTimeout,
+            Departure::ServerLost,
         ] {
             ops.push(Op::Quit { client: b.clone(), why });
         }
@@ -649,6 +700,7 @@ mod tests {
             Just(Departure::Flood),
             Just(Departure::LineTimeout),
             Just(Departure::PingTimeout),
+            Just(Departure::ServerLost),
         ]
     }
 

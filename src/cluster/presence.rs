@@ -140,6 +140,11 @@ pub fn beat_period(lease: Duration) -> Duration {
 /// does not hold the beats back. After a stall it beats at once, then on its rhythm again,
 /// never in a burst.
 pub async fn beat<A: Append>(log: A, lease: Duration) {
+    beat_reporting(log, lease, |_| {}).await
+}
+
+/// [`beat`], telling `report` after each beat whether it got through in its period.
+pub async fn beat_reporting<A: Append>(log: A, lease: Duration, mut report: impl FnMut(bool)) {
     let period = beat_period(lease);
     let body = Body::Heartbeat.encode();
     let mut next = Instant::now();
@@ -152,6 +157,7 @@ pub async fn beat<A: Append>(log: A, lease: Duration) {
             None
         };
         let appended = future::or(async { Some(log.append(&body).await) }, late).await;
+        report(matches!(appended, Some(Ok(_))));
         match appended {
             Some(Ok(_)) if failing => {
                 info!(server = log.server(), "heartbeats reach the cluster's log again");

@@ -48,6 +48,16 @@ impl Append for Appender {
     }
 }
 
+impl<T: Append> Append for std::sync::Arc<T> {
+    fn server(&self) -> &str {
+        T::server(self)
+    }
+
+    fn append(&self, body: &[u8]) -> impl Future<Output = Result<EntryId, LogError>> + Send {
+        T::append(self, body)
+    }
+}
+
 /// Where entries are read back, in the log's order: the Redis log ([`Reader`]), or a log
 /// of a test's own.
 pub trait Follow: Send {
@@ -127,6 +137,11 @@ impl<A: Append> Turns<A> {
     /// This server's id, as its entries carry it.
     pub fn server(&self) -> &str {
         self.shared.log.server()
+    }
+
+    /// Where this server appends.
+    pub fn log(&self) -> &A {
+        &self.shared.log
     }
 
     /// Appends `body` and waits until the reader gets to it; the reader then waits until

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::memory::{Account, Change, MemoryError, Recalled, RoomRecord};
 use super::name::{Nick, RoomName};
+use super::order::{Intent, Unavailable};
 use super::person::Person;
 use super::room::Room;
 use super::rooms::RoomError;
@@ -72,6 +73,9 @@ pub enum AccountError {
     /// The store failed to keep it.
     #[error(transparent)]
     Memory(#[from] MemoryError),
+    /// The cluster's shared order is out of reach: nothing was done.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// How an identification went.
@@ -297,7 +301,7 @@ impl Chat {
     ) -> Result<Identified, AccountError> {
         let nick = nick.map_or_else(|| person.nick().as_str().to_string(), str::to_string);
         let (fold, nick) = self.check_password(&nick, password).await?;
-        self.sign_in(person, fold.clone());
+        self.sign_in(person, fold.clone()).await?;
         info!(account = %nick, "identified");
         if person.folded() == fold {
             return Ok(Identified { nick, took_nick: true });
@@ -320,14 +324,28 @@ impl Chat {
 
     /// Marks `person` as identified to the account folded `fold` (after SASL, say), if it
     /// still exists.
-    pub fn sign_in(&self, person: &Person, fold: Arc<str>) {
-        person.set_account(self.accounts.id(&fold));
+    pub async fn sign_in(&self, person: &Person, fold: Arc<str>) -> Result<(), Unavailable> {
+        let account = self.accounts.id(&fold);
+        let intent = || match &account {
+            Some(id) => Intent::SignIn { account: id.to_string() },
+            None => Intent::SignOut,
+        };
+        let _turn = self.turn(person.id(), intent).await?;
+        self.sign_in_now(person, account);
+        Ok(())
+    }
+
+    /// Marks `person` as identified to the account whose id is `account`, or as not
+    /// identified (`None`), in its turn.
+    pub(crate) fn sign_in_now(&self, person: &Person, account: Option<Arc<str>>) {
+        person.set_account(account);
     }
 
     /// Drops the account `person` identified as, and the registration of the rooms it
     /// owned. Answered once that is durably kept.
     pub async fn drop_account(&self, person: &Person) -> Result<Nick, AccountError> {
         let id = self.identity(person).ok_or(AccountError::NotIdentified)?;
+        let _turn = self.turn(person.id(), || Intent::SignOut).await?;
         let fold: Arc<str> = fold_of(&id).into();
         let (account, rooms) = {
             let mut records = self.accounts.lock();

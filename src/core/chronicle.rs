@@ -70,12 +70,15 @@ impl Chronicle {
         self.recent = recent;
     }
 
-    /// Notes `event` if it is history: a message or an action.
-    pub fn note(&mut self, event: &Stamped) {
+    /// Notes `event` if it is history: a message or an action; hands it to the memory too
+    /// if this server is to `keep` it.
+    pub fn note(&mut self, event: &Stamped, keep: bool) {
         if !is_history(&event.event) {
             return;
         }
-        self.memory.keep(Change::Said { scope: self.scope.clone(), event: event.clone() });
+        if keep {
+            self.memory.keep(Change::Said { scope: self.scope.clone(), event: event.clone() });
+        }
         if self.kept.replay == 0 {
             return;
         }
@@ -134,10 +137,10 @@ mod tests {
             [said("old", Duration::from_secs(7200)), said("older", Duration::from_secs(5000))];
         let mut chronicle = Chronicle::new(scope, kept, Arc::new(Forgetful), old.to_vec());
         assert_eq!(chronicle.recent().len(), 0, "both are older than an hour");
-        chronicle.note(&said("one", Duration::ZERO));
+        chronicle.note(&said("one", Duration::ZERO), true);
         assert_eq!(texts(chronicle.recent().cloned()), ["one"]);
         for text in ["two", "three", "four"] {
-            chronicle.note(&said(text, Duration::ZERO));
+            chronicle.note(&said(text, Duration::ZERO), true);
         }
         assert_eq!(texts(chronicle.recent().cloned()), ["two", "three", "four"]);
         assert_eq!(texts(chronicle.last(2).into_iter()), ["three", "four"]);

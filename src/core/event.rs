@@ -106,6 +106,12 @@ pub enum Event {
         /// Whether it was said, acted or noticed.
         kind: Speech,
     },
+    /// A word from the server to each of its own people: that the cluster is out of
+    /// reach, or back.
+    Status {
+        /// What the server says.
+        text: String,
+    },
 }
 
 /// The ways of saying something that every protocol can carry: a message, an action
@@ -140,6 +146,8 @@ pub enum Departure {
     LineTimeout,
     /// They did not answer a ping.
     PingTimeout,
+    /// The server they were connected to, in a cluster, stopped answering.
+    ServerLost,
 }
 
 /// An event and the server's time when it happened: history and protocols that carry

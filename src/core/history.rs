@@ -73,6 +73,9 @@ impl Chat {
     /// history is kept under their accounts' ids, so an account dropped and registered
     /// again by someone else does not read it.
     pub(super) fn note_private(&self, from: &Person, to: &Person, event: &Stamped) {
+        if from.is_ghost() {
+            return;
+        }
         if let (Some(a), Some(b)) = (self.identity(from), self.identity(to)) {
             let change =
                 super::memory::Change::Said { scope: Scope::pair(a, b), event: event.clone() };

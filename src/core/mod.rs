@@ -23,6 +23,7 @@ mod history;
 mod memory;
 mod name;
 mod once;
+mod order;
 mod outbox;
 mod pace;
 mod people;
@@ -46,6 +47,7 @@ pub use memory::{
     Scope,
 };
 pub use name::{Key, Nick, NickError, RoomName, RoomNameError, DEFAULT_MAX_NICK, MAX_ROOM_NAME};
+pub use order::{Intent, Order, Place, Unavailable, Waiting};
 pub use outbox::{Chunk, Cut, Outbox, PushError, Queue};
 pub use people::{Arrival, NickRefused, WhisperError};
 pub use person::{ClientId, Person, Recipient};
@@ -111,6 +113,8 @@ pub struct Chat {
     memory: Arc<dyn Memory>,
     /// Registered nicknames and rooms.
     accounts: Accounts,
+    /// The order shared with other servers that every change waits for, in a cluster.
+    order: Option<Arc<dyn Order>>,
 }
 
 impl Chat {
@@ -131,6 +135,27 @@ impl Chat {
             stats: Arc::default(),
             memory,
             accounts: Accounts::new(recalled),
+            order: None,
+        }
+    }
+
+    /// This chat, with every change a session asks for put in `order` first and applied
+    /// when its turn comes (a cluster's servers share the order).
+    pub fn ordered_by(mut self, order: Arc<dyn Order>) -> Chat {
+        self.order = Some(order);
+        self
+    }
+
+    /// Waits for the turn of `intent` (made only when there is an order to put it in),
+    /// asked by the connection `client`; the change is applied while the place is held.
+    async fn turn(
+        &self,
+        client: ClientId,
+        intent: impl FnOnce() -> Intent,
+    ) -> Result<Option<Place>, Unavailable> {
+        match &self.order {
+            None => Ok(None),
+            Some(order) => order.turn(client, intent()).await.map(Some),
         }
     }
 

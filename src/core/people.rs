@@ -12,7 +12,8 @@ use tracing::info;
 use super::event::{Departure, Event, Speech, Stamped};
 use super::name::{Key, Nick, RoomName};
 use super::once::Locked;
-use super::person::{Person, Recipient};
+use super::order::{Intent, Unavailable};
+use super::person::{ClientId, Person, Recipient};
 use super::registry::{Lookup, Registry};
 use super::room::Room;
 use super::rooms::{JoinError, Landing};
@@ -36,6 +37,9 @@ pub enum NickRefused {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     Closed,
+    /// The cluster's shared order is out of reach: nothing was done.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// What a newcomer is told first: how many are online, and where it landed.
@@ -57,6 +61,9 @@ pub enum WhisperError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     Closed,
+    /// The cluster's shared order is out of reach: nothing was done.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// Everyone online, by nickname.
@@ -188,6 +195,38 @@ impl Chat {
         room: Option<&RoomName>,
         welcome: impl FnOnce(Arrival<'_>),
     ) -> Result<Arc<Person>, NickRefused> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let echo = recipient.echo;
+        let _turn = self
+            .turn(id, || Intent::Register { nick: nick.clone(), room: room.cloned(), echo })
+            .await?;
+        self.register_now(id, recipient, nick, room, false, welcome).await
+    }
+
+    /// Registers someone connected to another server of the cluster, as it did: a ghost,
+    /// who is told nothing (their own server tells them), and whose words are kept by
+    /// their own server. Called in the order every server applies.
+    pub async fn register_ghost(
+        &self,
+        nick: Nick,
+        room: Option<&RoomName>,
+        echo: bool,
+    ) -> Result<Arc<Person>, NickRefused> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let recipient = Recipient::nowhere(echo);
+        self.register_now(id, recipient, nick, room, true, |_| {}).await
+    }
+
+    /// [`Chat::register`] in its turn, as connection `id`; a `ghost` is of another server.
+    async fn register_now(
+        &self,
+        id: ClientId,
+        recipient: Recipient,
+        nick: Nick,
+        room: Option<&RoomName>,
+        ghost: bool,
+        welcome: impl FnOnce(Arrival<'_>),
+    ) -> Result<Arc<Person>, NickRefused> {
         let key = nick.key();
         let mut people = self.people.lock().await;
         if people.closed {
@@ -197,9 +236,8 @@ impl Chat {
         flush_each(people.departed_from(&key.skeleton)).await;
         let online = people.len() + 1;
         self.peak.fetch_max(online, Ordering::Relaxed);
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        info!(nick = %nick, online, "registered");
-        let person = Arc::new(Person::new(id, recipient, nick, key.clone()));
+        info!(nick = %nick, online, ghost, "registered");
+        let person = Arc::new(Person::new(id, recipient, nick, key.clone(), ghost));
         people.by_nick.insert(key, person.clone());
         let Some(room) = room else {
             welcome(Arrival { online, landed: None });
@@ -211,7 +249,7 @@ impl Chat {
                 welcome(Arrival { online, landed: Some(Ok(landing)) });
             }
         };
-        if let Err(refused) = self.join(&person, room, greet).await {
+        if let Err(refused) = self.join_now(&person, room, greet).await {
             if let Some(welcome) = welcome.take() {
                 welcome(Arrival { online, landed: Some(Err(refused)) });
             }
@@ -235,6 +273,23 @@ impl Chat {
 
     /// [`Chat::rename`], to a guest name too when the server gives it (`guest`).
     pub(super) async fn rename_as(
+        &self,
+        person: &Arc<Person>,
+        new: Nick,
+        guest: bool,
+    ) -> Result<(), NickRefused> {
+        let intent = || match guest {
+            true => Intent::Guest { new: new.clone() },
+            false => Intent::Rename { new: new.clone() },
+        };
+        let _turn = self.turn(person.id(), intent).await?;
+        self.rename_now(person, new, guest).await
+    }
+
+    /// [`Chat::rename`] in its turn, to a guest name too when the server gives it
+    /// (`guest`). The checks are made again here: what was free when asked may have been
+    /// taken by a change ordered before it.
+    pub(crate) async fn rename_now(
         &self,
         person: &Arc<Person>,
         new: Nick,
@@ -288,6 +343,19 @@ impl Chat {
         text: String,
         kind: Speech,
     ) -> Result<Arc<Person>, WhisperError> {
+        let intent = || Intent::Whisper { to: to.to_string(), speech: kind, text: text.clone() };
+        let _turn = self.turn(person.id(), intent).await?;
+        self.whisper_now(person, to, text, kind).await
+    }
+
+    /// [`Chat::whisper`] in its turn.
+    pub(crate) async fn whisper_now(
+        &self,
+        person: &Arc<Person>,
+        to: &str,
+        text: String,
+        kind: Speech,
+    ) -> Result<Arc<Person>, WhisperError> {
         let fold = unicode::fold(to);
         let target = {
             let people = self.people.lock().await;
@@ -317,7 +385,21 @@ impl Chat {
 
     /// Marks `person` away with `message`, or back with `None`, and tells everyone who
     /// shares a room with them, once (protocols that do not show it write nothing).
-    pub async fn set_away(&self, person: &Arc<Person>, message: Option<String>) {
+    pub async fn set_away(
+        &self,
+        person: &Arc<Person>,
+        message: Option<String>,
+    ) -> Result<(), Unavailable> {
+        if person.away() == message {
+            return Ok(());
+        }
+        let _turn = self.turn(person.id(), || Intent::Away { message: message.clone() }).await?;
+        self.set_away_now(person, message).await;
+        Ok(())
+    }
+
+    /// [`Chat::set_away`] in its turn.
+    pub(crate) async fn set_away_now(&self, person: &Arc<Person>, message: Option<String>) {
         if person.away() == message {
             return;
         }
@@ -335,6 +417,22 @@ impl Chat {
     /// name, or of one that looks like it.
     pub async fn find_look(&self, skeleton: &str) -> Option<Arc<Person>> {
         self.people.lock().await.by_nick.by_skeleton(skeleton).cloned()
+    }
+
+    /// Tells everyone connected to this server (not the ghosts of other servers) `text`.
+    pub async fn tell_everyone_here(&self, text: &str) {
+        let event = Stamped::now(Event::Status { text: text.to_string() });
+        for person in self.everyone().await {
+            if !person.is_ghost() {
+                let _ = person.recipient().reply(&event);
+            }
+        }
+    }
+
+    /// Whoever is online here as the connection `id`; a search of everyone, for the rare
+    /// change that names a connection rather than a nickname.
+    pub async fn find_by_id(&self, id: ClientId) -> Option<Arc<Person>> {
+        self.people.lock().await.by_nick.values().find(|person| person.id() == id).cloned()
     }
 
     /// Whoever is online as `nick` (under folding).
@@ -358,6 +456,14 @@ impl Chat {
     /// shared a room with them hears why they left, once. Their rooms that are left empty
     /// disappear.
     pub async fn quit(&self, person: &Arc<Person>, why: Departure) {
+        // Whoever leaves is gone here whatever the order says: a cluster out of reach
+        // hears of it when it is back (the order keeps what it owes).
+        let _turn = self.turn(person.id(), || Intent::Quit { why: why.clone() }).await;
+        self.quit_now(person, why).await;
+    }
+
+    /// [`Chat::quit`] in its turn.
+    pub(crate) async fn quit_now(&self, person: &Arc<Person>, why: Departure) {
         let (nick, key) = person.name();
         // The nickname is freed and the quit announced under one directory lock; whoever
         // takes the name next has the rooms that may still hold the quit flushed first.

@@ -6,7 +6,7 @@ use smallvec::SmallVec;
 
 use super::event::{Encode, Stamped};
 use super::name::{Key, Nick};
-use super::outbox::{Chunk, Outbox, PushError};
+use super::outbox::{Chunk, Cut, Outbox, PushError};
 use super::registry::Named;
 use super::room::Room;
 
@@ -27,6 +27,14 @@ pub struct Recipient {
 }
 
 impl Recipient {
+    /// Where a ghost's lines go (someone of another server, whose own server writes to
+    /// them): nowhere, at no cost. Its encoder writes nothing, so a room's batch is not
+    /// even encoded for it.
+    pub fn nowhere(echo: bool) -> Recipient {
+        let (outbox, _queue) = Outbox::new(1, 0, Arc::new(Nowhere(0)));
+        Recipient { outbox, encoder: &NOWHERE, echo }
+    }
+
     /// Encodes `event` for this recipient alone and queues it under the room lines' limit;
     /// an event its protocol does not show costs nothing.
     pub fn send(&self, event: &Stamped) -> Result<(), PushError> {
@@ -46,12 +54,30 @@ impl Recipient {
     }
 }
 
+/// The connection and the encoder of someone who is not connected here. Not zero-sized:
+/// encoders are told apart by address, and zero-sized statics may share one.
+struct Nowhere(#[allow(dead_code)] u8);
+
+/// The one encoder of every ghost.
+static NOWHERE: Nowhere = Nowhere(0);
+
+impl Cut for Nowhere {
+    fn cut(&self) {}
+}
+
+impl Encode for Nowhere {
+    fn encode(&self, _event: &Stamped, _out: &mut Vec<u8>) {}
+}
+
 /// A registered person. The directory and every room they are in share this record.
 pub struct Person {
     /// Tells this connection from a later one with the same nickname.
     id: ClientId,
     /// How to reach them.
     recipient: Recipient,
+    /// They are connected to another server of the cluster: that server tells them what
+    /// happens and keeps what they say.
+    ghost: bool,
     /// What changes while they are online: only ever locked for a copy or an update.
     state: Mutex<PersonState>,
 }
@@ -74,9 +100,20 @@ struct PersonState {
 
 impl Person {
     /// Someone who registered as `nick`.
-    pub(super) fn new(id: ClientId, recipient: Recipient, nick: Nick, key: Key) -> Person {
+    pub(super) fn new(
+        id: ClientId,
+        recipient: Recipient,
+        nick: Nick,
+        key: Key,
+        ghost: bool,
+    ) -> Person {
         let state = PersonState { nick, key, rooms: SmallVec::new(), away: None, account: None };
-        Person { id, recipient, state: Mutex::new(state) }
+        Person { id, recipient, ghost, state: Mutex::new(state) }
+    }
+
+    /// Whether they are connected to another server of the cluster.
+    pub fn is_ghost(&self) -> bool {
+        self.ghost
     }
 
     /// Their connection's identity.

@@ -243,15 +243,18 @@ impl RoomState {
     /// and another when its first talk arrives, which cuts a presence batch's longer wait
     /// short.
     pub fn announce(&mut self, author: ClientId, event: Event, skip: Option<HashSet<ClientId>>) {
+        // What a ghost says is kept by their own server, once for the whole cluster.
+        let mut keep = true;
         if let Some(member) = self.members.get_mut(&author) {
             member.authored = true;
+            keep = !member.person.is_ghost();
         }
         let was_empty = self.pending.is_empty();
         let first_talk = event.is_talk() && !self.talk_pending;
         self.talk_pending |= first_talk;
         self.pending_size += line_size(&event);
         let event = Stamped::now(event);
-        self.chronicle.note(&event);
+        self.chronicle.note(&event, keep);
         self.pending.push(Pending { event, skip });
         if self.pending_size >= FLUSH_AT {
             self.flush();
@@ -341,6 +344,7 @@ fn line_size(event: &Event) -> usize {
         }
         Event::Topic { room, by, text } => (room.as_str().len(), by.as_str().len(), text.len()),
         Event::Join { room, nick } => (room.as_str().len(), nick.as_str().len(), 0),
+        Event::Status { text } => (0, 0, text.len()),
         Event::Kick { room, nick, by, reason } => (
             room.as_str().len(),
             nick.as_str().len() + by.as_str().len(),

@@ -8,9 +8,10 @@ use thiserror::Error;
 use tracing::{debug, info};
 
 use super::chronicle::{Chronicle, Kept};
-use super::event::{Event, Stamped};
+use super::event::{Event, Speech, Stamped};
 use super::memory::{Change, RoomRecord, Scope};
 use super::name::{Key, Nick, RoomName};
+use super::order::{Intent, Unavailable};
 use super::person::Person;
 use super::registry::{Lookup, Named, Registry};
 use super::room::{Room, RoomState, Topic};
@@ -44,6 +45,9 @@ pub enum JoinError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     Closed,
+    /// The cluster's shared order is out of reach: nothing was done.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// Why something could not be done in a room.
@@ -83,6 +87,9 @@ pub enum RoomError {
     /// The server is shutting down and its rooms are closed.
     #[error("the server is shutting down")]
     Closed,
+    /// The cluster's shared order is out of reach: nothing was done.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// How a join went.
@@ -172,6 +179,20 @@ impl Chat {
     /// lock, `welcome` is given their [`Landing`] to tell them of it, so that it reaches
     /// them before any of the room's later events; everyone else hears the `Join`.
     pub async fn join(
+        &self,
+        person: &Arc<Person>,
+        name: &RoomName,
+        welcome: impl FnOnce(Landing<'_>),
+    ) -> Result<Joined, JoinError> {
+        if let Some(room) = person.room(&name.key().fold) {
+            return Ok(Joined::AlreadyIn(room));
+        }
+        let _turn = self.turn(person.id(), || Intent::Join { room: name.clone() }).await?;
+        self.join_now(person, name, welcome).await
+    }
+
+    /// [`Chat::join`] in its turn.
+    pub(crate) async fn join_now(
         &self,
         person: &Arc<Person>,
         name: &RoomName,
@@ -272,6 +293,18 @@ impl Chat {
         room: &Arc<Room>,
         words: Option<String>,
     ) -> Result<(), RoomError> {
+        let intent = || Intent::Part { room: room.name().clone(), words: words.clone() };
+        let _turn = self.turn(person.id(), intent).await?;
+        self.part_now(person, room, words).await
+    }
+
+    /// [`Chat::part`] in its turn.
+    pub(crate) async fn part_now(
+        &self,
+        person: &Arc<Person>,
+        room: &Arc<Room>,
+        words: Option<String>,
+    ) -> Result<(), RoomError> {
         let mut state = member_state(person, room).await?;
         state.remove(person.id(), true);
         person.remove_room(room);
@@ -305,12 +338,12 @@ impl Chat {
 
     /// Says `text` in `room` as `person`.
     pub async fn say(&self, person: &Person, room: &Room, text: String) -> Result<(), RoomError> {
-        self.talk(person, room, |room, from| Event::Message { room, from, text }).await
+        self.talk(person, room, Speech::Say, text).await
     }
 
     /// Describes an action of `person` in `room` (`/me`).
     pub async fn act(&self, person: &Person, room: &Room, text: String) -> Result<(), RoomError> {
-        self.talk(person, room, |room, from| Event::Action { room, from, text }).await
+        self.talk(person, room, Speech::Act, text).await
     }
 
     /// Sends a notice to `room` as `person`.
@@ -320,17 +353,37 @@ impl Chat {
         room: &Room,
         text: String,
     ) -> Result<(), RoomError> {
-        self.talk(person, room, |room, from| Event::Notice { room, from, text }).await
+        self.talk(person, room, Speech::Notice, text).await
     }
 
-    /// Says something in `room`; it comes back to the speaker only if their protocol
-    /// echoes.
+    /// Says something in `room`, as `speech` tells how.
     async fn talk(
         &self,
         person: &Person,
         room: &Room,
-        event: impl FnOnce(RoomName, Nick) -> Event,
+        speech: Speech,
+        text: String,
     ) -> Result<(), RoomError> {
+        let intent = || Intent::Talk { room: room.name().clone(), speech, text: text.clone() };
+        let _turn = self.turn(person.id(), intent).await?;
+        self.talk_now(person, room, speech, text).await
+    }
+
+    /// [`Chat::say`], [`Chat::act`] or [`Chat::notice`] in its turn; it comes back to the
+    /// speaker only if their protocol echoes. Speech that only passes between two people
+    /// (a CTCP query or answer) is said as a message.
+    pub(crate) async fn talk_now(
+        &self,
+        person: &Person,
+        room: &Room,
+        speech: Speech,
+        text: String,
+    ) -> Result<(), RoomError> {
+        let event = |room, from| match speech {
+            Speech::Act => Event::Action { room, from, text },
+            Speech::Notice => Event::Notice { room, from, text },
+            _ => Event::Message { room, from, text },
+        };
         let mut state = member_state(person, room).await?;
         let skip = (!person.recipient().echo).then(|| HashSet::from([person.id()]));
         state.announce(person.id(), event(name_of(room), person.nick()), skip);
@@ -339,6 +392,22 @@ impl Chat {
 
     /// Sets `room`'s topic to `text` (an empty text clears it) and tells its members.
     pub async fn set_topic(
+        &self,
+        person: &Person,
+        room: &Room,
+        text: String,
+    ) -> Result<(), RoomError> {
+        let max = self.limits.topic_len;
+        if text.chars().count() > max {
+            return Err(RoomError::TopicTooLong { max });
+        }
+        let intent = || Intent::Topic { room: room.name().clone(), text: text.clone() };
+        let _turn = self.turn(person.id(), intent).await?;
+        self.set_topic_now(person, room, text).await
+    }
+
+    /// [`Chat::set_topic`] in its turn.
+    pub(crate) async fn set_topic_now(
         &self,
         person: &Person,
         room: &Room,
@@ -383,6 +452,23 @@ impl Chat {
     /// everyone in it hears it, the one removed included. Only a registered room's owner
     /// may.
     pub async fn kick(
+        &self,
+        person: &Person,
+        room: &Arc<Room>,
+        nick: &str,
+        reason: Option<String>,
+    ) -> Result<(), RoomError> {
+        let Ok(target) = Nick::parse(nick, usize::MAX) else {
+            return Err(RoomError::NotMember { room: name_of(room), nick: nick.to_string() });
+        };
+        let intent =
+            || Intent::Kick { room: room.name().clone(), nick: target, reason: reason.clone() };
+        let _turn = self.turn(person.id(), intent).await?;
+        self.kick_now(person, room, nick, reason).await
+    }
+
+    /// [`Chat::kick`] in its turn.
+    pub(crate) async fn kick_now(
         &self,
         person: &Person,
         room: &Arc<Room>,

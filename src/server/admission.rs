@@ -36,7 +36,7 @@ pub struct Shared {
     /// The limits.
     pub config: Config,
     /// Everyone online and every room.
-    pub chat: Chat,
+    pub chat: Arc<Chat>,
     /// Open connections, registered or not, checked against `max_clients`.
     clients: AtomicUsize,
     /// Open connections per address, checked against `max_per_ip`.
@@ -79,7 +79,7 @@ impl Drop for Ticket {
 impl Shared {
     /// The state for a server with `config` running `chat`, stopped when `stop` closes. The password
     /// file, if any, is read now: an error names it, and the server does not start.
-    pub fn new(config: Config, chat: Chat, stop: Receiver<()>) -> io::Result<Shared> {
+    pub fn new(config: Config, chat: Arc<Chat>, stop: Receiver<()>) -> io::Result<Shared> {
         let password = ServerPassword::load(&config)?;
         let (clients, per_ip) = (AtomicUsize::new(0), Mutex::new(HashMap::new()));
         let metrics = Metrics::new(chat.stats().clone(), chat.memory().clone());

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -60,6 +61,17 @@ pub struct ServerFlags {
     #[arg(long, value_name = "DIR|none")]
     pub data_dir: Option<String>,
 
+    /// Join the cluster of servers that share this Redis (redis://HOST:PORT): the same
+    /// rooms, one nickname namespace, one order per room; history, accounts and registered
+    /// rooms live in Redis then, not in the data directory (docs/CLUSTER.md).
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
+
+    /// How long after its last heartbeat a server of the cluster is declared dead, and its
+    /// people are announced as gone; it beats every third of this.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration, requires = "cluster")]
+    pub cluster_lease: Duration,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub config_flags: Config,
@@ -90,8 +102,12 @@ impl ServerFlags {
     }
 
     /// The store in the data directory, opened (and locked against a second server) with
-    /// what it recalls; `None` for `--data-dir none`.
+    /// what it recalls; `None` for `--data-dir none`, and in a cluster, which keeps all
+    /// that in Redis.
     pub fn open_store(&self) -> Result<Option<(Store, Recalled)>, StoreError> {
+        if self.cluster.is_some() {
+            return Ok(None);
+        }
         let Some(dir) = self.data_dir() else { return Ok(None) };
         Store::open(&dir, self.config_flags.retention()).map(Some)
     }

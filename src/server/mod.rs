@@ -88,10 +88,22 @@ pub async fn run_remembering(
     recalled: Recalled,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let chat = Chat::remembering(config.limits(), memory.clone(), recalled);
+    run_with(listeners, config, Arc::new(chat), memory, shutdown).await
+}
+
+/// [`run`] with `chat` as its core (one ordered by a cluster, say), whose history,
+/// accounts and rooms are kept in `memory`.
+pub async fn run_with(
+    listeners: Vec<Listener>,
+    config: Config,
+    chat: Arc<Chat>,
+    memory: Arc<dyn Memory>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let (stop_tx, stop) = async_channel::bounded(1);
     let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
     let grace = config.shutdown_grace;
-    let chat = Chat::remembering(config.limits(), memory.clone(), recalled);
     let shared = Arc::new(Shared::new(config, chat, stop)?);
     for listener in &listeners {
         info!("listening on {}", listener.local_spec()?);

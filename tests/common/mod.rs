@@ -22,6 +22,7 @@ use async_net::TcpListener;
 use futures_lite::future;
 use smol::{Task, Timer};
 use smolchat::client::{Client, ClientError};
+use smolchat::cluster::Node;
 use smolchat::core::Memory;
 use smolchat::proto::chat::Line;
 use smolchat::server::{self, Config, Listener};
@@ -80,6 +81,8 @@ pub struct TestServer {
     /// The store, if it keeps one: stopping waits until it is closed, so that the next
     /// server can open it.
     store: Option<std::sync::Weak<Store>>,
+    /// Its node, if it is one of a cluster: left once the server has stopped.
+    node: Option<Node>,
 }
 
 impl TestServer {
@@ -138,7 +141,30 @@ impl TestServer {
                 (smol::spawn(run), Some(kept))
             }
         };
-        TestServer { addr, irc, web, stop, task, store }
+        TestServer { addr, irc, web, stop, task, store, node: None }
+    }
+
+    /// Starts a server with `config` as a node of the cluster whose Redis is at `url`,
+    /// whose servers are declared dead `lease` after their last heartbeat.
+    pub async fn start_clustered(config: Config, url: &str, lease: Duration) -> TestServer {
+        let retention = config.retention();
+        let node = Node::join(url, config.limits(), retention, lease).await.expect("join");
+        let (chat, memory) = (node.chat().clone(), node.memory());
+        let (listeners, at) = listeners().await;
+        let (stop, stopped) = async_channel::bounded::<()>(1);
+        let shutdown = async move {
+            let _ = stopped.recv().await;
+        };
+        let task = smol::spawn(server::run_with(listeners, config, chat, memory, shutdown));
+        TestServer {
+            addr: at.chat,
+            irc: at.irc,
+            web: at.web,
+            stop,
+            task,
+            store: None,
+            node: Some(node),
+        }
     }
 
     /// Starts a server with the default limits, but a short shutdown grace so tests
@@ -151,6 +177,9 @@ impl TestServer {
     pub async fn stop(self) {
         drop(self.stop);
         within("server shutdown", self.task).await.expect("server run returned an error");
+        if let Some(node) = self.node {
+            within("the node to leave", node.close()).await;
+        }
         if let Some(store) = self.store {
             // The rooms' last tasks let go of it just after the server returns.
             within("the store to close", async {
@@ -171,6 +200,15 @@ impl TestServer {
         settle(&mut client).await;
         client
     }
+}
+
+/// A chat, an IRC and a web listener on free loopback ports, and their addresses.
+async fn listeners() -> (Vec<Listener>, Addrs) {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+    let (chat, irc, web) = (bind(any).await, bind(any).await, bind(any).await);
+    let addr = |listener: &TcpListener| listener.local_addr().expect("local addr");
+    let at = Addrs { chat: addr(&chat), irc: addr(&irc), web: addr(&web) };
+    (vec![Listener::chat(chat), Listener::irc(irc), Listener::web(web)], at)
 }
 
 /// The addresses a [`TestServer`] listens on.

@@ -29,6 +29,7 @@ impl Encode for ChatEncoder {
             Event::Topic { room, by, text } => writeln!(out, "TOPIC {room} {by} {text}"),
             Event::Quit { nick, why } => writeln!(out, "QUIT {nick} {}", departure_reason(why)),
             Event::Rename { old, new } => writeln!(out, "RENAME {old} {new}"),
+            Event::Status { text } => writeln!(out, "INFO {text}"),
             // The chat protocol has no away status to show.
             Event::Away { .. } => Ok(()),
             Event::Private { from, to, text, kind } => {
@@ -55,6 +56,7 @@ pub fn departure_reason(why: &Departure) -> String {
         Departure::Flood => "flooding".into(),
         Departure::LineTimeout => "line timeout".into(),
         Departure::PingTimeout => "ping timeout".into(),
+        Departure::ServerLost => "server lost".into(),
     }
 }
 

@@ -80,6 +80,9 @@ pub enum ErrorCode {
     NotMember,
     /// The store could not keep it; try again.
     StoreFailed,
+    /// The cluster's servers cannot order anything now (Redis is out of reach): nothing
+    /// was done; try again.
+    ClusterUnavailable,
     /// A code this version does not know, kept as sent.
     Other(String),
 }
@@ -122,6 +125,7 @@ const CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::NotOwner, "not-owner"),
     (ErrorCode::NotMember, "not-member"),
     (ErrorCode::StoreFailed, "store-failed"),
+    (ErrorCode::ClusterUnavailable, "cluster-unavailable"),
 ];
 
 impl ErrorCode {

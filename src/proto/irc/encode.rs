@@ -79,6 +79,11 @@ impl Encode for IrcEncoder {
                 line.write(out, nick, format_args!("AWAY :{message}"))
             }
             Event::Away { nick, message: None } => line.write(out, nick, format_args!("AWAY")),
+            // From the server itself: a line without a prefix comes from the connection's
+            // other end (RFC 1459, 2.3).
+            Event::Status { text } => {
+                let _ = write!(out, "NOTICE * :{text}\r\n");
+            }
         }
     }
 }
@@ -172,6 +177,7 @@ pub fn quit_reason(why: &Departure) -> String {
         Departure::Flood => "Excess Flood".into(),
         Departure::LineTimeout => "Line timeout".into(),
         Departure::PingTimeout => "Ping timeout".into(),
+        Departure::ServerLost => "Server lost".into(),
     }
 }
 

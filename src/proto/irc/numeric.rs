@@ -58,6 +58,7 @@ pub const ERR_NOMOTD: &str = "422";
 pub const ERR_NONICKNAMEGIVEN: &str = "431";
 pub const ERR_ERRONEUSNICKNAME: &str = "432";
 pub const ERR_NICKNAMEINUSE: &str = "433";
+pub const ERR_UNAVAILRESOURCE: &str = "437";
 pub const ERR_USERNOTINCHANNEL: &str = "441";
 pub const ERR_NOTONCHANNEL: &str = "442";
 pub const ERR_NOTREGISTERED: &str = "451";

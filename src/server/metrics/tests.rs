@@ -8,7 +8,7 @@ fn shared() -> Shared {
     let (_stop, stopped) = async_channel::bounded(1);
     let config = Config::default();
     let chat = crate::core::Chat::new(config.limits());
-    Shared::new(config, chat, stopped).expect("no password file to read")
+    Shared::new(config, Arc::new(chat), stopped).expect("no password file to read")
 }
 
 #[test]

@@ -138,6 +138,7 @@ fn refused(error: AccountError) -> Refused {
         AccountError::RoomRegistered { .. } => ErrorCode::RoomRegistered,
         AccountError::Room(room) => return room_refused(room.clone()),
         AccountError::Memory(_) => ErrorCode::StoreFailed,
+        AccountError::Unavailable(_) => ErrorCode::ClusterUnavailable,
     };
     Refused::Error(code, error.to_string())
 }

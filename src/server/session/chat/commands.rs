@@ -9,7 +9,7 @@ use tracing::debug;
 use super::{reply_lines, write_landing, Ending, Session};
 use crate::core::{
     Chat, JoinError, Joined, Landing, Nick, NickRefused, Person, Room, RoomError, RoomName,
-    RoomNameError, Speech, Topic, WhisperError,
+    RoomNameError, Speech, Topic, Unavailable, WhisperError,
 };
 use crate::proto::chat::{is_room_name, Command, CommandError, ErrorCode, Line};
 use crate::server::metrics::Metrics;
@@ -135,6 +135,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Err(error @ WhisperError::NoSuchNick(_)) => {
                 return Err(Refused::Error(ErrorCode::NoSuchNick, error.to_string()))
             }
+            Err(WhisperError::Unavailable(error)) => return Err(unavailable(error)),
         };
         if let Some(away) = to.away() {
             self.reply(&Line::Info { text: format!("{} is away: {away}", to.nick()) });
@@ -254,6 +255,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Err(refused @ NickRefused::Confusable { .. }) => {
                 Err(Refused::Error(ErrorCode::NickConfusable, refused.to_string()))
             }
+            Err(NickRefused::Unavailable(error)) => Err(unavailable(error)),
         }
     }
 
@@ -291,6 +293,7 @@ pub(super) fn join_refused(error: &JoinError, metrics: &Metrics) -> Option<Line>
         JoinError::TooManyRooms { .. } => ErrorCode::TooManyRooms,
         JoinError::ServerRoomsFull { .. } => ErrorCode::ServerRoomsFull,
         JoinError::Closed => return None,
+        JoinError::Unavailable(_) => ErrorCode::ClusterUnavailable,
     };
     metrics.refused(code.as_str());
     Some(Line::Error { code, text: error.to_string() })
@@ -309,8 +312,14 @@ pub(super) fn room_refused(error: RoomError) -> Refused {
         RoomError::NotOwner { .. } | RoomError::Unowned(_) => ErrorCode::NotOwner,
         RoomError::NotMember { .. } => ErrorCode::NotMember,
         RoomError::Closed => return Refused::Closed,
+        RoomError::Unavailable(error) => return unavailable(error),
     };
     Refused::Error(code, error.to_string())
+}
+
+/// The refusal of anything asked while the cluster cannot order it.
+pub(super) fn unavailable(error: Unavailable) -> Refused {
+    Refused::Error(ErrorCode::ClusterUnavailable, error.to_string())
 }
 
 fn room_name_refused(error: RoomNameError) -> Refused {

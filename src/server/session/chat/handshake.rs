@@ -183,6 +183,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.error(ErrorCode::NickConfusable, refused.to_string());
                 Attempt::Again
             }
+            Err(refused @ NickRefused::Unavailable(_)) => {
+                self.error(ErrorCode::ClusterUnavailable, refused.to_string());
+                Attempt::Again
+            }
         }
     }
 

@@ -65,6 +65,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
         };
         match shared.chat.join(person, &room, welcome).await {
             Ok(Joined::Entered(_) | Joined::AlreadyIn(_)) | Err(JoinError::Closed) => {}
+            Err(error @ JoinError::Unavailable(_)) => {
+                let text = format!("Nick/channel is temporarily unavailable: {error}");
+                replies.numeric(ERR_UNAVAILRESOURCE, &[name], Some(&text));
+                self.send(replies);
+            }
             Err(error @ JoinError::Confusable { .. }) => {
                 bad_name(&mut replies, name, &error.to_string());
                 self.send(replies);

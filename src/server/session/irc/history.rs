@@ -76,7 +76,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// A server notice to the client known as `me`.
-    fn notice(&self, me: &str, text: &str) {
+    pub(super) fn notice(&self, me: &str, text: &str) {
         let shared = self.shared();
         let mut replies = Replies::new(&shared.config.server_name, me);
         replies.notice(text);

@@ -332,7 +332,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 info!(nick = %nick, "irc registered");
                 shared.metrics.registered(Dialect::Irc);
                 if let Some(account) = pending.sasl.account.take() {
-                    shared.chat.sign_in(&person, account);
+                    if let Err(error) = shared.chat.sign_in(&person, account).await {
+                        self.notice(nick.as_str(), &error.to_string());
+                    }
                 }
                 self.watch_claim(&person);
                 Step::Registered(person)
@@ -354,6 +356,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let shared = self.shared();
         let mut replies = Replies::new(&shared.config.server_name, me);
         let text = match refused {
+            NickRefused::Unavailable(error) => {
+                let text = format!("Nick/channel is temporarily unavailable: {error}");
+                replies.numeric(ERR_UNAVAILRESOURCE, &[nick.as_str()], Some(&text));
+                self.send(replies);
+                return;
+            }
             NickRefused::Taken(_) => "Nickname is already in use".to_string(),
             other => format!("Nickname is already in use: {other}"),
         };

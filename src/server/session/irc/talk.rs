@@ -82,6 +82,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Err(RoomError::NoSuchRoom(_)) => {
                 replies.numeric(ERR_NOSUCHCHANNEL, &[target], Some("No such channel"));
             }
+            Err(RoomError::Unavailable(error)) => {
+                replies.notice(&error.to_string());
+            }
             Err(_) => {
                 replies.numeric(ERR_CANNOTSENDTOCHAN, &[target], Some("Cannot send to channel"));
             }
@@ -115,7 +118,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 replies.numeric(RPL_UNAWAY, &[], Some("You are no longer marked as being away"))
             }
         };
-        shared.chat.set_away(person, away).await;
+        if let Err(error) = shared.chat.set_away(person, away).await {
+            replies = Replies::new(&shared.config.server_name, me);
+            replies.notice(&error.to_string());
+        }
         self.send(replies);
     }
 }
@@ -158,6 +164,9 @@ async fn whisper(
             replies.numeric(ERR_NOSUCHNICK, &[to], Some("No such nick/channel"));
         }
         Err(WhisperError::Closed) => {}
+        Err(WhisperError::Unavailable(error)) => {
+            replies.notice(&error.to_string());
+        }
     }
 }
 

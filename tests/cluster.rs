@@ -1,0 +1,316 @@
+//! Several servers, one chat, against a real `redis-server` of each test's own: people on
+//! different servers meet in one room and see one order of its events, whatever protocol
+//! they speak; one nickname namespace; private messages, names and lists across servers;
+//! history kept once; Redis going away and coming back, or pausing.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::irc::*;
+use common::redis::RedisServer;
+use common::*;
+use futures_lite::future;
+use smolchat::client::{Client, ClientError};
+use smolchat::proto::chat::{ErrorCode, Line};
+
+/// A lease short enough that a test waits little for a verdict, long enough that a busy
+/// test machine does not miss one (it beats every third of it).
+const LEASE: Duration = Duration::from_millis(3000);
+
+/// Starts `n` servers of one cluster on `redis`.
+async fn cluster(redis: &RedisServer, n: usize) -> Vec<TestServer> {
+    let mut servers = Vec::with_capacity(n);
+    for _ in 0..n {
+        servers.push(TestServer::start_clustered(irc_config(), &redis.url(), LEASE).await);
+    }
+    servers
+}
+
+/// Two servers of a cluster on `redis`, with ann on the first and bob on the second, in
+/// `#lobby`, each having heard the other arrive.
+async fn ann_and_bob(redis: &RedisServer) -> (Vec<TestServer>, Client, Client) {
+    let servers = cluster(redis, 2).await;
+    let mut ann = servers[0].join("ann").await;
+    let bob = servers[1].join("bob").await;
+    wait_for(&mut ann, "bob's join", |line| *line == lobby_join("bob")).await;
+    (servers, ann, bob)
+}
+
+/// Stops every server.
+async fn stop_all(servers: Vec<TestServer>) {
+    for server in servers {
+        server.stop().await;
+    }
+}
+
+/// Skips lines until `MSG #lobby from text`.
+async fn heard(client: &mut Client, from: &str, text: &str) {
+    let want = lobby_message(from, text);
+    wait_for(client, &format!("{from}: {text}"), |line| *line == want).await;
+}
+
+/// The room's messages a chat client reads until it has seen `count` of them.
+async fn messages(client: &mut Client, count: usize) -> Vec<String> {
+    let mut seen = Vec::with_capacity(count);
+    while seen.len() < count {
+        if let Line::Message { from, text, .. } = next(client).await {
+            seen.push(format!("{from}: {text}"));
+        }
+    }
+    seen
+}
+
+/// The room's messages an IRC client reads until it has seen `count` of them.
+async fn irc_messages(irc: &mut Irc, count: usize) -> Vec<String> {
+    let mut seen = Vec::with_capacity(count);
+    while seen.len() < count {
+        let msg = irc.next().await;
+        if msg.is("PRIVMSG") && msg.param(0) == LOBBY {
+            seen.push(format!("{}: {}", msg.nick(), msg.last()));
+        }
+    }
+    seen
+}
+
+#[test]
+fn members_on_three_servers_and_two_protocols_see_one_order() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let servers = cluster(&redis, 3).await;
+        let mut chats = Vec::new();
+        for (i, server) in servers.iter().enumerate() {
+            chats.push(server.join(&format!("chat{i}")).await);
+        }
+        let mut ircs = Vec::new();
+        for (i, server) in servers.iter().enumerate() {
+            let mut irc = Irc::online(server.irc, &format!("irc{i}")).await;
+            irc.join(LOBBY).await;
+            ircs.push(irc);
+        }
+        // Everyone has heard everyone arrive: the last IRC client's join, everywhere.
+        let last = lobby_join("irc2");
+        for chat in &mut chats {
+            wait_for(chat, "the last join", |line| *line == last).await;
+        }
+        for irc in &mut ircs[..2] {
+            irc.wait_line("the last join", |msg| msg.is("JOIN") && msg.nick() == "irc2").await;
+        }
+        const EACH: usize = 40;
+        let talk = chats.iter().enumerate().map(|(i, chat)| async move {
+            for n in 0..EACH {
+                chat.say(&format!("c{i} {n}")).await.expect("say");
+            }
+        });
+        let irc_talk = ircs.iter_mut().enumerate().map(|(i, irc)| async move {
+            for n in 0..EACH {
+                irc.send(&format!("PRIVMSG {LOBBY} :i{i} {n}")).await;
+            }
+        });
+        let sends = future::zip(
+            async {
+                for sending in talk {
+                    sending.await;
+                }
+            },
+            async {
+                for sending in irc_talk {
+                    sending.await;
+                }
+            },
+        );
+        within("every send", sends).await;
+        let total = EACH * 6;
+        let mut orders = Vec::new();
+        for chat in &mut chats {
+            orders.push(within("chat messages", messages(chat, total)).await);
+        }
+        for irc in &mut ircs {
+            // IRC clients are not echoed their own messages: compare the others'.
+            let own = irc.nick.clone();
+            let seen = within("irc messages", irc_messages(irc, total - EACH)).await;
+            orders.push(seen.into_iter().filter(|line| !line.starts_with(&own)).collect());
+        }
+        let reference: Vec<&String> = orders[0].iter().collect();
+        assert_eq!(orders[0].iter().collect::<HashSet<_>>().len(), total, "each message once");
+        for (i, order) in orders.iter().enumerate() {
+            let expected: Vec<&String> = match i {
+                0..=2 => reference.clone(),
+                _ => {
+                    let own = format!("irc{}:", i - 3);
+                    reference.iter().copied().filter(|line| !line.starts_with(&own)).collect()
+                }
+            };
+            assert_eq!(order.iter().collect::<Vec<_>>(), expected, "reader {i} saw another order");
+        }
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn of_two_people_racing_for_one_nickname_on_two_servers_exactly_one_wins() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let servers = cluster(&redis, 2).await;
+        for round in 0..20 {
+            let nick = format!("racer{round}");
+            // Every other round, a look-alike (Cyrillic а) races the plain name.
+            let other = match round % 2 {
+                0 => nick.clone(),
+                _ => nick.replacen('a', "а", 1),
+            };
+            let (a, b) = within(
+                "the race",
+                future::zip(
+                    Client::join(servers[0].addr, &nick),
+                    Client::join(servers[1].addr, &other),
+                ),
+            )
+            .await;
+            let won = [a.is_ok(), b.is_ok()];
+            assert_eq!(won.iter().filter(|won| **won).count(), 1, "round {round}: {won:?}");
+            let refusal = match (a, b) {
+                (Err(error), Ok(_)) | (Ok(_), Err(error)) => error,
+                _ => unreachable!("one won"),
+            };
+            let ClientError::Refused { code, .. } = refusal else { panic!("{refusal:?}") };
+            assert!(matches!(code, ErrorCode::NickTaken | ErrorCode::NickConfusable), "{code:?}");
+        }
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn private_messages_names_lists_and_renames_cross_servers() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let (servers, mut ann, mut bob) = ann_and_bob(&redis).await;
+        bob.sender.send_line("/msg ann psst").await.expect("msg");
+        let private = Line::Private { from: s("bob"), to: s("ann"), text: s("psst") };
+        wait_for(&mut ann, "the private message", |line| *line == private).await;
+        ann.sender.send_line("/names").await.expect("names");
+        let names = Line::Names { room: s(LOBBY), nicks: vec![s("ann"), s("bob")] };
+        wait_for(&mut ann, "NAMES", |line| *line == names).await;
+        join_room(&mut bob, "bob", "#side").await;
+        ann.sender.send_line("/list").await.expect("list");
+        let side = Line::List { room: s("#side"), members: 1, topic: String::new() };
+        wait_for(&mut ann, "#side in the list", |line| *line == side).await;
+        ann.sender.send_line("/nick anna").await.expect("nick");
+        let rename = Line::Rename { old: s("ann"), new: s("anna") };
+        wait_for(&mut bob, "ann's rename", |line| *line == rename).await;
+        // The old name is free everywhere, the new one taken everywhere.
+        let (mut again, _) = Client::join(servers[1].addr, "ann").await.expect("ann is free");
+        settle(&mut again).await;
+        let Err(taken) = Client::join(servers[1].addr, "anna").await else {
+            panic!("anna was free on the other server");
+        };
+        assert!(matches!(taken, ClientError::Refused { code: ErrorCode::NickTaken, .. }));
+        // An IRC client on the other server asks who is who.
+        let mut irc = Irc::online(servers[1].irc, "carol").await;
+        irc.send("WHOIS anna").await;
+        let whois = irc.wait_numeric("311").await;
+        assert_eq!(whois.param(1), "anna", "{whois:?}");
+        drop(again);
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn joins_parts_and_quits_on_one_server_are_announced_on_the_others() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let (servers, mut ann, bob) = ann_and_bob(&redis).await;
+        bob.sender.send_line("/part #lobby see you").await.expect("part");
+        let part = Line::Leave { room: s(LOBBY), nick: s("bob"), reason: s("part: see you") };
+        wait_for(&mut ann, "bob's part", |line| *line == part).await;
+        bob.sender.send_line("/join #lobby").await.expect("join");
+        wait_for(&mut ann, "bob back", |line| *line == lobby_join("bob")).await;
+        bob.sender.send_line("/quit bye now").await.expect("quit");
+        wait_for(&mut ann, "bob's quit", |line| *line == quit("bob", "quit: bye now")).await;
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn what_is_said_on_two_servers_is_kept_once_and_replayed_to_a_newcomer() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let (servers, mut ann, mut bob) = ann_and_bob(&redis).await;
+        ann.say("one").await.expect("say");
+        heard(&mut bob, "ann", "one").await;
+        bob.say("two").await.expect("say");
+        heard(&mut ann, "bob", "two").await;
+        ann.sender.send_line("/history #lobby 10").await.expect("history");
+        let mut replayed = Vec::new();
+        loop {
+            match next(&mut ann).await {
+                Line::History { line, .. } => replayed.push(line),
+                Line::HistoryEnd { .. } => break,
+                _ => {}
+            }
+        }
+        assert_eq!(replayed.len(), 2, "each line once: {replayed:?}");
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn while_redis_is_away_talk_is_refused_and_everyone_is_told_then_it_resumes() {
+    let Some(mut redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let (servers, mut ann, mut bob) = ann_and_bob(&redis).await;
+        ann.say("before").await.expect("say");
+        heard(&mut bob, "ann", "before").await;
+        redis.stop();
+        ann.say("during").await.expect("say");
+        assert_eq!(next_error(&mut ann).await, ErrorCode::ClusterUnavailable);
+        let lost =
+            |line: &Line| matches!(line, Line::Info { text } if text.contains("unavailable"));
+        wait_for(&mut bob, "the outage told", lost).await;
+        redis.start_again();
+        let back = |line: &Line| matches!(line, Line::Info { text } if text.contains("is back"));
+        wait_for(&mut bob, "the end of the outage told", back).await;
+        // Both servers read the new log from where they were: talk flows both ways again.
+        let after = within("talk after the outage", async {
+            loop {
+                bob.say("after").await.expect("say");
+                match wait_for(&mut bob, "its echo or a refusal", |line| {
+                    *line == lobby_message("bob", "after") || matches!(line, Line::Error { .. })
+                })
+                .await
+                {
+                    Line::Error { .. } => smol::Timer::after(Duration::from_millis(100)).await,
+                    _ => return,
+                };
+            }
+        });
+        after.await;
+        heard(&mut ann, "bob", "after").await;
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn a_paused_redis_refuses_new_talk_and_delivers_what_it_held_in_order_after() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let (servers, mut ann, mut bob) = ann_and_bob(&redis).await;
+        // Shorter than the lease: nobody is declared dead, everyone is told.
+        redis.pause(2000);
+        let lost =
+            |line: &Line| matches!(line, Line::Info { text } if text.contains("unavailable"));
+        wait_for(&mut ann, "the pause told", lost).await;
+        ann.say("held").await.expect("say");
+        assert_eq!(next_error(&mut ann).await, ErrorCode::ClusterUnavailable);
+        let back = |line: &Line| matches!(line, Line::Info { text } if text.contains("is back"));
+        wait_for(&mut ann, "the end of the pause told", back).await;
+        ann.say("after").await.expect("say");
+        heard(&mut bob, "ann", "after").await;
+        // Nobody left on either side.
+        bob.sender.send_line("/names").await.expect("names");
+        let names = Line::Names { room: s(LOBBY), nicks: vec![s("ann"), s("bob")] };
+        wait_for(&mut bob, "NAMES", |line| *line == names).await;
+        stop_all(servers).await;
+    });
+}

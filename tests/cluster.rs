@@ -314,3 +314,35 @@ fn a_paused_redis_refuses_new_talk_and_delivers_what_it_held_in_order_after() {
         stop_all(servers).await;
     });
 }
+
+#[test]
+fn accounts_and_room_registrations_made_on_one_server_hold_on_the_others() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let (servers, mut ann, mut bob) = ann_and_bob(&redis).await;
+        let account = Line::Account { nick: Some(s("ann")) };
+        ann.sender.send_line("/register correct-horse").await.expect("register");
+        wait_for(&mut ann, "ACCOUNT ann", |line| *line == account).await;
+        ann.sender.send_line("/register-room").await.expect("register the room");
+        wait_for(&mut ann, "INFO", |line| matches!(line, Line::Info { .. })).await;
+        // The other server knows whose room it is.
+        bob.sender.send_line("/topic mine now").await.expect("topic");
+        assert_eq!(next_error(&mut bob).await, ErrorCode::NotOwner);
+        ann.sender.quit(None).await.expect("quit");
+        drain(&mut ann).await;
+        wait_for(
+            &mut bob,
+            "ann's quit",
+            |line| matches!(line, Line::Quit { nick, .. } if nick == "ann"),
+        )
+        .await;
+        // And the account: identifying as ann on the other server takes her name and room.
+        let mut carl = servers[1].join("carl").await;
+        carl.sender.send_line("/identify ann correct-horse").await.expect("identify");
+        wait_for(&mut carl, "ACCOUNT ann", |line| *line == account).await;
+        carl.sender.send_line("/topic back").await.expect("topic");
+        let topic = Line::Topic { room: s(LOBBY), by: s("ann"), text: s("back") };
+        wait_for(&mut bob, "ann's topic", |line| *line == topic).await;
+        stop_all(servers).await;
+    });
+}

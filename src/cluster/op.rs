@@ -13,7 +13,9 @@
 use thiserror::Error;
 
 use super::ServerId;
-use crate::core::{ClientId, Departure, Intent, Nick, RoomName, Speech};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::core::{Account, ClientId, Departure, Intent, Nick, RoomName, Speech};
 use crate::store::record::{speech, speech_byte, Out, Reader};
 use crate::store::RecordError;
 
@@ -52,6 +54,12 @@ mod kind {
     pub const SIGN_IN: u8 = 12;
     /// [`Op::SignOut`](super::Op::SignOut).
     pub const SIGN_OUT: u8 = 13;
+    /// [`Op::Registered`](super::Op::Registered).
+    pub const REGISTERED: u8 = 14;
+    /// [`Op::Dropped`](super::Op::Dropped).
+    pub const DROPPED: u8 = 15;
+    /// [`Op::RoomRegistered`](super::Op::RoomRegistered).
+    pub const ROOM_REGISTERED: u8 = 16;
 }
 
 /// One person of the cluster, named the same way by every server: the server they are
@@ -183,6 +191,25 @@ pub enum Op {
         /// Who.
         client: Client,
     },
+    /// Someone registers their nickname as an account, and is identified as it.
+    Registered {
+        /// Who.
+        client: Client,
+        /// The account, its password's hash included (Redis keeps it anyway).
+        account: Account,
+    },
+    /// Someone drops the account they are identified as, and its rooms' registrations.
+    Dropped {
+        /// Who.
+        client: Client,
+    },
+    /// Someone registers a room they are in to the account they are identified as.
+    RoomRegistered {
+        /// Who.
+        client: Client,
+        /// Which room.
+        room: RoomName,
+    },
 }
 
 /// Why an operation could not be written or read. An entry from a newer or broken server
@@ -222,6 +249,9 @@ impl Op {
             Intent::Quit { why } => Op::Quit { client, why },
             Intent::SignIn { account } => Op::SignIn { client, account },
             Intent::SignOut => Op::SignOut { client },
+            Intent::Registered { account } => Op::Registered { client, account },
+            Intent::Dropped => Op::Dropped { client },
+            Intent::RoomRegistered { room } => Op::RoomRegistered { client, room },
         }
     }
 
@@ -249,6 +279,9 @@ impl Op {
             Op::Quit { client, why } => (client, Intent::Quit { why }),
             Op::SignIn { client, account } => (client, Intent::SignIn { account }),
             Op::SignOut { client } => (client, Intent::SignOut),
+            Op::Registered { client, account } => (client, Intent::Registered { account }),
+            Op::Dropped { client } => (client, Intent::Dropped),
+            Op::RoomRegistered { client, room } => (client, Intent::RoomRegistered { room }),
         }
     }
 
@@ -267,7 +300,10 @@ impl Op {
             | Op::Away { client, .. }
             | Op::Quit { client, .. }
             | Op::SignIn { client, .. }
-            | Op::SignOut { client } => client,
+            | Op::SignOut { client }
+            | Op::Registered { client, .. }
+            | Op::Dropped { client }
+            | Op::RoomRegistered { client, .. } => client,
         }
     }
 
@@ -335,6 +371,17 @@ impl Op {
                 out.text(account)?;
             }
             Op::SignOut { client } => out.head(kind::SIGN_OUT, client)?,
+            Op::Registered { client, account } => {
+                out.head(kind::REGISTERED, client)?;
+                out.text(account.nick.as_str())?;
+                out.text(&account.hash)?;
+                out.0.u64(millis(account.registered));
+            }
+            Op::Dropped { client } => out.head(kind::DROPPED, client)?,
+            Op::RoomRegistered { client, room } => {
+                out.head(kind::ROOM_REGISTERED, client)?;
+                out.text(room.as_str())?;
+            }
         }
         Ok(out.0.into_bytes())
     }
@@ -378,6 +425,16 @@ impl Op {
             kind::QUIT => Op::Quit { client, why: read.departure()? },
             kind::SIGN_IN => Op::SignIn { client, account: read.text()? },
             kind::SIGN_OUT => Op::SignOut { client },
+            kind::REGISTERED => Op::Registered {
+                client,
+                account: Account {
+                    nick: read.0.nick()?,
+                    hash: read.text()?,
+                    registered: UNIX_EPOCH + Duration::from_millis(read.0.u64()?),
+                },
+            },
+            kind::DROPPED => Op::Dropped { client },
+            kind::ROOM_REGISTERED => Op::RoomRegistered { client, room: read.0.room()? },
             other => return Err(OpError::Kind(other)),
         };
         read.0.end()?;
@@ -456,6 +513,12 @@ impl Write {
         }
         Ok(())
     }
+}
+
+/// `at` in milliseconds since the epoch, as records keep times (0 before it).
+fn millis(at: SystemTime) -> u64 {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// An operation being read: the record's reader, with what operations hold besides.
@@ -571,6 +634,16 @@ mod tests {
             Op::Away { client: a.clone(), message: Some(text.clone()) },
             Op::SignIn { client: b.clone(), account: "bob@1700000000123".into() },
             Op::SignOut { client: b.clone() },
+            Op::Registered {
+                client: b.clone(),
+                account: Account {
+                    nick: nick("Bob"),
+                    hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                    registered: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+                },
+            },
+            Op::Dropped { client: b.clone() },
+            Op::RoomRegistered { client: b.clone(), room: lobby.clone() },
         ];
         for speech in
             [Speech::Say, Speech::Act, Speech::Notice, Speech::ClientQuery, Speech::ClientAnswer]
@@ -599,7 +672,7 @@ mod tests {
         let ops = every_op();
         let kinds: std::collections::HashSet<u8> =
             ops.iter().map(|op| op.encode().expect("encodes")[1]).collect();
-        assert_eq!(kinds.len(), 13, "every kind of operation is tried");
+        assert_eq!(kinds.len(), 16, "every kind of operation is tried");
         for op in ops {
             let bytes = op.encode().expect("encodes");
             assert_eq!(bytes[0], VERSION);
@@ -732,6 +805,15 @@ mod tests {
             (any_client(), any_departure()).prop_map(|(client, why)| Op::Quit { client, why }),
             (any_client(), text()).prop_map(|(client, account)| Op::SignIn { client, account }),
             any_client().prop_map(|client| Op::SignOut { client }),
+            (any_client(), any_nick(), text(), any::<u32>()).prop_map(
+                |(client, nick, hash, ms)| {
+                    let registered = UNIX_EPOCH + Duration::from_millis(u64::from(ms));
+                    Op::Registered { client, account: Account { nick, hash, registered } }
+                }
+            ),
+            any_client().prop_map(|client| Op::Dropped { client }),
+            (any_client(), any_room())
+                .prop_map(|(client, room)| Op::RoomRegistered { client, room }),
         ]
     }
 

@@ -186,5 +186,12 @@ async fn apply_intent(chat: &Chat, person: &Arc<Person>, intent: Intent) {
         Intent::Quit { why } => chat.quit_now(person, why).await,
         Intent::SignIn { account } => chat.sign_in_now(person, Some(account.into())),
         Intent::SignOut => chat.sign_in_now(person, None),
+        Intent::Registered { account } => drop(chat.register_account_now(person, account)),
+        Intent::Dropped => drop(chat.drop_account_now(person).await),
+        Intent::RoomRegistered { room } => {
+            if let Some(room) = person.room(&room.key().fold) {
+                drop(chat.register_room_now(person, &room).await);
+            }
+        }
     }
 }

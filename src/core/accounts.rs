@@ -224,19 +224,36 @@ impl Chat {
         self.check_unregistered(&nick, &key.skeleton)?;
         let hash = self.accounts.hash(password).await?;
         let account = Account { nick: nick.clone(), hash, registered: now_ms() };
-        {
-            let mut records = self.accounts.lock();
-            if records.looks.contains_key(&key.skeleton) {
-                return Err(AccountError::Registered(nick));
-            }
-            records.accounts.insert(fold.clone(), account.clone());
-            records.looks.insert(key.skeleton.clone(), fold.clone());
-        }
-        person.set_account(Some(account_id(&fold, &account)));
+        let intent = || Intent::Registered { account: account.clone() };
+        let _turn = self.turn(person.id(), intent).await?;
+        self.register_account_now(person, account.clone())?;
         self.memory.keep(Change::Account { fold: fold.clone(), account: Some(account) });
         self.memory.settled().await?;
         info!(nick = %nick, "account registered");
         Ok(nick)
+    }
+
+    /// [`Chat::register_account`] in its turn: `person` registers `account` (their
+    /// nickname's) and is identified as it, unless it was registered meanwhile. The very
+    /// same account found already (a cluster's server that read it from the store before
+    /// replaying its registration) is no refusal.
+    pub(crate) fn register_account_now(
+        &self,
+        person: &Person,
+        account: Account,
+    ) -> Result<(), AccountError> {
+        let key = account.nick.key();
+        {
+            let mut records = self.accounts.lock();
+            let same = records.accounts.get(&key.fold) == Some(&account);
+            if records.looks.contains_key(&key.skeleton) && !same {
+                return Err(AccountError::Registered(account.nick));
+            }
+            records.accounts.insert(key.fold.clone(), account.clone());
+            records.looks.insert(key.skeleton.clone(), key.fold.clone());
+        }
+        person.set_account(Some(account_id(&key.fold, &account)));
+        Ok(())
     }
 
     /// Refuses a nickname that is registered, or looks like one that is.
@@ -344,8 +361,25 @@ impl Chat {
     /// Drops the account `person` identified as, and the registration of the rooms it
     /// owned. Answered once that is durably kept.
     pub async fn drop_account(&self, person: &Person) -> Result<Nick, AccountError> {
+        self.identity(person).ok_or(AccountError::NotIdentified)?;
+        let _turn = self.turn(person.id(), || Intent::Dropped).await?;
+        let (fold, account, rooms) = self.drop_account_now(person).await?;
+        self.memory.keep(Change::Account { fold, account: None });
+        for room in rooms {
+            self.memory.keep(Change::Room { fold: room, record: None });
+        }
+        self.memory.settled().await?;
+        info!(nick = %account.nick, "account dropped");
+        Ok(account.nick)
+    }
+
+    /// [`Chat::drop_account`] in its turn: the account's fold, what it was, and the folds
+    /// of the rooms it owned.
+    pub(crate) async fn drop_account_now(
+        &self,
+        person: &Person,
+    ) -> Result<(Arc<str>, Account, Vec<Arc<str>>), AccountError> {
         let id = self.identity(person).ok_or(AccountError::NotIdentified)?;
-        let _turn = self.turn(person.id(), || Intent::SignOut).await?;
         let fold: Arc<str> = fold_of(&id).into();
         let (account, rooms) = {
             let mut records = self.accounts.lock();
@@ -364,16 +398,12 @@ impl Chat {
         };
         person.set_account(None);
         let account = account.ok_or(AccountError::NotIdentified)?;
-        self.memory.keep(Change::Account { fold, account: None });
-        for room in rooms {
-            if let Ok(live) = self.find_room(&room).await {
+        for room in &rooms {
+            if let Ok(live) = self.find_room(room).await {
                 live.lock().await.owner = None;
             }
-            self.memory.keep(Change::Room { fold: room, record: None });
         }
-        self.memory.settled().await?;
-        info!(nick = %account.nick, "account dropped");
-        Ok(account.nick)
+        Ok((fold, account, rooms))
     }
 
     /// How long `person` has to identify before losing their nickname to a guest name:
@@ -422,6 +452,22 @@ impl Chat {
 
     /// Registers `room` to the account `person` identified as, keeping its topic.
     pub async fn register_room(&self, person: &Person, room: &Room) -> Result<(), AccountError> {
+        self.identity(person).ok_or(AccountError::NotIdentified)?;
+        let intent = || Intent::RoomRegistered { room: room.name().clone() };
+        let _turn = self.turn(person.id(), intent).await?;
+        let (fold, record) = self.register_room_now(person, room).await?;
+        self.memory.keep(Change::Room { fold, record: Some(record) });
+        self.memory.settled().await?;
+        info!(room = %room.name(), nick = %person.nick(), "room registered");
+        Ok(())
+    }
+
+    /// [`Chat::register_room`] in its turn: the room's fold and its record.
+    pub(crate) async fn register_room_now(
+        &self,
+        person: &Person,
+        room: &Room,
+    ) -> Result<(Arc<str>, RoomRecord), AccountError> {
         let owner = self.identity(person).ok_or(AccountError::NotIdentified)?;
         let mut state = room.lock().await;
         if !state.has(person.id()) {
@@ -430,7 +476,9 @@ impl Chat {
         let fold = room.key().fold.clone();
         // The room's own record, read under its lock, settles a race of two registrations.
         let registered = state.owner.clone().or_else(|| self.accounts.room(&fold).map(|r| r.owner));
-        if let Some(owner) = registered {
+        // Registered to this very account already: a cluster's server that read it from
+        // the store before replaying the registration.
+        if let Some(owner) = registered.filter(|registered| *registered != owner) {
             let owner = self.account_nick(&owner);
             return Err(AccountError::RoomRegistered { room: room.name().clone(), owner });
         }
@@ -438,10 +486,7 @@ impl Chat {
         let record = RoomRecord { name: room.name().clone(), owner, topic: state.topic.clone() };
         drop(state);
         self.accounts.set_room(fold.clone(), record.clone());
-        self.memory.keep(Change::Room { fold, record: Some(record) });
-        self.memory.settled().await?;
-        info!(room = %room.name(), nick = %person.nick(), "room registered");
-        Ok(())
+        Ok((fold, record))
     }
 
     /// The nickname of the account with `id`, as registered (its fold if it is gone).

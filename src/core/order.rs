@@ -14,6 +14,7 @@ use std::pin::Pin;
 use thiserror::Error;
 
 use super::event::{Departure, Speech};
+use super::memory::Account;
 use super::name::{Nick, RoomName};
 use super::person::ClientId;
 
@@ -102,6 +103,18 @@ pub enum Intent {
     },
     /// No longer being identified as any account.
     SignOut,
+    /// Registering one's nickname as `account`, and being identified as it.
+    Registered {
+        /// The account, its password's hash included.
+        account: Account,
+    },
+    /// Dropping the account one is identified as, and the registration of its rooms.
+    Dropped,
+    /// Registering a room one is in to the account one is identified as.
+    RoomRegistered {
+        /// Which room.
+        room: RoomName,
+    },
 }
 
 /// Why a change could not be put in order: the shared order is out of reach. Nothing of

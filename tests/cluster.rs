@@ -15,15 +15,21 @@ use futures_lite::future;
 use smolchat::client::{Client, ClientError};
 use smolchat::proto::chat::{ErrorCode, Line};
 
-/// A lease short enough that a test waits little for a verdict, long enough that a busy
-/// test machine does not miss one (it beats every third of it).
-const LEASE: Duration = Duration::from_millis(3000);
+/// A lease no test waits for, long enough that a busy test machine never misses one (a
+/// server beats every third of it).
+const LEASE: Duration = Duration::from_millis(6000);
 
 /// Starts `n` servers of one cluster on `redis`.
 async fn cluster(redis: &RedisServer, n: usize) -> Vec<TestServer> {
+    cluster_leased(redis, n, LEASE).await
+}
+
+/// Starts `n` servers of one cluster on `redis`, declared dead `lease` after their last
+/// heartbeat.
+async fn cluster_leased(redis: &RedisServer, n: usize, lease: Duration) -> Vec<TestServer> {
     let mut servers = Vec::with_capacity(n);
     for _ in 0..n {
-        servers.push(TestServer::start_clustered(irc_config(), &redis.url(), LEASE).await);
+        servers.push(TestServer::start_clustered(irc_config(), &redis.url(), lease).await);
     }
     servers
 }
@@ -31,11 +37,39 @@ async fn cluster(redis: &RedisServer, n: usize) -> Vec<TestServer> {
 /// Two servers of a cluster on `redis`, with ann on the first and bob on the second, in
 /// `#lobby`, each having heard the other arrive.
 async fn ann_and_bob(redis: &RedisServer) -> (Vec<TestServer>, Client, Client) {
-    let servers = cluster(redis, 2).await;
+    ann_and_bob_leased(redis, LEASE).await
+}
+
+/// [`ann_and_bob`] with servers declared dead `lease` after their last heartbeat.
+async fn ann_and_bob_leased(
+    redis: &RedisServer,
+    lease: Duration,
+) -> (Vec<TestServer>, Client, Client) {
+    let servers = cluster_leased(redis, 2, lease).await;
     let mut ann = servers[0].join("ann").await;
     let bob = servers[1].join("bob").await;
     wait_for(&mut ann, "bob's join", |line| *line == lobby_join("bob")).await;
     (servers, ann, bob)
+}
+
+/// Says `text` as `nick` until it is taken (echoed) rather than refused, a little apart:
+/// the cluster may still be coming back.
+async fn say_until_taken(client: &mut Client, nick: &str, text: &str) {
+    let echo = lobby_message(nick, text);
+    within("a line taken", async {
+        loop {
+            client.say(text).await.expect("say");
+            let answer = wait_for(client, "its echo or a refusal", |line| {
+                *line == echo || matches!(line, Line::Error { .. })
+            })
+            .await;
+            if answer == echo {
+                return;
+            }
+            smol::Timer::after(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
 }
 
 /// Stops every server.
@@ -272,41 +306,41 @@ fn while_redis_is_away_talk_is_refused_and_everyone_is_told_then_it_resumes() {
         let back = |line: &Line| matches!(line, Line::Info { text } if text.contains("is back"));
         wait_for(&mut bob, "the end of the outage told", back).await;
         // Both servers read the new log from where they were: talk flows both ways again.
-        let after = within("talk after the outage", async {
-            loop {
-                bob.say("after").await.expect("say");
-                match wait_for(&mut bob, "its echo or a refusal", |line| {
-                    *line == lobby_message("bob", "after") || matches!(line, Line::Error { .. })
-                })
-                .await
-                {
-                    Line::Error { .. } => smol::Timer::after(Duration::from_millis(100)).await,
-                    _ => return,
-                };
-            }
-        });
-        after.await;
+        say_until_taken(&mut bob, "bob", "after").await;
         heard(&mut ann, "bob", "after").await;
         stop_all(servers).await;
     });
 }
 
 #[test]
-fn a_paused_redis_refuses_new_talk_and_delivers_what_it_held_in_order_after() {
+fn a_paused_redis_delays_or_refuses_talk_and_loses_none_of_it() {
     let Some(redis) = RedisServer::start() else { return };
     smol::block_on(async {
-        let (servers, mut ann, mut bob) = ann_and_bob(&redis).await;
-        // Shorter than the lease: nobody is declared dead, everyone is told.
-        redis.pause(2000);
-        let lost =
-            |line: &Line| matches!(line, Line::Info { text } if text.contains("unavailable"));
-        wait_for(&mut ann, "the pause told", lost).await;
+        let lease = Duration::from_millis(4500);
+        let (servers, mut ann, mut bob) = ann_and_bob_leased(&redis, lease).await;
+        // Shorter than the lease by more than a beat (1.5 s): nobody is declared dead.
+        redis.pause(1500);
         ann.say("held").await.expect("say");
-        assert_eq!(next_error(&mut ann).await, ErrorCode::ClusterUnavailable);
-        let back = |line: &Line| matches!(line, Line::Info { text } if text.contains("is back"));
-        wait_for(&mut ann, "the end of the pause told", back).await;
-        ann.say("after").await.expect("say");
-        heard(&mut bob, "ann", "after").await;
+        let echo = lobby_message("ann", "held");
+        let outcome = wait_for(&mut ann, "its echo or a refusal", |line| {
+            *line == echo || matches!(line, Line::Error { .. })
+        })
+        .await;
+        say_until_taken(&mut ann, "ann", "after").await;
+        let mut said = Vec::new();
+        while said.last().map(String::as_str) != Some("after") {
+            if let Line::Message { text, .. } = next(&mut bob).await {
+                said.push(text);
+            }
+        }
+        // Held by Redis, it comes before what followed; refused, it never comes.
+        match outcome {
+            Line::Error { code, .. } => {
+                assert_eq!(code, ErrorCode::ClusterUnavailable);
+                assert_eq!(said, ["after"]);
+            }
+            _ => assert_eq!(said, ["held", "after"]),
+        }
         // Nobody left on either side.
         bob.sender.send_line("/names").await.expect("names");
         let names = Line::Names { room: s(LOBBY), nicks: vec![s("ann"), s("bob")] };
@@ -343,6 +377,36 @@ fn accounts_and_room_registrations_made_on_one_server_hold_on_the_others() {
         carl.sender.send_line("/topic back").await.expect("topic");
         let topic = Line::Topic { room: s(LOBBY), by: s("ann"), text: s("back") };
         wait_for(&mut bob, "ann's topic", |line| *line == topic).await;
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn servers_cut_off_for_longer_than_the_lease_hang_up_rather_than_split_their_rooms() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let servers = cluster_leased(&redis, 2, Duration::from_millis(1500)).await;
+        let mut ann = servers[0].join("ann").await;
+        let mut bob = servers[1].join("bob").await;
+        wait_for(&mut ann, "bob's join", |line| *line == lobby_join("bob")).await;
+        // Every server misses its heartbeats for longer than the lease: when Redis answers
+        // again, the log declares them all dead at one entry, and each hangs up on its
+        // people, who were quit on the others, rather than let them talk to half a room.
+        redis.pause(3500);
+        for client in [&mut ann, &mut bob] {
+            let (seen, _) = drain(client).await;
+            let told = seen
+                .iter()
+                .any(|line| matches!(line, Line::Info { text } if text.contains("reconnect")));
+            assert!(told, "{seen:?}");
+        }
+        // The servers live on, as new lives: people meet again across them.
+        let mut carl = servers[0].join("carl").await;
+        let dora = servers[1].join("dora").await;
+        wait_for(&mut carl, "dora's join", |line| *line == lobby_join("dora")).await;
+        dora.say("hello again").await.expect("say");
+        wait_for(&mut carl, "dora's message", |line| *line == lobby_message("dora", "hello again"))
+            .await;
         stop_all(servers).await;
     });
 }

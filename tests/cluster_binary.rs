@@ -13,12 +13,12 @@ use smolchat::client::Client;
 use smolchat::proto::chat::Line;
 
 /// The lease both servers are started with.
-const LEASE: Duration = Duration::from_millis(1500);
+const LEASE: Duration = Duration::from_millis(2000);
 
 /// A cluster server on a free port of `redis`'s cluster.
 fn clustered(redis: &RedisServer) -> Server {
     let mut command = server_binary();
-    command.args(["--cluster", &redis.url(), "--cluster-lease", "1500ms"]);
+    command.args(["--cluster", &redis.url(), "--cluster-lease", "2000ms"]);
     command.args(["--listen", "chat://127.0.0.1:0"]);
     Server::start(command, 1)
 }

@@ -16,6 +16,10 @@ use super::turns::Append;
 use super::ServerId;
 use crate::core::{Chat, Departure, Intent, Person};
 
+/// What this server's people are told when the cluster declared it dead.
+const DECLARED_DEAD: &str = "this server was out of the cluster's reach for longer than its \
+    lease, so the other servers saw you leave; reconnect";
+
 /// This server's copy of the cluster: the core, with a ghost for each person of another
 /// server, kept up to date by the log.
 pub struct Replica {
@@ -71,9 +75,10 @@ impl Replica {
     /// Everyone of the dead `server` leaves, as if each had quit.
     async fn bury(&mut self, server: &str) {
         if server == self.server.as_str() {
-            // Its people were quit everywhere else; they are still connected here and
-            // keep their names here, until the next log outage ends their sessions.
-            warn!(server, "this server was declared dead by the others");
+            // Its people were quit everywhere else at this entry: whatever they said from
+            // now on would reach this server alone, and split their rooms in two.
+            warn!(server, "this server was declared dead by the cluster; hanging up");
+            self.chat.hang_up_everyone_here(DECLARED_DEAD).await;
             return;
         }
         let gone: Vec<Client> = self

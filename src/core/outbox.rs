@@ -242,6 +242,13 @@ impl Outbox {
         self.tx.close();
         self.state.cut.cut();
     }
+
+    /// Ends the connection after what is queued: the queue takes nothing more, and the
+    /// connection stops reading, so that its session ends while the writer finishes.
+    pub fn hang_up(&self) {
+        self.tx.close();
+        self.state.cut.stop_reading();
+    }
 }
 
 /// Which limit a push is held to.

@@ -422,11 +422,26 @@ impl Chat {
     /// Tells everyone connected to this server (not the ghosts of other servers) `text`.
     pub async fn tell_everyone_here(&self, text: &str) {
         let event = Stamped::now(Event::Status { text: text.to_string() });
-        for person in self.everyone().await {
-            if !person.is_ghost() {
-                let _ = person.recipient().reply(&event);
-            }
+        for person in self.everyone_here().await {
+            let _ = person.recipient().reply(&event);
         }
+    }
+
+    /// Tells everyone connected to this server `text`, then ends their connections: their
+    /// sessions quit once that is written.
+    pub async fn hang_up_everyone_here(&self, text: &str) {
+        let event = Stamped::now(Event::Status { text: text.to_string() });
+        for person in self.everyone_here().await {
+            let _ = person.recipient().reply(&event);
+            person.recipient().outbox.hang_up();
+        }
+    }
+
+    /// Everyone connected to this server: not the ghosts of other servers.
+    async fn everyone_here(&self) -> Vec<Arc<Person>> {
+        let mut everyone = self.everyone().await;
+        everyone.retain(|person| !person.is_ghost());
+        everyone
     }
 
     /// Whoever is online here as the connection `id`; a search of everyone, for the rare

@@ -48,9 +48,9 @@ impl Verdicts {
 
 /// Who is alive, by the log read so far: pure and deterministic. Fed every entry from the
 /// log's start, in order, it gives every reader the same verdicts at the same entries. A
-/// reader that starts in the middle of the log does not know the heartbeats before it:
-/// it would miss the death of a server silent since before its start, until a snapshot of
-/// the last heartbeats is loaded with the replica (not built yet).
+/// reader that starts where the log was trimmed does not know the heartbeats before it:
+/// it would miss the death of a server silent since before then (the snapshot that
+/// docs/CLUSTER.md names under "Where it falls short" would carry them).
 #[derive(Debug, Clone)]
 pub struct Liveness {
     /// How long a server lives past its last heartbeat, in milliseconds.

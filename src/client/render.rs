@@ -154,7 +154,7 @@ impl Renderer {
             Line::PassRequest => "*** the server asks for its password".to_string(),
             Line::NickRequest => "*** choose a nickname".to_string(),
             Line::Bye { reason } => format!("*** the server is closing: {}", clean(reason)),
-            Line::Ping { .. } => return None,
+            Line::Ping { .. } | Line::Limits { .. } => return None,
             Line::History { at, line } => self.replayed(*at, line)?,
             Line::HistoryEnd { of, count } => self.history_end(of, *count),
             Line::Kick { room, nick, by, reason } => self.kick(room, nick, by, reason),

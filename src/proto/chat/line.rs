@@ -33,6 +33,17 @@ pub enum Line {
         /// The protocol version the server speaks ([`PROTOCOL_VERSION`]).
         protocol: u32,
     },
+    /// `LIMITS flood-rate=N flood-burst=M`: sent right after `WELCOME`, the limits the
+    /// server holds this client to, as `key=value` words; a key a client does not know is
+    /// ignored, and an old client ignores the whole line (an unknown kind).
+    Limits {
+        /// `flood-rate`: lines per second a client may send on average; 0 means no flood
+        /// control (and so does a line without the key).
+        flood_rate: u32,
+        /// `flood-burst`: lines a client may send at once before the rate applies
+        /// (1 when the key is missing).
+        flood_burst: u32,
+    },
     /// `MSG #room from text`: a message to a room.
     Message {
         /// The room it was said in.
@@ -252,6 +263,7 @@ impl Line {
             "PASS" => Line::PassRequest,
             "NICK" => Line::NickRequest,
             "WELCOME" => fields.welcome()?,
+            "LIMITS" => fields.limits()?,
             "MSG" => {
                 let (room, from, text) = fields.room_nick_text()?;
                 Line::Message { room, from, text }
@@ -333,6 +345,7 @@ impl Line {
 fn keyword(kind: &str) -> &'static str {
     const KINDS: &[&str] = &[
         "WELCOME",
+        "LIMITS",
         "MSG",
         "ACTION",
         "PRIV",
@@ -415,6 +428,22 @@ impl Fields<'_> {
         Ok(Line::Welcome { nick: self.word(nick)?, online: self.number(online)?, protocol })
     }
 
+    /// `key=value ...`: the limits a client is held to; unknown keys are skipped, so a
+    /// later server may say more.
+    fn limits(&self) -> Result<Line, LineError> {
+        let (mut flood_rate, mut flood_burst) = (0, 1);
+        for word in self.rest.split(' ').filter(|word| !word.is_empty()) {
+            let (key, value) = word.split_once('=').ok_or_else(|| self.malformed())?;
+            let number = || value.parse::<u32>().map_err(|_| self.malformed());
+            match key {
+                "flood-rate" => flood_rate = number()?,
+                "flood-burst" => flood_burst = number()?,
+                _ => {}
+            }
+        }
+        Ok(Line::Limits { flood_rate, flood_burst })
+    }
+
     /// `time line...`: a replayed line and when it was said.
     fn history(&self) -> Result<Line, LineError> {
         let (time, line) = split_word(self.rest);
@@ -451,6 +480,9 @@ impl fmt::Display for Line {
             Line::NickRequest => write!(f, "NICK choose a nickname"),
             Line::Welcome { nick, online, protocol } => {
                 write!(f, "WELCOME {nick} {online} online smolchat/{protocol}")
+            }
+            Line::Limits { flood_rate, flood_burst } => {
+                write!(f, "LIMITS flood-rate={flood_rate} flood-burst={flood_burst}")
             }
             Line::Message { room, from, text } => write!(f, "MSG {room} {from} {text}"),
             Line::Action { room, from, text } => write!(f, "ACTION {room} {from} {text}"),
@@ -500,6 +532,8 @@ mod tests {
             Line::PassRequest,
             Line::NickRequest,
             Line::Welcome { nick: s("zoë"), online: 3, protocol: PROTOCOL_VERSION },
+            Line::Limits { flood_rate: 10, flood_burst: 20 },
+            Line::Limits { flood_rate: 0, flood_burst: 1 },
             Line::Message { room: s("#a"), from: s("alice"), text: s("hello  world\tand /x") },
             Line::Message { room: s("#a"), from: s("alice"), text: s("") },
             Line::Private { from: s("alice"), to: s("bob"), text: s("psst") },
@@ -554,6 +588,17 @@ mod tests {
             Line::parse("WELCOME a 5 online"),
             Ok(Line::Welcome { nick: s("a"), online: 5, protocol: 1 })
         );
+    }
+
+    #[test]
+    fn limits_skip_keys_they_do_not_know() {
+        let line = Line::Limits { flood_rate: 10, flood_burst: 20 };
+        assert_eq!(line.to_string(), "LIMITS flood-rate=10 flood-burst=20");
+        let later = "LIMITS max-line=8192 flood-burst=5 flood-rate=2 colour=yes";
+        assert_eq!(Line::parse(later), Ok(Line::Limits { flood_rate: 2, flood_burst: 5 }));
+        assert_eq!(Line::parse("LIMITS"), Ok(Line::Limits { flood_rate: 0, flood_burst: 1 }));
+        assert_eq!(Line::parse("LIMITS flood-rate"), Err(LineError::Malformed("LIMITS")));
+        assert_eq!(Line::parse("LIMITS flood-rate=x"), Err(LineError::Malformed("LIMITS")));
     }
 
     #[test]

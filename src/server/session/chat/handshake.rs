@@ -15,14 +15,24 @@ use crate::core::{Arrival, Nick, NickError, NickRefused, Person, Recipient};
 use crate::proto::chat::{Command, ErrorCode, Line, CHAT, HELP, PROTOCOL_VERSION};
 use crate::server::flood::Verdict;
 use crate::server::metrics::{Dialect, Disconnect, Metrics};
+use crate::server::Config;
 
-/// A newcomer's first lines, in one piece: `WELCOME`, then what it was told of the default
-/// room (or why it could not enter it, counted in `metrics`), and always a `ROOM` line last.
-fn arrival_lines(nick: &Nick, arrival: Arrival<'_>, metrics: &Metrics) -> Vec<u8> {
+/// A newcomer's first lines, in one piece: `WELCOME`, the `LIMITS` it is held to if there
+/// are any (so that a bot can pace itself), then what it was told of the default room (or
+/// why it could not enter it, counted in `metrics`), and always a `ROOM` line last.
+fn arrival_lines(
+    nick: &Nick,
+    arrival: Arrival<'_>,
+    limits: Option<Line>,
+    metrics: &Metrics,
+) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(128);
     let nick = nick.to_string();
     Line::Welcome { nick, online: arrival.online, protocol: PROTOCOL_VERSION }
         .encode_into(&mut bytes);
+    if let Some(limits) = limits {
+        limits.encode_into(&mut bytes);
+    }
     match arrival.landed {
         Some(Ok(landing)) => write_landing(&mut bytes, &landing),
         Some(Err(refused)) => {
@@ -34,6 +44,14 @@ fn arrival_lines(nick: &Nick, arrival: Arrival<'_>, metrics: &Metrics) -> Vec<u8
         None => Line::Room { room: None }.encode_into(&mut bytes),
     }
     bytes
+}
+
+/// The `LIMITS` line for a server with flood control; without it there is nothing to
+/// announce, and a server that says nothing keeps the lines of a newcomer's landing as
+/// they always were.
+fn flood_limits(config: &Config) -> Option<Line> {
+    let (flood_rate, flood_burst) = (config.flood_rate, config.flood_burst);
+    (flood_rate > 0).then_some(Line::Limits { flood_rate, flood_burst })
 }
 
 /// What the client sent in answer to one of the handshake's requests.
@@ -161,8 +179,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let recipient = Recipient { outbox: outbox.clone(), encoder: &CHAT, echo: true };
         let shared = self.link.ticket.shared.clone();
         let room = shared.config.default_room.as_ref();
+        let limits = flood_limits(&shared.config);
         let welcome = |arrival: Arrival<'_>| {
-            let _ = outbox.push_reply(arrival_lines(&nick, arrival, &shared.metrics).into());
+            let lines = arrival_lines(&nick, arrival, limits, &shared.metrics);
+            let _ = outbox.push_reply(lines.into());
         };
         match shared.chat.register(recipient, nick.clone(), room, welcome).await {
             Ok(person) => {

@@ -6,7 +6,7 @@ mod common_client;
 use std::process::Stdio;
 
 use common_client::{
-    smolchat, wait_join, wait_leave, wait_message, within, PasswordFile, TestServer,
+    smolchat, smolchat_at, wait_join, wait_leave, wait_message, within, PasswordFile, TestServer,
 };
 use futures_lite::io::{BufReader, Lines};
 use futures_lite::{AsyncBufReadExt, AsyncWriteExt, StreamExt};
@@ -21,8 +21,16 @@ struct Piped {
 
 impl Piped {
     fn spawn(server: &TestServer, args: &[&str]) -> Piped {
-        let mut child =
-            smolchat(server).args(args).stdin(Stdio::piped()).spawn().expect("spawn smolchat");
+        Piped::spawned(smolchat(server).args(args))
+    }
+
+    /// [`Piped::spawn`] against any address.
+    fn spawn_at(addr: &str, args: &[&str]) -> Piped {
+        Piped::spawned(smolchat_at(addr).args(args))
+    }
+
+    fn spawned(command: &mut smol::process::Command) -> Piped {
+        let mut child = command.stdin(Stdio::piped()).spawn().expect("spawn smolchat");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
         Piped { child, stdin, stdout }
@@ -111,6 +119,39 @@ fn a_server_shutdown_is_one_clear_sentence_and_a_failure() {
         let (ok, stderr) = piped.finish().await;
         assert!(!ok);
         assert_eq!(stderr, "smolchat: the server closed the connection: server shutting down\n");
+    });
+}
+
+/// A fake server that welcomes whoever connects, sends `bytes`, then reads until the client
+/// leaves; returns its address.
+fn fake_server(bytes: &'static [u8]) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let Ok((mut stream, _)) = listener.accept() else { return };
+        let _ = stream.write_all(b"NICK choose a nickname\n");
+        let mut byte = [0u8; 1];
+        while stream.read(&mut byte).is_ok_and(|n| n == 1 && byte[0] != b'\n') {}
+        let _ = stream.write_all(b"WELCOME piper 1 online smolchat/2\nROOM #x\n");
+        let _ = stream.write_all(bytes);
+        // Until the client hangs up: its `/quit`, then the end of the stream.
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+    });
+    addr
+}
+
+#[test]
+fn invalid_utf8_from_the_server_is_shown_replaced_and_the_client_stays() {
+    smol::block_on(async {
+        let addr = fake_server(b"MSG #x bob caf\xe9 ol\xff\xfe\nMSG #x bob still here\n");
+        let mut piped = Piped::spawn_at(&addr, &["--nick", "piper"]);
+        piped.wait_printed("*** you joined as piper; 1 online").await;
+        piped.wait_printed("<bob> caf\u{FFFD} ol\u{FFFD}\u{FFFD}").await;
+        piped.wait_printed("<bob> still here").await;
+        let (ok, stderr) = piped.finish().await;
+        assert!(ok, "{stderr}");
     });
 }
 

@@ -8,7 +8,8 @@ use std::thread;
 
 use common_client::pty::{exit_code, expect, Terminal};
 use common_client::{
-    events_until_leave, wait_join, wait_leave, wait_message, within, TestServer, TIMEOUT,
+    events_until_leave, join_room, quick, wait_for, wait_join, wait_leave, wait_message, within,
+    TempDir, TestServer, TIMEOUT,
 };
 use expectrl::{Expect, Regex, Session};
 use smolchat::proto::chat::Line;
@@ -55,17 +56,92 @@ fn a_message_arriving_mid_line_is_printed_above_the_prompt_and_the_line_survives
 }
 
 #[test]
-fn a_server_shutdown_while_typing_ends_with_one_sentence() {
+fn a_server_that_stays_down_is_retried_until_ctrl_d() {
     let server = smol::block_on(TestServer::default());
     let mut watcher = smol::block_on(server.join("watcher"));
     let mut terminal = start(&server, "alice");
     smol::block_on(wait_join(&mut watcher, "alice"));
     expect(&mut terminal, "[#lobby] alice> ");
-    terminal.send("never sent").expect("type");
-    expect(&mut terminal, "never sent");
+    terminal.send("not sent yet").expect("type");
+    expect(&mut terminal, "not sent yet");
     smol::block_on(server.stop());
-    expect(&mut terminal, "smolchat: the server closed the connection: server shutting down");
-    assert_eq!(exit_code(&terminal), 1);
+    expect(
+        &mut terminal,
+        "*** connection lost (the server closed the connection: server shutting down); \
+         reconnecting in 1s",
+    );
+    expect(&mut terminal, "*** cannot reconnect (cannot connect to ");
+    expect(&mut terminal, "reconnecting in 2s");
+    // Enter while disconnected keeps the line for later.
+    terminal.send("\r").expect("type");
+    expect(&mut terminal, "*** not connected: the line is kept");
+    expect(&mut terminal, "alice> not sent yet");
+    // Ctrl-D leaves even then: it clears the line first, and leaves on the empty one.
+    terminal.send("\x15\x04").expect("type");
+    assert_eq!(exit_code(&terminal), 0);
+}
+
+#[test]
+fn a_restarted_server_gets_the_client_back_identified_in_its_rooms_with_its_draft() {
+    let dir = TempDir::new("client-reconnect");
+    let server = smol::block_on(TestServer::start_in(quick(), &dir));
+    let mut terminal = start(&server, "alice");
+    expect(&mut terminal, "[#lobby] alice> ");
+    terminal.send("/register correct-horse\r").expect("type");
+    expect(&mut terminal, "*** you are identified as alice");
+    terminal.send("/join #rust\r").expect("type");
+    expect(&mut terminal, "[#rust] alice> ");
+    terminal.send("half a dr").expect("type");
+    expect(&mut terminal, "half a dr");
+
+    let addrs = server.addrs();
+    smol::block_on(server.stop());
+    expect(&mut terminal, "reconnecting in 1s");
+    let server = smol::block_on(TestServer::start_in_at(quick(), &dir, addrs));
+    expect(&mut terminal, "*** reconnected as alice");
+    expect(&mut terminal, "*** you are identified as alice");
+    expect(&mut terminal, "*** you joined #rust");
+    expect(&mut terminal, "[#rust] alice> half a dr");
+
+    // The draft is still being edited, and goes to #rust once finished.
+    let mut bob = smol::block_on(server.join("bob"));
+    smol::block_on(join_room(&mut bob, "bob", "#rust"));
+    expect(&mut terminal, "--> bob joined");
+    terminal.send("aft\r").expect("type");
+    let said =
+        Line::Message { room: "#rust".into(), from: "alice".into(), text: "half a draft".into() };
+    smol::block_on(wait_for(&mut bob, "alice's draft", |line| *line == said));
+
+    terminal.send("/quit\r").expect("type");
+    assert_eq!(smol::block_on(wait_leave(&mut bob, "alice")), "quit");
+    assert_eq!(exit_code(&terminal), 0);
+    smol::block_on(server.stop());
+}
+
+#[test]
+fn tab_completes_nicknames_of_the_room_and_rooms_after_join() {
+    let server = smol::block_on(TestServer::default());
+    let mut bob = smol::block_on(server.join("bobby_tables"));
+    smol::block_on(join_room(&mut bob, "bobby_tables", "#rustaceans"));
+    let mut terminal = start(&server, "alice");
+    expect(&mut terminal, "[#lobby] alice> ");
+
+    // Rooms are learnt from /list.
+    terminal.send("/list\r").expect("type");
+    expect(&mut terminal, "--- #rustaceans (1 person)");
+    terminal.send("/join #rusta\t\r").expect("type");
+    expect(&mut terminal, "*** you joined #rustaceans");
+    expect(&mut terminal, "[#rustaceans] alice> ");
+
+    // Who is in the room the client asks by itself on joining; the answer to this /names
+    // comes after that one, so once it shows, the client knows.
+    terminal.send("/names\r").expect("type");
+    expect(&mut terminal, "--- in #rustaceans (2): alice bobby_tables");
+    terminal.send("hi bob\t, welcome\r").expect("type");
+    smol::block_on(wait_message(&mut bob, "alice", "hi bobby_tables, welcome"));
+    terminal.send("/quit\r").expect("type");
+    assert_eq!(exit_code(&terminal), 0);
+    smol::block_on(server.stop());
 }
 
 #[test]

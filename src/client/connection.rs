@@ -246,9 +246,10 @@ impl Events {
                 }
                 Some(Ok(bytes)) => bytes,
             };
-            let line = std::str::from_utf8(line)
-                .map_err(|_| ClientError::Protocol("invalid UTF-8".into()))?;
-            let event = match Line::parse(line) {
+            // A broken byte (a server relaying another protocol's Latin-1, say) spoils one
+            // character, not the connection: it shows as U+FFFD.
+            let line = String::from_utf8_lossy(line);
+            let event = match Line::parse(&line) {
                 Ok(event) => event,
                 // A kind from a newer server: skipped, as docs/PROTOCOL.md asks.
                 Err(LineError::UnknownKind(_)) => continue,

@@ -1,14 +1,21 @@
 //! The line editor of the interactive client: rustyline, with its history kept in a file
-//! across runs.
+//! across runs and Tab completing the names the [`Roster`] has heard of.
 
 use std::io::{self, Write as _};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
-use rustyline::config::Config;
+use rustyline::completion::Completer;
+use rustyline::config::{CompletionType, Config};
 use rustyline::error::ReadlineError;
-use rustyline::{DefaultEditor, ExternalPrinter};
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
+use rustyline::history::FileHistory;
+use rustyline::validate::Validator;
+use rustyline::{Context, ExternalPrinter, Helper};
 
 use super::input::holds_secret;
+use super::roster::{word_start, Roster};
 use super::session::ChatError;
 
 /// How many lines the history keeps.
@@ -24,34 +31,75 @@ pub(super) enum Typed {
     Eof,
 }
 
+/// rustyline's helper: completes names from the roster the printer thread keeps.
+pub(super) struct Names {
+    /// Shared with the thread that reads the server's lines.
+    roster: Arc<Mutex<Roster>>,
+}
+
+impl Completer for Names {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(complete(&self.roster.lock().unwrap_or_else(|e| e.into_inner()), line, pos))
+    }
+}
+
+/// Where the word at `pos` starts, and what it may become.
+fn complete(roster: &Roster, line: &str, pos: usize) -> (usize, Vec<String>) {
+    let start = word_start(line, pos);
+    let word = line.get(start..pos).unwrap_or("");
+    (start, roster.candidates(line.get(..pos).unwrap_or(line), word))
+}
+
+// Completion is all the help the editor needs: no hints, colours or multi-line input.
+impl Hinter for Names {
+    type Hint = String;
+}
+impl Highlighter for Names {}
+impl Validator for Names {}
+impl Helper for Names {}
+
 /// The line editor and where its history is kept.
 pub(super) struct Editor {
     /// rustyline itself.
-    lines: DefaultEditor,
+    lines: rustyline::Editor<Names, FileHistory>,
     /// The history file, if any.
     history: Option<PathBuf>,
 }
 
 impl Editor {
-    /// A line editor with the history from `history` loaded (a missing file is fine).
-    pub(super) fn open(history: Option<PathBuf>) -> Result<Editor, ChatError> {
+    /// A line editor with the history from `history` loaded (a missing file is fine),
+    /// completing names from `roster`.
+    pub(super) fn open(
+        history: Option<PathBuf>,
+        roster: Arc<Mutex<Roster>>,
+    ) -> Result<Editor, ChatError> {
         let config = Config::builder()
             .max_history_size(HISTORY_SIZE)
             .and_then(|builder| builder.history_ignore_dups(true))
             .map_err(terminal_error)?
             .history_ignore_space(true)
             .auto_add_history(false)
+            // Like a shell: complete what is common, list the rest on a second Tab.
+            .completion_type(CompletionType::List)
             .build();
-        let mut lines = DefaultEditor::with_config(config).map_err(terminal_error)?;
+        let mut lines = rustyline::Editor::with_config(config).map_err(terminal_error)?;
+        lines.set_helper(Some(Names { roster }));
         if let Some(path) = &history {
             let _ = lines.load_history(path);
         }
         Ok(Editor { lines, history })
     }
 
-    /// Reads one line at `prompt`.
-    pub(super) fn read(&mut self, prompt: &str) -> Result<Typed, ChatError> {
-        match self.lines.readline(prompt) {
+    /// Reads one line at `prompt`, starting from `draft` (a line that could not be sent).
+    pub(super) fn read(&mut self, prompt: &str, draft: &str) -> Result<Typed, ChatError> {
+        match self.lines.readline_with_initial(prompt, (draft, "")) {
             Ok(line) => Ok(Typed::Line(line)),
             Err(ReadlineError::Interrupted) => Ok(Typed::Interrupted),
             Err(ReadlineError::Eof) => Ok(Typed::Eof),
@@ -90,4 +138,25 @@ impl Editor {
 
 fn terminal_error(error: ReadlineError) -> ChatError {
     ChatError::Terminal(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::chat::Line;
+
+    #[test]
+    fn tab_completes_the_word_before_the_cursor() {
+        let mut roster = Roster::new("alice");
+        roster.follow(&Line::Names {
+            room: "#lobby".into(),
+            nicks: vec!["alice".into(), "bob".into(), "bobby".into()],
+        });
+        roster.follow(&Line::Room { room: Some("#lobby".into()) });
+        roster.follow(&Line::List { room: "#rust".into(), members: 2, topic: String::new() });
+        assert_eq!(complete(&roster, "hi bo", 5), (3, vec!["bob".into(), "bobby".into()]));
+        assert_eq!(complete(&roster, "hi bo there", 5), (3, vec!["bob".into(), "bobby".into()]));
+        assert_eq!(complete(&roster, "/join #ru", 9), (6, vec!["#rust".into()]));
+        assert_eq!(complete(&roster, "/join #ru", 2), (0, vec![]));
+    }
 }

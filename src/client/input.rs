@@ -8,6 +8,8 @@ pub const CLIENT_HELP: &[&str] = &[
     "client: /quit [reason] or Ctrl-D leaves; Ctrl-C clears the line",
     "client: Up/Down walk the history, Ctrl-R searches it (lines with passwords are not kept)",
     "client: /register or /identify alone asks for the password without showing it",
+    "client: Tab completes nicknames of the current room, and room names after /join",
+    "client: a lost connection is made again by itself, back in the same rooms",
     "client: /help shows this, then the server's commands:",
 ];
 

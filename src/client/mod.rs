@@ -4,6 +4,8 @@
 //! On top of the connection sit the two front ends of the `smolchat` binary: [`run`] picks
 //! the interactive line editor when both stdin and stdout are terminals, and plain piped
 //! lines otherwise. [`Renderer`] is how every server line looks, in both and in bot scripts.
+//! [`Resume`] and [`reconnect`] take a lost connection's place again (nickname, rooms,
+//! identification); [`Roster`] is the names Tab completes.
 
 mod connection;
 mod echo;
@@ -11,7 +13,10 @@ mod editor;
 mod incoming;
 mod input;
 mod piped;
+mod printer;
 mod render;
+mod resume;
+mod roster;
 mod session;
 mod target;
 mod terminal;
@@ -27,11 +32,13 @@ pub use echo::Echo;
 pub use incoming::Incoming;
 pub use input::{Input, CLIENT_HELP};
 pub use render::{clean, colour_allowed, same_name, Renderer, Style};
+pub use resume::{reconnect, Backoff, Resume};
+pub use roster::Roster;
 pub use session::{
     connect, connect_asking, default_history_path, describe, ChatError, Destination, Options,
     Secret,
 };
-pub use target::Target;
+pub use target::{Target, DEFAULT_PORT};
 pub use tls::{describe_tls, Trust};
 
 /// Runs the client: interactive on a terminal, piped otherwise.

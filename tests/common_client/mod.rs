@@ -17,7 +17,8 @@ pub mod pty;
 mod common;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use common::{
-    lobby_join, password::PasswordFile, wait_for, wait_message, within, TestServer, TIMEOUT,
+    join_room, lobby_join, password::PasswordFile, quick, wait_for, wait_message, within, TempDir,
+    TestServer, TIMEOUT,
 };
 
 /// Waits for `JOIN #lobby nick`.

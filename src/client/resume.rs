@@ -1,0 +1,229 @@
+//! Taking our place again after a lost connection: what the client must remember (its
+//! nickname, its rooms, the password it identified with), and reconnecting with backoff.
+//!
+//! The terminal client uses it; so can any other front end that holds a [`Destination`]:
+//! feed [`Resume::follow`] every server line and [`Resume::typed`] every line sent, and
+//! when the connection is lost call [`reconnect`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::connection::{Client, ClientError, Welcome};
+use super::render::same_name;
+use super::session::{connect, ChatError, Destination, Secret};
+use crate::proto::chat::{sanitize, Command, ErrorCode, Line};
+
+/// The first wait before reconnecting: long enough for a restarting server to listen.
+const FIRST_DELAY: Duration = Duration::from_secs(1);
+
+/// The longest wait between two attempts, so a server back after an hour is found soon.
+const MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// What the client needs to take its place again, learnt from what it sent and heard.
+#[derive(Debug, Clone)]
+pub struct Resume {
+    /// The nickname to take again: the last one the server granted us.
+    nick: String,
+    /// The rooms we are in, the current one last (so rejoining them in order leaves it
+    /// current).
+    rooms: Vec<String>,
+    /// The password we identified with; in memory only, never written anywhere.
+    identified: Option<Secret>,
+    /// A password sent with `/identify` or `/register`, until the server accepts it.
+    offered: Option<Secret>,
+}
+
+impl Resume {
+    /// Nothing to take again yet but `nick`.
+    pub fn new(nick: &str) -> Resume {
+        Resume { nick: nick.to_string(), rooms: Vec::new(), identified: None, offered: None }
+    }
+
+    /// The nickname to register again.
+    pub fn nick(&self) -> &str {
+        &self.nick
+    }
+
+    /// The rooms to rejoin, the current one last.
+    pub fn rooms(&self) -> &[String] {
+        &self.rooms
+    }
+
+    /// Notes a line we sent: the password of an `/identify` or `/register`, kept until the
+    /// server says whether it was right.
+    pub fn typed(&mut self, line: &str) {
+        self.offered = match Command::parse(line) {
+            Ok(Some(Command::Identify { password, .. } | Command::Register(password))) => {
+                Some(Secret(password))
+            }
+            _ => return,
+        };
+    }
+
+    /// Learns from a server line who we are, where we are, and whether we identified.
+    pub fn follow(&mut self, line: &Line) {
+        match line {
+            Line::Welcome { nick, .. } => self.nick = nick.clone(),
+            Line::Rename { old, new } if same_name(old, &self.nick) => self.nick = new.clone(),
+            Line::Join { room, nick } if same_name(nick, &self.nick) => self.enter(room),
+            Line::Leave { room, nick, .. } | Line::Kick { room, nick, .. }
+                if same_name(nick, &self.nick) =>
+            {
+                self.rooms.retain(|known| !same_name(known, room));
+            }
+            Line::Room { room: Some(room) } => self.enter(room),
+            Line::Account { nick: Some(_) } => {
+                if let Some(password) = self.offered.take() {
+                    self.identified = Some(password);
+                }
+            }
+            Line::Account { nick: None } => self.identified = None,
+            Line::Error { .. } => self.offered = None,
+            _ => {}
+        }
+    }
+
+    /// What to send once registered again: `/identify` if we had, then a `/join` per room.
+    pub fn commands(&self) -> Vec<Command> {
+        let identify = self
+            .identified
+            .iter()
+            .map(|secret| Command::Identify { nick: None, password: secret.0.clone() });
+        identify.chain(self.rooms.iter().cloned().map(Command::Join)).collect()
+    }
+
+    /// Puts `room` last, where the current room goes.
+    fn enter(&mut self, room: &str) {
+        self.rooms.retain(|known| !same_name(known, room));
+        self.rooms.push(room.to_string());
+    }
+}
+
+/// Waits that double after each failed attempt, up to [`MAX_DELAY`].
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    /// The wait before the next attempt.
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Backoff {
+        Backoff { next: FIRST_DELAY }
+    }
+}
+
+impl Backoff {
+    /// The wait before the next attempt; the one after it is twice as long.
+    pub fn delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(MAX_DELAY);
+        delay
+    }
+}
+
+/// Reconnects to `destination` after losing the connection because of `lost`, until it
+/// works: registers [`Resume::nick`] and sends [`Resume::commands`]. Before each attempt it
+/// awaits `wait(attempt, delay, why)` (attempt 1 is after the loss itself), which should
+/// say so and sleep `delay`, and may return `false` to give up; then the error is `why`.
+/// A refusal that would only be repeated (an invalid nickname) also ends it.
+pub async fn reconnect<F>(
+    destination: &Destination,
+    resume: &Resume,
+    lost: ChatError,
+    mut wait: impl FnMut(u32, Duration, &ChatError) -> F,
+) -> Result<(Client, Welcome), ChatError>
+where
+    F: Future<Output = bool>,
+{
+    let mut backoff = Backoff::default();
+    let mut why = lost;
+    for attempt in 1.. {
+        if !wait(attempt, backoff.delay(), &why).await {
+            break;
+        }
+        match take_place(destination, resume).await {
+            Ok(place) => return Ok(place),
+            Err(error @ ChatError::Refused(_)) => return Err(error),
+            Err(error) => why = error,
+        }
+    }
+    Err(why)
+}
+
+/// One attempt: connect, register our nickname, identify and rejoin.
+async fn take_place(
+    destination: &Destination,
+    resume: &Resume,
+) -> Result<(Client, Welcome), ChatError> {
+    let mut client = connect(destination).await?;
+    let welcome = match client.register(resume.nick()).await {
+        Ok(welcome) => welcome,
+        // Most likely our old connection, which the server has not yet seen die.
+        Err(ClientError::Refused { code: ErrorCode::NickTaken, text }) => {
+            return Err(ChatError::Lost(sanitize(&text).into_owned()))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    for command in resume.commands() {
+        client.send(&command).await.map_err(ClientError::from)?;
+    }
+    Ok((client, welcome))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> String {
+        text.to_string()
+    }
+
+    fn joined(resume: &mut Resume, room: &str) {
+        resume.follow(&Line::Join { room: s(room), nick: s("alice") });
+        resume.follow(&Line::Room { room: Some(s(room)) });
+    }
+
+    #[test]
+    fn rooms_are_rejoined_with_the_current_one_last() {
+        let mut resume = Resume::new("alice");
+        joined(&mut resume, "#lobby");
+        joined(&mut resume, "#rust");
+        joined(&mut resume, "#go");
+        resume.follow(&Line::Join { room: s("#go"), nick: s("bob") });
+        resume.follow(&Line::Leave { room: s("#go"), nick: s("alice"), reason: s("part") });
+        resume.follow(&Line::Room { room: Some(s("#rust")) });
+        assert_eq!(resume.rooms(), [s("#lobby"), s("#rust")]);
+        let joins = [Command::Join(s("#lobby")), Command::Join(s("#rust"))];
+        assert_eq!(resume.commands(), joins);
+    }
+
+    #[test]
+    fn the_nickname_follows_renames() {
+        let mut resume = Resume::new("alice");
+        resume.follow(&Line::Rename { old: s("bob"), new: s("robert") });
+        resume.follow(&Line::Rename { old: s("Alice"), new: s("ally") });
+        assert_eq!(resume.nick(), "ally");
+    }
+
+    #[test]
+    fn a_password_is_kept_only_once_the_server_accepted_it() {
+        let mut resume = Resume::new("alice");
+        resume.typed("/identify wrong");
+        resume.follow(&Line::Error { code: ErrorCode::WrongPassword, text: s("wrong") });
+        resume.follow(&Line::Account { nick: Some(s("alice")) });
+        assert_eq!(resume.commands(), [], "a refused password is not kept");
+        resume.typed("/identify hunter2");
+        resume.follow(&Line::Account { nick: Some(s("alice")) });
+        let identify = Command::Identify { nick: None, password: s("hunter2") };
+        assert_eq!(resume.commands(), [identify]);
+        resume.follow(&Line::Account { nick: None });
+        assert_eq!(resume.commands(), []);
+    }
+
+    #[test]
+    fn waits_double_up_to_a_limit() {
+        let mut backoff = Backoff::default();
+        let delays: Vec<u64> = (0..7).map(|_| backoff.delay().as_secs()).collect();
+        assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30]);
+    }
+}

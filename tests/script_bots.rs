@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
 use common_client::{
-    assert_in_order, bot, smolchat, smolchat_at, wait_join, wait_leave, wait_message, within,
-    TestServer,
+    assert_in_order, bot, smolchat, smolchat_at, wait_for, wait_join, wait_leave, wait_message,
+    within, TestServer,
 };
 use smol::process::Child;
+use smolchat::proto::chat::Line;
 
 /// Starts `smolchat --script FILE` with extra arguments.
 fn run_script(server: &TestServer, file: &str, extra: &[&str]) -> Child {
@@ -120,31 +121,113 @@ fn three_bots_hold_a_conversation() {
 }
 
 #[test]
-fn the_greeter_welcomes_newcomers() {
+fn ping_and_pong_play_whichever_registers_first() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut watcher = server.join("watcher").await;
+        let pong = run_script(&server, &bot("pong.chat"), &[]);
+        wait_join(&mut watcher, "pong").await;
+        let ping = run_script(&server, &bot("ping.chat"), &[]);
+        let (ping_out, ping_stdout, ping_stderr) = finish("ping", ping).await;
+        let (pong_out, pong_stdout, pong_stderr) = finish("pong", pong).await;
+        assert!(ping_out.status.success(), "ping failed: {ping_stderr}\n{ping_stdout}");
+        assert!(pong_out.status.success(), "pong failed: {pong_stderr}\n{pong_stdout}");
+        assert_in_order(&ping_stdout, &["--- in #lobby (3): ping pong watcher", "<pong> pong 3"]);
+        assert_in_order(&pong_stdout, &["--> ping joined", "<ping> ping 1", "[pong] pong 3"]);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn the_greeter_welcomes_each_newcomer_by_name_once_an_hour() {
     smol::block_on(async {
         let server = TestServer::default().await;
         let mut first = server.join("first").await;
         let greeter = run_script(&server, &bot("greeter.chat"), &[]);
         wait_join(&mut first, "greeter").await;
-        let welcomes = [
-            "Welcome to #lobby! /names lists who is here, /list the other rooms, /help the rest.",
-            "Welcome! Say hello, people here are friendly.",
-            "Welcome, and that makes three: my shift is over.",
-        ];
-        let mut newcomers = Vec::new();
-        for (nick, welcome) in ["second", "third", "fourth"].into_iter().zip(welcomes) {
-            let mut newcomer = server.join(nick).await;
-            wait_message(&mut newcomer, "greeter", welcome).await;
-            newcomers.push(newcomer);
-        }
+        let welcome = |nick: &str| {
+            format!("Welcome to #lobby, {nick}! /names lists who is here, /help the rest.")
+        };
+        let second = server.join("second").await;
+        wait_message(&mut first, "greeter", &welcome("second")).await;
+        // Back within the hour: not greeted again, while the next newcomer is.
+        drop(second);
+        wait_leave(&mut first, "second").await;
+        let _second = server.join("second").await;
+        let _third = server.join("third").await;
+        let seen = lines_until(&mut first, &welcome("third")).await;
+        let greeted = seen.iter().filter(|line| line.contains("second!")).count();
+        assert_eq!(greeted, 0, "{seen:?}");
+        server.stop().await;
         let (output, stdout, stderr) = finish("greeter", greeter).await;
         assert!(output.status.success(), "greeter failed: {stderr}\n{stdout}");
-        assert_in_order(
-            &stdout,
-            &["--> second joined", "--> fourth joined", "* greeter waves goodbye"],
-        );
-        assert_eq!(wait_leave(&mut first, "greeter").await, "quit: greeted three people");
+        let greeting = format!("[greeter] {}", welcome("second"));
+        assert_in_order(&stdout, &["--> second joined", &greeting]);
+    });
+}
+
+/// The texts of the messages `client` receives, up to and including `text`.
+async fn lines_until(client: &mut smolchat::client::Client, text: &str) -> Vec<String> {
+    within(text, async {
+        let mut seen = Vec::new();
+        loop {
+            let line = client.next().await.expect("connection ended");
+            if let Line::Message { text: said, .. } = line {
+                let done = said == text;
+                seen.push(said);
+                if done {
+                    return seen;
+                }
+            }
+        }
+    })
+    .await
+}
+
+#[test]
+fn the_faq_answers_in_the_room_that_asked() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut asker = server.join("asker").await;
+        let faq = run_script(&server, &bot("faq.chat"), &[]);
+        wait_join(&mut asker, "faq").await;
+        asker.say("!help").await.expect("say");
+        wait_message(&mut asker, "faq", "asker: I answer !help, !rules and !time.").await;
+        asker.say("!rules").await.expect("say");
+        wait_message(&mut asker, "faq", "Rules: be kind, stay on topic, no flooding.").await;
+        asker.say("!time").await.expect("say");
+        let time = wait_for(
+            &mut asker,
+            "the time",
+            |line| matches!(line, Line::Message { from, .. } if from == "faq"),
+        )
+        .await;
+        let Line::Message { text, room, .. } = time else { unreachable!("a message") };
+        assert_eq!(room, "#lobby");
+        assert!(text.starts_with("asker: it is ") && text.ends_with(" UTC."), "{text}");
         server.stop().await;
+        let (output, _, stderr) = finish("faq", faq).await;
+        assert!(output.status.success(), "faq failed: {stderr}");
+    });
+}
+
+#[test]
+fn dice_rolls_the_same_under_a_seed() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut roller = server.join("roller").await;
+        let dice = run_script(&server, &bot("dice.chat"), &["--seed", "7"]);
+        wait_join(&mut roller, "dice").await;
+        // The bot picks with fastrand seeded with 7, one pick per roll.
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..3 {
+            roller.say("!roll").await.expect("say");
+            let want = format!("roller rolls {}", rng.usize(..6) + 1);
+            wait_message(&mut roller, "dice", &want).await;
+        }
+        server.stop().await;
+        let (output, _, stderr) = finish("dice", dice).await;
+        assert!(output.status.success(), "dice failed: {stderr}");
     });
 }
 
@@ -171,7 +254,7 @@ fn a_taken_nickname_fails_clearly() {
         let file = bot("ping.chat");
         let (output, _, stderr) = finish("ping", run_script(&server, &file, &[])).await;
         assert!(!output.status.success());
-        let want = format!("{file}:3: nickname refused: nickname ping is taken");
+        let want = format!("{file}:4: nickname refused: nickname ping is taken");
         assert_eq!(stderr.trim_end(), want);
         server.stop().await;
     });

@@ -14,7 +14,8 @@ use smolchat::script::{self, ScriptOptions};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
-    /// Address of the server: HOST:PORT, chat://HOST:PORT, or chats://HOST:PORT for TLS.
+    /// Address of the server: HOST[:PORT], chat://HOST[:PORT], or chats://HOST[:PORT] for
+    /// TLS; the port is 55555 unless given.
     #[arg(long, short, default_value = DEFAULT_SERVER, value_name = "ADDR")]
     server: String,
 
@@ -44,9 +45,18 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     script: Option<String>,
 
-    /// How long a script's `/expect` waits for its text.
+    /// How long a script's `/expect` and `/await` wait.
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     expect_timeout: Duration,
+
+    /// Seed for a script's `/pick`, so that it picks the same way every run.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+
+    /// A script's bot takes a lost connection up again (its nickname, identity and rooms)
+    /// rather than stop; the terminal client always does.
+    #[arg(long, requires = "script")]
+    reconnect: bool,
 
     /// File for the line history [default: $XDG_DATA_HOME/smolchat/history, or
     /// ~/.local/share/smolchat/history].
@@ -97,6 +107,8 @@ fn run(cli: Cli, destination: Destination) -> Result<(), String> {
                 destination,
                 nick: cli.nick.clone(),
                 expect_timeout: cli.expect_timeout,
+                seed: cli.seed,
+                reconnect: cli.reconnect,
             };
             script::run_file(file, &options).map_err(|error| error.to_string())
         }

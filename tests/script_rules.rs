@@ -247,3 +247,18 @@ fn a_bot_told_to_reconnect_answers_again_after_its_server_restarts() {
         server.stop().await;
     });
 }
+
+#[test]
+fn what_a_capture_brings_in_is_said_never_run_as_a_command() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut friend = server.join("friend").await;
+        let _bot = start(&server, "echo.chat", "echobot", "/on /^<\\w+> echo (.*)$/\n$1\n/end\n");
+        wait_join(&mut friend, "echobot").await;
+        friend.say("echo /nick hijacked").await.expect("say");
+        wait_message(&mut friend, "echobot", "/nick hijacked").await;
+        friend.say("echo still here").await.expect("say");
+        wait_message(&mut friend, "echobot", "still here").await;
+        server.stop().await;
+    });
+}

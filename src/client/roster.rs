@@ -134,7 +134,9 @@ fn starts_with(name: &str, prefix: &str) -> bool {
 /// Where the word ending at `pos` in `line` starts: after the last space before it.
 pub fn word_start(line: &str, pos: usize) -> usize {
     let before = line.get(..pos).unwrap_or(line);
-    before.rfind(char::is_whitespace).map_or(0, |space| space + 1)
+    // After the whole space: a non-breaking or ideographic one is more than a byte.
+    let space = before.char_indices().rev().find(|(_, c)| c.is_whitespace());
+    space.map_or(0, |(at, c)| at + c.len_utf8())
 }
 
 #[cfg(test)]
@@ -216,5 +218,12 @@ mod tests {
         assert_eq!(word_start("bo", 2), 0);
         assert_eq!(word_start("/join #ru and", 9), 6);
         assert_eq!(word_start("x ", 2), 2);
+    }
+
+    #[test]
+    fn a_word_starts_after_a_space_of_several_bytes() {
+        let line = "hi\u{a0}an";
+        assert_eq!(word_start(line, line.len()), "hi\u{a0}".len());
+        assert_eq!(word_start("ab\u{3000}", "ab\u{3000}".len()), "ab\u{3000}".len());
     }
 }

@@ -49,9 +49,12 @@ pub async fn run(
     }
     let last = at(script.last_line.max(1));
     if script.stays() && bot.quit.is_none() {
-        // Answering until the server closes the connection, which ends the bot well.
-        if bot.listen(Duration::MAX, Until::Deadline).await.is_err() {
-            return Ok(());
+        // Answering until the server closes the connection, which ends the bot well;
+        // anything else that ends it is a failure.
+        match bot.listen(Duration::MAX, Until::Deadline).await {
+            Err(_) if bot.closed => return Ok(()),
+            Err(what) => return Err(last(what)),
+            Ok(_) => {}
         }
     }
     let reason = bot.quit.take().flatten();
@@ -90,6 +93,9 @@ struct Bot<'a> {
     once: HashMap<(usize, String), Instant>,
     /// Set by a `/quit` in a block (with its reason): the bot leaves.
     quit: Option<Option<String>>,
+    /// The server closed the connection (with or without a goodbye), as opposed to a
+    /// connection that broke.
+    closed: bool,
     /// Where the server is, and what to take up again after a lost connection: `None`
     /// unless the bot was asked to (`--reconnect`).
     resume: Option<(Destination, Resume)>,
@@ -140,6 +146,7 @@ impl<'a> Bot<'a> {
             due: script.timers.iter().map(|timed| now.checked_add(timed.period)).collect(),
             once: HashMap::new(),
             quit: None,
+            closed: false,
             resume: options
                 .reconnect
                 .then(|| (options.destination.clone(), Resume::new(&welcome.nick))),
@@ -177,7 +184,7 @@ impl<'a> Bot<'a> {
     /// Sends a main step's line; after a `/join` or `/part`, waits until the server has
     /// said which room is current, so that `$room` follows.
     async fn send_and_follow(&mut self, line: &str) -> Result<(), String> {
-        let line = self.fill(line);
+        let line = self.fill_line(line);
         self.send(&line).await?;
         let until = match Command::parse(&line) {
             Ok(Some(Command::Join(_))) => Until::Room,
@@ -209,17 +216,18 @@ impl<'a> Bot<'a> {
     /// steps (0); `false` when a `/once-per` stops the block.
     async fn instant(&mut self, block: usize, action: &Action) -> Result<bool, String> {
         match action {
-            Action::Send(line) => self.send(&self.fill(line)).await?,
+            Action::Send(line) => self.send(&self.fill_line(line)).await?,
             Action::Set { name, value } => {
                 let value = self.fill(value);
                 self.vars.insert(name.clone(), value);
             }
             Action::Pick(choices) => {
                 let choice = &choices[self.rng.usize(..choices.len())];
-                self.send(&self.fill(choice)).await?;
+                self.send(&self.fill_line(choice)).await?;
             }
             Action::OncePer { period, key } => {
-                let key = (block, self.fill(key));
+                // Without case, as nicknames and rooms compare.
+                let key = (block, self.fill(key).to_lowercase());
                 let now = Instant::now();
                 let seen = self.once.get(&key).is_some_and(|at| now.duration_since(*at) < *period);
                 if seen {
@@ -263,6 +271,17 @@ impl<'a> Bot<'a> {
     /// `$room`: the room of the line a rule answers, or else the current room.
     fn room(&self) -> &str {
         self.answering_in.as_deref().or(self.renderer.current()).unwrap_or("")
+    }
+
+    /// `template` filled in, to be sent. What the variables bring in is said, never run:
+    /// a line that is not a command does not become one because a capture (someone
+    /// else's words) starts with `/`; it is sent as `//...`, a literal `/`.
+    fn fill_line(&self, template: &str) -> String {
+        let line = self.fill(template);
+        match !template.starts_with('/') && line.starts_with('/') {
+            true => format!("/{line}"),
+            false => line,
+        }
     }
 
     /// Notes what a match captured.
@@ -326,8 +345,11 @@ impl<'a> Bot<'a> {
                 Heard::Deadline => return Ok(false),
                 Heard::Clock => self.ring().await?,
                 Heard::Line(Err(lost)) if self.resume.is_some() => self.take_up(lost).await?,
-                Heard::Line(next) => {
-                    let event = next.map_err(|error| ChatError::from(error).to_string())?;
+                Heard::Line(Err(error)) => {
+                    self.closed = matches!(error, ClientError::Closed | ClientError::Bye(_));
+                    return Err(ChatError::from(error).to_string());
+                }
+                Heard::Line(Ok(event)) => {
                     if self.hear(&event, until).await? {
                         return Ok(true);
                     }

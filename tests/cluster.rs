@@ -226,6 +226,9 @@ fn private_messages_names_lists_and_renames_cross_servers() {
         ann.sender.send_line("/names").await.expect("names");
         let names = Line::Names { room: s(LOBBY), nicks: vec![s("ann"), s("bob")] };
         wait_for(&mut ann, "NAMES", |line| *line == names).await;
+        ann.sender.send_line("/ison BOB nobody").await.expect("ison");
+        let online = Line::Online { nicks: vec![s("bob")] };
+        wait_for(&mut ann, "ONLINE", |line| *line == online).await;
         join_room(&mut bob, "bob", "#side").await;
         ann.sender.send_line("/list").await.expect("list");
         let side = Line::List { room: s("#side"), members: 1, topic: String::new() };

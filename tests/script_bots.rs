@@ -132,7 +132,7 @@ fn ping_and_pong_play_whichever_registers_first() {
         let (pong_out, pong_stdout, pong_stderr) = finish("pong", pong).await;
         assert!(ping_out.status.success(), "ping failed: {ping_stderr}\n{ping_stdout}");
         assert!(pong_out.status.success(), "pong failed: {pong_stderr}\n{pong_stdout}");
-        assert_in_order(&ping_stdout, &["--- in #lobby (3): ping pong watcher", "<pong> pong 3"]);
+        assert_in_order(&ping_stdout, &["--- online: pong", "<pong> pong 3"]);
         assert_in_order(&pong_stdout, &["--> ping joined", "<ping> ping 1", "[pong] pong 3"]);
         server.stop().await;
     });
@@ -320,6 +320,22 @@ fn a_script_from_stdin_is_heard_in_full_before_it_leaves() {
         );
         wait_message(&mut watcher, "piper", "four").await;
         assert_eq!(wait_leave(&mut watcher, "piper").await, "quit");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn ping_and_pong_started_at_once_play_every_time() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        for round in 0..3 {
+            let ping = run_script(&server, &bot("ping.chat"), &[]);
+            let pong = run_script(&server, &bot("pong.chat"), &[]);
+            let (ping, pong) =
+                futures_lite::future::zip(finish("ping", ping), finish("pong", pong)).await;
+            assert!(ping.0.status.success(), "round {round}, ping: {}\n{}", ping.2, ping.1);
+            assert!(pong.0.status.success(), "round {round}, pong: {}\n{}", pong.2, pong.1);
+        }
         server.stop().await;
     });
 }

@@ -262,3 +262,17 @@ fn what_a_capture_brings_in_is_said_never_run_as_a_command() {
         server.stop().await;
     });
 }
+
+#[test]
+fn await_asks_the_server_and_finds_someone_online_in_another_room_at_once() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut friend = server.join("friend").await;
+        join_room(&mut friend, "friend", "#side").await;
+        friend.sender.send_line("/part #lobby").await.expect("part");
+        let script = "/await FRIEND\n/quit found\n";
+        let stdout = finish(start(&server, "await.chat", "awaiter", script)).await;
+        assert!(stdout.contains("--- online: friend"), "{stdout}");
+        server.stop().await;
+    });
+}

@@ -983,6 +983,11 @@ const handlers = {
     if (buf === state.view) showMembers();
   },
 
+  ONLINE(line) {
+    const nicks = line.split(' ').slice(1).filter((nick) => nick !== '');
+    note('info', nicks.length ? `online: ${nicks.join(', ')}` : 'none of them is online');
+  },
+
   LIST(line) {
     const [, room, members, topic] = fields(line, 4);
     note('info', `${room} (${members})${topic ? `: ${topic}` : ''}`);

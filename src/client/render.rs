@@ -142,6 +142,11 @@ impl Renderer {
             }
             Line::Topic { room, by, text } => self.in_room(room, self.topic(by, text)),
             Line::Names { room, nicks } => self.names(room, nicks),
+            Line::Online { nicks } if nicks.is_empty() => "--- none of them is online".to_string(),
+            Line::Online { nicks } => {
+                let names: Vec<String> = nicks.iter().map(|nick| self.nick(nick)).collect();
+                format!("--- online: {}", names.join(" "))
+            }
             Line::List { room, members, topic } => self.list(room, *members, topic),
             Line::ListEnd { rooms } => format!("--- {rooms} room{}", plural(*rooms)),
             Line::Room { room: Some(room) } => format!("*** talking in {}", clean(room)),

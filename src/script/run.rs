@@ -199,10 +199,10 @@ impl<'a> Bot<'a> {
         self.listen(self.timeout, until).await.map(drop)
     }
 
-    /// `/await NICK`: asks who is in the current room, then waits for NICK there or for
-    /// NICK to join.
+    /// `/await NICK`: asks the server whether NICK is online, then waits for that answer
+    /// to name NICK, or for NICK to join one of the bot's rooms (or take that name).
     async fn await_nick(&mut self, nick: &str) -> Result<(), String> {
-        self.send("/names").await?;
+        self.send(&format!("/ison {nick}")).await?;
         match self.listen(self.timeout, Until::Present(nick)).await? || self.quit.is_some() {
             true => Ok(()),
             false => Err(format!(
@@ -432,6 +432,9 @@ impl<'a> Bot<'a> {
             (Until::Left, Line::Leave { .. }) => own,
             (Until::Left, Line::Error { .. }) => true,
             (Until::Present(nick), Line::Names { nicks, .. }) => {
+                nicks.iter().any(|name| same_name(name, nick))
+            }
+            (Until::Present(nick), Line::Online { nicks }) => {
                 nicks.iter().any(|name| same_name(name, nick))
             }
             (Until::Present(nick), Line::Join { nick: joined, .. }) => same_name(joined, nick),

@@ -38,6 +38,8 @@ pub enum Command {
     },
     /// `/names [#room]` (or `/who`): who is in a room, the current one by default.
     Names(Option<String>),
+    /// `/ison NICK...`: which of these are online, anywhere on the server.
+    Ison(Vec<String>),
     /// `/nick NEW`: change nickname.
     Nick(String),
     /// `/quit [reason]`: leave the server.
@@ -112,6 +114,7 @@ pub const HELP: &[&str] = &[
     "/list                 list the rooms with their people and topics",
     "/topic [#room] [text] show or set a room's topic (- clears it)",
     "/names [#room]        who is in a room (also /who)",
+    "/ison NICK...         which of these are online",
     "/msg NICK text        send a private message (/msg #room text talks in one of your rooms)",
     "/me action            describe an action",
     "/nick NEW             change your nickname",
@@ -158,6 +161,7 @@ impl Command {
             Command::List => "/list".to_string(),
             Command::Topic { room, text } => with_args("/topic", &[room, text]),
             Command::Names(room) => with_args("/names", &[room]),
+            Command::Ison(nicks) => format!("/ison {}", nicks.join(" ")),
             Command::Nick(nick) => format!("/nick {nick}"),
             Command::Quit(reason) => with_args("/quit", &[reason]),
             Command::Help => "/help".to_string(),
@@ -177,6 +181,9 @@ impl Command {
         }
     }
 }
+
+/// The most nicknames one `/ison` asks about: an answer stays one short line.
+pub const MAX_ISON: usize = 20;
 
 /// `name` followed by each argument that is present.
 fn with_args(name: &str, args: &[&Option<String>]) -> String {
@@ -215,6 +222,13 @@ fn parse_named(name: &str, args: &str) -> Result<Command, CommandError> {
                 return Err(CommandError::Usage("/names [#room]"));
             }
             Command::Names(room)
+        }
+        "ison" => {
+            let nicks: Vec<String> = args.split_whitespace().map(String::from).collect();
+            if nicks.is_empty() || nicks.len() > MAX_ISON {
+                return Err(CommandError::Usage("/ison NICK... (at most 20)"));
+            }
+            Command::Ison(nicks)
         }
         "nick" => Command::Nick(one_word(args).ok_or(CommandError::Usage("/nick NEW"))?),
         "quit" => Command::Quit(non_blank(args)),
@@ -338,6 +352,10 @@ mod tests {
         assert_eq!(parse("/nick bob"), Ok(Some(Command::Nick("bob".into()))));
         assert_eq!(parse("/WHO"), Ok(Some(Command::Names(None))));
         assert_eq!(parse("/names #rust"), Ok(Some(Command::Names(s("#rust")))));
+        let asked = vec!["ann".to_string(), "bob".to_string()];
+        assert_eq!(parse("/ison ann  bob"), Ok(Some(Command::Ison(asked))));
+        assert!(parse("/ison").is_err());
+        assert!(parse(&format!("/ison {}", "a ".repeat(MAX_ISON + 1))).is_err());
         assert_eq!(
             parse("/msg bob hi  there"),
             Ok(Some(Command::Msg { to: "bob".into(), text: "hi  there".into() }))

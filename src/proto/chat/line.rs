@@ -144,6 +144,12 @@ pub enum Line {
         /// The nicknames.
         nicks: Vec<String>,
     },
+    /// `ONLINE nick nick ...`: those of an `/ison`'s nicknames who are online, spelled as
+    /// they are now; none, if nobody is.
+    Online {
+        /// The nicknames online.
+        nicks: Vec<String>,
+    },
     /// `LIST #room members topic`: one room of a `/list`.
     List {
         /// The room.
@@ -309,6 +315,7 @@ impl Line {
                 Line::Topic { room, by, text }
             }
             "NAMES" => fields.names()?,
+            "ONLINE" => Line::Online { nicks: fields.words() },
             "LIST" => fields.list()?,
             "LISTEND" => Line::ListEnd { rooms: fields.number(rest)? },
             "ROOM" => Line::Room { room: (!rest.is_empty()).then(|| rest.to_string()) },
@@ -355,6 +362,7 @@ fn keyword(kind: &str) -> &'static str {
         "RENAME",
         "TOPIC",
         "NAMES",
+        "ONLINE",
         "LIST",
         "LISTEND",
         "ERROR",
@@ -458,6 +466,11 @@ impl Fields<'_> {
         Ok(Line::History { at, line: Box::new(line) })
     }
 
+    /// Every word of the rest, in order.
+    fn words(&self) -> Vec<String> {
+        self.rest.split(' ').filter(|s| !s.is_empty()).map(String::from).collect()
+    }
+
     fn names(&self) -> Result<Line, LineError> {
         let (room, rest) = split_word(self.rest);
         let nicks = rest.split(' ').filter(|s| !s.is_empty()).map(String::from).collect();
@@ -496,6 +509,8 @@ impl fmt::Display for Line {
             Line::Rename { old, new } => write!(f, "RENAME {old} {new}"),
             Line::Topic { room, by, text } => write!(f, "TOPIC {room} {by} {text}"),
             Line::Names { room, nicks } => write!(f, "NAMES {room} {}", nicks.join(" ")),
+            Line::Online { nicks } if nicks.is_empty() => write!(f, "ONLINE"),
+            Line::Online { nicks } => write!(f, "ONLINE {}", nicks.join(" ")),
             Line::List { room, members, topic } => write!(f, "LIST {room} {members} {topic}"),
             Line::ListEnd { rooms } => write!(f, "LISTEND {rooms}"),
             Line::Room { room: Some(room) } => write!(f, "ROOM {room}"),
@@ -547,6 +562,8 @@ mod tests {
             Line::Topic { room: s("#a"), by: s("alice"), text: s("") },
             Line::Names { room: s("#a"), nicks: vec![s("alice"), s("bob")] },
             Line::Names { room: s("#a"), nicks: vec![] },
+            Line::Online { nicks: vec![s("ann"), s("Bob")] },
+            Line::Online { nicks: vec![] },
             Line::List { room: s("#a"), members: 2, topic: s("all about a") },
             Line::List { room: s("#b"), members: 1, topic: s("") },
             Line::ListEnd { rooms: 2 },

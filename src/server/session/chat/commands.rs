@@ -86,6 +86,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             Command::Topic { room, text } => self.topic(person, room.as_deref(), text).await,
             Command::Names(room) => self.names(person, room.as_deref()).await,
+            Command::Ison(nicks) => {
+                self.ison(&nicks).await;
+                Ok(())
+            }
             Command::Nick(new) => self.rename(person, &new).await,
             Command::Help => {
                 self.help();
@@ -220,6 +224,18 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let room = self.room(person, room, Need::Member).await?;
         let text = if text == "-" { String::new() } else { text };
         self.core().set_topic(person, &room, text).await.map_err(room_refused)
+    }
+
+    /// Which of `nicks` are online anywhere on the server (on any server of a cluster),
+    /// spelled as they are now.
+    async fn ison(&mut self, nicks: &[String]) {
+        let mut online = Vec::with_capacity(nicks.len());
+        for nick in nicks {
+            if let Some(found) = self.core().find(nick).await {
+                online.push(found.nick().to_string());
+            }
+        }
+        self.reply(&Line::Online { nicks: online });
     }
 
     /// Who is in a room (the current one by default).

@@ -13,7 +13,9 @@ use common::redis::RedisServer;
 use common::*;
 use futures_lite::future;
 use smolchat::client::{Client, ClientError};
+use smolchat::cluster::Node;
 use smolchat::proto::chat::{ErrorCode, Line};
+use smolchat::server::Config;
 
 /// A lease no test waits for, long enough that a busy test machine never misses one (a
 /// server beats every third of it).
@@ -410,6 +412,20 @@ fn servers_cut_off_for_longer_than_the_lease_hang_up_rather_than_split_their_roo
         dora.say("hello again").await.expect("say");
         wait_for(&mut carl, "dora's message", |line| *line == lobby_message("dora", "hello again"))
             .await;
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn a_server_whose_limits_differ_from_the_cluster_s_is_refused() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let servers = cluster(&redis, 1).await;
+        let config = Config { max_topic: 12, ..irc_config() };
+        let joined = Node::join(&redis.url(), config.limits(), config.retention(), LEASE).await;
+        let Err(refused) = joined else { panic!("a server with other limits joined") };
+        let text = refused.to_string();
+        assert!(text.contains("topic-len=12") && text.contains("topic-len=300"), "{text}");
         stop_all(servers).await;
     });
 }

@@ -17,6 +17,19 @@ pub enum ClusterError {
     /// Redis answered with an error (a bad URL, a script that failed, a wrong type).
     #[error("Redis refused a request: {0}")]
     Redis(#[source] RedisError),
+    /// This server's limits are not the cluster's: every server applies every change, and
+    /// the limits decide what a change does, so they must be the same everywhere.
+    #[error(
+        "this server's limits ({ours}) differ from the cluster's ({theirs}): start it with \
+         the same --max-rooms-per-client, --max-rooms and --max-topic (to change them, stop \
+         every server and delete smolchat:limits in Redis)"
+    )]
+    Limits {
+        /// This server's.
+        ours: String,
+        /// The cluster's, as the first server wrote them.
+        theirs: String,
+    },
     /// Not a server id: 1 to 64 ASCII letters, digits, `.`, `_` or `-`.
     #[error("server id {0:?} must be 1 to 64 ASCII letters, digits, '.', '_' or '-'")]
     BadServerId(String),

@@ -48,6 +48,7 @@ impl Node {
         lease: Duration,
     ) -> Result<Node, ClusterError> {
         let client = redis::Client::open(url)?;
+        agree_on_limits(url, &limits).await?;
         let server = new_server_id()?;
         let log = Arc::new(Appender::connect(&client, server.as_str()).await?);
         let (memory, recalled) = RedisMemory::open(url, retention).await?;
@@ -79,6 +80,24 @@ impl Node {
     /// Waits until what was handed to the memory is written (or given up on).
     pub async fn close(&self) {
         self.memory.close().await;
+    }
+}
+
+/// Checks that `limits` are the cluster's, writing them if this is its first server:
+/// every server applies every change, and where the limits differ, so would the results.
+async fn agree_on_limits(url: &str, limits: &Limits) -> Result<(), ClusterError> {
+    let ours = format!(
+        "rooms-per-client={} rooms={} topic-len={}",
+        limits.rooms_per_client, limits.rooms, limits.topic_len
+    );
+    let mut redis = super::connect(url, super::DEFAULT_TIMEOUT).await?;
+    let key = format!("{}limits", super::PREFIX);
+    let _: Option<String> =
+        redis::cmd("SET").arg(&key).arg(&ours).arg("NX").query_async(&mut redis).await?;
+    let theirs: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut redis).await?;
+    match theirs {
+        Some(theirs) if theirs != ours => Err(ClusterError::Limits { ours, theirs }),
+        _ => Ok(()),
     }
 }
 

@@ -3,21 +3,8 @@
 
 mod common;
 
-use common::redis::RedisServer;
-use common::within;
-use smolchat::cluster::log::{Appender, Entry, EntryId, Reader};
-
-/// Reads until `count` entries have come, or fails the test at the timeout.
-async fn read(reader: &mut Reader, count: usize) -> Vec<Entry> {
-    within("log entries", async {
-        let mut read = Vec::new();
-        while read.len() < count {
-            read.extend(reader.next().await.expect("a read"));
-        }
-        read
-    })
-    .await
-}
+use common::redis::{read_entries, RedisServer};
+use smolchat::cluster::log::{Appender, EntryId, Reader};
 
 #[test]
 fn two_servers_appending_at_once_read_back_one_order() {
@@ -39,8 +26,8 @@ fn two_servers_appending_at_once_read_back_one_order() {
         let (one, two) = (appending(a.clone(), "a"), appending(b, "b"));
         one.await;
         two.await;
-        let seen_a = read(&mut reader_a, 400).await;
-        let seen_b = read(&mut reader_b, 400).await;
+        let seen_a = read_entries(&mut reader_a, 400).await;
+        let seen_b = read_entries(&mut reader_b, 400).await;
         assert_eq!(seen_a, seen_b, "both readers see one order");
         assert!(seen_a.windows(2).all(|pair| pair[0].id < pair[1].id));
         // Each server's own entries, in the order it appended them.
@@ -68,12 +55,12 @@ fn a_reader_resumes_after_the_last_entry_it_read() {
             a.append(body.as_bytes()).await.expect("an append");
         }
         let mut reader = Reader::connect(&client, EntryId::default()).await.expect("reader");
-        let first = read(&mut reader, 2).await;
+        let first = read_entries(&mut reader, 2).await;
         let resumed_at = reader.position();
         assert_eq!(resumed_at, first[1].id);
         a.append(b"three").await.expect("an append");
         let mut later = Reader::connect(&client, resumed_at).await.expect("reader");
-        let rest = read(&mut later, 1).await;
+        let rest = read_entries(&mut later, 1).await;
         assert_eq!(rest[0].body, b"three");
     });
 }

@@ -8,7 +8,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::redis::RedisServer;
+use common::redis::{read_entries, RedisServer};
 use common::within;
 use futures_lite::future;
 use smol::{Task, Timer};
@@ -105,14 +105,7 @@ fn push(record: &Record, entry: &Entry, how: How) {
 /// The whole log, in order, read by a reader of its own.
 async fn log(client: &redis::Client, count: usize) -> Vec<Entry> {
     let mut reader = Reader::connect(client, EntryId::default()).await.expect("a reader");
-    within("the log", async {
-        let mut read = Vec::new();
-        while read.len() < count {
-            read.extend(reader.next().await.expect("a read"));
-        }
-        read
-    })
-    .await
+    read_entries(&mut reader, count).await
 }
 
 #[test]

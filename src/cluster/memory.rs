@@ -38,6 +38,7 @@ use tracing::{error, info, warn};
 use super::{ClusterError, DEFAULT_TIMEOUT};
 use crate::core::{Change, Memory, MemoryError, MemoryStats, Recalled, Recalling, Scope, Stamped};
 use crate::store::history::scope_key;
+use crate::store::queue::{self, Command};
 use crate::store::record::{self, RecordError};
 use crate::store::Retention;
 
@@ -147,25 +148,11 @@ impl Memory for RedisMemory {
     }
 
     fn settled(&self) -> Recalling<'_, Result<(), MemoryError>> {
-        Box::pin(async move {
-            let (reply, answer) = async_channel::bounded(1);
-            let dropped = self.counters.dropped.load(Ordering::Relaxed);
-            let settle = Command::Settle { dropped, reply };
-            self.commands.send(settle).await.map_err(|_| MemoryError::Closed)?;
-            answer.recv().await.unwrap_or(Err(MemoryError::Closed))
-        })
+        Box::pin(queue::settle(&self.commands, self.counters.dropped.load(Ordering::Relaxed)))
     }
 
     fn recall(&self, scope: Scope, last: usize) -> Recalling<'static, Vec<Stamped>> {
-        // Asked now, not when first polled: the answer follows every change before the call.
-        let (reply, answer) = async_channel::bounded(1);
-        let asked = self.commands.try_send(Command::Recall { scope, last, reply }).is_ok();
-        Box::pin(async move {
-            if !asked {
-                return Vec::new();
-            }
-            answer.recv().await.unwrap_or_default()
-        })
+        queue::recall(&self.commands, scope, last)
     }
 
     /// `bytes` is always zero: Redis's memory is the whole cluster's, not this server's.
@@ -215,29 +202,6 @@ fn decode_all<T>(
         }
     }
     all
-}
-
-/// What the memory asks of its writer, in one queue so that every answer comes after
-/// every change handed over before the question.
-enum Command {
-    /// A change to keep.
-    Keep(Change),
-    /// Answer once every change before it is written.
-    Settle {
-        /// Changes dropped when it was asked, so the answer can own up to them.
-        dropped: u64,
-        /// Where the answer goes.
-        reply: Sender<Result<(), MemoryError>>,
-    },
-    /// Answer with the end of a scope's history.
-    Recall {
-        /// Whose history.
-        scope: Scope,
-        /// How many records at most.
-        last: usize,
-        /// Where the answer goes.
-        reply: Sender<Vec<Stamped>>,
-    },
 }
 
 /// What one command put in a pipeline, to read its answer by.

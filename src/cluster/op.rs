@@ -13,8 +13,6 @@
 use thiserror::Error;
 
 use super::ServerId;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use crate::core::{Account, ClientId, Departure, Intent, Nick, RoomName, Speech};
 use crate::store::record::{speech, speech_byte, Out, Reader};
 use crate::store::RecordError;
@@ -375,7 +373,7 @@ impl Op {
                 out.head(kind::REGISTERED, client)?;
                 out.text(account.nick.as_str())?;
                 out.text(&account.hash)?;
-                out.0.u64(millis(account.registered));
+                out.0.time(account.registered);
             }
             Op::Dropped { client } => out.head(kind::DROPPED, client)?,
             Op::RoomRegistered { client, room } => {
@@ -430,7 +428,7 @@ impl Op {
                 account: Account {
                     nick: read.0.nick()?,
                     hash: read.text()?,
-                    registered: UNIX_EPOCH + Duration::from_millis(read.0.u64()?),
+                    registered: read.0.time()?,
                 },
             },
             kind::DROPPED => Op::Dropped { client },
@@ -515,12 +513,6 @@ impl Write {
     }
 }
 
-/// `at` in milliseconds since the epoch, as records keep times (0 before it).
-fn millis(at: SystemTime) -> u64 {
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-}
-
 /// An operation being read: the record's reader, with what operations hold besides.
 struct Read<'a>(Reader<'a>);
 
@@ -588,6 +580,8 @@ impl Read<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
     use proptest::prelude::*;
 
     use super::*;

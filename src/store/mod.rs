@@ -16,6 +16,7 @@
 //! writer to finish, so a clean shutdown loses nothing.
 
 pub(crate) mod history;
+pub(crate) mod queue;
 pub(crate) mod record;
 mod retention;
 mod stats;
@@ -41,8 +42,9 @@ pub use stats::StoreStats;
 
 use crate::core::{Change, Memory, MemoryError, MemoryStats, Recalled, Recalling, Scope, Stamped};
 use history::{ACCOUNTS, HISTORY, ROOMS};
+use queue::Command;
 use stats::Counters;
-use writer::{Command, Writer};
+use writer::Writer;
 
 /// The store's file, in the data directory.
 const FILE: &str = "smolchat.redb";
@@ -195,26 +197,11 @@ impl Memory for Store {
     }
 
     fn settled(&self) -> Recalling<'_, Result<(), MemoryError>> {
-        Box::pin(async move {
-            let (reply, answer) = async_channel::bounded(1);
-            let dropped = self.counters.dropped_so_far();
-            let settle = Command::Settle { dropped, reply };
-            // Waits for room in the queue: a question is never dropped.
-            self.commands.send(settle).await.map_err(|_| MemoryError::Closed)?;
-            answer.recv().await.unwrap_or(Err(MemoryError::Closed))
-        })
+        Box::pin(queue::settle(&self.commands, self.counters.dropped_so_far()))
     }
 
     fn recall(&self, scope: Scope, last: usize) -> Recalling<'static, Vec<Stamped>> {
-        // Asked now, not when first polled: the answer follows every change before the call.
-        let (reply, answer) = async_channel::bounded(1);
-        let asked = self.commands.try_send(Command::Recall { scope, last, reply }).is_ok();
-        Box::pin(async move {
-            if !asked {
-                return Vec::new();
-            }
-            answer.recv().await.unwrap_or_default()
-        })
+        queue::recall(&self.commands, scope, last)
     }
 
     fn stats(&self) -> Option<MemoryStats> {

@@ -204,7 +204,7 @@ impl Out {
     }
 
     /// Appends a time, to the millisecond.
-    fn time(&mut self, at: SystemTime) {
+    pub(crate) fn time(&mut self, at: SystemTime) {
         self.0.extend_from_slice(&millis(at).to_le_bytes());
     }
 
@@ -283,7 +283,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next time.
-    fn time(&mut self) -> Result<SystemTime, RecordError> {
+    pub(crate) fn time(&mut self) -> Result<SystemTime, RecordError> {
         let ms = i64::from_le_bytes(self.array()?);
         time(ms).ok_or(RecordError::Time(ms))
     }

@@ -12,6 +12,7 @@ use smol::{future, Timer};
 use tracing::{debug, error, warn};
 
 use super::history::{self, HistoryTable, Spans, ACCOUNTS, HISTORY, ROOMS};
+use super::queue::Command;
 use super::record::{self, RecordError};
 use super::retention::{self, Retention};
 use super::stats::Counters;
@@ -32,31 +33,6 @@ const POLLS: u32 = 5;
 
 /// A wait long enough to stand for "never", which `Instant` can still hold.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// What the store asks of its writer, in one queue so that every answer comes after
-/// every change handed over before the question.
-#[derive(Debug)]
-pub enum Command {
-    /// A change to keep.
-    Keep(Change),
-    /// Commit what is pending now, and answer once it is durable.
-    Settle {
-        /// The store's dropped changes when this was asked, so the answer can own up to
-        /// changes that never reached the writer.
-        dropped: u64,
-        /// Where the answer goes.
-        reply: Sender<Result<(), MemoryError>>,
-    },
-    /// Answer with the end of a scope's history, pending changes included.
-    Recall {
-        /// Whose history.
-        scope: Scope,
-        /// How many records at most.
-        last: usize,
-        /// Where the answer goes.
-        reply: Sender<Vec<Stamped>>,
-    },
-}
 
 /// The writer thread's state.
 pub struct Writer {

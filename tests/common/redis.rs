@@ -220,3 +220,19 @@ fn skip() {
         "skipped: {PROGRAM} is not installed (apt-get install redis-server)"
     );
 }
+
+/// Reads `reader` until `count` entries of the cluster's log have come, or fails the test
+/// at the timeout.
+pub async fn read_entries(
+    reader: &mut smolchat::cluster::log::Reader,
+    count: usize,
+) -> Vec<smolchat::cluster::log::Entry> {
+    super::within("log entries", async {
+        let mut read = Vec::new();
+        while read.len() < count {
+            read.extend(reader.next().await.expect("a read"));
+        }
+        read
+    })
+    .await
+}

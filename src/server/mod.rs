@@ -175,7 +175,7 @@ fn start(
     shared.metrics.accepted(scheme);
     let tcp = Tcp::new(stream);
     match (shared.admit(peer, alive), &listener.tls) {
-        (Ok(ticket), None) => smol::spawn(serve(scheme, tcp.halves(), ticket)).detach(),
+        (Ok(ticket), None) => serve(scheme, tcp.halves(), ticket),
         (Ok(ticket), Some(tls)) => {
             let acceptor = tls.acceptor();
             let timeout = match protocol {
@@ -185,7 +185,7 @@ fn start(
             smol::spawn(async move {
                 if let Ok(halves) = tls_accept::accept(acceptor, tcp, protocol, peer, timeout).await
                 {
-                    serve(scheme, halves, ticket).await;
+                    serve(scheme, halves, ticket);
                 }
             })
             .detach();
@@ -203,15 +203,47 @@ fn start(
     }
 }
 
-/// Serves one client of a `scheme` listener over `halves`.
-async fn serve<R, W>(scheme: Scheme, halves: transport::Halves<R, W>, ticket: admission::Ticket)
+/// Starts the task that serves one client of a `scheme` listener over `halves`.
+///
+/// Each protocol's session is a task of its own rather than a branch of one future: a task
+/// is as large as its future for as long as it lives, and a web request's 3.8 kB would
+/// otherwise size every chat and IRC connection's task.
+fn serve<R, W>(scheme: Scheme, halves: transport::Halves<R, W>, ticket: admission::Ticket)
 where
     R: futures_lite::AsyncRead + Unpin + Send + 'static,
     W: futures_lite::AsyncWrite + Unpin + Send + 'static,
 {
+    let tls = scheme.is_tls();
     match scheme.protocol() {
-        Protocol::Chat => session::chat::serve(halves, ticket).await,
-        Protocol::Irc => session::irc::serve(halves, ticket, scheme.is_tls()).await,
-        Protocol::Web => web::serve(halves, ticket, scheme.is_tls()).await,
+        Protocol::Chat => smol::spawn(session::chat::serve(halves, ticket)).detach(),
+        Protocol::Irc => smol::spawn(session::irc::serve(halves, ticket, tls)).detach(),
+        Protocol::Web => smol::spawn(web::serve(halves, ticket, tls)).detach(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::size_of_val;
+
+    use super::*;
+
+    /// Every idle connection's task is as large as its session's future, so a session that
+    /// grows (a web request held beside it once made each 3.8 kB) costs every client.
+    #[test]
+    fn a_connection_task_stays_small() {
+        let config = Config::default();
+        let chat = Arc::new(Chat::new(config.limits()));
+        let (_stop_tx, stop) = async_channel::bounded(1);
+        let shared = Arc::new(Shared::new(config, chat, stop).expect("no password file"));
+        let (alive, _alive_rx) = async_channel::bounded(1);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let peer = listener.local_addr().expect("address");
+        let stream = std::net::TcpStream::connect(peer).expect("connect");
+        let tcp = Tcp::new(async_net::TcpStream::try_from(stream).expect("async"));
+        let ticket = || shared.admit(peer, &alive).expect("admitted");
+        let chat = session::chat::serve(tcp.clone().halves(), ticket());
+        let irc = session::irc::serve(tcp.halves(), ticket(), false);
+        assert!(size_of_val(&chat) <= 640, "a chat session's task: {} B", size_of_val(&chat));
+        assert!(size_of_val(&irc) <= 640, "an IRC session's task: {} B", size_of_val(&irc));
     }
 }

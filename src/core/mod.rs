@@ -19,6 +19,7 @@ mod accounts;
 mod batch;
 mod chronicle;
 mod event;
+mod fan_out;
 mod history;
 mod memory;
 mod name;
@@ -32,6 +33,7 @@ mod registry;
 mod room;
 mod rooms;
 mod stats;
+mod writing;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -48,12 +50,13 @@ pub use memory::{
 };
 pub use name::{Key, Nick, NickError, RoomName, RoomNameError, DEFAULT_MAX_NICK, MAX_ROOM_NAME};
 pub use order::{Intent, Order, Place, Unavailable, Waiting};
-pub use outbox::{Chunk, Cut, Outbox, PushError, Queue};
+pub use outbox::{Chunk, Cut, Outbox, PushError, TryWrite};
 pub use people::{Arrival, NickRefused, WhisperError};
 pub use person::{ClientId, Person, Recipient};
 pub use room::{Room, Topic};
 pub use rooms::{JoinError, Joined, Landing, RoomError, RoomSummary};
 pub use stats::{BatchSizes, Stats, BATCH_BOUNDS};
+pub use writing::{gather, Delivery, Queue, Turn, MAX_BATCH};
 
 use accounts::Accounts;
 use people::Directory;

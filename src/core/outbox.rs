@@ -1,10 +1,14 @@
 //! One client's outgoing queue: encoded chunks, bounded by entries and by bytes. The core
-//! pushes and never waits; the client's writer task (in the server) drains it.
+//! pushes and never waits; whoever holds the queue's turn writes it (see `writing.rs`).
 
+use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_channel::{Receiver, Sender, TrySendError};
+use atomic_waker::AtomicWaker;
+
+use super::writing::{Delivery, Queue};
 
 /// Encoded lines shared by every recipient of a broadcast.
 ///
@@ -90,27 +94,31 @@ pub trait Cut: Send + Sync {
     }
 }
 
+/// Writes to a connection without waiting, so that a flush can write a client's lines on
+/// its own thread when nobody else is writing them. Only a transport whose bytes go out as
+/// they are (plain TCP) has it; one that must encode them (TLS, WebSocket) leaves all the
+/// writing to the client's writer task.
+pub trait TryWrite: Send + Sync {
+    /// Writes what the connection takes now, [`io::ErrorKind::WouldBlock`] if nothing.
+    fn try_write(&self, bytes: &[u8]) -> io::Result<usize>;
+}
+
 /// The sending side of a client's queue. Every room the client is in holds one, so it is
 /// kept to two pointers.
 #[derive(Clone)]
 pub struct Outbox {
     /// Bounded by entry count; the byte count is checked beside it.
     tx: Sender<Chunk>,
-    /// What the writer task shares with every holder of the queue.
+    /// What the writers share with every holder of the queue.
     state: Arc<State>,
 }
 
-/// The receiving side, which the client's writer task drains.
-pub struct Queue {
-    /// The chunks, in order.
+/// The part of a client's queue that is not its sending side: shared by the senders,
+/// the writer task and any flush writing the client's lines.
+pub(super) struct State {
+    /// The chunks, in order; only the holder of the turn takes them out.
     rx: Receiver<Chunk>,
-    /// Shared with the [`Outbox`].
-    state: Arc<State>,
-}
-
-/// The part of a client's queue that is not the channel.
-struct State {
-    /// Bytes queued and not yet taken by the writer.
+    /// Bytes queued and not yet taken by a writer.
     queued: AtomicUsize,
     /// The byte limit of the queue.
     max_bytes: usize,
@@ -118,9 +126,18 @@ struct State {
     overflowed: AtomicBool,
     /// How to cut the connection off.
     cut: Arc<dyn Cut>,
-    /// The last line for a client whose queue overflows, if its protocol has one, and the
-    /// queue's receiving end, to empty it for that line. Boxed: most clients have none.
-    farewell: Option<Box<(&'static [u8], Receiver<Chunk>)>>,
+    /// The last line for a client whose queue overflows, if its protocol has one.
+    farewell: Option<&'static [u8]>,
+    /// Held by whoever is writing the client's lines, so that they leave in their order:
+    /// the writer task, or a flush writing them straight to the connection.
+    turn: AtomicBool,
+    /// The unwritten end of a chunk whose write stopped short: the next holder of the turn
+    /// writes it before anything queued.
+    rest: Mutex<Option<Chunk>>,
+    /// The writer task, waiting for lines to write or for the queue to close.
+    writer: AtomicWaker,
+    /// How to write without waiting, for transports that can.
+    direct: Option<Arc<dyn TryWrite>>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -132,9 +149,15 @@ impl std::fmt::Debug for Outbox {
 
 impl Outbox {
     /// A queue of at most `max_len` chunks and `max_bytes` bytes, for a connection that
-    /// `cut` shuts down; the [`Queue`] is for its writer task.
-    pub fn new(max_len: usize, max_bytes: usize, cut: Arc<dyn Cut>) -> (Outbox, Queue) {
-        Outbox::build(max_len, max_bytes, cut, None)
+    /// `cut` shuts down and, if it can, `direct` writes without waiting; the [`Queue`] is
+    /// for its writer task.
+    pub fn new(
+        max_len: usize,
+        max_bytes: usize,
+        cut: Arc<dyn Cut>,
+        direct: Option<Arc<dyn TryWrite>>,
+    ) -> (Outbox, Queue) {
+        Outbox::build(max_len, max_bytes, cut, direct, None)
     }
 
     /// Like [`Outbox::new`], but a client whose queue overflows is sent `farewell` instead
@@ -146,29 +169,48 @@ impl Outbox {
         max_len: usize,
         max_bytes: usize,
         cut: Arc<dyn Cut>,
+        direct: Option<Arc<dyn TryWrite>>,
         farewell: &'static [u8],
     ) -> (Outbox, Queue) {
-        Outbox::build(max_len, max_bytes, cut, Some(farewell))
+        Outbox::build(max_len, max_bytes, cut, direct, Some(farewell))
     }
 
     fn build(
         max_len: usize,
         max_bytes: usize,
         cut: Arc<dyn Cut>,
+        direct: Option<Arc<dyn TryWrite>>,
         farewell: Option<&'static [u8]>,
     ) -> (Outbox, Queue) {
         let (tx, rx) = async_channel::bounded(max_len.max(1));
-        let overflowed = AtomicBool::new(false);
-        let farewell = farewell.map(|line| Box::new((line, rx.clone())));
-        let queued = AtomicUsize::new(0);
-        let state = Arc::new(State { queued, max_bytes, overflowed, cut, farewell });
-        (Outbox { tx, state: state.clone() }, Queue { rx, state })
+        let state = Arc::new(State {
+            rx,
+            queued: AtomicUsize::new(0),
+            max_bytes,
+            overflowed: AtomicBool::new(false),
+            cut,
+            farewell,
+            turn: AtomicBool::new(false),
+            rest: Mutex::new(None),
+            writer: AtomicWaker::new(),
+            direct,
+        });
+        (Outbox { tx, state: state.clone() }, Queue::new(state))
     }
 
-    /// Queues `chunk` without waiting: a broadcast never awaits a client. A full queue
-    /// means the client is not reading: it is cut off.
+    /// Queues `chunk` without waiting and wakes the writer task: a broadcast never awaits
+    /// a client. A full queue means the client is not reading: it is cut off.
     pub fn push(&self, chunk: Chunk) -> Result<(), PushError> {
-        self.enqueue(chunk, Bound::Strict)
+        self.enqueue(chunk, Bound::Strict)?;
+        self.state.writer.wake();
+        Ok(())
+    }
+
+    /// Queues `chunk` like [`Outbox::push`] but leaves it to the caller to write it, on
+    /// its own thread, or, by dropping the [`Delivery`], to the writer task.
+    pub fn push_later(&self, chunk: Chunk) -> Result<Delivery, PushError> {
+        self.enqueue(chunk, Bound::Strict)?;
+        Ok(Delivery::new(self.state.clone()))
     }
 
     /// Queues an answer to this client's own request (`/names`, an error, an echo). One
@@ -176,7 +218,9 @@ impl Outbox {
     /// exceed it), but not one that is already past it: the client asked for it, and flood
     /// control bounds how often it can ask.
     pub fn push_reply(&self, chunk: Chunk) -> Result<(), PushError> {
-        self.enqueue(chunk, Bound::Reply)
+        self.enqueue(chunk, Bound::Reply)?;
+        self.state.writer.wake();
+        Ok(())
     }
 
     fn enqueue(&self, chunk: Chunk, bound: Bound) -> Result<(), PushError> {
@@ -198,8 +242,8 @@ impl Outbox {
         // Only the first overflow acts: two rooms' flushers may find the queue full at
         // once, and the second must not take the first one's farewell out again.
         if pushed == Err(PushError::Full) && !self.state.overflowed.swap(true, Ordering::Relaxed) {
-            match self.state.farewell.as_deref() {
-                Some((line, rx)) => self.say_farewell(Chunk::from(*line), rx),
+            match self.state.farewell {
+                Some(line) => self.say_farewell(Chunk::from(line)),
                 None => self.abort(),
             }
         }
@@ -207,17 +251,16 @@ impl Outbox {
     }
 
     /// Replaces what is queued with `line`, closes the queue and stops reading.
-    fn say_farewell(&self, line: Chunk, rx: &Receiver<Chunk>) {
-        while let Ok(dropped) = rx.try_recv() {
-            self.state.queued.fetch_sub(dropped.len(), Ordering::Relaxed);
+    fn say_farewell(&self, line: Chunk) {
+        while let Ok(dropped) = self.state.rx.try_recv() {
+            self.state.taken(&dropped);
         }
         self.state.queued.fetch_add(line.len(), Ordering::Relaxed);
         if self.tx.try_send(line).is_err() {
             self.abort();
             return;
         }
-        self.tx.close();
-        self.state.cut.stop_reading();
+        self.hang_up();
     }
 
     fn try_send(&self, chunk: Chunk) -> Result<(), PushError> {
@@ -235,12 +278,12 @@ impl Outbox {
     /// Closes the queue gently: the writer sends what is queued, then ends.
     pub fn finish(&self) {
         self.tx.close();
+        self.state.writer.wake();
     }
 
     /// Closes at once, dropping what is queued, and cuts the connection.
     pub fn abort(&self) {
-        self.tx.close();
-        self.state.cut.cut();
+        self.state.abort();
     }
 
     /// How to cut this client's connection, for whoever must stop it from outside.
@@ -253,6 +296,7 @@ impl Outbox {
     pub fn hang_up(&self) {
         self.tx.close();
         self.state.cut.stop_reading();
+        self.state.writer.wake();
     }
 }
 
@@ -265,39 +309,88 @@ enum Bound {
     Reply,
 }
 
-impl Queue {
-    /// The next chunk; `None` once the queue is closed and empty.
-    pub async fn next(&self) -> Option<Chunk> {
-        let chunk = self.rx.recv().await.ok()?;
-        self.taken(&chunk);
-        Some(chunk)
+impl State {
+    /// Takes the turn to write, if nobody holds it.
+    pub(super) fn take_turn(&self) -> bool {
+        self.turn.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     }
 
-    /// The next chunk if one is waiting now.
-    pub fn try_next(&self) -> Option<Chunk> {
+    /// Gives the turn back, and wakes the writer task if there is something left to
+    /// write (queued while the turn was held) or the queue has closed, since only the
+    /// writer task ends the connection.
+    pub(super) fn give_turn(&self) {
+        self.turn.store(false, Ordering::SeqCst);
+        if self.has_work() || self.rx.is_closed() {
+            self.writer.wake();
+        }
+    }
+
+    /// True when there is something to write.
+    pub(super) fn has_work(&self) -> bool {
+        !self.rx.is_empty() || self.rest().is_some()
+    }
+
+    /// The next thing to write, for the holder of the turn: the rest of a write that
+    /// stopped short, else the next chunk queued.
+    pub(super) fn next_chunk(&self) -> Option<Chunk> {
+        if let Some(rest) = self.rest().take() {
+            return Some(rest);
+        }
         let chunk = self.rx.try_recv().ok()?;
         self.taken(&chunk);
         Some(chunk)
     }
 
-    /// True when nothing is waiting.
-    pub fn is_empty(&self) -> bool {
+    /// Keeps what a write left unwritten, for the next holder of the turn.
+    pub(super) fn keep_rest(&self, rest: Chunk) {
+        *self.rest() = Some(rest);
+    }
+
+    /// How to write without waiting, if the transport can.
+    pub(super) fn direct(&self) -> Option<&dyn TryWrite> {
+        self.direct.as_deref()
+    }
+
+    /// The writer task's waker slot.
+    pub(super) fn writer(&self) -> &AtomicWaker {
+        &self.writer
+    }
+
+    /// True when nothing is queued.
+    pub(super) fn is_empty(&self) -> bool {
         self.rx.is_empty()
     }
 
-    /// Cuts the connection, after a failed write.
-    pub fn abort(&self) {
+    /// True once the queue is closed.
+    pub(super) fn is_closed(&self) -> bool {
+        self.rx.is_closed()
+    }
+
+    /// Closes the queue: nothing more is taken.
+    pub(super) fn close(&self) {
         self.rx.close();
-        self.state.cut.cut();
+    }
+
+    /// Closes the queue at once, dropping what is queued, and cuts the connection.
+    pub(super) fn abort(&self) {
+        self.rx.close();
+        self.cut.cut();
+        self.writer.wake();
     }
 
     fn taken(&self, chunk: &Chunk) {
-        self.state.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
+        self.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
+    }
+
+    fn rest(&self) -> MutexGuard<'_, Option<Chunk>> {
+        self.rest.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use futures_lite::future;
+
     use super::*;
 
     #[test]
@@ -319,10 +412,18 @@ mod tests {
         Chunk::from(vec![b'x'; len])
     }
 
+    /// Everything the writer task would write now, in order.
+    fn drain(queue: &Queue) -> Vec<Vec<u8>> {
+        let Some(turn) = future::block_on(future::poll_once(queue.turn())).flatten() else {
+            return Vec::new();
+        };
+        std::iter::from_fn(|| turn.next()).map(|chunk| chunk.as_slice().to_vec()).collect()
+    }
+
     #[test]
     fn a_full_queue_cuts_the_client_off_once_it_overflows() {
         let cuts = Arc::new(Cuts::default());
-        let (outbox, queue) = Outbox::new(2, 100, cuts.clone());
+        let (outbox, queue) = Outbox::new(2, 100, cuts.clone(), None);
         assert_eq!(outbox.push(chunk(10)), Ok(()));
         assert_eq!(outbox.push(chunk(10)), Ok(()));
         assert!(!outbox.overflowed());
@@ -336,25 +437,23 @@ mod tests {
     #[test]
     fn an_overflow_with_a_farewell_leaves_only_the_farewell_and_stops_reading() {
         let cuts = Arc::new(Cuts::default());
-        let (outbox, queue) = Outbox::with_farewell(2, 100, cuts.clone(), b"ERROR bye\r\n");
+        let (outbox, queue) = Outbox::with_farewell(2, 100, cuts.clone(), None, b"ERROR bye\r\n");
         assert_eq!(outbox.push(chunk(10)), Ok(()));
         assert_eq!(outbox.push(chunk(10)), Ok(()));
         assert_eq!(outbox.push(chunk(10)), Err(PushError::Full));
         assert!(outbox.overflowed());
         assert_eq!(cuts.0.load(Ordering::Relaxed), 1, "stopped reading, by the default cut");
         assert_eq!(outbox.push(chunk(1)), Err(PushError::Closed));
-        let last = queue.try_next().expect("the farewell");
-        assert_eq!(last.as_slice(), b"ERROR bye\r\n");
-        assert!(queue.try_next().is_none());
-        assert!(smol::block_on(queue.next()).is_none(), "the queue is closed after it");
+        assert_eq!(drain(&queue), vec![b"ERROR bye\r\n".to_vec()]);
+        assert!(future::block_on(queue.turn()).is_none(), "the queue is closed after it");
     }
 
     #[test]
     fn bytes_bound_room_lines_strictly_and_answers_only_once_over() {
-        let (outbox, queue) = Outbox::new(16, 100, Arc::new(Cuts::default()));
+        let (outbox, queue) = Outbox::new(16, 100, Arc::new(Cuts::default()), None);
         // One chunk always fits an empty queue.
         assert_eq!(outbox.push(chunk(500)), Ok(()));
-        assert!(queue.try_next().is_some());
+        assert_eq!(drain(&queue).len(), 1);
         assert_eq!(outbox.push(chunk(60)), Ok(()));
         // An answer may go past the limit ...
         assert_eq!(outbox.push_reply(chunk(60)), Ok(()));

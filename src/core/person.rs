@@ -31,7 +31,7 @@ impl Recipient {
     /// them): nowhere, at no cost. Its encoder writes nothing, so a room's batch is not
     /// even encoded for it.
     pub fn nowhere(echo: bool) -> Recipient {
-        let (outbox, _queue) = Outbox::new(1, 0, Arc::new(Nowhere(0)));
+        let (outbox, _queue) = Outbox::new(1, 0, Arc::new(Nowhere(0)), None);
         Recipient { outbox, encoder: &NOWHERE, echo }
     }
 

@@ -19,10 +19,12 @@ use smol::Timer;
 use super::batch::{Batch, Part, Pending};
 use super::chronicle::Chronicle;
 use super::event::{Departure, Encode, Event, Stamped};
+use super::fan_out;
 use super::name::{Key, Nick, RoomName};
 use super::pace::{PRESENCE, TALK};
 use super::person::{ClientId, Person};
 use super::stats::Stats;
+use super::writing::Delivery;
 
 /// A batch about this large (in bytes of a line protocol) is flushed at once instead of
 /// waiting for the flusher task, which bounds what a room holds back: some 2,800 joins, as
@@ -77,6 +79,8 @@ pub(super) struct RoomState {
     pending_size: usize,
     /// True once the pending batch holds talk, which is flushed on the shorter pace.
     talk_pending: bool,
+    /// When the last batch was handed out; the paces count from it.
+    flushed: Instant,
     /// Asks the flusher task for a flush; holds at most one request.
     wake: Sender<()>,
     /// Set when the room is emptied and removed, or the server closes: nobody joins it
@@ -116,6 +120,7 @@ impl Room {
             pending: Vec::new(),
             pending_size: 0,
             talk_pending: false,
+            flushed: Instant::now(),
             wake,
             dead: false,
             stats,
@@ -151,12 +156,14 @@ impl Room {
     /// keeps ten thousand arrivals from costing ten thousand writes each, while everyone
     /// still hears of every arrival.
     pub async fn run_flusher(self: Arc<Room>) {
-        let mut last_flush = Instant::now();
         while self.flush_requests.recv().await.is_ok() {
-            // The batch asked for may have gone out already, with a reply.
-            let Some((talk, members)) = self.pending_kind().await else { continue };
-            if !talk {
-                let due = last_flush + PRESENCE.for_room(members);
+            // The batch asked for may have gone out already, with a reply or its talk.
+            let Some((talk, members, flushed)) = self.pending_kind().await else { continue };
+            if talk {
+                // Talk its speaker handed out at once (see `announce_talk`) keeps the pace.
+                Timer::at(flushed + TALK.for_room(members)).await;
+            } else {
+                let due = flushed + PRESENCE.for_room(members);
                 future::or(
                     async {
                         Timer::at(due).await;
@@ -167,24 +174,26 @@ impl Room {
             }
             // Every reader with a line ready adds it to this batch first.
             future::yield_now().await;
-            let members = {
+            let (members, flushed, deliveries) = {
                 let mut state = self.state.lock().await;
-                state.flush();
-                state.members.len()
+                let deliveries = state.take_batch();
+                (state.members.len(), state.flushed, deliveries)
             };
-            last_flush = Instant::now();
+            // Written outside the lock, on every thread, while the next batch gathers.
+            fan_out::write(deliveries).await;
             let pace = TALK.for_room(members);
             if !pace.is_zero() {
-                Timer::after(pace).await;
+                Timer::at(flushed + pace).await;
             }
         }
     }
 
-    /// Whether the pending batch holds talk, and how many members the room has; `None`
-    /// when nothing is pending.
-    async fn pending_kind(&self) -> Option<(bool, usize)> {
+    /// Whether the pending batch holds talk, how many members the room has, and when it
+    /// last flushed; `None` when nothing is pending.
+    async fn pending_kind(&self) -> Option<(bool, usize, Instant)> {
         let state = self.state.lock().await;
-        (!state.pending.is_empty()).then_some((state.talk_pending, state.members.len()))
+        let kind = (state.talk_pending, state.members.len(), state.flushed);
+        (!state.pending.is_empty()).then_some(kind)
     }
 
     /// Returns once talk has joined the pending batch, or the room has died.
@@ -243,19 +252,9 @@ impl RoomState {
     /// and another when its first talk arrives, which cuts a presence batch's longer wait
     /// short.
     pub fn announce(&mut self, author: ClientId, event: Event, skip: Option<HashSet<ClientId>>) {
-        // What a ghost says is kept by their own server, once for the whole cluster.
-        let mut keep = true;
-        if let Some(member) = self.members.get_mut(&author) {
-            member.authored = true;
-            keep = !member.person.is_ghost();
-        }
         let was_empty = self.pending.is_empty();
         let first_talk = event.is_talk() && !self.talk_pending;
-        self.talk_pending |= first_talk;
-        self.pending_size += line_size(&event);
-        let event = Stamped::now(event);
-        self.chronicle.note(&event, keep);
-        self.pending.push(Pending { event, skip });
+        self.append(author, event, skip);
         if self.pending_size >= FLUSH_AT {
             self.flush();
         } else if was_empty || first_talk {
@@ -265,14 +264,55 @@ impl RoomState {
         }
     }
 
+    /// Appends talk as [`RoomState::announce`] does; but in a room whose pace since its
+    /// last flush has passed (a quiet one), hands the batch out at once and returns it for
+    /// the speaker to write, which saves it the wait for the flusher task.
+    pub fn announce_talk(
+        &mut self,
+        author: ClientId,
+        event: Event,
+        skip: Option<HashSet<ClientId>>,
+    ) -> Vec<Delivery> {
+        if Instant::now() < self.flushed + TALK.for_room(self.members.len()) {
+            self.announce(author, event, skip);
+            return Vec::new();
+        }
+        self.append(author, event, skip);
+        self.take_batch()
+    }
+
+    /// Appends an event to the pending batch and to the room's chronicle.
+    fn append(&mut self, author: ClientId, event: Event, skip: Option<HashSet<ClientId>>) {
+        // What a ghost says is kept by their own server, once for the whole cluster.
+        let mut keep = true;
+        if let Some(member) = self.members.get_mut(&author) {
+            member.authored = true;
+            keep = !member.person.is_ghost();
+        }
+        self.talk_pending |= event.is_talk();
+        self.pending_size += line_size(&event);
+        let event = Stamped::now(event);
+        self.chronicle.note(&event, keep);
+        self.pending.push(Pending { event, skip });
+    }
+
     /// Hands the pending batch to every member's queue: encoded once per encoder, one
-    /// shared chunk per member. A member whose queue is full is cut off by its queue and
-    /// leaves when its session notices.
+    /// shared chunk per member, each member's writer task woken to write it. A member whose
+    /// queue is full is cut off by its queue and leaves when its session notices.
     pub fn flush(&mut self) {
+        // Dropped unwritten, each delivery wakes its member's writer task.
+        drop(self.take_batch());
+    }
+
+    /// Queues the pending batch for every member as [`RoomState::flush`] does, but returns
+    /// the chunks queued for the caller to write (the flusher, on every thread) rather than
+    /// waking each member's writer task.
+    pub fn take_batch(&mut self) -> Vec<Delivery> {
         if self.pending.is_empty() {
-            return;
+            return Vec::new();
         }
         let mut batch = Batch::new(&self.pending);
+        let mut deliveries = Vec::with_capacity(self.members.len());
         // Summed here and added once, so the counters cost a flush a few adds whatever
         // the room's size.
         let mut delivered = 0;
@@ -281,8 +321,9 @@ impl RoomState {
             let from = member.joined_at.take().map_or(0, |at| at as usize);
             let recipient = member.person.recipient();
             if let Some(part) = batch.part_for(id, recipient.encoder, from) {
-                if recipient.outbox.push(part.chunk).is_ok() {
+                if let Ok(delivery) = recipient.outbox.push_later(part.chunk) {
                     delivered += part.events;
+                    deliveries.push(delivery);
                 }
             }
         }
@@ -290,6 +331,8 @@ impl RoomState {
         self.pending.clear();
         self.pending_size = 0;
         self.talk_pending = false;
+        self.flushed = Instant::now();
+        deliveries
     }
 
     /// Ends the room: what is pending goes out, nobody joins again, the flusher stops.
@@ -402,7 +445,10 @@ mod tests {
             let room = room();
             room.lock().await.announce(0, arrive(&room, "bob"), None);
             assert_eq!(room.flush_requests.len(), 1, "a new batch asks for a flush");
-            assert_eq!(room.pending_kind().await, Some((false, 0)));
+            assert_eq!(
+                room.pending_kind().await.map(|(talk, members, _)| (talk, members)),
+                Some((false, 0))
+            );
             assert!(room.flush_requests.try_recv().is_ok());
 
             room.lock().await.announce(0, arrive(&room, "cid"), None);
@@ -410,7 +456,10 @@ mod tests {
 
             room.lock().await.announce(0, say(&room, "hello"), None);
             assert_eq!(room.flush_requests.len(), 1, "talk cuts the presence wait short");
-            assert_eq!(room.pending_kind().await, Some((true, 0)));
+            assert_eq!(
+                room.pending_kind().await.map(|(talk, members, _)| (talk, members)),
+                Some((true, 0))
+            );
             assert!(room.flush_requests.try_recv().is_ok());
 
             room.lock().await.announce(0, say(&room, "again"), None);
@@ -456,7 +505,10 @@ mod tests {
             room.lock().await.flush();
             assert_eq!(room.pending_kind().await, None, "a request for it finds nothing to do");
             room.lock().await.announce(0, arrive(&room, "bob"), None);
-            assert_eq!(room.pending_kind().await, Some((false, 0)));
+            assert_eq!(
+                room.pending_kind().await.map(|(talk, members, _)| (talk, members)),
+                Some((false, 0))
+            );
         });
     }
 }

@@ -9,12 +9,14 @@ use tracing::{debug, info};
 
 use super::chronicle::{Chronicle, Kept};
 use super::event::{Event, Speech, Stamped};
+use super::fan_out;
 use super::memory::{Change, RoomRecord, Scope};
 use super::name::{Key, Nick, RoomName};
 use super::order::{Intent, Unavailable};
 use super::person::Person;
 use super::registry::{Lookup, Named, Registry};
 use super::room::{Room, RoomState, Topic};
+use super::writing::Delivery;
 use super::Chat;
 
 /// Why a room could not be joined.
@@ -365,20 +367,27 @@ impl Chat {
         text: String,
     ) -> Result<(), RoomError> {
         let intent = || Intent::Talk { room: room.name().clone(), speech, text: text.clone() };
-        let _turn = self.turn(person.id(), intent).await?;
-        self.talk_now(person, room, speech, text).await
+        let deliveries = {
+            let _turn = self.turn(person.id(), intent).await?;
+            self.talk_now(person, room, speech, text).await?
+        };
+        // Written after the turn, which a cluster's log reader may be waiting on.
+        fan_out::write(deliveries).await;
+        Ok(())
     }
 
     /// [`Chat::say`], [`Chat::act`] or [`Chat::notice`] in its turn; it comes back to the
     /// speaker only if their protocol echoes. Speech that only passes between two people
-    /// (a CTCP query or answer) is said as a message.
+    /// (a CTCP query or answer) is said as a message. In a quiet room the batch is handed
+    /// out at once: the deliveries returned are the caller's to write (dropped, each
+    /// member's writer task writes its own).
     pub(crate) async fn talk_now(
         &self,
         person: &Person,
         room: &Room,
         speech: Speech,
         text: String,
-    ) -> Result<(), RoomError> {
+    ) -> Result<Vec<Delivery>, RoomError> {
         let event = |room, from| match speech {
             Speech::Act => Event::Action { room, from, text },
             Speech::Notice => Event::Notice { room, from, text },
@@ -386,8 +395,7 @@ impl Chat {
         };
         let mut state = member_state(person, room).await?;
         let skip = (!person.recipient().echo).then(|| HashSet::from([person.id()]));
-        state.announce(person.id(), event(name_of(room), person.nick()), skip);
-        Ok(())
+        Ok(state.announce_talk(person.id(), event(name_of(room), person.nick()), skip))
     }
 
     /// Sets `room`'s topic to `text` (an empty text clears it) and tells its members.

@@ -2,7 +2,7 @@
 //! writer tasks write any `AsyncWrite`, so TLS or WebSocket streams can stand in for TCP.
 //! Halves can be joined again into one stream for a library that wants one (WebSocket).
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use futures_lite::{AsyncRead, AsyncWrite};
 use futures_rustls::server::TlsStream;
 use smol::Async;
 
-use crate::core::Cut;
+use crate::core::{Cut, TryWrite};
 
 /// A connection taken apart: what sessions read, what the writer task writes, and how to
 /// cut it off when the client stops reading.
@@ -24,6 +24,9 @@ pub struct Halves<R, W> {
     pub writer: W,
     /// Shuts the connection down both ways, waking both halves.
     pub cut: Arc<dyn Cut>,
+    /// Writes without waiting, when the writer's bytes go out as they are (plain TCP):
+    /// a flush then writes them itself. `None` where the writer encodes (TLS, WebSocket).
+    pub direct: Option<Arc<dyn TryWrite>>,
 }
 
 /// A connection's two halves as one stream: reads go to the reader, writes to the writer.
@@ -36,6 +39,8 @@ pub struct Joined<R, W> {
 
 impl<R, W> Halves<R, W> {
     /// Joins the halves into one stream, and returns it with the way to cut it.
+    ///
+    /// Whatever wraps the stream encodes its bytes, so nothing may write past it.
     pub fn join(self) -> (Joined<R, W>, Arc<dyn Cut>) {
         (Joined { reader: self.reader, writer: self.writer }, self.cut)
     }
@@ -89,13 +94,15 @@ impl Tcp {
 
     /// Splits a plain connection into its halves.
     pub fn halves(self) -> Halves<Tcp, Tcp> {
-        Halves { reader: self.clone(), writer: self.clone(), cut: Arc::new(self) }
+        let tcp = Arc::new(self);
+        let (reader, writer) = (Tcp::clone(&tcp), Tcp::clone(&tcp));
+        Halves { reader, writer, cut: tcp.clone(), direct: Some(tcp) }
     }
 
     /// Splits an encrypted connection over `tcp` into its halves; cutting it cuts `tcp`.
     pub fn tls_halves(stream: TlsStream<Tcp>, tcp: Tcp) -> TlsHalves {
         let (reader, writer) = futures_lite::io::split(stream);
-        Halves { reader, writer, cut: Arc::new(tcp) }
+        Halves { reader, writer, cut: Arc::new(tcp), direct: None }
     }
 
     /// Reads the first bytes without taking them.
@@ -116,6 +123,14 @@ impl Cut for Tcp {
 
     fn stop_reading(&self) {
         let _ = self.0.get_ref().shutdown(Shutdown::Read);
+    }
+}
+
+impl TryWrite for Tcp {
+    fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        // The socket is non-blocking (async-io made it so): this never waits.
+        let mut stream: &TcpStream = self.0.get_ref();
+        stream.write(bytes)
     }
 }
 

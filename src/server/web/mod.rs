@@ -67,7 +67,7 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let Halves { mut reader, mut writer, cut } = halves;
+    let Halves { mut reader, mut writer, cut, .. } = halves;
     let timeout = request_timeout(&ticket.shared.config);
     let request = within(timeout, http::read_request(&mut reader)).await;
     let route = match request {
@@ -79,7 +79,7 @@ where
     };
     match route {
         Ok((Route::Upgrade(switching), request)) => {
-            let halves = Halves { reader, writer, cut };
+            let halves = Halves { reader, writer, cut, direct: None };
             // Boxed: a connection that only fetches a page need not be sized for a session.
             Box::pin(open_socket(halves, switching, request.into_rest(), ticket)).await;
         }
@@ -100,13 +100,13 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let Halves { reader, mut writer, cut } = halves;
+    let Halves { reader, mut writer, cut, .. } = halves;
     if !write(&mut writer, &switching).await {
         return;
     }
     debug!(peer = %ticket.peer, "WebSocket opened");
     let max_line = ticket.shared.config.max_line;
-    let (stream, cut) = Halves { reader, writer, cut }.join();
+    let (stream, cut) = Halves { reader, writer, cut, direct: None }.join();
     let halves = websocket::halves(stream, rest, cut, max_line).await;
     super::session::chat::serve(halves, ticket).await;
 }

@@ -92,7 +92,7 @@ where
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     let ws = Arc::new(Mutex::new(ws));
     let reader = MessageReader { ws: ws.clone(), pending: None, state: ReadState::Open };
-    Halves { reader, writer: MessageWriter { ws, partial: Vec::new() }, cut }
+    Halves { reader, writer: MessageWriter { ws, partial: Vec::new() }, cut, direct: None }
 }
 
 /// Locks the WebSocket; a panic in the other half cannot make it unusable.

@@ -41,7 +41,8 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let config = &ticket.shared.config;
-    let (outbox, queue) = Outbox::new(config.queue_len, config.queue_bytes, halves.cut);
+    let (outbox, queue) =
+        Outbox::new(config.queue_len, config.queue_bytes, halves.cut, halves.direct);
     let writer = smol::spawn(write_loop(queue, halves.writer));
     debug!(peer = %ticket.peer, "connected");
     let framing =

@@ -65,8 +65,13 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let config = &ticket.shared.config;
-    let (outbox, queue) =
-        Outbox::with_farewell(config.queue_len, config.queue_bytes, halves.cut, SENDQ_EXCEEDED);
+    let (outbox, queue) = Outbox::with_farewell(
+        config.queue_len,
+        config.queue_bytes,
+        halves.cut,
+        halves.direct,
+        SENDQ_EXCEEDED,
+    );
     let writer = smol::spawn(write_loop(queue, halves.writer));
     debug!(peer = %ticket.peer, "irc connected");
     let framing =

@@ -35,6 +35,7 @@ pub struct Turn<'a> {
 }
 
 impl Queue {
+    /// The writer task's side of the queue `state` belongs to.
     pub(super) fn new(state: Arc<State>) -> Queue {
         Queue { state }
     }
@@ -50,10 +51,13 @@ impl Queue {
             if !state.take_turn() {
                 return Poll::Pending;
             }
+            // Looked at before the work: nothing is queued after the close, so a queue
+            // closed then and empty now is done, whatever was pushed just before it.
+            let closed = state.is_closed();
             if state.has_work() {
                 return Poll::Ready(Some(Turn { state }));
             }
-            if state.is_closed() {
+            if closed {
                 // The turn is kept: nothing is written after the close.
                 return Poll::Ready(None);
             }
@@ -104,6 +108,7 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A chunk just queued in `state`'s queue, not yet written.
     pub(super) fn new(state: Arc<State>) -> Delivery {
         Delivery { state, handled: AtomicBool::new(false) }
     }

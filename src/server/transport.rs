@@ -20,7 +20,8 @@ use crate::core::{Cut, TryWrite};
 pub struct Halves<R, W> {
     /// The incoming bytes.
     pub reader: R,
-    /// The outgoing bytes; only the writer task writes them.
+    /// The outgoing bytes, which the writer task writes (and, over plain TCP, a flush
+    /// through `direct`, taking turns with it).
     pub writer: W,
     /// Shuts the connection down both ways, waking both halves.
     pub cut: Arc<dyn Cut>,

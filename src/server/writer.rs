@@ -22,12 +22,12 @@ const IDLE_BATCH: usize = 4 * 1024;
 pub async fn write_loop<W: AsyncWrite + Unpin>(queue: Queue, mut out: W) {
     let mut batch: Vec<u8> = Vec::new();
     while let Some(turn) = queue.turn().await {
-        let written = write_turn(&turn, &mut out, &mut batch).await;
-        drop(turn);
-        if written.is_err() {
+        if write_turn(&turn, &mut out, &mut batch).await.is_err() {
+            // Cut while still holding the turn, so nobody writes after a half-written line.
             queue.abort();
             return;
         }
+        drop(turn);
         if queue.is_empty() || batch.capacity() > IDLE_BATCH {
             batch = Vec::new();
         }

@@ -79,7 +79,7 @@ pub struct Link<R> {
     pub ticket: Ticket,
     /// The client's lines, framed and bounded.
     reader: LineReader<R>,
-    /// The client's queue; its writer task is the only one writing the connection.
+    /// The client's queue; whoever holds its turn (its writer task, or a flush) writes it.
     pub outbox: Outbox,
     /// The next deadline of [`Link::next_input`], reset for every wait.
     timer: Timer,
@@ -215,6 +215,8 @@ impl<R: AsyncRead + Unpin> Link<R> {
                         Err(error) => Input::Refused(Refusal::Text(error)),
                     },
                     Ok(Some(Err(LineTooLong))) => Input::Refused(Refusal::TooLong),
+                    // The stop ends the reading: it may be what this end of input is.
+                    Ok(None) | Err(_) if ticket.shared.stop.is_stopping() => Input::Stopped,
                     Ok(None) | Err(_) => Input::Closed,
                 });
             }
@@ -227,12 +229,12 @@ impl<R: AsyncRead + Unpin> Link<R> {
     }
 
     /// Lets the writer send what is queued (within the shutdown grace), then lingers.
-    pub async fn close(&mut self, writer: Task<()>) {
+    pub async fn close(&mut self, mut writer: Task<()>) {
         self.outbox.finish();
         let grace = self.ticket.shared.config.shutdown_grace;
         let flushed = future::or(
             async {
-                writer.await;
+                (&mut writer).await;
                 true
             },
             async {
@@ -243,7 +245,9 @@ impl<R: AsyncRead + Unpin> Link<R> {
         if flushed.await {
             self.linger().await;
         } else {
+            // Cut before the writer is dropped, which gives its turn back mid-line.
             self.outbox.abort();
+            drop(writer);
         }
     }
 

@@ -286,11 +286,6 @@ impl Outbox {
         self.state.abort();
     }
 
-    /// How to cut this client's connection, for whoever must stop it from outside.
-    pub fn cut(&self) -> Arc<dyn Cut> {
-        self.state.cut.clone()
-    }
-
     /// Ends the connection after what is queued: the queue takes nothing more, and the
     /// connection stops reading, so that its session ends while the writer finishes.
     pub fn hang_up(&self) {

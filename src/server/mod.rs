@@ -30,7 +30,6 @@ mod metrics;
 mod password;
 mod refusal;
 mod session;
-mod stop;
 mod threads;
 pub mod tls;
 mod tls_accept;
@@ -102,9 +101,10 @@ pub async fn run_with(
     memory: Arc<dyn Memory>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let (stop_tx, stop) = async_channel::bounded(1);
     let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
     let grace = config.shutdown_grace;
-    let shared = Arc::new(Shared::new(config, chat)?);
+    let shared = Arc::new(Shared::new(config, chat, stop)?);
     for listener in &listeners {
         info!("listening on {}", listener.local_spec()?);
     }
@@ -119,7 +119,7 @@ pub async fn run_with(
     // Every room delivers what is pending; then each session, woken by the stop, says
     // goodbye after it.
     shared.chat.close().await;
-    shared.stop.stop();
+    drop(stop_tx);
     drop(alive_tx);
     drop(shared);
     // Each connection holds a clone of `alive_tx`: `recv` fails once all have ended.
@@ -233,7 +233,8 @@ mod tests {
     fn a_connection_task_stays_small() {
         let config = Config::default();
         let chat = Arc::new(Chat::new(config.limits()));
-        let shared = Arc::new(Shared::new(config, chat).expect("no password file"));
+        let (_stop_tx, stop) = async_channel::bounded(1);
+        let shared = Arc::new(Shared::new(config, chat, stop).expect("no password file"));
         let (alive, _alive_rx) = async_channel::bounded(1);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let peer = listener.local_addr().expect("address");

@@ -4,7 +4,7 @@
 //! the connection for `/metrics`: open while the link lives, its lines, and why it ended.
 
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,6 @@ use smol::{Task, Timer};
 use super::super::admission::Ticket;
 use super::super::flood::{FloodGate, Verdict};
 use super::super::metrics::{Dialect, Disconnect};
-use super::super::stop::Registration;
 use crate::core::{Chunk, Outbox};
 use crate::framed::{LineReader, LineTooLong};
 use crate::proto::chat::TextError;
@@ -95,8 +94,6 @@ pub struct Link<R> {
     dialect: Dialect,
     /// Why the connection is ending, once the session has said.
     ending: Option<Disconnect>,
-    /// Its place among the connections the server's stop wakes.
-    registration: Option<Registration>,
 }
 
 impl<R: AsyncRead + Unpin> Link<R> {
@@ -110,20 +107,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
         let (timer, decode, dialect) = (Timer::never(), framing.decode, framing.dialect);
         ticket.shared.metrics.opened(dialect);
         let (last_heard, ping_sent, ending) = (now, None, None);
-        let registration = Some(ticket.shared.stop.register(outbox.cut()));
-        Link {
-            ticket,
-            reader,
-            outbox,
-            timer,
-            gate,
-            last_heard,
-            ping_sent,
-            decode,
-            dialect,
-            ending,
-            registration,
-        }
+        Link { ticket, reader, outbox, timer, gate, last_heard, ping_sent, decode, dialect, ending }
     }
 
     /// Notes why the connection is ending, for `/metrics`; the first reason given stands
@@ -199,10 +183,10 @@ impl<R: AsyncRead + Unpin> Link<R> {
     pub async fn next_input(&mut self, deadline: Instant) -> Input {
         self.timer.set_at(deadline);
         let Link { ticket, reader, timer, decode, dialect, .. } = self;
+        let mut stop = pin!(ticket.shared.stop.recv());
         future::poll_fn(|cx| {
-            // The stop wakes the reader by ending its reading; it is looked at first, so
-            // that a peer with lines always ready cannot hide it.
-            if ticket.shared.stop.is_stopping() {
+            // The stop is polled first, so a peer with lines always ready cannot hide it.
+            if stop.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Input::Stopped);
             }
             if let Poll::Ready(read) = reader.poll_next_line(cx) {
@@ -215,8 +199,6 @@ impl<R: AsyncRead + Unpin> Link<R> {
                         Err(error) => Input::Refused(Refusal::Text(error)),
                     },
                     Ok(Some(Err(LineTooLong))) => Input::Refused(Refusal::TooLong),
-                    // The stop ends the reading: it may be what this end of input is.
-                    Ok(None) | Err(_) if ticket.shared.stop.is_stopping() => Input::Stopped,
                     Ok(None) | Err(_) => Input::Closed,
                 });
             }
@@ -279,8 +261,5 @@ impl<R> Drop for Link<R> {
             None => Disconnect::Closed,
         };
         self.ticket.shared.metrics.closed(self.dialect, why);
-        if let Some(registration) = self.registration.take() {
-            self.ticket.shared.stop.deregister(registration);
-        }
     }
 }

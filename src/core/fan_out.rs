@@ -41,10 +41,10 @@ fn helpers_for(members: usize) -> usize {
     (members / SHARE_FROM).min(threads.saturating_sub(1))
 }
 
-/// The executor's threads, as the server sized it (`SMOL_THREADS`), else one per core.
+/// The global executor's threads, read as smol reads them: `SMOL_THREADS` (which the server
+/// sets, `server::size_executor`), else one.
 fn executor_threads() -> usize {
-    let configured = std::env::var("SMOL_THREADS").ok().and_then(|n| n.parse().ok());
-    configured.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    std::env::var("SMOL_THREADS").ok().and_then(|n| n.parse().ok()).unwrap_or(1)
 }
 
 /// One flush's deliveries, taken one at a time by whichever writer comes next.

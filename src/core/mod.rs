@@ -56,7 +56,7 @@ pub use person::{ClientId, Person, Recipient};
 pub use room::{Room, Topic};
 pub use rooms::{JoinError, Joined, Landing, RoomError, RoomSummary};
 pub use stats::{BatchSizes, Stats, BATCH_BOUNDS};
-pub use writing::{gather, Delivery, Queue, Turn, MAX_BATCH};
+pub use writing::{gather, Delivery, Queue, Turn};
 
 use accounts::Accounts;
 use people::Directory;

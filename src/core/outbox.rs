@@ -104,11 +104,8 @@ pub trait TryWrite: Send + Sync {
 }
 
 /// The sending side of a client's queue. Every room the client is in holds one, so it is
-/// kept to two pointers.
-#[derive(Clone)]
+/// kept to one pointer.
 pub struct Outbox {
-    /// Bounded by entry count; the byte count is checked beside it.
-    tx: Sender<Chunk>,
     /// What the writers share with every holder of the queue.
     state: Arc<State>,
 }
@@ -117,11 +114,15 @@ pub struct Outbox {
 /// the writer task and any flush writing the client's lines.
 pub(super) struct State {
     /// The chunks, in order; only the holder of the turn takes them out.
-    rx: Receiver<Chunk>,
+    waiting: Mutex<Waiting>,
+    /// How many chunks may wait at once.
+    max_len: usize,
     /// Bytes queued and not yet taken by a writer.
     queued: AtomicUsize,
     /// The byte limit of the queue.
     max_bytes: usize,
+    /// How many [`Outbox`]es there are: the queue closes when the last one goes.
+    senders: AtomicUsize,
     /// Set when a push found the queue full: the session ends with "send queue full".
     overflowed: AtomicBool,
     /// How to cut the connection off.
@@ -131,19 +132,81 @@ pub(super) struct State {
     /// Held by whoever is writing the client's lines, so that they leave in their order:
     /// the writer task, or a flush writing them straight to the connection.
     turn: AtomicBool,
-    /// The unwritten end of a chunk whose write stopped short: the next holder of the turn
-    /// writes it before anything queued.
-    rest: Mutex<Option<Chunk>>,
     /// The writer task, waiting for lines to write or for the queue to close.
     writer: AtomicWaker,
     /// How to write without waiting, for transports that can.
     direct: Option<Arc<dyn TryWrite>>,
 }
 
+/// What waits to be written, in the order it goes out: `rest`, `front`, then `behind`.
+///
+/// A client that keeps up has one chunk waiting at a time, which `front` holds; the
+/// bounded channel is made only when a second one must wait behind it, and let go once
+/// a writer has emptied it. An idle client holds no channel (1.2 kB with its slots).
+#[derive(Default)]
+struct Waiting {
+    /// The unwritten end of a chunk whose write stopped short: written before anything
+    /// queued, and no longer counted in the queue's entries or bytes.
+    rest: Option<Chunk>,
+    /// The oldest chunk queued. A push lands here only when nothing waits behind it, so
+    /// that everything in `behind` was queued after it.
+    front: Option<Chunk>,
+    /// The chunks queued after `front`, while there are any.
+    behind: Option<(Sender<Chunk>, Receiver<Chunk>)>,
+    /// Set once the queue is closed: nothing more is queued.
+    closed: bool,
+}
+
+impl Waiting {
+    /// True when nothing is queued (a short write's rest aside).
+    fn is_empty(&self) -> bool {
+        self.front.is_none() && self.behind.as_ref().is_none_or(|(_, rx)| rx.is_empty())
+    }
+
+    /// Queues `chunk` behind whatever waits, within `max_len` entries.
+    fn push(&mut self, chunk: Chunk, max_len: usize) -> Result<(), PushError> {
+        if self.closed {
+            return Err(PushError::Closed);
+        }
+        if self.is_empty() {
+            self.front = Some(chunk);
+            return Ok(());
+        }
+        // `front` holds one entry; the channel the others.
+        let Some(capacity) = max_len.checked_sub(1).filter(|&capacity| capacity > 0) else {
+            return Err(PushError::Full);
+        };
+        let (tx, _) = self.behind.get_or_insert_with(|| async_channel::bounded(capacity));
+        tx.try_send(chunk).map_err(|error| match error {
+            TrySendError::Full(_) => PushError::Full,
+            TrySendError::Closed(_) => PushError::Closed,
+        })
+    }
+
+    /// Takes the oldest chunk queued, and lets the channel go once it is empty.
+    fn pop(&mut self) -> Option<Chunk> {
+        if let Some(front) = self.front.take() {
+            return Some(front);
+        }
+        let (_, rx) = self.behind.as_ref()?;
+        let chunk = rx.try_recv().ok();
+        if rx.is_empty() {
+            self.behind = None;
+        }
+        chunk
+    }
+
+    /// How many chunks are queued.
+    fn len(&self) -> usize {
+        usize::from(self.front.is_some()) + self.behind.as_ref().map_or(0, |(_, rx)| rx.len())
+    }
+}
+
 impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let queued = self.state.queued.load(Ordering::Relaxed);
-        f.debug_struct("Outbox").field("entries", &self.tx.len()).field("bytes", &queued).finish()
+        let entries = self.state.waiting().len();
+        f.debug_struct("Outbox").field("entries", &entries).field("bytes", &queued).finish()
     }
 }
 
@@ -182,20 +245,20 @@ impl Outbox {
         direct: Option<Arc<dyn TryWrite>>,
         farewell: Option<&'static [u8]>,
     ) -> (Outbox, Queue) {
-        let (tx, rx) = async_channel::bounded(max_len.max(1));
         let state = Arc::new(State {
-            rx,
+            waiting: Mutex::new(Waiting::default()),
+            max_len: max_len.max(1),
             queued: AtomicUsize::new(0),
             max_bytes,
+            senders: AtomicUsize::new(1),
             overflowed: AtomicBool::new(false),
             cut,
             farewell,
             turn: AtomicBool::new(false),
-            rest: Mutex::new(None),
             writer: AtomicWaker::new(),
             direct,
         });
-        (Outbox { tx, state: state.clone() }, Queue::new(state))
+        (Outbox { state: state.clone() }, Queue::new(state))
     }
 
     /// Queues `chunk` without waiting and wakes the writer task: a broadcast never awaits
@@ -235,7 +298,11 @@ impl Outbox {
                 Bound::Strict => before + len > max,
                 Bound::Reply => before >= max,
             };
-        let pushed = if over { Err(PushError::Full) } else { self.try_send(chunk) };
+        let pushed = if over {
+            Err(PushError::Full)
+        } else {
+            self.state.waiting().push(chunk, self.state.max_len)
+        };
         if pushed.is_err() {
             queued.fetch_sub(len, Ordering::Relaxed);
         }
@@ -252,22 +319,19 @@ impl Outbox {
 
     /// Replaces what is queued with `line`, closes the queue and stops reading.
     fn say_farewell(&self, line: Chunk) {
-        while let Ok(dropped) = self.state.rx.try_recv() {
-            self.state.taken(&dropped);
-        }
-        self.state.queued.fetch_add(line.len(), Ordering::Relaxed);
-        if self.tx.try_send(line).is_err() {
+        let pushed = {
+            let mut waiting = self.state.waiting();
+            while let Some(dropped) = waiting.pop() {
+                self.state.taken(&dropped);
+            }
+            self.state.queued.fetch_add(line.len(), Ordering::Relaxed);
+            waiting.push(line, self.state.max_len)
+        };
+        if pushed.is_err() {
             self.abort();
             return;
         }
         self.hang_up();
-    }
-
-    fn try_send(&self, chunk: Chunk) -> Result<(), PushError> {
-        self.tx.try_send(chunk).map_err(|error| match error {
-            TrySendError::Full(_) => PushError::Full,
-            TrySendError::Closed(_) => PushError::Closed,
-        })
     }
 
     /// True once a push found the queue full and the client was cut off.
@@ -277,7 +341,7 @@ impl Outbox {
 
     /// Closes the queue gently: the writer sends what is queued, then ends.
     pub fn finish(&self) {
-        self.tx.close();
+        self.state.close();
         self.state.writer.wake();
     }
 
@@ -289,9 +353,25 @@ impl Outbox {
     /// Ends the connection after what is queued: the queue takes nothing more, and the
     /// connection stops reading, so that its session ends while the writer finishes.
     pub fn hang_up(&self) {
-        self.tx.close();
+        self.state.close();
         self.state.cut.stop_reading();
         self.state.writer.wake();
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Outbox {
+        self.state.senders.fetch_add(1, Ordering::Relaxed);
+        Outbox { state: self.state.clone() }
+    }
+}
+
+/// The last sender gone closes the queue: its writer writes what is queued, then ends.
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if self.state.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.finish();
+        }
     }
 }
 
@@ -315,30 +395,32 @@ impl State {
     /// writer task ends the connection.
     pub(super) fn give_turn(&self) {
         self.turn.store(false, Ordering::SeqCst);
-        if self.has_work() || self.rx.is_closed() {
+        if self.has_work() || self.is_closed() {
             self.writer.wake();
         }
     }
 
     /// True when there is something to write.
     pub(super) fn has_work(&self) -> bool {
-        !self.rx.is_empty() || self.rest().is_some()
+        let waiting = self.waiting();
+        waiting.rest.is_some() || !waiting.is_empty()
     }
 
     /// The next thing to write, for the holder of the turn: the rest of a write that
     /// stopped short, else the next chunk queued.
     pub(super) fn next_chunk(&self) -> Option<Chunk> {
-        if let Some(rest) = self.rest().take() {
+        let mut waiting = self.waiting();
+        if let Some(rest) = waiting.rest.take() {
             return Some(rest);
         }
-        let chunk = self.rx.try_recv().ok()?;
+        let chunk = waiting.pop()?;
         self.taken(&chunk);
         Some(chunk)
     }
 
     /// Keeps what a write left unwritten, for the next holder of the turn.
     pub(super) fn keep_rest(&self, rest: Chunk) {
-        *self.rest() = Some(rest);
+        self.waiting().rest = Some(rest);
     }
 
     /// How to write without waiting, if the transport can.
@@ -353,22 +435,22 @@ impl State {
 
     /// True when nothing is queued.
     pub(super) fn is_empty(&self) -> bool {
-        self.rx.is_empty()
+        self.waiting().is_empty()
     }
 
     /// True once the queue is closed.
     pub(super) fn is_closed(&self) -> bool {
-        self.rx.is_closed()
+        self.waiting().closed
     }
 
     /// Closes the queue: nothing more is taken.
     pub(super) fn close(&self) {
-        self.rx.close();
+        self.waiting().closed = true;
     }
 
     /// Closes the queue at once, dropping what is queued, and cuts the connection.
     pub(super) fn abort(&self) {
-        self.rx.close();
+        self.close();
         self.cut.cut();
         self.writer.wake();
     }
@@ -377,8 +459,8 @@ impl State {
         self.queued.fetch_sub(chunk.len(), Ordering::Relaxed);
     }
 
-    fn rest(&self) -> MutexGuard<'_, Option<Chunk>> {
-        self.rest.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn waiting(&self) -> MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -454,6 +536,65 @@ mod tests {
         assert_eq!(outbox.push_reply(chunk(60)), Ok(()));
         // ... but not once the queue is over it.
         assert_eq!(outbox.push_reply(chunk(1)), Err(PushError::Full));
+    }
+
+    fn holds_a_channel(outbox: &Outbox) -> bool {
+        outbox.state.waiting().behind.is_some()
+    }
+
+    #[test]
+    fn the_channel_is_made_for_a_second_chunk_and_let_go_once_emptied() {
+        let (outbox, queue) = Outbox::new(16, 1000, Arc::new(Cuts::default()), None);
+        assert_eq!(outbox.push(chunk(1)), Ok(()));
+        assert!(!holds_a_channel(&outbox), "one chunk waits in front, without a channel");
+        assert_eq!(drain(&queue).len(), 1);
+        for len in 1..=3 {
+            assert_eq!(outbox.push(chunk(len)), Ok(()));
+        }
+        assert!(holds_a_channel(&outbox));
+        assert_eq!(drain(&queue), vec![vec![b'x'; 1], vec![b'x'; 2], vec![b'x'; 3]]);
+        assert!(!holds_a_channel(&outbox), "an idle client holds no channel");
+    }
+
+    #[test]
+    fn chunks_leave_in_order_however_pushes_and_takes_interleave() {
+        let (outbox, queue) = Outbox::new(16, 1000, Arc::new(Cuts::default()), None);
+        let mut taken = Vec::new();
+        for len in 1..=40 {
+            assert_eq!(outbox.push(chunk(len)), Ok(()));
+            // Take one now and then, so that pushes find the front empty with chunks
+            // still behind it.
+            if len % 3 == 0 {
+                let turn = future::block_on(queue.turn()).expect("a turn");
+                taken.extend(turn.next().map(|chunk| chunk.len()));
+                taken.extend(turn.next().map(|chunk| chunk.len()));
+            }
+        }
+        taken.extend(drain(&queue).iter().map(Vec::len));
+        assert_eq!(taken, (1..=40).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_entry_limit_counts_the_front() {
+        for max_len in [1, 2, 5] {
+            let (outbox, _queue) = Outbox::new(max_len, 1000, Arc::new(Cuts::default()), None);
+            for _ in 0..max_len {
+                assert_eq!(outbox.push(chunk(1)), Ok(()), "{max_len} fit");
+            }
+            assert_eq!(outbox.push(chunk(1)), Err(PushError::Full), "one more than {max_len}");
+        }
+    }
+
+    #[test]
+    fn the_last_outbox_gone_closes_the_queue_after_what_is_queued() {
+        let (outbox, queue) = Outbox::new(16, 1000, Arc::new(Cuts::default()), None);
+        let other = outbox.clone();
+        assert_eq!(outbox.push(chunk(1)), Ok(()));
+        drop(outbox);
+        assert_eq!(other.push(chunk(2)), Ok(()), "one sender left keeps it open");
+        drop(other);
+        assert_eq!(drain(&queue).len(), 2);
+        assert!(future::block_on(queue.turn()).is_none());
     }
 
     #[test]

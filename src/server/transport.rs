@@ -95,15 +95,16 @@ impl Tcp {
 
     /// Splits a plain connection into its halves.
     pub fn halves(self) -> Halves<Tcp, Tcp> {
-        let tcp = Arc::new(self);
-        let (reader, writer) = (Tcp::clone(&tcp), Tcp::clone(&tcp));
-        Halves { reader, writer, cut: tcp.clone(), direct: Some(tcp) }
+        // The cut and the direct writer share the socket's allocation rather than each
+        // wrapping a handle in one of their own.
+        let (cut, direct) = (self.0.clone(), self.0.clone());
+        Halves { reader: self.clone(), writer: self, cut, direct: Some(direct) }
     }
 
     /// Splits an encrypted connection over `tcp` into its halves; cutting it cuts `tcp`.
     pub fn tls_halves(stream: TlsStream<Tcp>, tcp: Tcp) -> TlsHalves {
         let (reader, writer) = futures_lite::io::split(stream);
-        Halves { reader, writer, cut: Arc::new(tcp), direct: None }
+        Halves { reader, writer, cut: tcp.0, direct: None }
     }
 
     /// Reads the first bytes without taking them.
@@ -113,24 +114,34 @@ impl Tcp {
 
     /// Shuts the connection down both ways.
     pub fn close_both(&self) {
-        let _ = self.0.get_ref().shutdown(Shutdown::Both);
+        self.0.cut();
     }
 }
 
 impl Cut for Tcp {
     fn cut(&self) {
-        self.close_both();
+        self.0.cut();
     }
 
     fn stop_reading(&self) {
-        let _ = self.0.get_ref().shutdown(Shutdown::Read);
+        self.0.stop_reading();
     }
 }
 
-impl TryWrite for Tcp {
+impl Cut for Async<TcpStream> {
+    fn cut(&self) {
+        let _ = self.get_ref().shutdown(Shutdown::Both);
+    }
+
+    fn stop_reading(&self) {
+        let _ = self.get_ref().shutdown(Shutdown::Read);
+    }
+}
+
+impl TryWrite for Async<TcpStream> {
     fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
         // The socket is non-blocking (async-io made it so): this never waits.
-        let mut stream: &TcpStream = self.0.get_ref();
+        let mut stream: &TcpStream = self.get_ref();
         stream.write(bytes)
     }
 }

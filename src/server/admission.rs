@@ -7,11 +7,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_channel::{Receiver, Sender};
+use async_channel::Sender;
 
 use super::guesses::Guesses;
 use super::metrics::Metrics;
 use super::password::ServerPassword;
+use super::stop::Stop;
 use super::Config;
 use crate::core::Chat;
 use crate::proto::chat::ErrorCode;
@@ -44,8 +45,8 @@ pub struct Shared {
     /// The password every client must give (`--password-file`), with each address's
     /// budget of wrong ones; `None` lets anyone in.
     pub password: Option<ServerPassword>,
-    /// Never sent on; closes when the server stops, waking every reader.
-    pub stop: Receiver<()>,
+    /// Raised when the server stops, waking every connection waiting for input.
+    pub stop: Stop,
     /// What `/metrics` shows.
     pub metrics: Metrics,
     /// Each address's and each account's budget of wrong account passwords.
@@ -77,13 +78,14 @@ impl Drop for Ticket {
 }
 
 impl Shared {
-    /// The state for a server with `config` running `chat`, stopped when `stop` closes. The password
-    /// file, if any, is read now: an error names it, and the server does not start.
-    pub fn new(config: Config, chat: Arc<Chat>, stop: Receiver<()>) -> io::Result<Shared> {
+    /// The state for a server with `config` running `chat`. The password file, if any, is
+    /// read now: an error names it, and the server does not start.
+    pub fn new(config: Config, chat: Arc<Chat>) -> io::Result<Shared> {
         let password = ServerPassword::load(&config)?;
         let (clients, per_ip) = (AtomicUsize::new(0), Mutex::new(HashMap::new()));
         let metrics = Metrics::new(chat.stats().clone(), chat.memory().clone());
         let guesses = Guesses::new(&config);
+        let stop = Stop::default();
         Ok(Shared { config, chat, clients, per_ip, password, stop, metrics, guesses })
     }
 

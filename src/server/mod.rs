@@ -30,6 +30,7 @@ mod metrics;
 mod password;
 mod refusal;
 mod session;
+mod stop;
 mod threads;
 pub mod tls;
 mod tls_accept;
@@ -101,10 +102,9 @@ pub async fn run_with(
     memory: Arc<dyn Memory>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let (stop_tx, stop) = async_channel::bounded(1);
     let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
     let grace = config.shutdown_grace;
-    let shared = Arc::new(Shared::new(config, chat, stop)?);
+    let shared = Arc::new(Shared::new(config, chat)?);
     for listener in &listeners {
         info!("listening on {}", listener.local_spec()?);
     }
@@ -119,7 +119,7 @@ pub async fn run_with(
     // Every room delivers what is pending; then each session, woken by the stop, says
     // goodbye after it.
     shared.chat.close().await;
-    drop(stop_tx);
+    shared.stop.raise();
     drop(alive_tx);
     drop(shared);
     // Each connection holds a clone of `alive_tx`: `recv` fails once all have ended.
@@ -233,8 +233,7 @@ mod tests {
     fn a_connection_task_stays_small() {
         let config = Config::default();
         let chat = Arc::new(Chat::new(config.limits()));
-        let (_stop_tx, stop) = async_channel::bounded(1);
-        let shared = Arc::new(Shared::new(config, chat, stop).expect("no password file"));
+        let shared = Arc::new(Shared::new(config, chat).expect("no password file"));
         let (alive, _alive_rx) = async_channel::bounded(1);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let peer = listener.local_addr().expect("address");
@@ -243,7 +242,20 @@ mod tests {
         let ticket = || shared.admit(peer, &alive).expect("admitted");
         let chat = session::chat::serve(tcp.clone().halves(), ticket());
         let irc = session::irc::serve(tcp.halves(), ticket(), false);
-        assert!(size_of_val(&chat) <= 640, "a chat session's task: {} B", size_of_val(&chat));
-        assert!(size_of_val(&irc) <= 640, "an IRC session's task: {} B", size_of_val(&irc));
+        assert!(size_of_val(&chat) <= 560, "a chat session's task: {} B", size_of_val(&chat));
+        assert!(size_of_val(&irc) <= 560, "an IRC session's task: {} B", size_of_val(&irc));
+    }
+
+    /// The same for the writer task, which idles beside every connection: what it holds
+    /// while writing is boxed, and only for as long as it writes.
+    #[test]
+    fn a_writer_task_stays_small() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let stream = std::net::TcpStream::connect(listener.local_addr().expect("address"));
+        let tcp =
+            Tcp::new(async_net::TcpStream::try_from(stream.expect("connect")).expect("async"));
+        let (_outbox, queue) = crate::core::Outbox::new(1, 1, Arc::new(tcp.clone()), None);
+        let writer = writer::write_loop(queue, tcp);
+        assert!(size_of_val(&writer) <= 128, "a writer task: {} B", size_of_val(&writer));
     }
 }

@@ -22,7 +22,9 @@ const IDLE_BATCH: usize = 4 * 1024;
 pub async fn write_loop<W: AsyncWrite + Unpin>(queue: Queue, mut out: W) {
     let mut batch: Vec<u8> = Vec::new();
     while let Some(turn) = queue.turn().await {
-        if write_turn(&turn, &mut out, &mut batch).await.is_err() {
+        // Boxed: the writing's state (its chunks, a write in flight) lives only while there
+        // is something to write, rather than sizing the task for its whole idle life.
+        if Box::pin(write_turn(&turn, &mut out, &mut batch)).await.is_err() {
             // Cut while still holding the turn, so nobody writes after a half-written line.
             queue.abort();
             return;

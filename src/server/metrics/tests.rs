@@ -5,10 +5,9 @@ use crate::server::Config;
 
 /// The server state of a fresh server with the default configuration.
 fn shared() -> Shared {
-    let (_stop, stopped) = async_channel::bounded(1);
     let config = Config::default();
     let chat = crate::core::Chat::new(config.limits());
-    Shared::new(config, Arc::new(chat), stopped).expect("no password file to read")
+    Shared::new(config, Arc::new(chat)).expect("no password file to read")
 }
 
 #[test]

@@ -4,8 +4,8 @@
 //! the connection for `/metrics`: open while the link lives, its lines, and why it ended.
 
 use std::future::Future;
-use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_lite::{future, AsyncRead};
@@ -14,6 +14,7 @@ use smol::{Task, Timer};
 use super::super::admission::Ticket;
 use super::super::flood::{FloodGate, Verdict};
 use super::super::metrics::{Dialect, Disconnect};
+use super::super::stop::Place;
 use crate::core::{Chunk, Outbox};
 use crate::framed::{LineReader, LineTooLong};
 use crate::proto::chat::TextError;
@@ -94,6 +95,8 @@ pub struct Link<R> {
     dialect: Dialect,
     /// Why the connection is ending, once the session has said.
     ending: Option<Disconnect>,
+    /// Where the server's stop keeps this connection's waker.
+    stop: Place,
 }
 
 impl<R: AsyncRead + Unpin> Link<R> {
@@ -106,8 +109,20 @@ impl<R: AsyncRead + Unpin> Link<R> {
         let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);
         let (timer, decode, dialect) = (Timer::never(), framing.decode, framing.dialect);
         ticket.shared.metrics.opened(dialect);
-        let (last_heard, ping_sent, ending) = (now, None, None);
-        Link { ticket, reader, outbox, timer, gate, last_heard, ping_sent, decode, dialect, ending }
+        let (last_heard, ping_sent, ending, stop) = (now, None, None, Place::default());
+        Link {
+            ticket,
+            reader,
+            outbox,
+            timer,
+            gate,
+            last_heard,
+            ping_sent,
+            decode,
+            dialect,
+            ending,
+            stop,
+        }
     }
 
     /// Notes why the connection is ending, for `/metrics`; the first reason given stands
@@ -131,7 +146,8 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// connection's deadlines: a stalled line, a ping that is due, a ping unanswered.
     pub async fn next(&mut self) -> Input {
         loop {
-            let input = self.next_input(self.next_deadline()).await;
+            self.timer.set_at(self.next_deadline());
+            let input = future::poll_fn(|cx| self.poll_input(cx)).await;
             match input {
                 Input::Alarm(Alarm::Deadline) => {
                     if let Some(alarm) = self.check_timers(Instant::now()) {
@@ -182,32 +198,34 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// Waits for the next line, the server's stop, or `deadline`, whichever comes first.
     pub async fn next_input(&mut self, deadline: Instant) -> Input {
         self.timer.set_at(deadline);
-        let Link { ticket, reader, timer, decode, dialect, .. } = self;
-        let mut stop = pin!(ticket.shared.stop.recv());
-        future::poll_fn(|cx| {
-            // The stop is polled first, so a peer with lines always ready cannot hide it.
-            if stop.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Input::Stopped);
+        // Everything the wait needs is in the link: its future is one reference.
+        future::poll_fn(|cx| self.poll_input(cx)).await
+    }
+
+    /// One look at the stop, the connection and the timer, in that order.
+    fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
+        let Link { ticket, reader, timer, decode, dialect, stop, .. } = self;
+        // The stop is polled first, so a peer with lines always ready cannot hide it.
+        if ticket.shared.stop.poll(stop, cx).is_ready() {
+            return Poll::Ready(Input::Stopped);
+        }
+        if let Poll::Ready(read) = reader.poll_next_line(cx) {
+            if matches!(read, Ok(Some(_))) {
+                ticket.shared.metrics.line_in(*dialect);
             }
-            if let Poll::Ready(read) = reader.poll_next_line(cx) {
-                if matches!(read, Ok(Some(_))) {
-                    ticket.shared.metrics.line_in(*dialect);
-                }
-                return Poll::Ready(match read {
-                    Ok(Some(Ok(bytes))) => match decode(bytes) {
-                        Ok(text) => Input::Line(text.to_string()),
-                        Err(error) => Input::Refused(Refusal::Text(error)),
-                    },
-                    Ok(Some(Err(LineTooLong))) => Input::Refused(Refusal::TooLong),
-                    Ok(None) | Err(_) => Input::Closed,
-                });
-            }
-            if Pin::new(&mut *timer).poll(cx).is_ready() {
-                return Poll::Ready(Input::Alarm(Alarm::Deadline));
-            }
-            Poll::Pending
-        })
-        .await
+            return Poll::Ready(match read {
+                Ok(Some(Ok(bytes))) => match decode(bytes) {
+                    Ok(text) => Input::Line(text.to_string()),
+                    Err(error) => Input::Refused(Refusal::Text(error)),
+                },
+                Ok(Some(Err(LineTooLong))) => Input::Refused(Refusal::TooLong),
+                Ok(None) | Err(_) => Input::Closed,
+            });
+        }
+        if Pin::new(&mut *timer).poll(cx).is_ready() {
+            return Poll::Ready(Input::Alarm(Alarm::Deadline));
+        }
+        Poll::Pending
     }
 
     /// Lets the writer send what is queued (within the shutdown grace), then lingers.
@@ -261,5 +279,6 @@ impl<R> Drop for Link<R> {
             None => Disconnect::Closed,
         };
         self.ticket.shared.metrics.closed(self.dialect, why);
+        self.ticket.shared.stop.leave(&mut self.stop);
     }
 }

@@ -12,7 +12,7 @@ use super::writing::{Delivery, Queue};
 
 /// Encoded lines shared by every recipient of a broadcast.
 ///
-/// One pointer wide, so that the slots of a client's queue, allocated up front, stay small.
+/// One pointer wide, so that the slots of a client's queue stay small.
 /// A room batch is allocated once and handed to every member; someone who joined while the
 /// batch was filling gets a [`Lines::Tail`] of it that starts at the first line after its
 /// join.
@@ -113,7 +113,8 @@ pub struct Outbox {
 /// The part of a client's queue that is not its sending side: shared by the senders,
 /// the writer task and any flush writing the client's lines.
 pub(super) struct State {
-    /// The chunks, in order; only the holder of the turn takes them out.
+    /// The chunks, in order; only the holder of the turn takes them out to write them (an
+    /// overflow's farewell drops them).
     waiting: Mutex<Waiting>,
     /// How many chunks may wait at once.
     max_len: usize,
@@ -148,8 +149,8 @@ struct Waiting {
     /// The unwritten end of a chunk whose write stopped short: written before anything
     /// queued, and no longer counted in the queue's entries or bytes.
     rest: Option<Chunk>,
-    /// The oldest chunk queued. A push lands here only when nothing waits behind it, so
-    /// that everything in `behind` was queued after it.
+    /// The oldest chunk queued. Empty only when nothing is queued: taking it moves the next
+    /// one up from `behind`, so that `behind` never holds more than `max_len - 1`.
     front: Option<Chunk>,
     /// The chunks queued after `front`, while there are any.
     behind: Option<(Sender<Chunk>, Receiver<Chunk>)>,
@@ -160,7 +161,7 @@ struct Waiting {
 impl Waiting {
     /// True when nothing is queued (a short write's rest aside).
     fn is_empty(&self) -> bool {
-        self.front.is_none() && self.behind.as_ref().is_none_or(|(_, rx)| rx.is_empty())
+        self.front.is_none()
     }
 
     /// Queues `chunk` behind whatever waits, within `max_len` entries.
@@ -183,17 +184,17 @@ impl Waiting {
         })
     }
 
-    /// Takes the oldest chunk queued, and lets the channel go once it is empty.
+    /// Takes the oldest chunk queued, moves the next one up, and lets the channel go once
+    /// it is empty.
     fn pop(&mut self) -> Option<Chunk> {
-        if let Some(front) = self.front.take() {
-            return Some(front);
+        let chunk = self.front.take()?;
+        if let Some((_, rx)) = &self.behind {
+            self.front = rx.try_recv().ok();
+            if rx.is_empty() {
+                self.behind = None;
+            }
         }
-        let (_, rx) = self.behind.as_ref()?;
-        let chunk = rx.try_recv().ok();
-        if rx.is_empty() {
-            self.behind = None;
-        }
-        chunk
+        Some(chunk)
     }
 
     /// How many chunks are queued.
@@ -325,7 +326,10 @@ impl Outbox {
                 self.state.taken(&dropped);
             }
             self.state.queued.fetch_add(line.len(), Ordering::Relaxed);
-            waiting.push(line, self.state.max_len)
+            let pushed = waiting.push(line, self.state.max_len);
+            // Closed under the same lock, so that no other room's line follows the farewell.
+            waiting.closed = true;
+            pushed
         };
         if pushed.is_err() {
             self.abort();
@@ -583,6 +587,16 @@ mod tests {
             }
             assert_eq!(outbox.push(chunk(1)), Err(PushError::Full), "one more than {max_len}");
         }
+    }
+
+    #[test]
+    fn a_queue_taken_from_while_full_takes_as_many_again() {
+        let (outbox, queue) = Outbox::new(4, 1000, Arc::new(Cuts::default()), None);
+        (0..4).for_each(|_| assert_eq!(outbox.push(chunk(1)), Ok(())));
+        let turn = future::block_on(queue.turn()).expect("a turn");
+        assert!(turn.next().is_some());
+        assert_eq!(outbox.push(chunk(1)), Ok(()), "4 entries again, one taken");
+        assert_eq!(outbox.push(chunk(1)), Err(PushError::Full), "a fifth");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub struct Shared {
     /// budget of wrong ones; `None` lets anyone in.
     pub password: Option<ServerPassword>,
     /// Raised when the server stops, waking every connection waiting for input.
-    pub stop: Stop,
+    pub stop: Arc<Stop>,
     /// What `/metrics` shows.
     pub metrics: Metrics,
     /// Each address's and each account's budget of wrong account passwords.
@@ -85,7 +85,7 @@ impl Shared {
         let (clients, per_ip) = (AtomicUsize::new(0), Mutex::new(HashMap::new()));
         let metrics = Metrics::new(chat.stats().clone(), chat.memory().clone());
         let guesses = Guesses::new(&config);
-        let stop = Stop::default();
+        let stop = Arc::default();
         Ok(Shared { config, chat, clients, per_ip, password, stop, metrics, guesses })
     }
 

@@ -105,6 +105,7 @@ pub async fn run_with(
     let (alive_tx, alive_rx) = async_channel::bounded::<()>(1);
     let grace = config.shutdown_grace;
     let shared = Arc::new(Shared::new(config, chat)?);
+    let raise = stop::Raise(shared.stop.clone());
     for listener in &listeners {
         info!("listening on {}", listener.local_spec()?);
     }
@@ -116,10 +117,10 @@ pub async fn run_with(
 
     info!("shutting down");
     drop(accepting);
-    // Every room delivers what is pending; then each session, woken by the stop, says
-    // goodbye after it.
+    // Every room delivers what is pending; then the stop is raised, and each session,
+    // woken by it, says goodbye after it.
     shared.chat.close().await;
-    shared.stop.raise();
+    drop(raise);
     drop(alive_tx);
     drop(shared);
     // Each connection holds a clone of `alive_tx`: `recv` fails once all have ended.

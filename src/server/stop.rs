@@ -3,7 +3,7 @@
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
@@ -17,6 +17,16 @@ pub struct Stop {
     raised: AtomicBool,
     /// The wakers of the connections that have waited, by their [`Place`]s.
     waiting: Mutex<Slab<Waker>>,
+}
+
+/// Raises the stop when dropped: the server's run raises it however it ends, cancelled
+/// or unwinding included, so that no session outlives it unwarned.
+pub struct Raise(pub Arc<Stop>);
+
+impl Drop for Raise {
+    fn drop(&mut self) {
+        self.0.raise();
+    }
 }
 
 /// Where a connection's waker is kept in the [`Stop`], once it has waited.
@@ -54,8 +64,9 @@ impl Stop {
     /// Raises the stop and wakes every connection waiting on it.
     pub fn raise(&self) {
         self.raised.store(true, Ordering::SeqCst);
-        // Taken whole: nothing is added after the stop, so a place left behind finds
-        // nothing, and no other connection's waker, under its key.
+        // Taken whole. A poll that looked before the flag was set may still add its waker
+        // afterwards, and a place left behind may then find that one under its key; both
+        // are harmless, since every poll from now on is ready.
         let waiting = std::mem::take(&mut *self.waiting());
         waiting.into_iter().for_each(|(_, waker)| waker.wake());
     }

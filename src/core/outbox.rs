@@ -379,6 +379,14 @@ impl Drop for Outbox {
     }
 }
 
+/// What a writer finds when it looks at the queue, under one lock.
+pub(super) struct Outlook {
+    /// Something waits to be written: a short write's rest, or a chunk queued.
+    pub work: bool,
+    /// The queue is closed: nothing more will be queued.
+    pub closed: bool,
+}
+
 /// Which limit a push is held to.
 #[derive(Debug, Clone, Copy)]
 enum Bound {
@@ -399,15 +407,16 @@ impl State {
     /// writer task ends the connection.
     pub(super) fn give_turn(&self) {
         self.turn.store(false, Ordering::SeqCst);
-        if self.has_work() || self.is_closed() {
+        let outlook = self.outlook();
+        if outlook.work || outlook.closed {
             self.writer.wake();
         }
     }
 
-    /// True when there is something to write.
-    pub(super) fn has_work(&self) -> bool {
+    /// Whether there is something to write, and whether the queue is closed, seen at once.
+    pub(super) fn outlook(&self) -> Outlook {
         let waiting = self.waiting();
-        waiting.rest.is_some() || !waiting.is_empty()
+        Outlook { work: waiting.rest.is_some() || !waiting.is_empty(), closed: waiting.closed }
     }
 
     /// The next thing to write, for the holder of the turn: the rest of a write that
@@ -440,11 +449,6 @@ impl State {
     /// True when nothing is queued.
     pub(super) fn is_empty(&self) -> bool {
         self.waiting().is_empty()
-    }
-
-    /// True once the queue is closed.
-    pub(super) fn is_closed(&self) -> bool {
-        self.waiting().closed
     }
 
     /// Closes the queue: nothing more is taken.

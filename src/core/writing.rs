@@ -13,7 +13,7 @@ use std::task::Poll;
 
 use futures_lite::future;
 
-use super::outbox::{Chunk, State, TryWrite};
+use super::outbox::{Chunk, Outlook, State, TryWrite};
 
 /// At most this much is gathered into one write, so one wake-up is one syscall.
 pub const MAX_BATCH: usize = 64 * 1024;
@@ -51,10 +51,10 @@ impl Queue {
             if !state.take_turn() {
                 return Poll::Pending;
             }
-            // Looked at before the work: nothing is queued after the close, so a queue
-            // closed then and empty now is done, whatever was pushed just before it.
-            let closed = state.is_closed();
-            if state.has_work() {
+            // Seen at once: nothing is queued after the close, so a queue closed and empty
+            // is done.
+            let Outlook { work, closed } = state.outlook();
+            if work {
                 return Poll::Ready(Some(Turn { state }));
             }
             if closed {

@@ -228,6 +228,14 @@ mod tests {
 
     use super::*;
 
+    /// A connection over loopback, with the listener it went to and that listener's address.
+    fn loopback() -> (std::net::TcpListener, Tcp, SocketAddr) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let peer = listener.local_addr().expect("address");
+        let stream = std::net::TcpStream::connect(peer).expect("connect");
+        (listener, Tcp::new(async_net::TcpStream::try_from(stream).expect("async")), peer)
+    }
+
     /// Every idle connection's task is as large as its session's future, so a session that
     /// grows (a web request held beside it once made each 3.8 kB) costs every client.
     #[test]
@@ -236,10 +244,7 @@ mod tests {
         let chat = Arc::new(Chat::new(config.limits()));
         let shared = Arc::new(Shared::new(config, chat).expect("no password file"));
         let (alive, _alive_rx) = async_channel::bounded(1);
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let peer = listener.local_addr().expect("address");
-        let stream = std::net::TcpStream::connect(peer).expect("connect");
-        let tcp = Tcp::new(async_net::TcpStream::try_from(stream).expect("async"));
+        let (_listener, tcp, peer) = loopback();
         let ticket = || shared.admit(peer, &alive).expect("admitted");
         let chat = session::chat::serve(tcp.clone().halves(), ticket());
         let irc = session::irc::serve(tcp.halves(), ticket(), false);
@@ -251,10 +256,7 @@ mod tests {
     /// while writing is boxed, and only for as long as it writes.
     #[test]
     fn a_writer_task_stays_small() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let stream = std::net::TcpStream::connect(listener.local_addr().expect("address"));
-        let tcp =
-            Tcp::new(async_net::TcpStream::try_from(stream.expect("connect")).expect("async"));
+        let (_listener, tcp, _) = loopback();
         let (_outbox, queue) = crate::core::Outbox::new(1, 1, Arc::new(tcp.clone()), None);
         let writer = writer::write_loop(queue, tcp);
         assert!(size_of_val(&writer) <= 128, "a writer task: {} B", size_of_val(&writer));

@@ -134,6 +134,34 @@ fn a_stalled_partial_line_is_closed_after_the_line_timeout() {
     });
 }
 
+/// A client that talks moves its deadlines later without resetting the timer for every
+/// line (the timer fires early and is set again); a line it then leaves unfinished must
+/// still time out.
+#[test]
+fn a_line_stalled_after_talking_past_every_deadline_is_still_closed_after_the_line_timeout() {
+    smol::block_on(async {
+        let config = Config {
+            line_timeout: Duration::from_millis(200),
+            ping_interval: Duration::from_millis(300),
+            ..quick()
+        };
+        let server = TestServer::start(config).await;
+        let mut alice = server.join("alice").await;
+        let mut chatty = server.join("chatty").await;
+        // Lines 50 ms apart for 600 ms: past the line timeout and the ping interval both.
+        for n in 0..12 {
+            chatty.say(&n.to_string()).await.expect("say");
+            wait_message(&mut alice, "chatty", &n.to_string()).await;
+            smol::Timer::after(Duration::from_millis(50)).await;
+        }
+        chatty.sender.send_bytes(b"and then I stopped typing").await.expect("send");
+        let (seen, _) = drain(&mut chatty).await;
+        assert_eq!(error_codes(&seen), [ErrorCode::LineTimeout], "{seen:?}");
+        assert_eq!(leave_reason(&mut alice, "chatty").await, "line timeout");
+        server.stop().await;
+    });
+}
+
 /// Registers over a raw socket and returns it with what it has read so far.
 async fn raw_join(addr: SocketAddr, nick: &str) -> async_net::TcpStream {
     let mut stream = within("connect", async_net::TcpStream::connect(addr)).await.expect("connect");

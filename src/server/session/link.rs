@@ -81,8 +81,10 @@ pub struct Link<R> {
     reader: LineReader<R>,
     /// The client's queue; whoever holds its turn (its writer task, or a flush) writes it.
     pub outbox: Outbox,
-    /// The next deadline of [`Link::next_input`], reset for every wait.
+    /// Wakes the connection for its next deadline; see [`Link::arm`].
     timer: Timer,
+    /// When the timer is set to fire, or `None` once it has fired.
+    armed: Option<Instant>,
     /// Flood control for this client's lines.
     gate: FloodGate,
     /// When the client last sent a whole line; silence past `ping_interval` earns a ping.
@@ -115,6 +117,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
             reader,
             outbox,
             timer,
+            armed: None,
             gate,
             last_heard,
             ping_sent,
@@ -146,7 +149,10 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// connection's deadlines: a stalled line, a ping that is due, a ping unanswered.
     pub async fn next(&mut self) -> Input {
         loop {
-            self.timer.set_at(self.next_deadline());
+            let due = self.next_deadline();
+            if self.armed.is_none_or(|armed| armed > due) {
+                self.arm(due);
+            }
             let input = future::poll_fn(|cx| self.poll_input(cx)).await;
             match input {
                 Input::Alarm(Alarm::Deadline) => {
@@ -197,14 +203,28 @@ impl<R: AsyncRead + Unpin> Link<R> {
 
     /// Waits for the next line, the server's stop, or `deadline`, whichever comes first.
     pub async fn next_input(&mut self, deadline: Instant) -> Input {
-        self.timer.set_at(deadline);
+        if self.armed != Some(deadline) {
+            self.arm(deadline);
+        }
         // Everything the wait needs is in the link: its future is one reference.
         future::poll_fn(|cx| self.poll_input(cx)).await
     }
 
+    /// Sets the timer for `deadline`.
+    ///
+    /// Every change of a timer's deadline interrupts the reactor's wait, a system call and
+    /// often a wake-up of another thread; a deadline reset for every line would cost one
+    /// per message. So [`Link::next`] only moves it earlier: a deadline that has since
+    /// moved later (the client spoke, so its ping is later) fires early once, finds nothing
+    /// due, and is set again.
+    fn arm(&mut self, deadline: Instant) {
+        self.timer.set_at(deadline);
+        self.armed = Some(deadline);
+    }
+
     /// One look at the stop, the connection and the timer, in that order.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
-        let Link { ticket, reader, timer, decode, dialect, stop, .. } = self;
+        let Link { ticket, reader, timer, armed, decode, dialect, stop, .. } = self;
         // The stop is polled first, so a peer with lines always ready cannot hide it.
         if ticket.shared.stop.poll(stop, cx).is_ready() {
             return Poll::Ready(Input::Stopped);
@@ -223,6 +243,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
             });
         }
         if Pin::new(&mut *timer).poll(cx).is_ready() {
+            *armed = None;
             return Poll::Ready(Input::Alarm(Alarm::Deadline));
         }
         Poll::Pending

@@ -83,7 +83,8 @@ pub struct Link<R> {
     pub outbox: Outbox,
     /// Wakes the connection for its next deadline; see [`Link::arm`].
     timer: Timer,
-    /// When the timer is set to fire, or `None` once it has fired.
+    /// The deadline the timer was last set for, or `None` if none is set or its firing
+    /// has been seen.
     armed: Option<Instant>,
     /// Flood control for this client's lines.
     gate: FloodGate,

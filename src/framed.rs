@@ -65,10 +65,16 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     /// and no unfinished line is held, the read buffer is given back, so an idle reader
     /// holds none; a busy one, whose reads keep succeeding, keeps it.
     fn poll_frame(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Frame>>> {
+        let skipping = self.framer.skipping();
         if let Some(frame) = self.framer.next_frame() {
             // Whatever is left over is the start of the next line, as of now.
             self.partial_since = self.framer.mid_line().then(Instant::now);
             return Poll::Ready(Ok(Some(frame)));
+        }
+        if skipping && !self.framer.skipping() {
+            // The over-long line ended, with no frame of its own (it was reported when it
+            // grew too long): its timer stops, and whatever follows it is a new line.
+            self.partial_since = self.framer.mid_line().then(Instant::now);
         }
         let n = match Pin::new(&mut self.inner).poll_read(cx, self.framer.spare()) {
             Poll::Ready(Ok(n)) => n,

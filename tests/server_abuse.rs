@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::io::BufReader;
+use futures_lite::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use smolchat::client::{Client, ClientError};
 use smolchat::proto::chat::{Command, ErrorCode, Line};
 use smolchat::server::Config;
@@ -158,6 +159,53 @@ fn a_line_stalled_after_talking_past_every_deadline_is_still_closed_after_the_li
         let (seen, _) = drain(&mut chatty).await;
         assert_eq!(error_codes(&seen), [ErrorCode::LineTimeout], "{seen:?}");
         assert_eq!(leave_reason(&mut alice, "chatty").await, "line timeout");
+        server.stop().await;
+    });
+}
+
+/// Reads lines until one starts with `prefix`; returns every line read, that one last.
+/// The end of the stream before it fails the test.
+async fn lines_until(reader: &mut BufReader<async_net::TcpStream>, prefix: &str) -> Vec<String> {
+    within(prefix, async {
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).await.expect("read");
+            assert!(n > 0, "the connection ended before {prefix:?}: {seen:?}");
+            let done = line.starts_with(prefix);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    })
+    .await
+}
+
+/// An over-long line is skipped to its end once reported; its end stops the line timer,
+/// so a client that then goes quiet is not closed for a line it finished.
+#[test]
+fn an_over_long_line_that_ends_leaves_no_line_timer_running() {
+    smol::block_on(async {
+        let config = Config {
+            max_line: 64,
+            line_timeout: Duration::from_millis(100),
+            ping_interval: Duration::from_millis(500),
+            ..quick()
+        };
+        let server = TestServer::start(config).await;
+        let mut bob = raw_join(server.addr, "bob").await;
+        let mut reader = BufReader::new(bob.clone());
+        lines_until(&mut reader, "ROOM ").await;
+        bob.write_all(&[b'x'; 200]).await.expect("send");
+        // Refused before its end arrives: the rest is skipped as it comes.
+        lines_until(&mut reader, "ERROR line-too-long ").await;
+        bob.write_all(b"xx\n").await.expect("send");
+        // The keep-alive comes several line timeouts later, and bob is still there.
+        let seen = lines_until(&mut reader, "PING ").await;
+        assert!(!seen.iter().any(|l| l.starts_with("ERROR")), "{seen:?}");
+        bob.write_all(b"still here\n").await.expect("send");
+        lines_until(&mut reader, "MSG #lobby bob still here").await;
         server.stop().await;
     });
 }

@@ -159,6 +159,11 @@ impl LineFramer {
         self.discarding || self.pending() > 0
     }
 
+    /// True while the rest of an over-long line, already reported, is being skipped.
+    pub fn skipping(&self) -> bool {
+        self.discarding
+    }
+
     /// How many unframed bytes are held; never more than the limit plus two.
     pub fn pending(&self) -> usize {
         self.filled - self.start

@@ -211,7 +211,7 @@ fn a_websocket_client_registers_and_talks_with_a_chat_client() {
         wait_message(&mut bob, "alice", "first").await;
         wait_message(&mut bob, "alice", "second").await;
         web.send("/quit bye").await;
-        assert!(matches!(web.end().await, End::Closed(_)));
+        assert_eq!(close_code(web.end().await), CloseCode::Normal);
         assert_eq!(next(&mut bob).await, quit("alice", "quit: bye"));
         server.stop().await;
     });

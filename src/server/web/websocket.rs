@@ -37,6 +37,15 @@ const READ_BUFFER: usize = 4 * 1024;
 /// whatever their size, and the session flushes after every batch of lines.
 const WRITE_BUFFER: usize = 8 * 1024;
 
+/// The most the outgoing buffer may hold for messages of up to `max_message` bytes: a full
+/// buffer, one more message, and the control frames. The session waits for the client
+/// before writing past [`WRITE_BUFFER`], but pongs to a client's pings are queued while
+/// reading: without a cap a client that pings and never reads would make it grow without
+/// end. At the cap the library keeps one pong waiting instead.
+fn max_write_buffer(max_message: usize) -> usize {
+    WRITE_BUFFER.saturating_add(max_message.saturating_mul(2))
+}
+
 /// The WebSocket of one connection, shared by its halves. The lock is held only while
 /// one half polls it, never across an await, as `futures_lite::io::split` does.
 type Shared<S> = Arc<Mutex<WebSocketStream<S>>>;
@@ -69,6 +78,8 @@ pub struct MessageWriter<S> {
     ws: Shared<S>,
     /// The beginning of a line whose end has not been written yet.
     partial: Vec<u8>,
+    /// The close frame has been queued; closing now only flushes it.
+    closing: bool,
 }
 
 /// The halves of a connection `stream` whose client has been told `101`, `rest` being
@@ -87,12 +98,18 @@ where
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(max_write_buffer(max_message))
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     let ws = Arc::new(Mutex::new(ws));
     let reader = MessageReader { ws: ws.clone(), pending: None, state: ReadState::Open };
-    Halves { reader, writer: MessageWriter { ws, partial: Vec::new() }, cut, direct: None }
+    Halves {
+        reader,
+        writer: MessageWriter { ws, partial: Vec::new(), closing: false },
+        cut,
+        direct: None,
+    }
 }
 
 /// Locks the WebSocket; a panic in the other half cannot make it unusable.
@@ -147,8 +164,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MessageReader<S> {
                 self.state =
                     ReadState::Refusing(CloseFrame { code: CloseCode::Unsupported, reason });
             }
-            // Pings are answered by the library; pongs answer nothing we sent.
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
+            // Pings are answered by the library; pongs answer nothing we sent. Neither
+            // reaches the line reader, which gives other tasks a turn after each read, so
+            // a turn is given here: a client sending nothing but pings would otherwise
+            // hold this thread for as long as it keeps the socket full.
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             Some(Ok(Message::Close(_))) | None => self.state = ReadState::Ended,
             Some(Err(error)) => {
                 self.state = match close_for(&error) {
@@ -263,6 +286,156 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MessageWriter<S> {
 
     /// Sends the close frame (1000) after what was written, and flushes it.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *lock(&self.ws)).poll_close(cx).map_err(io_error)
+        let this = self.get_mut();
+        let mut ws = lock(&this.ws);
+        let mut ws = Pin::new(&mut *ws);
+        if !this.closing {
+            // The library's own close sends no code, which a browser reports as 1005. If
+            // the frame cannot be queued (the client closed first, and was answered), the
+            // library's close below says whether that matters.
+            if ready!(ws.as_mut().poll_ready(cx)).is_ok() {
+                let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+                let _ = ws.as_mut().start_send(Message::Close(Some(frame)));
+            }
+            this.closing = true;
+        }
+        ws.poll_close(cx).map_err(io_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    use futures_lite::future;
+
+    use super::*;
+
+    /// A client's bytes, read once, and a socket that takes writes only once `open`.
+    struct Wire {
+        input: Vec<u8>,
+        read: usize,
+        output: Arc<Mutex<Vec<u8>>>,
+        open: Arc<AtomicBool>,
+    }
+
+    impl AsyncRead for Wire {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let rest = &self.input[self.read..];
+            if rest.is_empty() {
+                return Poll::Pending;
+            }
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.read += n;
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Wire {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if !self.open.load(Ordering::Relaxed) {
+                return Poll::Pending;
+            }
+            self.output.lock().expect("output").extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    struct NoCut;
+
+    impl Cut for NoCut {
+        fn cut(&self) {}
+    }
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// `count` masked pings from a client, each with `payload` bytes (at most 125).
+    fn pings(count: usize, payload: usize) -> Vec<u8> {
+        let mut frame = vec![0x89, 0x80 | payload as u8, 0, 0, 0, 0];
+        frame.resize(frame.len() + payload, b'p');
+        frame.repeat(count)
+    }
+
+    const MAX_LINE: usize = 512;
+
+    /// The halves of a WebSocket over a wire, with what the wire was given to write and
+    /// its switch to writable.
+    struct Test {
+        halves: Halves<MessageReader<Wire>, MessageWriter<Wire>>,
+        output: Arc<Mutex<Vec<u8>>>,
+        open: Arc<AtomicBool>,
+    }
+
+    /// A WebSocket over a wire holding `input`, not yet writable.
+    fn over(input: Vec<u8>) -> Test {
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let open = Arc::new(AtomicBool::new(false));
+        let wire = Wire { input, read: 0, output: output.clone(), open: open.clone() };
+        let halves = future::block_on(halves(wire, Vec::new(), Arc::new(NoCut), MAX_LINE));
+        Test { halves, output, open }
+    }
+
+    /// Polls the reader until it waits without having woken itself; returns how many
+    /// polls gave a turn away.
+    fn read_all(reader: &mut MessageReader<Wire>) -> usize {
+        let wakes = Arc::new(Wakes::default());
+        let waker = Waker::from(wakes.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut buf = [0; 64];
+        let mut turns = 0;
+        loop {
+            let before = wakes.0.load(Ordering::Relaxed);
+            match Pin::new(&mut *reader).poll_read(&mut cx, &mut buf) {
+                Poll::Pending if wakes.0.load(Ordering::Relaxed) > before => turns += 1,
+                Poll::Pending => return turns,
+                Poll::Ready(other) => panic!("pings are not lines: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn each_ping_gives_other_tasks_a_turn() {
+        let mut test = over(pings(100, 4));
+        assert_eq!(read_all(&mut test.halves.reader), 100);
+    }
+
+    #[test]
+    fn pongs_to_a_client_that_does_not_read_stay_within_the_write_buffer() {
+        let Test { mut halves, output, open } = over(pings(10_000, 125));
+        read_all(&mut halves.reader);
+        open.store(true, Ordering::Relaxed);
+        let flushed =
+            future::block_on(future::poll_fn(|cx| Pin::new(&mut halves.writer).poll_flush(cx)));
+        assert!(flushed.is_ok(), "{flushed:?}");
+        let sent = output.lock().expect("output").len();
+        let bound = max_write_buffer(MAX_LINE + MESSAGE_SLACK) + 2 + 125;
+        assert!(sent <= bound, "{sent} bytes of pongs, over {bound}");
+        assert!(sent > 0, "the pongs that fit are sent");
     }
 }

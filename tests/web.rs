@@ -308,6 +308,36 @@ fn a_line_over_the_limit_is_refused_as_over_tcp_and_the_client_stays() {
     });
 }
 
+/// A client's masked frame (mask 0): FIN or not, `opcode`, and `payload` (under 126 bytes).
+fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![u8::from(fin) << 7 | opcode, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    bytes.extend_from_slice(payload);
+    bytes
+}
+
+#[test]
+fn a_message_left_unfinished_in_fragments_is_closed_after_the_line_timeout() {
+    smol::block_on(async {
+        let config = Config { line_timeout: Duration::from_millis(300), ..quick() };
+        let server = TestServer::start(config).await;
+        let mut bob = server.join("bob").await;
+        let mut web = websocket::join(server.web, "alice").await;
+        assert_eq!(next(&mut bob).await, lobby_join("alice"));
+        // A message in fragments is one line, with a ping between them answered.
+        let fragments = [frame(false, 1, b"hel"), frame(true, 9, b"?"), frame(true, 0, b"lo")];
+        let tcp = web.ws.get_mut();
+        within("send", tcp.write_all(&fragments.concat())).await.expect("write");
+        assert_eq!(next(&mut bob).await, lobby_message("alice", "hello"));
+        // One whose last fragment never comes times out as a line without its end does.
+        let tcp = web.ws.get_mut();
+        within("send", tcp.write_all(&frame(false, 1, b"and then"))).await.expect("write");
+        let error = web.wait_for("ERROR", |line| matches!(line, Line::Error { .. })).await;
+        assert!(matches!(error, Line::Error { code: ErrorCode::LineTimeout, .. }), "{error:?}");
+        assert_eq!(next(&mut bob).await, quit("alice", "line timeout"));
+        server.stop().await;
+    });
+}
+
 #[test]
 fn flood_control_applies_over_websocket() {
     smol::block_on(async {

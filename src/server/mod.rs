@@ -248,8 +248,9 @@ mod tests {
         let ticket = || shared.admit(peer, &alive).expect("admitted");
         let chat = session::chat::serve(tcp.clone().halves(), ticket());
         let irc = session::irc::serve(tcp.halves(), ticket(), false);
-        assert!(size_of_val(&chat) <= 560, "a chat session's task: {} B", size_of_val(&chat));
-        assert!(size_of_val(&irc) <= 560, "an IRC session's task: {} B", size_of_val(&irc));
+        // 560 and 568 B today: the line timer's view of input a WebSocket holds back took 8.
+        assert!(size_of_val(&chat) <= 576, "a chat session's task: {} B", size_of_val(&chat));
+        assert!(size_of_val(&irc) <= 576, "an IRC session's task: {} B", size_of_val(&irc));
     }
 
     /// The same for the writer task, which idles beside every connection: what it holds

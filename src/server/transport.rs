@@ -5,8 +5,9 @@
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use futures_lite::io::{ReadHalf, WriteHalf};
 use futures_lite::{AsyncRead, AsyncWrite};
@@ -28,6 +29,27 @@ pub struct Halves<R, W> {
     /// Writes without waiting, when the writer's bytes go out as they are (plain TCP):
     /// a flush then writes them itself. `None` where the writer encodes (TLS, WebSocket).
     pub direct: Option<Arc<dyn TryWrite>>,
+    /// Says when input the reader has not passed on yet began to arrive, where a
+    /// transport holds input back until it is whole (WebSocket); `None` elsewhere.
+    pub held: Option<Arc<Held>>,
+}
+
+/// When input that a transport holds back from its reader until it is whole (a WebSocket
+/// message arriving in fragments) began to arrive: set by the transport as its bytes come,
+/// read by the session's line timer, which counts it as a line begun.
+#[derive(Debug, Default)]
+pub struct Held(Mutex<Option<Instant>>);
+
+impl Held {
+    /// When the input held now began to arrive; `None` when nothing is held.
+    pub fn since(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Notes when the input held now began to arrive (`None`: nothing is held).
+    pub fn set(&self, since: Option<Instant>) {
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = since;
+    }
 }
 
 /// A connection's two halves as one stream: reads go to the reader, writes to the writer.
@@ -98,13 +120,13 @@ impl Tcp {
         // The cut and the direct writer share the socket's allocation rather than each
         // wrapping a handle in one of their own.
         let (cut, direct) = (self.0.clone(), self.0.clone());
-        Halves { reader: self.clone(), writer: self, cut, direct: Some(direct) }
+        Halves { reader: self.clone(), writer: self, cut, direct: Some(direct), held: None }
     }
 
     /// Splits an encrypted connection over `tcp` into its halves; cutting it cuts `tcp`.
     pub fn tls_halves(stream: TlsStream<Tcp>, tcp: Tcp) -> TlsHalves {
         let (reader, writer) = futures_lite::io::split(stream);
-        Halves { reader, writer, cut: tcp.0, direct: None }
+        Halves { reader, writer, cut: tcp.0, direct: None, held: None }
     }
 
     /// Reads the first bytes without taking them.

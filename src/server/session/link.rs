@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use super::super::admission::Ticket;
 use super::super::flood::{FloodGate, Verdict};
 use super::super::metrics::{Dialect, Disconnect};
 use super::super::stop::Place;
+use super::super::transport::Held;
 use crate::core::{Chunk, Outbox};
 use crate::framed::{LineReader, LineTooLong};
 use crate::proto::chat::TextError;
@@ -100,6 +102,9 @@ pub struct Link<R> {
     ending: Option<Disconnect>,
     /// Where the server's stop keeps this connection's waker.
     stop: Place,
+    /// Input the transport holds back until it is whole (a WebSocket message in
+    /// fragments), which the line timer counts as a line begun.
+    held: Option<Arc<Held>>,
 }
 
 impl<R: AsyncRead + Unpin> Link<R> {
@@ -126,6 +131,22 @@ impl<R: AsyncRead + Unpin> Link<R> {
             dialect,
             ending,
             stop,
+            held: None,
+        }
+    }
+
+    /// Times out input held back below the reader (`held`) as an unfinished line.
+    pub fn time_held(&mut self, held: Arc<Held>) {
+        self.held = Some(held);
+    }
+
+    /// When the unfinished line now held began to arrive, whether the line reader or the
+    /// transport under it holds it; `None` between lines.
+    fn partial_since(&self) -> Option<Instant> {
+        let held = self.held.as_ref().and_then(|held| held.since());
+        match (self.reader.partial_since(), held) {
+            (Some(line), Some(held)) => Some(line.min(held)),
+            (line, held) => line.or(held),
         }
     }
 
@@ -177,7 +198,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
         let config = &self.ticket.shared.config;
         let now = Instant::now();
         // A line that starts while we wait is noticed at the latest one timeout from now.
-        let line = self.reader.partial_since().unwrap_or(now) + config.line_timeout;
+        let line = self.partial_since().unwrap_or(now) + config.line_timeout;
         let ping = match self.ping_sent {
             Some(sent) => sent + config.ping_timeout,
             None => self.last_heard + config.ping_interval,
@@ -188,7 +209,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// Which timer has expired, if any.
     fn check_timers(&mut self, now: Instant) -> Option<Alarm> {
         let config = &self.ticket.shared.config;
-        if self.reader.partial_since().is_some_and(|since| now >= since + config.line_timeout) {
+        if self.partial_since().is_some_and(|since| now >= since + config.line_timeout) {
             return Some(Alarm::LineTimeout);
         }
         match self.ping_sent {

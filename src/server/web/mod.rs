@@ -5,11 +5,13 @@
 //! - `http`: reading a request head within bounds, writing a response.
 //! - `assets`: the page's files, built in, and the headers that protect it.
 //! - `upgrade` and `origin`: the WebSocket handshake, and which pages may make it.
-//! - `websocket`: a WebSocket as the halves a session reads lines from and writes lines to.
+//! - `websocket`: a WebSocket as the halves a session reads lines from and writes lines to;
+//!   `progress` follows its frames, so that a message left unfinished times out.
 
 mod assets;
 mod http;
 mod origin;
+mod progress;
 mod upgrade;
 mod websocket;
 
@@ -79,7 +81,7 @@ where
     };
     match route {
         Ok((Route::Upgrade(switching), request)) => {
-            let halves = Halves { reader, writer, cut, direct: None };
+            let halves = Halves { reader, writer, cut, direct: None, held: None };
             // Boxed: a connection that only fetches a page need not be sized for a session.
             Box::pin(open_socket(halves, switching, request.into_rest(), ticket)).await;
         }
@@ -106,7 +108,7 @@ where
     }
     debug!(peer = %ticket.peer, "WebSocket opened");
     let max_line = ticket.shared.config.max_line;
-    let (stream, cut) = Halves { reader, writer, cut, direct: None }.join();
+    let (stream, cut) = Halves { reader, writer, cut, direct: None, held: None }.join();
     let halves = websocket::halves(stream, rest, cut, max_line).await;
     super::session::chat::serve(halves, ticket).await;
 }

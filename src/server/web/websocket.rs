@@ -21,6 +21,7 @@ use async_tungstenite::WebSocketStream;
 use futures_lite::{AsyncRead, AsyncWrite, Stream};
 use futures_util::Sink;
 
+use super::progress::Watched;
 use crate::core::Cut;
 use crate::server::transport::Halves;
 
@@ -84,13 +85,14 @@ pub struct MessageWriter<S> {
 
 /// The halves of a connection `stream` whose client has been told `101`, `rest` being
 /// what it sent after its request; cutting them cuts `cut`. Messages are held to
-/// `max_line` (plus [`MESSAGE_SLACK`]).
+/// `max_line` (plus [`MESSAGE_SLACK`]). A message begun and not finished counts as a line
+/// begun ([`Halves::held`]).
 pub async fn halves<S>(
     stream: S,
     rest: Vec<u8>,
     cut: Arc<dyn Cut>,
     max_line: usize,
-) -> Halves<MessageReader<S>, MessageWriter<S>>
+) -> Halves<MessageReader<Watched<S>>, MessageWriter<Watched<S>>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -101,6 +103,8 @@ where
         .max_write_buffer_size(max_write_buffer(max_message))
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
+    let (mut stream, held) = Watched::new(stream);
+    stream.feed(&rest);
     let ws = WebSocketStream::from_partially_read(stream, rest, Role::Server, Some(config)).await;
     let ws = Arc::new(Mutex::new(ws));
     let reader = MessageReader { ws: ws.clone(), pending: None, state: ReadState::Open };
@@ -109,6 +113,7 @@ where
         writer: MessageWriter { ws, partial: Vec::new(), closing: false },
         cut,
         direct: None,
+        held: Some(held),
     }
 }
 
@@ -387,7 +392,7 @@ mod tests {
     /// The halves of a WebSocket over a wire, with what the wire was given to write and
     /// its switch to writable.
     struct Test {
-        halves: Halves<MessageReader<Wire>, MessageWriter<Wire>>,
+        halves: Halves<MessageReader<Watched<Wire>>, MessageWriter<Watched<Wire>>>,
         output: Arc<Mutex<Vec<u8>>>,
         open: Arc<AtomicBool>,
     }
@@ -403,7 +408,7 @@ mod tests {
 
     /// Polls the reader until it waits without having woken itself; returns how many
     /// polls gave a turn away.
-    fn read_all(reader: &mut MessageReader<Wire>) -> usize {
+    fn read_all(reader: &mut MessageReader<Watched<Wire>>) -> usize {
         let wakes = Arc::new(Wakes::default());
         let waker = Waker::from(wakes.clone());
         let mut cx = Context::from_waker(&waker);

@@ -47,7 +47,10 @@ where
     debug!(peer = %ticket.peer, "connected");
     let framing =
         Framing { dialect: Dialect::Chat, max_line: config.max_line, decode: decode_line };
-    let link = Link::new(ticket, halves.reader, outbox, framing);
+    let mut link = Link::new(ticket, halves.reader, outbox, framing);
+    if let Some(held) = halves.held {
+        link.time_held(held);
+    }
     let mut session = Session { link, current: None };
     async move {
         session.run().await;

@@ -229,3 +229,60 @@ fn kick_is_refused_after_the_checks_that_come_first() {
         server.stop().await;
     });
 }
+
+/// `#c0,#c1,...` up to the room limit, as one comma-joined list.
+fn channel_list(count: usize) -> String {
+    (0..count).map(|n| format!("#c{n}")).collect::<Vec<_>>().join(",")
+}
+
+/// Reads `alice`'s lines up to the `PART` of `last`, and checks that every channel of the
+/// list was parted.
+async fn expect_parts(alice: &mut Irc, count: usize) {
+    let last = format!("#c{}", count - 1);
+    let lines = alice.lines_until("the last PART", |m| m.is("PART") && m.param(0) == last).await;
+    let parted: Vec<&str> = lines.iter().filter(|m| m.is("PART")).map(|m| m.param(0)).collect();
+    let want: Vec<String> = (0..count).map(|n| format!("#c{n}")).collect();
+    assert_eq!(parted, want, "{lines:#?}");
+}
+
+#[test]
+fn joining_and_parting_as_many_channels_as_allowed_at_once_keeps_the_connection() {
+    smol::block_on(async {
+        // The default queue (16 entries) against the most channels one may be in.
+        let config = irc_config();
+        let count = config.max_rooms_per_client;
+        assert!(count > config.queue_len, "the test needs more channels than queue entries");
+        let server = TestServer::start(config).await;
+        let mut bob = Irc::online(server.irc, "bob").await;
+        bob.join("#c0").await;
+        bob.send("TOPIC #c0 :the first").await;
+        bob.wait_line("the TOPIC", |m| m.is("TOPIC")).await;
+        let mut alice = Irc::online(server.irc, "alice").await;
+        let list = channel_list(count);
+        for round in 0..2 {
+            alice.send(&format!("JOIN {list}")).await;
+            let last = format!("#c{}", count - 1);
+            let lines = alice
+                .lines_until("the last 366", |m| m.is_numeric("366") && m.param(1) == last)
+                .await;
+            let joins = lines.iter().filter(|m| m.is("JOIN")).count();
+            let ends = lines.iter().filter(|m| m.is_numeric("366")).count();
+            assert_eq!((joins, ends), (count, count), "round {round}: {lines:#?}");
+            let topic = lines.iter().find(|m| m.is_numeric("332")).map(|m| m.last());
+            assert_eq!(topic, Some("the first"));
+            assert!(lines.iter().any(|m| m.is_numeric("333")), "{lines:#?}");
+            // Leaving them all: by name, then with `JOIN 0`.
+            match round {
+                0 => alice.send(&format!("PART {list} :bye")).await,
+                _ => alice.send("JOIN 0").await,
+            }
+            expect_parts(&mut alice, count).await;
+        }
+        // As many `JOIN`s, then `PART`s, one a line, sent in one write.
+        let joins: String = (0..count).map(|n| format!("JOIN #c{n}\r\nPART #c{n}\r\n")).collect();
+        alice.send_raw(joins.as_bytes()).await;
+        expect_parts(&mut alice, count).await;
+        assert!(alice.sync().await.is_empty(), "nothing more, and still connected");
+        server.stop().await;
+    });
+}

@@ -232,6 +232,31 @@ impl<R: AsyncRead + Unpin> Link<R> {
         future::poll_fn(|cx| self.poll_input(cx)).await
     }
 
+    /// Waits until the client's queue has room for the answers to one more target of a
+    /// command (`JOIN #a,#b,...` answers each channel in an entry of its own, queued under
+    /// that room's lock), the server stops, or the ping timeout passes: a client that has
+    /// read nothing for that long is not reading, and is cut off by whatever overflows its
+    /// queue next, as anyone's would be.
+    pub async fn room(&mut self) {
+        if self.outbox.has_room() {
+            return;
+        }
+        let Link { ticket, outbox, stop, .. } = self;
+        let mut timeout = Timer::after(ticket.shared.config.ping_timeout);
+        future::poll_fn(|cx| {
+            let stopped = ticket.shared.stop.poll(stop, cx).is_ready();
+            if stopped
+                || outbox.poll_room(cx).is_ready()
+                || Pin::new(&mut timeout).poll(cx).is_ready()
+            {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
     /// Sets the timer for `deadline`.
     ///
     /// Every change of a timer's deadline interrupts the reactor's wait, a system call and
@@ -244,14 +269,22 @@ impl<R: AsyncRead + Unpin> Link<R> {
         self.armed = Some(deadline);
     }
 
-    /// One look at the stop, the connection and the timer, in that order.
+    /// One look at the stop, the connection (once the queue has room) and the timer, in
+    /// that order.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
-        let Link { ticket, reader, timer, armed, decode, dialect, stop, .. } = self;
+        let Link { ticket, reader, outbox, timer, armed, decode, dialect, stop, .. } = self;
         // The stop is polled first, so a peer with lines always ready cannot hide it.
         if ticket.shared.stop.poll(stop, cx).is_ready() {
             return Poll::Ready(Input::Stopped);
         }
-        if let Poll::Ready(read) = reader.poll_next_line(cx) {
+        // The next line is read only once the client's queue has room for its answers:
+        // a client that sends faster than it reads is slowed, not cut off by its own
+        // replies. Its timers still run, so one that never reads is pinged and dropped.
+        let read = match outbox.poll_room(cx) {
+            Poll::Ready(()) => reader.poll_next_line(cx),
+            Poll::Pending => Poll::Pending,
+        };
+        if let Poll::Ready(read) = read {
             if matches!(read, Ok(Some(_))) {
                 ticket.shared.metrics.line_in(*dialect);
             }

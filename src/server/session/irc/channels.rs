@@ -19,13 +19,17 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `JOIN #a,#b` (keys are ignored: no room has one), or `JOIN 0` to leave every room.
     pub(super) async fn join(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let list = message.param(0).unwrap_or("");
+        // Each channel's answers are one entry of the client's queue: before each, the
+        // session waits for room, so that twenty channels at once cannot overflow it.
         if list == "0" {
             for room in person.rooms() {
+                self.link.room().await;
                 let _ = self.shared().chat.part(person, &room, None).await;
             }
             return;
         }
         for name in list.split(',').filter(|name| !name.is_empty()) {
+            self.link.room().await;
             self.join_one(person, name, me).await;
         }
     }
@@ -86,6 +90,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
     pub(super) async fn part(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let words = message.param(1).map(crate::proto::irc::plain).filter(|w| !w.is_empty());
         for name in message.param(0).unwrap_or("").split(',').filter(|n| !n.is_empty()) {
+            // Each channel's `PART` is an entry of its own in the client's queue.
+            self.link.room().await;
             let parted = match member_room(&self.shared().chat, person, name).await {
                 Ok(room) => self.shared().chat.part(person, &room, words.clone()).await,
                 Err(error) => Err(error),
@@ -130,6 +136,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             return self.numeric(me, RPL_ENDOFNAMES, &["*"], Some("End of /NAMES list"));
         };
         for name in list.split(',').filter(|name| !name.is_empty()) {
+            self.link.room().await;
             match shared.chat.find_room(name).await {
                 Ok(room) => self.names_of(person, &room, me).await,
                 Err(_) => {

@@ -361,3 +361,24 @@ fn a_join_storm_of_irc_clients_drops_nobody_with_the_default_queue() {
         server.stop().await;
     });
 }
+
+#[test]
+fn a_service_notice_and_the_closing_error_that_repeat_the_client_stay_within_512_bytes() {
+    smol::block_on(async {
+        let server = TestServer::start(irc_config()).await;
+        let mut alice = Irc::online(server.irc, "alice").await;
+        // The longest service command a client may send, which the service repeats.
+        alice.send(&format!("NS {}", "Z".repeat(480))).await;
+        let said = alice.sync().await;
+        assert!(said.iter().any(|m| m.is("NOTICE") && m.nick() == "NickServ"), "{said:#?}");
+        said.iter().for_each(assert_fits);
+        // Quit words as long as a line allows, repeated in the last line.
+        let words = "é".repeat(250);
+        alice.send(&format!("QUIT :{words}")).await;
+        let last = alice.until_closed().await.pop().expect("the closing ERROR");
+        assert!(last.is("ERROR"), "{last:?}");
+        assert!(last.last().starts_with("Closing Link: 127.0.0.1 (Quit: éé"), "{last:?}");
+        assert_fits(&last);
+        server.stop().await;
+    });
+}

@@ -82,7 +82,9 @@ impl Encode for IrcEncoder {
             // From the server itself: a line without a prefix comes from the connection's
             // other end (RFC 1459, 2.3).
             Event::Status { text } => {
-                let _ = write!(out, "NOTICE * :{text}\r\n");
+                let body = out.len();
+                let _ = write!(out, "NOTICE * :{text}");
+                end_line(out, body);
             }
         }
     }

@@ -37,9 +37,13 @@ impl<'a> Replies<'a> {
         self.params(start, middle, trailing)
     }
 
-    /// A line written whole, without the server as its source (`ERROR`, `PING`).
+    /// A line written whole, without the server as its source (a service's `NOTICE`,
+    /// one's own `MODE`), cut to 512 bytes like every other line: it may echo what the
+    /// client sent.
     pub fn raw(&mut self, line: std::fmt::Arguments<'_>) -> &mut Self {
-        let _ = write!(self.bytes, "{line}\r\n");
+        let start = self.bytes.len();
+        let _ = write!(self.bytes, "{line}");
+        end_line(&mut self.bytes, start);
         self
     }
 
@@ -106,5 +110,14 @@ mod tests {
             text,
             ":irc.test 451 * :You have not registered\r\n:irc.test CAP * LS :server-time\r\nPING :x\r\n"
         );
+    }
+
+    #[test]
+    fn a_raw_line_is_cut_to_512_bytes_at_a_character_boundary() {
+        let mut replies = Replies::new("irc.test", "ann");
+        replies.raw(format_args!(":NickServ NOTICE ann :{}", "é".repeat(300)));
+        let text = String::from_utf8(replies.into_bytes()).expect("cut at a boundary");
+        assert!(text.len() <= 512 && text.len() >= 510, "{} bytes", text.len());
+        assert!(text.ends_with("é\r\n"), "{text:?}");
     }
 }

@@ -110,9 +110,12 @@ fn error_numerics<'a>(server: &'a str, lines: &'a [u8]) -> impl Iterator<Item = 
     })
 }
 
-/// `ERROR :Closing Link: ADDRESS (reason)`, the last line a client is sent.
+/// `ERROR :Closing Link: ADDRESS (reason)`, the last line a client is sent, within 512
+/// bytes (a client's quit words are in the reason).
 fn error_line(peer: SocketAddr, reason: &str) -> Vec<u8> {
-    format!("ERROR :Closing Link: {} ({reason})\r\n", peer.ip()).into_bytes()
+    let mut line = format!("ERROR :Closing Link: {} ({reason})", peer.ip()).into_bytes();
+    irc::end_line(&mut line, 0);
+    line
 }
 
 impl<R: AsyncRead + Unpin> Session<R> {

@@ -329,3 +329,23 @@ fn who_with_a_mask_lists_at_most_two_hundred() {
         server.stop().await;
     });
 }
+
+#[test]
+fn empty_parameters_are_answered_not_ignored() {
+    smol::block_on(async {
+        let server = TestServer::start(irc_config()).await;
+        let mut alice = Irc::online(server.irc, "alice").await;
+        alice.send("JOIN :").await;
+        assert_eq!(alice.expect_numeric("461").await.param(1), "JOIN");
+        alice.send("PART :").await;
+        assert_eq!(alice.expect_numeric("461").await.param(1), "PART");
+        alice.send("PRIVMSG , :hi").await;
+        alice.expect_numeric("411").await;
+        alice.send("PRIVMSG :").await;
+        alice.expect_numeric("411").await;
+        alice.send("MODE alice :").await;
+        assert_eq!(alice.expect_numeric("221").await.params, ["alice", "+"]);
+        assert!(alice.sync().await.is_empty(), "one answer each");
+        server.stop().await;
+    });
+}

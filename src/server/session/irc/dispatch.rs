@@ -1,5 +1,5 @@
 //! Registered clients' commands: one table from command to handler, and the `461` for a
-//! command with too few parameters, in one place.
+//! command with too few (or empty) parameters, in one place.
 
 use std::sync::Arc;
 
@@ -9,7 +9,8 @@ use super::{Ending, Session};
 use crate::core::Person;
 use crate::proto::irc::{numeric::*, plain, Cap, Message, Service};
 
-/// The fewest parameters each command needs; commands not listed need none.
+/// The fewest parameters, none of them empty, each command needs; commands not listed
+/// need none.
 fn needs(command: &str) -> usize {
     match command {
         "JOIN" | "PART" | "TOPIC" | "MODE" | "WHOIS" | "WHOWAS" | "ISON" | "USERHOST" => 1,
@@ -29,7 +30,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let me = person.nick().to_string();
         let me = me.as_str();
         let command = message.command.as_str();
-        if message.params.len() < needs(command) {
+        // An empty parameter (`JOIN :`) names nothing: it counts as missing.
+        let given = message.params.iter().take_while(|param| !param.is_empty()).count();
+        if given < needs(command) {
             self.numeric(me, ERR_NEEDMOREPARAMS, &[command], Some("Not enough parameters"));
             return None;
         }

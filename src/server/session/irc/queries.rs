@@ -259,7 +259,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 None => self.numeric(me, ERR_NOSUCHNICK, &[target], Some("No such nick/channel")),
             };
         }
-        let Some(modes) = message.param(1) else {
+        // An empty mode string (`MODE nick :`) changes nothing: it asks, like none.
+        let Some(modes) = message.param(1).filter(|modes| !modes.is_empty()) else {
             let current = if self.invisible { "+i" } else { "+" };
             return self.numeric(me, RPL_UMODEIS, &[current], None);
         };

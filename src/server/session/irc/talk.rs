@@ -24,9 +24,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let notice = message.command == "NOTICE";
         let shared = self.shared();
         let mut replies = Replies::new(&shared.config.server_name, me);
-        let (Some(targets), Some(text)) = (message.param(0), message.param(1)) else {
+        // `PRIVMSG , :hi` names no target, as much as `PRIVMSG` alone.
+        let targets = message.param(0).filter(|targets| targets.split(',').any(|t| !t.is_empty()));
+        let (Some(targets), Some(text)) = (targets, message.param(1)) else {
             if !notice {
-                match message.param(0) {
+                match targets {
                     None => {
                         replies.numeric(ERR_NORECIPIENT, &[], Some("No recipient given (PRIVMSG)"))
                     }

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_channel::Sender;
 
+use super::budget::address_key;
 use super::guesses::Guesses;
 use super::metrics::Metrics;
 use super::password::ServerPassword;
@@ -67,11 +68,12 @@ pub struct Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.shared.clients.fetch_sub(1, Ordering::Relaxed);
+        let key = address_key(self.peer.ip());
         let mut per_ip = self.shared.lock_per_ip();
-        if let Some(count) = per_ip.get_mut(&self.peer.ip()) {
+        if let Some(count) = per_ip.get_mut(&key) {
             *count -= 1;
             if *count == 0 {
-                per_ip.remove(&self.peer.ip());
+                per_ip.remove(&key);
             }
         }
     }
@@ -110,8 +112,12 @@ impl Shared {
         self.per_ip.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Counts a new connection from `ip`, or says which limit it hits.
+    /// Counts a new connection from `ip`, or says which limit it hits. An address is
+    /// counted as the password budgets count it ([`address_key`]): an IPv4 host that also
+    /// comes in over IPv6 as `::ffff:a.b.c.d` is one host, and so is an IPv6 host that
+    /// picks a new address in its /64 for each connection.
     fn try_count(&self, ip: IpAddr) -> Result<(), Full> {
+        let ip = address_key(ip);
         let max = self.config.max_clients;
         if self.clients.fetch_add(1, Ordering::Relaxed) >= max {
             self.clients.fetch_sub(1, Ordering::Relaxed);
@@ -127,5 +133,46 @@ impl Shared {
         }
         *count += 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    fn shared(max_per_ip: usize) -> Arc<Shared> {
+        let config = Config { max_per_ip, ..Config::default() };
+        let chat = Arc::new(Chat::new(config.limits()));
+        Arc::new(Shared::new(config, chat).expect("no password file"))
+    }
+
+    fn at(ip: IpAddr) -> SocketAddr {
+        SocketAddr::new(ip, 40000)
+    }
+
+    #[test]
+    fn one_host_over_ipv4_and_ipv4_mapped_ipv6_is_one_address() {
+        let shared = shared(1);
+        let (alive, _alive_rx) = async_channel::bounded(1);
+        let v4 = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+        let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped());
+        let ticket = shared.admit(at(v4), &alive).expect("the first connection");
+        assert!(matches!(shared.admit(at(mapped), &alive), Err(Full::Address { max: 1 })));
+        drop(ticket);
+        assert!(shared.admit(at(mapped), &alive).is_ok(), "counted down under the same key");
+    }
+
+    #[test]
+    fn an_ipv6_host_is_its_64() {
+        let shared = shared(2);
+        let (alive, _alive_rx) = async_channel::bounded(1);
+        let host = |last| IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, last));
+        let _first = shared.admit(at(host(1)), &alive).expect("first");
+        let _second = shared.admit(at(host(2)), &alive).expect("second");
+        assert!(matches!(shared.admit(at(host(3)), &alive), Err(Full::Address { max: 2 })));
+        let elsewhere = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+        assert!(shared.admit(at(elsewhere), &alive).is_ok(), "another /64 is another host");
     }
 }

@@ -10,7 +10,7 @@ use async_net::TcpStream;
 use common::irc::{irc_config, Irc};
 use common::tls::{chats, join_chats, Pki, TlsServer};
 use common::*;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use futures_rustls::rustls::pki_types::ServerName;
 use smolchat::client::{connect, Client, Destination, Trust};
 use smolchat::server::Config;
@@ -170,6 +170,27 @@ fn silence_and_half_a_hello_are_closed_at_the_handshake_timeout() {
         assert_eq!(read_to_end(&mut half).await, "");
         let trust = Trust::CaFile(pki.ca_file.clone());
         join_chats(server.chats, trust, "alice").await;
+        server.stop().await;
+    });
+}
+
+/// A full server's refusals wait for the TLS handshake, so that the refusal can be read;
+/// only so many wait at once (64), and past them a connection is closed at once.
+#[test]
+fn refusals_waiting_for_a_handshake_are_bounded() {
+    let pki = Pki::new("refusals");
+    smol::block_on(async {
+        let server = TlsServer::start(Config { max_clients: 0, ..quick() }, pki.localhost()).await;
+        let mut waiting = Vec::new();
+        for _ in 0..64 {
+            waiting
+                .push(within("connect", TcpStream::connect(server.chats)).await.expect("connect"));
+        }
+        let mut over = within("connect", TcpStream::connect(server.chats)).await.expect("connect");
+        assert_eq!(read_to_end(&mut over).await, "");
+        let mut byte = [0; 1];
+        let first = future::poll_once(waiting[0].read(&mut byte)).await;
+        assert!(first.is_none(), "the first refusal still waits for its handshake: {first:?}");
         server.stop().await;
     });
 }

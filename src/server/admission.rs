@@ -13,6 +13,7 @@ use super::budget::address_key;
 use super::guesses::Guesses;
 use super::metrics::Metrics;
 use super::password::ServerPassword;
+use super::refusal::Refusals;
 use super::stop::Stop;
 use super::Config;
 use crate::core::Chat;
@@ -52,6 +53,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Each address's and each account's budget of wrong account passwords.
     pub guesses: Guesses,
+    /// The refusals of connections over the limits that are under way.
+    pub refusals: Arc<Refusals>,
 }
 
 /// Proof of one admitted connection: counts it while alive, and its drop tells `run` that
@@ -88,7 +91,8 @@ impl Shared {
         let metrics = Metrics::new(chat.stats().clone(), chat.memory().clone());
         let guesses = Guesses::new(&config);
         let stop = Arc::default();
-        Ok(Shared { config, chat, clients, per_ip, password, stop, metrics, guesses })
+        let refusals = Arc::default();
+        Ok(Shared { config, chat, clients, per_ip, password, stop, metrics, guesses, refusals })
     }
 
     /// Admits a connection from `peer`, or says which limit it hits (and counts the

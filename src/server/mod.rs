@@ -199,7 +199,10 @@ fn start(
                 Protocol::Web => web::refusal(full),
             };
             let acceptor = tls.as_ref().map(|tls| tls.acceptor());
-            smol::spawn(refusal::refuse(tcp, acceptor, line)).detach();
+            match shared.refusals.enter() {
+                Some(place) => smol::spawn(refusal::refuse(tcp, acceptor, line, place)).detach(),
+                None => tcp.close_both(),
+            }
         }
     }
 }

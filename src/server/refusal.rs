@@ -1,6 +1,10 @@
 //! The polite refusal of a connection over the limits: its error line, in plain text or
-//! (on a TLS listener) after the handshake, within a short deadline, then the close.
+//! (on a TLS listener) after the handshake, within a short deadline, then the close. Only
+//! so many refusals wait at once: a host over its limit must not hold descriptors by
+//! opening connections whose handshake it never finishes.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_lite::{future, AsyncWriteExt};
@@ -13,9 +17,38 @@ use super::transport::Tcp;
 /// included).
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// At most this many refusals are under way at once; past them a refused connection is
+/// closed at once, without its line.
+pub const MAX_REFUSING: usize = 64;
+
+/// The refusals under way.
+#[derive(Debug, Default)]
+pub struct Refusals(AtomicUsize);
+
+/// One refusal's place among those under way, given back when dropped.
+pub struct Place(Arc<Refusals>);
+
+impl Refusals {
+    /// A place for one more refusal, unless [`MAX_REFUSING`] are under way.
+    pub fn enter(self: &Arc<Self>) -> Option<Place> {
+        let under_way = self.0.fetch_add(1, Ordering::Relaxed);
+        if under_way >= MAX_REFUSING {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Place(self.clone()))
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0 .0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Writes `line` (the protocol's refusal) to a connection that is not admitted, over TLS
-/// when `tls` is given, then closes it.
-pub async fn refuse(tcp: Tcp, tls: Option<TlsAcceptor>, line: Vec<u8>) {
+/// when `tls` is given, then closes it; `place` is held until then.
+pub async fn refuse(tcp: Tcp, tls: Option<TlsAcceptor>, line: Vec<u8>, place: Place) {
     let write = async {
         match tls {
             None => {
@@ -36,4 +69,5 @@ pub async fn refuse(tcp: Tcp, tls: Option<TlsAcceptor>, line: Vec<u8>) {
     })
     .await;
     tcp.close_both();
+    drop(place);
 }

@@ -194,6 +194,29 @@ fn wrong_passwords_spend_the_address_budget_across_connections_and_protocols() {
     });
 }
 
+/// Flood control off (`--flood-rate 0`) is for lines; wrong passwords are still counted,
+/// refilled at the default rate.
+#[test]
+fn flood_control_off_leaves_the_password_budget_on() {
+    smol::block_on(async {
+        let file = PasswordFile::holding("no-flood", SECRET);
+        let config =
+            Config { flood_rate: 0, flood_burst: 2, server_name: SERVER.into(), ..file.config() };
+        let server = TestServer::start(config).await;
+        let mut chat = RawChat::asked_for_password(server.addr).await;
+        chat.send("wrong").await;
+        assert_eq!(error_code(&chat.next().await), Some(ErrorCode::BadPassword));
+        assert_eq!(chat.next().await, pass_request());
+        chat.send("wrong again").await;
+        let lines = chat.until_closed().await;
+        let codes: Vec<_> = lines.iter().filter_map(|line| error_code(line)).collect();
+        assert_eq!(codes.last(), Some(&ErrorCode::TooManyPasswords), "{lines:?}");
+        let refused = irc_refused(server.irc, Some(SECRET)).await;
+        assert_refused(&refused, "Too many failed passwords");
+        server.stop().await;
+    });
+}
+
 #[test]
 fn the_password_never_reaches_the_logs_or_debug_output() {
     smol::block_on(async {

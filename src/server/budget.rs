@@ -7,6 +7,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::config::{Config, DEFAULT_FLOOD_RATE};
+
 /// Keys whose failures are remembered at once. Past it, refilled entries are dropped, and
 /// if none has refilled, every key not remembered shares one budget: a flood from
 /// rotating addresses costs bounded memory, and the guessing stays bounded too.
@@ -29,7 +31,7 @@ pub enum Charge {
 /// times, and a guesser at ten a second would try 36,000 an hour from one address.
 #[derive(Debug)]
 pub struct Budget<K> {
-    /// Failures refilled per second; zero turns the budget off, with flood control.
+    /// Failures refilled per second.
     rate: f64,
     /// Failures an address may have at once.
     burst: f64,
@@ -58,10 +60,11 @@ struct Bucket {
 }
 
 impl<K: Hash + Eq> Budget<K> {
-    /// A budget of `burst` failures per key, refilled at `per_minute`, for at most
-    /// `max_addresses` keys remembered at once.
+    /// A budget of `burst` failures per key, refilled at `per_minute` (at least one), for
+    /// at most `max_addresses` keys remembered at once.
     pub fn new(per_minute: u32, burst: u32, max_addresses: usize) -> Budget<K> {
         let burst = f64::from(burst.max(1));
+        let per_minute = per_minute.max(1);
         let full = Bucket { tokens: burst, updated: Instant::now() };
         let buckets = Buckets { by_address: HashMap::new(), overflow: full };
         let rate = f64::from(per_minute) / 60.0;
@@ -76,9 +79,6 @@ impl<K: Hash + Eq> Budget<K> {
 
     /// How long `key` must wait for its next attempt, or `None` if it may try now.
     pub fn wait(&self, key: K, now: Instant) -> Option<Duration> {
-        if self.rate == 0.0 {
-            return None;
-        }
         let mut buckets = self.lock();
         let full = buckets.by_address.len() >= self.max_addresses;
         let bucket = match buckets.by_address.get_mut(&key) {
@@ -94,9 +94,6 @@ impl<K: Hash + Eq> Budget<K> {
     /// wait: checked and charged under one lock, so attempts in parallel cannot all pass
     /// a check that only one of them should.
     pub fn take(&self, key: K, now: Instant) -> Result<(), Duration> {
-        if self.rate == 0.0 {
-            return Ok(());
-        }
         let mut buckets = self.lock();
         let bucket = self.bucket(&mut buckets, key, now);
         self.refill(bucket, now);
@@ -109,9 +106,6 @@ impl<K: Hash + Eq> Budget<K> {
 
     /// Gives back an attempt taken from `key`: it did not count after all.
     pub fn refund(&self, key: K, now: Instant) {
-        if self.rate == 0.0 {
-            return;
-        }
         let mut buckets = self.lock();
         let bucket = self.bucket(&mut buckets, key, now);
         self.refill(bucket, now);
@@ -120,9 +114,6 @@ impl<K: Hash + Eq> Budget<K> {
 
     /// Counts one failure of `key`.
     pub fn fail(&self, key: K, now: Instant) -> Charge {
-        if self.rate == 0.0 {
-            return Charge::Again;
-        }
         let mut buckets = self.lock();
         let bucket = self.bucket(&mut buckets, key, now);
         self.refill(bucket, now);
@@ -163,6 +154,16 @@ impl<K: Hash + Eq> Budget<K> {
     /// How long until `bucket` (just refilled) holds a whole failure again, if it does not.
     fn wait_for(&self, bucket: &Bucket) -> Option<Duration> {
         (bucket.tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate))
+    }
+}
+
+/// Wrong passwords an address regains a minute: `--flood-rate`, or its default when flood
+/// control is off. Turning flood control off is for lines (bots, a load generator); it must
+/// not leave the server password or an account open to guessing.
+pub fn address_refill(config: &Config) -> u32 {
+    match config.flood_rate {
+        0 => DEFAULT_FLOOD_RATE,
+        rate => rate,
     }
 }
 
@@ -231,11 +232,11 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_of_zero_turns_it_off() {
+    fn a_rate_of_zero_refills_at_one_a_minute_rather_than_turning_it_off() {
         let start = Instant::now();
         let budget = Budget::new(0, 1, 16);
-        assert!((0..100).all(|_| budget.fail(ip(1), start) == Charge::Again));
-        assert_eq!(budget.wait(ip(1), start), None);
+        assert_eq!(budget.fail(ip(1), start), Charge::Spent { wait: Duration::from_secs(60) });
+        assert_eq!(budget.wait(ip(1), start), Some(Duration::from_secs(60)));
     }
 
     #[test]

@@ -12,6 +12,10 @@ use crate::proto::chat::DEFAULT_MAX_LINE;
 /// The room newcomers land in unless told otherwise.
 pub const DEFAULT_ROOM: &str = "#lobby";
 
+/// Lines a second a client may send on average, unless `--flood-rate` says otherwise; also
+/// what wrong passwords refill at a minute when flood control is off.
+pub const DEFAULT_FLOOD_RATE: u32 = 10;
+
 /// Everything the server can be tuned by. `Config::default()` equals the flags' defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct Config {
@@ -48,8 +52,8 @@ pub struct Config {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_per_ip: usize,
 
-    /// Lines per second a client may send on average (commands included); 0 turns flood control off.
-    #[arg(long, default_value_t = 10)]
+    /// Lines per second a client may send on average (commands included); 0 turns flood control off (wrong passwords still count, refilled at 10 a minute).
+    #[arg(long, default_value_t = DEFAULT_FLOOD_RATE)]
     pub flood_rate: u32,
 
     /// Lines a client may send at once before the rate applies; as many again dropped means disconnection.
@@ -211,7 +215,7 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
             max_per_ip: 100,
-            flood_rate: 10,
+            flood_rate: DEFAULT_FLOOD_RATE,
             flood_burst: 20,
             ping_interval: Duration::from_secs(120),
             ping_timeout: Duration::from_secs(60),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tracing::warn;
 
-use super::budget::{address_key, Budget, MAX_ADDRESSES};
+use super::budget::{address_key, address_refill, Budget, MAX_ADDRESSES};
 use super::Config;
 use crate::core::AccountError;
 
@@ -30,8 +30,8 @@ pub enum Checked<T> {
 
 /// The budgets of wrong account passwords.
 pub struct Guesses {
-    /// Per address: `--flood-burst` at once, `--flood-rate` a minute, as for the server
-    /// password.
+    /// Per address: `--flood-burst` at once, `--flood-rate` a minute (its default when
+    /// flood control is off), as for the server password.
     by_address: Budget<IpAddr>,
     /// Per account, by nickname fold: `--identify-attempts` at once, one a minute.
     by_account: Budget<Arc<str>>,
@@ -42,7 +42,7 @@ impl Guesses {
     /// `--identify-attempts` always holds.
     pub fn new(config: &Config) -> Guesses {
         Guesses {
-            by_address: Budget::new(config.flood_rate, config.flood_burst, MAX_ADDRESSES),
+            by_address: Budget::new(address_refill(config), config.flood_burst, MAX_ADDRESSES),
             by_account: Budget::new(
                 ACCOUNT_REFILL_PER_MINUTE,
                 config.identify_attempts,

@@ -14,7 +14,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 pub use super::budget::Charge;
-use super::budget::{address_key, Budget, MAX_ADDRESSES};
+use super::budget::{address_key, address_refill, Budget, MAX_ADDRESSES};
 use super::Config;
 use crate::proto::chat::is_forbidden;
 
@@ -134,7 +134,7 @@ impl ServerPassword {
         let Some(path) = &config.password_file else { return Ok(None) };
         let password = Password::read(path, config.max_line)?;
         info!(file = %path.display(), "clients must give the server password");
-        let budget = Budget::new(config.flood_rate, config.flood_burst, MAX_ADDRESSES);
+        let budget = Budget::new(address_refill(config), config.flood_burst, MAX_ADDRESSES);
         Ok(Some(ServerPassword { password, budget }))
     }
 

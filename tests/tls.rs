@@ -4,7 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use async_net::TcpStream;
 use common::irc::{irc_config, Irc};
@@ -205,6 +207,48 @@ fn a_full_server_refuses_over_tls_with_its_reason() {
         let _alice = join_chats(server.chats, trust.clone(), "alice").await;
         let why = refusal(&chats(server.chats, trust)).await;
         assert!(why.contains("server is full (1 clients)"), "{why}");
+        server.stop().await;
+    });
+}
+
+/// Connects to `addr`, waits `delay` before the TLS handshake, then sends nothing: returns
+/// what the server said until it closed, and how long after connecting it closed.
+async fn late_and_silent(addr: SocketAddr, ca_file: &Path, delay: Duration) -> (String, Duration) {
+    let connector = Trust::CaFile(ca_file.to_path_buf()).connector().expect("connector");
+    let started = Instant::now();
+    let tcp = within("connect", TcpStream::connect(addr)).await.expect("connect");
+    // Late on purpose: the point is a client that spends most of its time on the handshake.
+    smol::Timer::after(delay).await;
+    let name = ServerName::try_from("127.0.0.1").expect("a name");
+    let mut tls = within("handshake", connector.connect(name, tcp)).await.expect("TLS");
+    let mut said = Vec::new();
+    // A close without close_notify is an error to rustls, and an end all the same here.
+    let _ = within("the server to close", tls.read_to_end(&mut said)).await;
+    (String::from_utf8_lossy(&said).into_owned(), started.elapsed())
+}
+
+/// The handshake timeout is one budget from the accept: a client that finishes its TLS
+/// handshake late has only what is left of it to register, not a fresh timeout.
+#[test]
+fn a_late_tls_handshake_leaves_only_the_rest_of_the_registration_time() {
+    let pki = Pki::new("late");
+    smol::block_on(async {
+        let timeout = Duration::from_secs(1);
+        let config = Config { handshake_timeout: timeout, ..irc_config() };
+        let server = TlsServer::start(config, pki.localhost()).await;
+        let delay = timeout.mul_f32(0.8);
+        let chat = late_and_silent(server.chats, &pki.ca_file, delay);
+        let irc = late_and_silent(server.ircs, &pki.ca_file, delay);
+        let ((chat_said, chat_took), (irc_said, irc_took)) = future::zip(chat, irc).await;
+        assert!(
+            chat_said.ends_with("ERROR handshake-timeout no nickname chosen in time; goodbye\n"),
+            "{chat_said}"
+        );
+        assert!(irc_said.contains("(Registration timed out)"), "{irc_said}");
+        // Two timeouts would be 1.8; one, with room for a slow machine, is under 1.6.
+        for took in [chat_took, irc_took] {
+            assert!(took < timeout.mul_f32(1.6), "closed {took:?} after connecting");
+        }
         server.stop().await;
     });
 }

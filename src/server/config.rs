@@ -40,7 +40,8 @@ pub struct Config {
     #[arg(long, default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_clients: usize,
 
-    /// Time a new connection has to choose a nickname (e.g. `30s`, `500ms`).
+    /// Time a new connection has, from its accept, to register: TLS handshake, password
+    /// and nickname all count (e.g. `30s`, `500ms`).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub handshake_timeout: Duration,
 

@@ -1,10 +1,11 @@
-//! Accepting a TLS connection: the handshake under the handshake timeout, and a clear
+//! Accepting a TLS connection: the handshake within its deadline, and a clear
 //! word to a client that speaks plain text at a TLS port.
 //!
-//! Nothing of a connection that never finishes its handshake outlives the timeout: the
+//! Nothing of a connection that never finishes its handshake outlives the deadline: the
 //! task owns the socket and drops it.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use futures_lite::{future, AsyncWriteExt};
 use futures_rustls::TlsAcceptor;
@@ -32,14 +33,14 @@ pub enum Failed {
     TimedOut,
 }
 
-/// Runs the server side of the TLS handshake on `tcp` within `timeout`, and returns the
+/// Runs the server side of the TLS handshake on `tcp` until `deadline`, and returns the
 /// encrypted connection's halves.
 pub async fn accept(
     acceptor: TlsAcceptor,
     tcp: Tcp,
     protocol: Protocol,
     peer: SocketAddr,
-    timeout: std::time::Duration,
+    deadline: Instant,
 ) -> Result<TlsHalves, Failed> {
     let handshake = async {
         if !starts_with_handshake(&tcp).await {
@@ -50,7 +51,7 @@ pub async fn accept(
         Ok(Tcp::tls_halves(stream, tcp.clone()))
     };
     let timed_out = async {
-        Timer::after(timeout).await;
+        Timer::at(deadline).await;
         Err(Failed::TimedOut)
     };
     let accepted = future::or(handshake, timed_out).await;

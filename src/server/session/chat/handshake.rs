@@ -79,8 +79,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// free one is given; `None` if the client never gets that far (it left, timed out,
     /// flooded, gave too many wrong passwords, or the server stopped).
     pub(super) async fn handshake(&mut self) -> Option<Arc<Person>> {
-        // One deadline for the whole handshake, password and nickname.
-        let deadline = Instant::now() + self.link.ticket.shared.config.handshake_timeout;
+        // One deadline for the whole handshake, password and nickname, counted from the
+        // accept: a TLS handshake has already spent part of it.
+        let deadline = self.link.ticket.registration_deadline();
         if self.link.ticket.shared.password.is_some() && !self.password(deadline).await {
             return None;
         }

@@ -4,7 +4,6 @@
 //! registers nobody whose last `PASS` was not it.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_lite::{future, AsyncRead};
 use tracing::info;
@@ -55,7 +54,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// Reads messages until the client is registered; `None` if it never is (it left,
     /// timed out, flooded, or the server stopped).
     pub(super) async fn register(&mut self) -> Option<Arc<Person>> {
-        let deadline = Instant::now() + self.shared().config.handshake_timeout;
+        // Counted from the accept: a TLS handshake has already spent part of it.
+        let deadline = self.link.ticket.registration_deadline();
         let mut pending = Pending::default();
         loop {
             let line = match self.link.next_input(deadline).await {

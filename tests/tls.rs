@@ -252,3 +252,35 @@ fn a_late_tls_handshake_leaves_only_the_rest_of_the_registration_time() {
         server.stop().await;
     });
 }
+
+/// Completes a TLS handshake with the listener at `addr`, then hangs up.
+async fn handshake(addr: SocketAddr, ca_file: &Path) {
+    let connector = Trust::CaFile(ca_file.to_path_buf()).connector().expect("connector");
+    let tcp = within("connect", TcpStream::connect(addr)).await.expect("connect");
+    let name = ServerName::try_from("127.0.0.1").expect("a name");
+    within("handshake", connector.connect(name, tcp)).await.expect("TLS");
+}
+
+/// The server's stop reaches connections that have no session yet, one in its TLS
+/// handshake and one still sending its request head: neither holds it for the grace.
+#[test]
+fn a_stop_does_not_wait_for_handshakes_or_request_heads() {
+    let pki = Pki::new("stop");
+    smol::block_on(async {
+        let config = Config { shutdown_grace: Duration::from_secs(10), ..quick() };
+        let server = TlsServer::start(config, pki.localhost()).await;
+        let _silent = within("connect", TcpStream::connect(server.chats)).await.expect("connect");
+        let mut half = within("connect", TcpStream::connect(server.http)).await.expect("connect");
+        within("send", half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")).await.expect("send");
+        // A listener accepts in order: once a later connection is served, these are in.
+        handshake(server.chats, &pki.ca_file).await;
+        let mut health = within("connect", TcpStream::connect(server.http)).await.expect("connect");
+        within("send", health.write_all(b"GET /healthz HTTP/1.1\r\n\r\n")).await.expect("send");
+        assert!(read_to_end(&mut health).await.starts_with("HTTP/1.1 200"));
+        let started = Instant::now();
+        server.stop().await;
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(3), "the stop took {took:?}");
+        assert_eq!(read_to_end(&mut half).await, "", "the half-sent request is closed");
+    });
+}

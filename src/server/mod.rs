@@ -186,9 +186,10 @@ fn start(
                 Protocol::Chat | Protocol::Irc => ticket.registration_deadline(),
             };
             smol::spawn(async move {
-                if let Ok(halves) =
-                    tls_accept::accept(acceptor, tcp, protocol, peer, deadline).await
-                {
+                let handshake = tls_accept::accept(acceptor, tcp, protocol, peer, deadline);
+                // Without the stop, a handshake under way would hold the shutdown for its
+                // whole grace: it has no session yet to be told.
+                if let Some(Ok(halves)) = ticket.shared.stop.unless_raised(handshake).await {
                     serve(scheme, halves, ticket);
                 }
             })

@@ -1,11 +1,15 @@
 //! The server's stop as the connections see it: a flag, and the wakers of the connections
-//! waiting for input, all woken at once when it is raised.
+//! waiting (for input, or for their TLS handshake or request head to finish), all woken at
+//! once when it is raised.
 
+use std::future::Future;
 use std::num::NonZeroUsize;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
+use futures_lite::future;
 use slab::Slab;
 
 /// The server's stop. A waiting connection leaves its task's waker here, one slab entry
@@ -32,6 +36,14 @@ impl Drop for Raise {
 /// Where a connection's waker is kept in the [`Stop`], once it has waited.
 #[derive(Debug, Default)]
 pub struct Place(Option<NonZeroUsize>);
+
+/// A wait for the stop with a place of its own, given back however the wait ends.
+struct Raised<'a> {
+    /// The stop waited for.
+    stop: &'a Stop,
+    /// Where this wait's waker is kept.
+    place: Place,
+}
 
 impl Stop {
     /// Ready once the stop is raised; until then, wakes the task polling it when it is.
@@ -71,6 +83,18 @@ impl Stop {
         waiting.into_iter().for_each(|(_, waker)| waker.wake());
     }
 
+    /// Runs `task` until it finishes, or `None` if the stop is raised first: for a
+    /// connection that waits before it has a session to be woken through (in its TLS
+    /// handshake, or sending its request head), so that the stop need not wait for it.
+    pub async fn unless_raised<T>(&self, task: impl Future<Output = T>) -> Option<T> {
+        let raised = Raised { stop: self, place: Place::default() };
+        future::or(async { Some(task.await) }, async {
+            raised.await;
+            None
+        })
+        .await
+    }
+
     /// True once the server is stopping.
     pub fn is_raised(&self) -> bool {
         self.raised.load(Ordering::SeqCst)
@@ -84,6 +108,21 @@ impl Stop {
 impl Place {
     fn key(&self) -> Option<usize> {
         self.0.map(|key| key.get() - 1)
+    }
+}
+
+impl Future for Raised<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Raised { stop, place } = self.get_mut();
+        stop.poll(place, cx)
+    }
+}
+
+impl Drop for Raised<'_> {
+    fn drop(&mut self) {
+        self.stop.leave(&mut self.place);
     }
 }
 
@@ -128,6 +167,24 @@ mod tests {
         assert!(stop.poll(&mut places[0], &mut Context::from_waker(&waker)).is_ready());
         stop.leave(&mut places[2]);
         assert!(stop.waiting().is_empty());
+    }
+
+    #[test]
+    fn a_task_unless_raised_ends_at_the_stop_and_leaves_no_waker() {
+        let stop = Stop::default();
+        let waker = Waker::from(Arc::new(Count::default()));
+        let mut cx = Context::from_waker(&waker);
+        let mut waiting = Box::pin(stop.unless_raised(future::pending::<()>()));
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(stop.waiting().len(), 1);
+        drop(waiting);
+        assert!(stop.waiting().is_empty(), "a wait dropped early gives its place back");
+        let mut waiting = Box::pin(stop.unless_raised(future::pending::<()>()));
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        stop.raise();
+        assert_eq!(waiting.as_mut().poll(&mut cx), Poll::Ready(None));
+        let finished = future::block_on(stop.unless_raised(future::ready(7)));
+        assert_eq!(finished, Some(7), "a finished task wins even after the stop");
     }
 
     #[test]

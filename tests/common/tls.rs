@@ -79,7 +79,8 @@ impl Drop for Pki {
     }
 }
 
-/// A server with `chats://`, `ircs://` and a plain `chat://` listener, in process.
+/// A server with `chats://`, `ircs://` and plain `chat://` and `http://` listeners, in
+/// process.
 pub struct TlsServer {
     /// The line protocol over TLS.
     pub chats: SocketAddr,
@@ -87,6 +88,8 @@ pub struct TlsServer {
     pub ircs: SocketAddr,
     /// The plain line protocol, into the same rooms.
     pub chat: SocketAddr,
+    /// The web listener, in plain HTTP.
+    pub http: SocketAddr,
     /// The certificate it presents.
     pub tls: Tls,
     stop: async_channel::Sender<()>,
@@ -98,19 +101,21 @@ impl TlsServer {
     pub async fn start(config: Config, files: CertFiles) -> TlsServer {
         let tls = Tls::load(files).expect("load the certificate");
         let bind = || async { TcpListener::bind("127.0.0.1:0").await.expect("bind") };
-        let (chats, ircs, chat) = (bind().await, bind().await, bind().await);
-        let addrs = [&chats, &ircs, &chat].map(|l| l.local_addr().expect("local address"));
+        let (chats, ircs, chat, http) = (bind().await, bind().await, bind().await, bind().await);
+        let addrs = [&chats, &ircs, &chat, &http].map(|l| l.local_addr().expect("local address"));
         let listeners = vec![
             Listener::tls(Protocol::Chat, chats, tls.clone()),
             Listener::tls(Protocol::Irc, ircs, tls.clone()),
             Listener::chat(chat),
+            Listener::web(http),
         ];
         let (stop, stopped) = async_channel::bounded::<()>(1);
         let shutdown = async move {
             let _ = stopped.recv().await;
         };
         let task = smol::spawn(server::run(listeners, config, shutdown));
-        TlsServer { chats: addrs[0], ircs: addrs[1], chat: addrs[2], tls, stop, task }
+        let [chats, ircs, chat, http] = addrs;
+        TlsServer { chats, ircs, chat, http, tls, stop, task }
     }
 
     /// Stops it and waits until it has.

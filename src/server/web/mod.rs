@@ -71,7 +71,12 @@ where
 {
     let Halves { mut reader, mut writer, cut, .. } = halves;
     let timeout = request_timeout(&ticket.shared.config);
-    let request = within(timeout, http::read_request(&mut reader)).await;
+    let reading = within(timeout, http::read_request(&mut reader));
+    // A request still arriving when the server stops is not waited for: nothing has been
+    // asked yet, and the shutdown would otherwise wait its whole grace for it.
+    let Some(request) = ticket.shared.stop.unless_raised(reading).await else {
+        return;
+    };
     let route = match request {
         Some(Ok(request)) => route(&request, &ticket.shared, secure).map(|route| (route, request)),
         Some(Err(BadRequest::Closed)) => return,

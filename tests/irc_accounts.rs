@@ -391,6 +391,46 @@ fn a_sasl_login_takes_its_nickname_back_from_whoever_holds_it_unidentified() {
 }
 
 #[test]
+fn a_sasl_login_to_an_account_dropped_before_cap_end_identifies_nobody() {
+    let pki = Pki::new("irc-sasl-dropped");
+    smol::block_on(async {
+        let config = Config { identify_grace: Duration::from_secs(60), ..irc_config() };
+        let server = TlsServer::start(config, pki.localhost()).await;
+        let mut owner = Irc::connect_tls(server.ircs, &pki.ca_file).await;
+        owner.register_as("alice").await;
+        nickserv(&mut owner, &format!("REGISTER {PASSWORD}")).await;
+        let mut early = Irc::connect_tls(server.ircs, &pki.ca_file).await;
+        early.send("CAP LS 302").await;
+        early.next().await;
+        log_in_as_alice(&mut early).await;
+        assert!(early.next().await.is_numeric("900"));
+        assert!(early.next().await.is_numeric("903"));
+        // Before CAP END, alice's account ends and someone else registers the nickname.
+        owner.send("NICKSERV DROP").await;
+        owner.expect_numeric("901").await;
+        leave(owner).await;
+        let mut newcomer = Irc::connect_tls(server.ircs, &pki.ca_file).await;
+        newcomer.register_as("alice").await;
+        let answer = nickserv(&mut newcomer, "REGISTER another-password").await;
+        assert!(answer.last().contains("now registered"), "{answer:?}");
+        leave(newcomer).await;
+        // The login proved the old account, not the new one: registered without one.
+        early.send("CAP END").await;
+        early.nick = "alice".into();
+        early.until_motd_end().await;
+        let after = early.sync().await;
+        let [logged_out, told, warned] = &after[..] else { panic!("{after:#?}") };
+        assert!(logged_out.is_numeric("901"), "{logged_out:?}");
+        assert_eq!(logged_out.params[..2], ["alice", source("alice").as_str()]);
+        assert!(from_service(told, "NickServ") && told.last().contains("dropped"), "{told:?}");
+        assert!(warned.last().starts_with("This nickname is registered."), "{warned:?}");
+        let refused = nickserv(&mut early, "DROP").await;
+        assert!(refused.last().starts_with("You are not identified"), "{refused:?}");
+        server.stop().await;
+    });
+}
+
+#[test]
 fn sasl_failures_have_their_numerics() {
     let pki = Pki::new("irc-sasl-fail");
     smol::block_on(async {

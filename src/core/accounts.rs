@@ -48,6 +48,10 @@ pub enum AccountError {
     /// No account has that nickname.
     #[error("{0} is not registered")]
     NotRegistered(String),
+    /// The account whose password was proved was dropped before it was signed in to
+    /// (the nickname may be registered again since, by someone else: another account).
+    #[error("the account {0} was dropped before you were signed in to it")]
+    Dropped(String),
     /// The password does not match.
     #[error("wrong password for {0}")]
     WrongPassword(Nick),
@@ -291,8 +295,10 @@ impl Chat {
         self.identity(person).is_some()
     }
 
-    /// The account of `nick` if `password` is its password: what SASL and `/identify`
-    /// both check. Identifies nobody.
+    /// The id and nickname of the account of `nick` if `password` is its password: what
+    /// SASL and `/identify` both check. Identifies nobody. The id, not the nickname, is
+    /// what to sign in to: the account may be dropped, and the nickname registered again
+    /// by someone else, before then.
     pub async fn check_password(
         &self,
         nick: &str,
@@ -304,7 +310,13 @@ impl Chat {
         if !self.accounts.verify(&account, password).await {
             return Err(AccountError::WrongPassword(account.nick));
         }
-        Ok((fold, account.nick))
+        Ok((account_id(&fold, &account), account.nick))
+    }
+
+    /// Whether the account with id `id` still exists (not dropped, nor dropped and
+    /// registered again).
+    fn is_account(&self, id: &str) -> bool {
+        self.accounts.id(fold_of(id)).as_deref() == Some(id)
     }
 
     /// Identifies `person` as the account of `nick` (their own nickname's by default). If
@@ -317,13 +329,14 @@ impl Chat {
         password: &str,
     ) -> Result<Identified, AccountError> {
         let nick = nick.map_or_else(|| person.nick().as_str().to_string(), str::to_string);
-        let (fold, nick) = self.check_password(&nick, password).await?;
-        self.sign_in(person, fold.clone()).await?;
+        let (id, nick) = self.check_password(&nick, password).await?;
+        self.sign_in(person, id.clone()).await?;
         info!(account = %nick, "identified");
-        if person.folded() == fold {
+        let fold = fold_of(&id);
+        if *person.folded() == *fold {
             return Ok(Identified { nick, took_nick: true });
         }
-        self.reclaim(&fold).await;
+        self.reclaim(fold).await;
         let took_nick = self.rename(person, nick.clone()).await.is_ok();
         Ok(Identified { nick, took_nick })
     }
@@ -339,16 +352,33 @@ impl Chat {
         }
     }
 
-    /// Marks `person` as identified to the account folded `fold` (after SASL, say), if it
-    /// still exists.
-    pub async fn sign_in(&self, person: &Person, fold: Arc<str>) -> Result<(), Unavailable> {
-        let account = self.accounts.id(&fold);
-        let intent = || match &account {
-            Some(id) => Intent::SignIn { account: id.to_string() },
-            None => Intent::SignOut,
-        };
+    /// Frees `nick` for whoever proved the account with id `id` (by SASL, before taking
+    /// `nick`), if it is that account's nickname and the account still exists: a
+    /// nickname dropped and registered again is someone else's to take back.
+    pub async fn reclaim_for(&self, id: &str, nick: &Nick) {
+        let fold = fold_of(id);
+        if self.is_account(id) && *fold == *unicode::fold(nick.as_str()) {
+            self.reclaim(fold).await;
+        }
+    }
+
+    /// Marks `person` as identified to the account with id `id`, the one whose password
+    /// they proved (by SASL or `/identify`), if that very account still exists. Looking
+    /// it up again by nickname would find whoever registered the nickname after it was
+    /// dropped: `Dropped`, then, and `person` is not signed in.
+    pub async fn sign_in(&self, person: &Person, id: Arc<str>) -> Result<(), AccountError> {
+        let dropped = || AccountError::Dropped(fold_of(&id).to_string());
+        if !self.is_account(&id) {
+            return Err(dropped());
+        }
+        let intent = || Intent::SignIn { account: id.to_string() };
         let _turn = self.turn(person.id(), intent).await?;
-        self.sign_in_now(person, account);
+        // In the turn as every server replays it; an account dropped while the turn was
+        // awaited leaves an id that identifies nobody (see `identity`).
+        self.sign_in_now(person, Some(id.clone()));
+        if self.identity(person).is_none() {
+            return Err(dropped());
+        }
         Ok(())
     }
 

@@ -131,7 +131,7 @@ fn too_many_guesses(wait: std::time::Duration) -> Refused {
 fn refused(error: AccountError) -> Refused {
     let code = match &error {
         AccountError::Registered(_) | AccountError::LooksLike { .. } => ErrorCode::AccountExists,
-        AccountError::NotRegistered(_) => ErrorCode::NoAccount,
+        AccountError::NotRegistered(_) | AccountError::Dropped(_) => ErrorCode::NoAccount,
         AccountError::WrongPassword(_) => ErrorCode::WrongPassword,
         AccountError::BadPassword => ErrorCode::PasswordInvalid,
         AccountError::NotIdentified => ErrorCode::NotIdentified,

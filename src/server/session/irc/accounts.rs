@@ -265,7 +265,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// Notices from `service` to the client known as `me`, one per line of `lines`.
-    fn service_notice(&self, service: Service, me: &str, lines: &[&str]) {
+    pub(super) fn service_notice(&self, service: Service, me: &str, lines: &[&str]) {
         let shared = self.shared();
         let mut replies = Replies::new(&shared.config.server_name, me);
         for line in lines {

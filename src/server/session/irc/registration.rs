@@ -316,9 +316,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         // Logged in with SASL as the nickname's account: its owner takes it back from
         // whoever holds it without having identified.
         if let Some(account) = &pending.sasl.account {
-            if **account == *crate::unicode::fold(nick.as_str()) {
-                shared.chat.reclaim(account).await;
-            }
+            shared.chat.reclaim_for(account, &nick).await;
         }
         let welcome = |arrival: Arrival<'_>| {
             let mut replies = Replies::new(&shared.config.server_name, nick.as_str());
@@ -332,9 +330,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 info!(nick = %nick, "irc registered");
                 shared.metrics.registered(Dialect::Irc);
                 if let Some(account) = pending.sasl.account.take() {
-                    if let Err(error) = shared.chat.sign_in(&person, account).await {
-                        self.notice(nick.as_str(), &error.to_string());
-                    }
+                    self.sign_in_after_sasl(&person, account).await;
                 }
                 self.watch_claim(&person);
                 Step::Registered(person)

@@ -10,7 +10,7 @@ use super::accounts::wait_text;
 use super::Session;
 use crate::core::{AccountError, Person};
 use crate::proto::irc::sasl::{Plain, Response, SaslError, MECHANISMS};
-use crate::proto::irc::{numeric::*, Cap, Message, Replies, HOST, USER};
+use crate::proto::irc::{numeric::*, Cap, Message, Replies, Service, HOST, USER};
 use crate::server::guesses::Checked;
 
 /// A client's SASL exchange before registration.
@@ -18,7 +18,8 @@ use crate::server::guesses::Checked;
 pub(super) struct Sasl {
     /// The response being received, from `AUTHENTICATE PLAIN` until it is complete.
     response: Option<Response>,
-    /// The fold of the account the client proved it owns; signed in at registration.
+    /// The id of the account the client proved it owns (not its nickname, which may be
+    /// registered again by someone else before registration); signed in at registration.
     pub account: Option<Arc<str>>,
 }
 
@@ -112,8 +113,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
             Checked::Done { outcome, spent } => (outcome, spent),
         };
         match outcome {
-            Ok((fold, name)) => {
-                sasl.account = Some(fold);
+            Ok((id, name)) => {
+                sasl.account = Some(id);
                 let mut replies = Replies::new(&shared.config.server_name, "*");
                 let mask = format!("{nick}!{USER}@{HOST}");
                 let text = format!("You are now logged in as {name}");
@@ -132,6 +133,26 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.sasl_failed(&text);
             }
             Err(error) => self.sasl_failed(&error.to_string()),
+        }
+    }
+
+    /// At registration, signs the client in to the account with id `account` that SASL
+    /// proved. If it was dropped since, the client registers without an account, as
+    /// after `906`: `901` takes back the `900` it was given, and `NickServ` says why.
+    pub(super) async fn sign_in_after_sasl(&mut self, person: &Person, account: Arc<str>) {
+        let me = person.nick();
+        match self.shared().chat.sign_in(person, account).await {
+            Ok(()) => {}
+            Err(AccountError::Dropped(name)) => {
+                let mask = format!("{me}!{USER}@{HOST}");
+                self.numeric(me.as_str(), RPL_LOGGEDOUT, &[&mask], Some("You are now logged out"));
+                let text = format!(
+                    "The account {name} you logged in to with SASL was dropped before you \
+                     registered: you are not identified."
+                );
+                self.service_notice(Service::NickServ, me.as_str(), &[&text]);
+            }
+            Err(error) => self.notice(me.as_str(), &error.to_string()),
         }
     }
 

@@ -4,12 +4,15 @@
 
 mod common;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
 use smolchat::client::Client;
+use smolchat::core::{Memory as _, Scope, Stamped};
 use smolchat::proto::chat::{ErrorCode, Line};
 use smolchat::server::Config;
+use smolchat::store::{Retention, Store};
 
 const PASSWORD: &str = "correct-horse";
 
@@ -316,6 +319,46 @@ fn a_dropped_account_identifies_nobody_and_its_private_history_stays_its_own() {
         let end = Line::HistoryEnd { of: s("bob"), count: 0 };
         wait_for(&mut eve, "HISTORYEND", |line| *line == end).await;
         server.stop().await;
+    });
+}
+
+/// The id of `nick`'s account as the store in `dir` holds it (its fold, `@`, the
+/// millisecond it was registered), read with the store's own API; the store is closed
+/// again before this returns.
+fn account_id_in_store(dir: &TempDir, nick: &str) -> Arc<str> {
+    let (_store, recalled) = Store::open(dir.path(), Retention::default()).expect("open");
+    let (fold, account) = recalled.accounts.iter().find(|(fold, _)| &**fold == nick).expect(nick);
+    let ms = account.registered.duration_since(UNIX_EPOCH).expect("after 1970").as_millis();
+    format!("{fold}@{ms}").into()
+}
+
+/// The private history between the accounts `a` and `b` that the store in `dir` holds.
+async fn private_history_in_store(dir: &TempDir, a: &Arc<str>, b: &Arc<str>) -> Vec<Stamped> {
+    let (store, _) = Store::open(dir.path(), Retention::default()).expect("open");
+    within("recall", store.recall(Scope::pair(a.clone(), b.clone()), 500)).await
+}
+
+#[test]
+fn a_dropped_accounts_private_history_leaves_the_store() {
+    smol::block_on(async {
+        let dir = TempDir::new("accounts-drop-history");
+        let server = TestServer::start_in(quick(), &dir).await;
+        let ann = registered(&server, "ann").await;
+        let mut bob = registered(&server, "bob").await;
+        ann.sender.send_line("/msg bob secret").await.expect("msg");
+        wait_for(&mut bob, "PRIV", |line| matches!(line, Line::Private { .. })).await;
+        server.stop().await;
+        // Kept, under the ids the store's API reads it by.
+        let (ann_id, bob_id) = (account_id_in_store(&dir, "ann"), account_id_in_store(&dir, "bob"));
+        assert_eq!(private_history_in_store(&dir, &ann_id, &bob_id).await.len(), 1);
+
+        let server = TestServer::start_in(quick(), &dir).await;
+        let (mut ann, _) = within("ann", Client::join(server.addr, "ann")).await.expect("join");
+        expect_after(&mut ann, &format!("/identify {PASSWORD}"), account("ann")).await;
+        expect_after(&mut ann, "/drop", Line::Account { nick: None }).await;
+        server.stop().await;
+        TestServer::start_in(quick(), &dir).await.stop().await;
+        assert!(private_history_in_store(&dir, &ann_id, &bob_id).await.is_empty());
     });
 }
 

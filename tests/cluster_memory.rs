@@ -1,6 +1,6 @@
 //! The cluster's memory against a real `redis-server`: history kept and recalled in order
-//! and trimmed, accounts and rooms read by another server, two servers registering one
-//! nickname, and Redis going away (stopped, or not answering) and coming back. Skipped (saying why) where
+//! and trimmed, a dropped account's conversations forgotten, accounts and rooms read by
+//! another server, two servers registering one nickname, and Redis going away (stopped, or not answering) and coming back. Skipped (saying why) where
 //! `redis-server` is not installed.
 
 mod common;
@@ -113,6 +113,50 @@ fn history_is_recalled_in_order_last_n_and_trimmed_to_its_length() {
         assert_eq!(texts(&within("recall", memory.recall(lobby(), 50)).await), numbered(995, 1000));
         let len = stream_len(&redis, "smolchat:history:r#lobby");
         assert!((5..500).contains(&len), "the stream holds {len} records");
+    });
+}
+
+/// A private message `text` between the accounts with ids `a` and `b`.
+fn private(a: &str, b: &str, text: &str) -> Change {
+    let kind = smolchat::core::Speech::Say;
+    let event = Event::Private { from: nick("a"), to: nick("b"), text: text.into(), kind };
+    Change::Said { scope: Scope::pair(a.into(), b.into()), event: Stamped { at: now(), event } }
+}
+
+/// Whether Redis holds `key`, asked of it directly.
+fn exists(redis: &RedisServer, key: &str) -> bool {
+    let client = redis::Client::open(redis.url()).expect("a redis url");
+    let mut connection = client.get_connection().expect("connect");
+    redis::cmd("EXISTS").arg(key).query(&mut connection).expect("EXISTS")
+}
+
+/// The ids the account with id `id` has private history with, as Redis indexes them.
+fn partners(redis: &RedisServer, id: &str) -> Vec<String> {
+    let client = redis::Client::open(redis.url()).expect("a redis url");
+    let mut connection = client.get_connection().expect("connect");
+    let key = format!("smolchat:partners:{id}");
+    redis::cmd("SMEMBERS").arg(key).query(&mut connection).expect("SMEMBERS")
+}
+
+#[test]
+fn forgetting_an_account_deletes_its_conversations_both_ways_and_no_others() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let (memory, _) = open(&redis, Retention::default()).await;
+        // bob@2 sorts after alice@1 and before carol@3.
+        memory.keep(private("alice@1", "bob@2", "ab"));
+        memory.keep(private("bob@2", "carol@3", "bc"));
+        memory.keep(private("alice@1", "carol@3", "ac"));
+        memory.keep(Change::Forget { account: "bob@2".into() });
+        within("settled", memory.settled()).await.expect("settled");
+        let recall = |a: &str, b: &str| memory.recall(Scope::pair(a.into(), b.into()), 10);
+        assert!(within("recall", recall("alice@1", "bob@2")).await.is_empty());
+        assert!(within("recall", recall("carol@3", "bob@2")).await.is_empty());
+        assert_eq!(texts(&within("recall", recall("alice@1", "carol@3")).await), ["ac"]);
+        // Nor does the index of who talked with whom keep the dropped account.
+        assert!(!exists(&redis, "smolchat:partners:bob@2"));
+        assert_eq!(partners(&redis, "carol@3"), ["alice@1"]);
+        assert!(!exists(&redis, "smolchat:history:pbob@2\0carol@3"));
     });
 }
 

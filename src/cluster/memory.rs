@@ -7,8 +7,12 @@
 //!   starting server reads all of them with one `HGETALL`, a consistent snapshot, where
 //!   keys would need a `SCAN` of the whole keyspace that can miss or repeat some.
 //! - History is a stream per scope, `smolchat:history:{scope}` (the store's scope key:
-//!   `r` and the room's fold, or `p`, two folds and a NUL between), each entry one field
-//!   `r` holding the record, appended with `XADD ... MAXLEN ~ history_len`.
+//!   `r` and the room's fold, or `p`, two account ids and a NUL between), each entry one
+//!   field `r` holding the record, appended with `XADD ... MAXLEN ~ history_len`.
+//! - Each account's private conversations are indexed by a set,
+//!   `smolchat:partners:{id}`, of the ids it has talked with, added to with each private
+//!   record; dropping the account deletes the streams it names, in both directions,
+//!   without a `SCAN` of the keyspace.
 //! - [`Memory::keep`] never waits: it counts the change into a queue of at most
 //!   [`Retention::queue`] (past it the change is dropped and counted) and returns. One
 //!   writer task takes everything queued, up to [`BATCH`] commands, and sends it to Redis
@@ -51,6 +55,9 @@ pub const ROOMS_KEY: &str = "smolchat:rooms";
 /// What the key of a scope's history stream starts with; the scope key follows.
 pub const HISTORY_PREFIX: &str = "smolchat:history:";
 
+/// What the key of an account's partner set starts with; the account's id follows.
+pub const PARTNERS_PREFIX: &str = "smolchat:partners:";
+
 /// The most commands the writer sends in one pipeline.
 pub const BATCH: usize = 512;
 
@@ -70,6 +77,32 @@ const REGISTER: &str = r"
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return 1 end
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 1 end
 return 0
+";
+
+/// Appends a private record and notes each end as the other's partner (so that a drop
+/// finds the conversation): `KEYS` the stream and the two partner sets; `ARGV` the length
+/// to keep, the record, and the two ids in the order of the sets.
+const SAID_PRIVATE: &str = r"
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'r', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[3])
+return 1
+";
+
+/// Forgets a dropped account's private conversations: `KEYS[1]` its partner set; `ARGV`
+/// its id, the history key prefix and the partner-set key prefix. Both orders of each
+/// pair's key are deleted, so that the script need not sort as Rust does; the streams'
+/// keys are built here, which a single Redis allows (Redis Cluster would not).
+const FORGET: &str = r"
+local gone = 0
+for _, other in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local a = ARGV[2] .. 'p' .. ARGV[1] .. '\0' .. other
+  local b = ARGV[2] .. 'p' .. other .. '\0' .. ARGV[1]
+  gone = gone + redis.call('DEL', a, b)
+  redis.call('SREM', ARGV[3] .. other, ARGV[1])
+end
+redis.call('DEL', KEYS[1])
+return gone
 ";
 
 /// Accounts, registered rooms and history in Redis, shared by every server of a cluster.
@@ -336,8 +369,7 @@ impl Writer {
                         return Sent::Nothing;
                     }
                 };
-                pipe.cmd("XADD").arg(history_key(scope)).arg("MAXLEN").arg("~");
-                pipe.arg(self.retention.history_len).arg("*").arg("r").arg(bytes);
+                self.append(pipe, scope, bytes);
                 Sent::Said
             }
             Command::Keep(Change::Account { fold, account: Some(account) }) => {
@@ -373,6 +405,11 @@ impl Writer {
                 pipe.cmd("HDEL").arg(ROOMS_KEY).arg(&**fold);
                 Sent::Put
             }
+            Command::Keep(Change::Forget { account }) => {
+                pipe.cmd("EVAL").arg(FORGET).arg(1).arg(partners_key(account));
+                pipe.arg(&**account).arg(HISTORY_PREFIX).arg(PARTNERS_PREFIX);
+                Sent::Put
+            }
             Command::Recall { scope, last, .. } => {
                 // Approximate trimming may leave more than `history_len`: never show them.
                 let count = (*last).min(self.retention.history_len);
@@ -384,6 +421,23 @@ impl Writer {
                 Sent::Recall
             }
             Command::Settle { .. } => Sent::Nothing,
+        }
+    }
+
+    /// Adds the append of `record` to `scope`'s stream to `pipe`; a private one also
+    /// notes the two ends as partners.
+    fn append(&self, pipe: &mut Pipeline, scope: &Scope, record: Vec<u8>) {
+        let keep = self.retention.history_len;
+        match scope {
+            Scope::Room(_) => {
+                pipe.cmd("XADD").arg(history_key(scope)).arg("MAXLEN").arg("~");
+                pipe.arg(keep).arg("*").arg("r").arg(record);
+            }
+            Scope::Pair(a, b) => {
+                pipe.cmd("EVAL").arg(SAID_PRIVATE).arg(3).arg(history_key(scope));
+                pipe.arg(partners_key(a)).arg(partners_key(b));
+                pipe.arg(keep).arg(record).arg(&**a).arg(&**b);
+            }
         }
     }
 
@@ -514,6 +568,11 @@ impl Writer {
 /// The key of `scope`'s history stream.
 fn history_key(scope: &Scope) -> String {
     format!("{HISTORY_PREFIX}{}", scope_key(scope))
+}
+
+/// The key of the set of ids the account with id `id` has private history with.
+fn partners_key(id: &str) -> String {
+    format!("{PARTNERS_PREFIX}{id}")
 }
 
 /// The `r` field of each entry of a list of `[id, [field, value, ...]]`, in its order.

@@ -148,6 +148,19 @@ impl Accounts {
         self.lock().accounts.get(fold).map(|account| account_id(fold, account))
     }
 
+    /// Runs `then` under the lock if the accounts with ids `a` and `b` both exist: what is
+    /// kept there comes before anything a drop of either keeps after removing it.
+    pub fn while_both_exist(&self, a: &str, b: &str, then: impl FnOnce()) {
+        let records = self.lock();
+        let exists = |id: &str| {
+            let fold = fold_of(id);
+            records.accounts.get(fold).is_some_and(|account| *account_id(fold, account) == *id)
+        };
+        if exists(a) && exists(b) {
+            then();
+        }
+    }
+
     /// The record of the registered room folded `fold`.
     pub fn room(&self, fold: &str) -> Option<RoomRecord> {
         self.lock().rooms.get(fold).cloned()
@@ -388,13 +401,15 @@ impl Chat {
         person.set_account(account);
     }
 
-    /// Drops the account `person` identified as, and the registration of the rooms it
-    /// owned. Answered once that is durably kept.
+    /// Drops the account `person` identified as, the registration of the rooms it owned,
+    /// and its private history. Answered once that is durably kept.
     pub async fn drop_account(&self, person: &Person) -> Result<Nick, AccountError> {
         self.identity(person).ok_or(AccountError::NotIdentified)?;
         let _turn = self.turn(person.id(), || Intent::Dropped).await?;
-        let (fold, account, rooms) = self.drop_account_now(person).await?;
-        self.memory.keep(Change::Account { fold, account: None });
+        let (id, account, rooms) = self.drop_account_now(person).await?;
+        self.memory.keep(Change::Account { fold: fold_of(&id).into(), account: None });
+        // Its conversations go with it, kept (and settled) before the drop is answered.
+        self.memory.keep(Change::Forget { account: id });
         for room in rooms {
             self.memory.keep(Change::Room { fold: room, record: None });
         }
@@ -403,7 +418,7 @@ impl Chat {
         Ok(account.nick)
     }
 
-    /// [`Chat::drop_account`] in its turn: the account's fold, what it was, and the folds
+    /// [`Chat::drop_account`] in its turn: the account's id, what it was, and the folds
     /// of the rooms it owned.
     pub(crate) async fn drop_account_now(
         &self,
@@ -433,7 +448,7 @@ impl Chat {
                 live.lock().await.owner = None;
             }
         }
-        Ok((fold, account, rooms))
+        Ok((id, account, rooms))
     }
 
     /// How long `person` has to identify before losing their nickname to a guest name:

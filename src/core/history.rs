@@ -77,9 +77,13 @@ impl Chat {
             return;
         }
         if let (Some(a), Some(b)) = (self.identity(from), self.identity(to)) {
-            let change =
-                super::memory::Change::Said { scope: Scope::pair(a, b), event: event.clone() };
-            self.memory.keep(change);
+            // Kept under the accounts' lock while both exist: a drop removes its account
+            // under that lock before it forgets the account's conversations, so a record
+            // kept here is never left behind by one.
+            self.accounts.while_both_exist(&a, &b, || {
+                let scope = Scope::pair(a.clone(), b.clone());
+                self.memory.keep(super::memory::Change::Said { scope, event: event.clone() });
+            });
         }
     }
 }

@@ -22,12 +22,13 @@ pub type Recalling<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum Scope {
     /// A room, by its name's fold.
     Room(Arc<str>),
-    /// Two accounts, by their nicknames' folds, the smaller first.
+    /// Two accounts, by their ids (nickname fold, `@`, registration time), the smaller
+    /// first.
     Pair(Arc<str>, Arc<str>),
 }
 
 impl Scope {
-    /// The conversation of the accounts folded `a` and `b`, in either order.
+    /// The conversation of the accounts with ids `a` and `b`, in either order.
     pub fn pair(a: Arc<str>, b: Arc<str>) -> Scope {
         if a <= b {
             Scope::Pair(a, b)
@@ -82,6 +83,12 @@ pub enum Change {
         fold: Arc<str>,
         /// The account, or `None` once dropped.
         account: Option<Account>,
+    },
+    /// Every private conversation of a dropped account, by its id: forgotten in both
+    /// directions, whoever it was with.
+    Forget {
+        /// The dropped account's id.
+        account: Arc<str>,
     },
     /// A room registered or changed (`Some`), or no longer registered (`None`), by its
     /// name's fold.

@@ -10,7 +10,7 @@
 //!   `recall` go through the same queue, so they answer after every change before them.
 //! - Each scope keeps its last [`Retention::history_len`] records, none older than
 //!   [`Retention::history_age`] (`retention.rs`), in a versioned byte format of its own
-//!   (`record.rs`).
+//!   (`record.rs`). A dropped account's conversations are deleted whole (`history.rs`).
 //!
 //! Dropping the [`Store`] (or [`Store::close`]) commits what is pending and waits for the
 //! writer to finish, so a clean shutdown loses nothing.

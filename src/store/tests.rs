@@ -1,5 +1,5 @@
-//! The store end to end on real files: what it keeps, what it trims, what survives a
-//! reopening, and what it skips when a record is corrupt.
+//! The store end to end on real files: what it keeps, what it trims, what it forgets of a
+//! dropped account, what survives a reopening, and what it skips when a record is corrupt.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -150,6 +150,50 @@ fn each_scope_keeps_its_last_history_len() {
     store.close();
     assert_eq!(records_on_disk(&dir, &lobby()), 3);
     assert_eq!(records_on_disk(&dir, &pair), 1);
+}
+
+/// Keeps a private message `text` between the accounts with ids `a` and `b`.
+fn keep_private(store: &Store, a: &str, b: &str, text: &str) {
+    let event =
+        Event::Private { from: nick("a"), to: nick("b"), text: text.into(), kind: Speech::Say };
+    let scope = Scope::pair(a.into(), b.into());
+    store.keep(Change::Said { scope, event: Stamped { at: now(), event } });
+}
+
+/// The texts of the private history between `a` and `b`.
+fn private_texts(store: &Store, a: &str, b: &str) -> Vec<String> {
+    let said = smol::block_on(store.recall(Scope::pair(a.into(), b.into()), 10));
+    said.into_iter()
+        .map(|s| match s.event {
+            Event::Private { text, .. } => text,
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn forgetting_an_account_deletes_its_conversations_both_ways_and_no_others() {
+    let dir = TempDir::new("forget");
+    let (store, _) = open(&dir, slow());
+    // bob@2 sorts after alice@1 and before carol@3; bob@20 only looks like him.
+    keep_private(&store, "alice@1", "bob@2", "ab");
+    keep_private(&store, "bob@2", "carol@3", "bc");
+    keep_private(&store, "alice@1", "carol@3", "ac");
+    keep_private(&store, "bob@20", "carol@3", "b20c");
+    store.keep(Change::Forget { account: "bob@2".into() });
+    assert_eq!(private_texts(&store, "alice@1", "bob@2"), numbers(0..0));
+    settle(&store);
+    store.close();
+    let (store, _) = open(&dir, slow());
+    assert_eq!(private_texts(&store, "alice@1", "bob@2"), numbers(0..0));
+    assert_eq!(private_texts(&store, "carol@3", "bob@2"), numbers(0..0));
+    assert_eq!(private_texts(&store, "alice@1", "carol@3"), ["ac"]);
+    assert_eq!(private_texts(&store, "bob@20", "carol@3"), ["b20c"]);
+    // A conversation forgotten can begin again.
+    keep_private(&store, "bob@2", "carol@3", "again");
+    assert_eq!(private_texts(&store, "bob@2", "carol@3"), ["again"]);
+    store.close();
+    assert_eq!(records_on_disk(&dir, &Scope::pair("bob@2".into(), "carol@3".into())), 1);
 }
 
 #[test]

@@ -288,6 +288,12 @@ impl Writer {
                 let record = record.as_ref().map(record::encode_room);
                 batch.changes += u64::from(put(&mut tables.rooms, &fold, record)?);
             }
+            Change::Forget { account } => {
+                let deleted =
+                    history::forget_account(&mut tables.history, &mut self.spans, &account)?;
+                debug!(deleted, "forgot a dropped account's private history");
+                batch.changes += 1;
+            }
         }
         Ok(())
     }

@@ -6,7 +6,6 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
 
 use async_channel::Sender;
 
@@ -65,19 +64,8 @@ pub struct Ticket {
     pub shared: Arc<Shared>,
     /// Who is connected: its address is counted against `max_per_ip`.
     pub peer: SocketAddr,
-    /// When the connection was accepted: its registration deadline counts from here, so
-    /// that a TLS handshake spends the same budget rather than one of its own.
-    accepted: Instant,
     /// Dropped last thing, it tells `run` the connection has finished.
     _alive: Sender<()>,
-}
-
-impl Ticket {
-    /// When the client must have registered (TLS handshake, password and nickname, all
-    /// in one): `--handshake-timeout` after the connection was accepted.
-    pub fn registration_deadline(&self) -> Instant {
-        self.accepted + self.shared.config.handshake_timeout
-    }
 }
 
 impl Drop for Ticket {
@@ -119,8 +107,7 @@ impl Shared {
             self.metrics.refused(code.as_str());
             return Err(full);
         }
-        let accepted = Instant::now();
-        Ok(Ticket { shared: self.clone(), peer, accepted, _alive: alive.clone() })
+        Ok(Ticket { shared: self.clone(), peer, _alive: alive.clone() })
     }
 
     /// The per-address counts. The lock is held for a map update only, never across an

@@ -175,22 +175,23 @@ fn start(
     let protocol = scheme.protocol();
     shared.metrics.accepted(scheme);
     let tcp = Tcp::new(stream);
+    let accepted = Instant::now();
     match (shared.admit(peer, alive), &listener.tls) {
-        (Ok(ticket), None) => serve(scheme, tcp.halves(), ticket),
+        (Ok(ticket), None) => serve(scheme, tcp.halves(), ticket, accepted),
         (Ok(ticket), Some(tls)) => {
             let acceptor = tls.acceptor();
             // A chat or IRC client's handshake spends its registration time; a web client's
             // has as long again as its request head.
             let deadline = match protocol {
-                Protocol::Web => Instant::now() + web::request_timeout(&shared.config),
-                Protocol::Chat | Protocol::Irc => ticket.registration_deadline(),
+                Protocol::Web => accepted + web::request_timeout(&shared.config),
+                Protocol::Chat | Protocol::Irc => accepted + shared.config.handshake_timeout,
             };
             smol::spawn(async move {
                 let handshake = tls_accept::accept(acceptor, tcp, protocol, peer, deadline);
                 // Without the stop, a handshake under way would hold the shutdown for its
                 // whole grace: it has no session yet to be told.
                 if let Some(Ok(halves)) = ticket.shared.stop.unless_raised(handshake).await {
-                    serve(scheme, halves, ticket);
+                    serve(scheme, halves, ticket, accepted);
                 }
             })
             .detach();
@@ -211,21 +212,26 @@ fn start(
     }
 }
 
-/// Starts the task that serves one client of a `scheme` listener over `halves`.
+/// Starts the task that serves one client of a `scheme` listener over `halves`, accepted
+/// at `accepted`.
 ///
 /// Each protocol's session is a task of its own rather than a branch of one future: a task
 /// is as large as its future for as long as it lives, and a web request's 3.8 kB would
 /// otherwise size every chat and IRC connection's task.
-fn serve<R, W>(scheme: Scheme, halves: transport::Halves<R, W>, ticket: admission::Ticket)
-where
+fn serve<R, W>(
+    scheme: Scheme,
+    halves: transport::Halves<R, W>,
+    ticket: admission::Ticket,
+    accepted: Instant,
+) where
     R: futures_lite::AsyncRead + Unpin + Send + 'static,
     W: futures_lite::AsyncWrite + Unpin + Send + 'static,
 {
     let tls = scheme.is_tls();
     match scheme.protocol() {
-        Protocol::Chat => smol::spawn(session::chat::serve(halves, ticket)).detach(),
-        Protocol::Irc => smol::spawn(session::irc::serve(halves, ticket, tls)).detach(),
-        Protocol::Web => smol::spawn(web::serve(halves, ticket, tls)).detach(),
+        Protocol::Chat => smol::spawn(session::chat::serve(halves, ticket, accepted)).detach(),
+        Protocol::Irc => smol::spawn(session::irc::serve(halves, ticket, tls, accepted)).detach(),
+        Protocol::Web => smol::spawn(web::serve(halves, ticket, tls, accepted)).detach(),
     }
 }
 
@@ -253,12 +259,11 @@ mod tests {
         let (alive, _alive_rx) = async_channel::bounded(1);
         let (_listener, tcp, peer) = loopback();
         let ticket = || shared.admit(peer, &alive).expect("admitted");
-        let chat = session::chat::serve(tcp.clone().halves(), ticket());
-        let irc = session::irc::serve(tcp.halves(), ticket(), false);
-        // 576 and 584 B today: the line timer's view of input a WebSocket holds back took 8,
-        // and the moment of the accept, which the registration deadline counts from, 16.
-        assert!(size_of_val(&chat) <= 592, "a chat session's task: {} B", size_of_val(&chat));
-        assert!(size_of_val(&irc) <= 592, "an IRC session's task: {} B", size_of_val(&irc));
+        let chat = session::chat::serve(tcp.clone().halves(), ticket(), Instant::now());
+        let irc = session::irc::serve(tcp.halves(), ticket(), false, Instant::now());
+        // 560 and 568 B today (the line timer's view of input a WebSocket holds back took 8).
+        assert!(size_of_val(&chat) <= 576, "a chat session's task: {} B", size_of_val(&chat));
+        assert!(size_of_val(&irc) <= 576, "an IRC session's task: {} B", size_of_val(&irc));
     }
 
     /// The same for the writer task, which idles beside every connection: what it holds

@@ -90,7 +90,8 @@ pub struct Link<R> {
     armed: Option<Instant>,
     /// Flood control for this client's lines.
     gate: FloodGate,
-    /// When the client last sent a whole line; silence past `ping_interval` earns a ping.
+    /// When the client last sent a whole line, or, until its first, when it connected;
+    /// silence past `ping_interval` earns a ping.
     last_heard: Instant,
     /// When the outstanding ping was sent, if one is.
     ping_sent: Option<Instant>,
@@ -108,16 +109,23 @@ pub struct Link<R> {
 }
 
 impl<R: AsyncRead + Unpin> Link<R> {
-    /// The link for a connection that reads lines framed as `framing` says from `reader`
-    /// and queues into `outbox`; it counts as open until dropped.
-    pub fn new(ticket: Ticket, reader: R, outbox: Outbox, framing: Framing) -> Link<R> {
+    /// The link for a connection accepted at `accepted` that reads lines framed as
+    /// `framing` says from `reader` and queues into `outbox`; it counts as open until
+    /// dropped.
+    pub fn new(
+        ticket: Ticket,
+        reader: R,
+        outbox: Outbox,
+        framing: Framing,
+        accepted: Instant,
+    ) -> Link<R> {
         let config = &ticket.shared.config;
         let reader = LineReader::new(reader, framing.max_line);
         let now = Instant::now();
         let gate = FloodGate::new(config.flood_rate, config.flood_burst, now);
         let (timer, decode, dialect) = (Timer::never(), framing.decode, framing.dialect);
         ticket.shared.metrics.opened(dialect);
-        let (last_heard, ping_sent, ending, stop) = (now, None, None, Place::default());
+        let (last_heard, ping_sent, ending, stop) = (accepted, None, None, Place::default());
         Link {
             ticket,
             reader,
@@ -148,6 +156,14 @@ impl<R: AsyncRead + Unpin> Link<R> {
             (Some(line), Some(held)) => Some(line.min(held)),
             (line, held) => line.or(held),
         }
+    }
+
+    /// When the client must have registered (TLS handshake, password and nickname, all in
+    /// one): `--handshake-timeout` after it connected. Asked before its first line, while
+    /// `last_heard` is still the moment it connected; the link keeps no other
+    /// copy of it, as every idle connection would pay for one.
+    pub fn registration_deadline(&self) -> Instant {
+        self.last_heard + self.ticket.shared.config.handshake_timeout
     }
 
     /// Notes why the connection is ending, for `/metrics`; the first reason given stands

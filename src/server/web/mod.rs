@@ -16,7 +16,7 @@ mod upgrade;
 mod websocket;
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::{future, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::Timer;
@@ -62,9 +62,9 @@ pub fn request_timeout(config: &Config) -> Duration {
     config.handshake_timeout.min(REQUEST_TIMEOUT)
 }
 
-/// Serves one connection of a web listener (over TLS if `secure`): reads its request and
-/// answers it, or hands it to the chat session as a WebSocket.
-pub async fn serve<R, W>(halves: Halves<R, W>, ticket: Ticket, secure: bool)
+/// Serves one connection of a web listener (over TLS if `secure`), accepted at `accepted`:
+/// reads its request and answers it, or hands it to the chat session as a WebSocket.
+pub async fn serve<R, W>(halves: Halves<R, W>, ticket: Ticket, secure: bool, accepted: Instant)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -88,7 +88,8 @@ where
         Ok((Route::Upgrade(switching), request)) => {
             let halves = Halves { reader, writer, cut, direct: None, held: None };
             // Boxed: a connection that only fetches a page need not be sized for a session.
-            Box::pin(open_socket(halves, switching, request.into_rest(), ticket)).await;
+            let rest = request.into_rest();
+            Box::pin(open_socket(halves, switching, rest, ticket, accepted)).await;
         }
         Ok((Route::Answer(response), _)) | Err(response) => {
             if write(&mut writer, &assets::harden(response)).await {
@@ -101,9 +102,14 @@ where
 }
 
 /// Answers `101` and serves the chat session over the WebSocket, `rest` being what the
-/// client sent after its request.
-async fn open_socket<R, W>(halves: Halves<R, W>, switching: Response, rest: Vec<u8>, ticket: Ticket)
-where
+/// client sent after its request; its registration time runs from `accepted`.
+async fn open_socket<R, W>(
+    halves: Halves<R, W>,
+    switching: Response,
+    rest: Vec<u8>,
+    ticket: Ticket,
+    accepted: Instant,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -115,7 +121,7 @@ where
     let max_line = ticket.shared.config.max_line;
     let (stream, cut) = Halves { reader, writer, cut, direct: None, held: None }.join();
     let halves = websocket::halves(stream, rest, cut, max_line).await;
-    super::session::chat::serve(halves, ticket).await;
+    super::session::chat::serve(halves, ticket, accepted).await;
 }
 
 /// Where `request` goes: a GET of a known path, or a refusal.

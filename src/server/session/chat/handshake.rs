@@ -81,7 +81,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     pub(super) async fn handshake(&mut self) -> Option<Arc<Person>> {
         // One deadline for the whole handshake, password and nickname, counted from the
         // accept: a TLS handshake has already spent part of it.
-        let deadline = self.link.ticket.registration_deadline();
+        let deadline = self.link.registration_deadline();
         if self.link.ticket.shared.password.is_some() && !self.password(deadline).await {
             return None;
         }

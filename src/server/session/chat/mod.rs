@@ -10,6 +10,7 @@ mod password;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_lite::{future, AsyncRead, AsyncWrite};
 use tracing::{debug, info};
@@ -33,9 +34,14 @@ struct Session<R> {
 }
 
 /// Sets up one chat client (its queue and writer task are started at once) and returns
-/// the task that serves it from handshake to goodbye. Everything the task keeps is built
-/// here, so its future holds the [`Session`] once rather than also what it was made from.
-pub fn serve<R, W>(halves: Halves<R, W>, ticket: Ticket) -> impl Future<Output = ()> + Send
+/// the task that serves it from handshake to goodbye; it has until `--handshake-timeout`
+/// after `accepted` to register. Everything the task keeps is built here, so its future
+/// holds the [`Session`] once rather than also what it was made from.
+pub fn serve<R, W>(
+    halves: Halves<R, W>,
+    ticket: Ticket,
+    accepted: Instant,
+) -> impl Future<Output = ()> + Send
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -47,7 +53,7 @@ where
     debug!(peer = %ticket.peer, "connected");
     let framing =
         Framing { dialect: Dialect::Chat, max_line: config.max_line, decode: decode_line };
-    let mut link = Link::new(ticket, halves.reader, outbox, framing);
+    let mut link = Link::new(ticket, halves.reader, outbox, framing, accepted);
     if let Some(held) = halves.held {
         link.time_held(held);
     }

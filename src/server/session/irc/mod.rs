@@ -15,6 +15,7 @@ mod talk;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_lite::{future, AsyncRead, AsyncWrite};
 use tracing::{debug, info};
@@ -53,12 +54,13 @@ struct Session<R> {
     batches: u64,
 }
 
-/// Sets up one IRC client over a connection that is encrypted (`tls`) or not, and returns
-/// the task that serves it.
+/// Sets up one IRC client over a connection that is encrypted (`tls`) or not, accepted at
+/// `accepted`, and returns the task that serves it.
 pub fn serve<R, W>(
     halves: Halves<R, W>,
     ticket: Ticket,
     tls: bool,
+    accepted: Instant,
 ) -> impl Future<Output = ()> + Send
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -76,7 +78,7 @@ where
     debug!(peer = %ticket.peer, "irc connected");
     let framing =
         Framing { dialect: Dialect::Irc, max_line: MAX_IRC_LINE, decode: irc::decode_line };
-    let link = Link::new(ticket, halves.reader, outbox, framing);
+    let link = Link::new(ticket, halves.reader, outbox, framing, accepted);
     let mut session = Session { link, caps: Caps::default(), invisible: false, tls, batches: 0 };
     async move {
         session.run().await;

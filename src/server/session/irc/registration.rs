@@ -55,7 +55,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// timed out, flooded, or the server stopped).
     pub(super) async fn register(&mut self) -> Option<Arc<Person>> {
         // Counted from the accept: a TLS handshake has already spent part of it.
-        let deadline = self.link.ticket.registration_deadline();
+        let deadline = self.link.registration_deadline();
         let mut pending = Pending::default();
         loop {
             let line = match self.link.next_input(deadline).await {

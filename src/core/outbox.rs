@@ -4,7 +4,6 @@
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
 
 use async_channel::{Receiver, Sender, TrySendError};
 use atomic_waker::AtomicWaker;
@@ -136,9 +135,6 @@ pub(super) struct State {
     turn: AtomicBool,
     /// The writer task, waiting for lines to write or for the queue to close.
     writer: AtomicWaker,
-    /// The client's session, waiting for room in the queue before it takes more of the
-    /// client's commands (see [`Outbox::poll_room`]).
-    room: AtomicWaker,
     /// How to write without waiting, for transports that can.
     direct: Option<Arc<dyn TryWrite>>,
 }
@@ -261,7 +257,6 @@ impl Outbox {
             farewell,
             turn: AtomicBool::new(false),
             writer: AtomicWaker::new(),
-            room: AtomicWaker::new(),
             direct,
         });
         (Outbox { state: state.clone() }, Queue::new(state))
@@ -351,24 +346,6 @@ impl Outbox {
         waiting.closed
             || (waiting.len() <= self.state.max_len / 2
                 && self.state.queued.load(Ordering::Relaxed) <= self.state.max_bytes / 2)
-    }
-
-    /// Ready when [`Outbox::has_room`]; until then, wakes the task that polls it when a
-    /// writer takes a chunk out or the queue closes. A session waits here before it reads
-    /// its client's next line, so that a client that sends commands faster than it reads
-    /// their answers is slowed down rather than cut off for its own replies. Only one task
-    /// (the session) may wait at a time.
-    pub fn poll_room(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.has_room() {
-            return Poll::Ready(());
-        }
-        self.state.room.register(cx.waker());
-        // Looked at again: a chunk taken before the waker was in place woke nobody.
-        if self.has_room() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
     }
 
     /// True once a push found the queue full and the client was cut off.
@@ -462,7 +439,6 @@ impl State {
         let chunk = waiting.pop()?;
         drop(waiting);
         self.taken(&chunk);
-        self.room.wake();
         Some(chunk)
     }
 
@@ -486,11 +462,9 @@ impl State {
         self.waiting().is_empty()
     }
 
-    /// Closes the queue: nothing more is taken, and a session waiting for room stops
-    /// waiting.
+    /// Closes the queue: nothing more is taken.
     pub(super) fn close(&self) {
         self.waiting().closed = true;
-        self.room.wake();
     }
 
     /// Closes the queue at once, dropping what is queued, and cuts the connection.
@@ -588,26 +562,12 @@ mod tests {
         let (outbox, queue) = Outbox::new(4, 1000, Arc::new(Cuts::default()), None);
         (0..3).for_each(|_| assert_eq!(outbox.push(chunk(1)), Ok(())));
         assert!(!outbox.has_room(), "3 of 4 entries wait");
-        let woken = Arc::new(Woken::default());
-        let waker = std::task::Waker::from(woken.clone());
-        let mut cx = Context::from_waker(&waker);
-        assert!(outbox.poll_room(&mut cx).is_pending());
         let turn = future::block_on(queue.turn()).expect("a turn");
         assert!(turn.next().is_some());
-        assert!(woken.0.load(Ordering::Relaxed), "taking a chunk wakes the waiting session");
-        assert!(outbox.poll_room(&mut cx).is_ready(), "2 of 4 entries wait");
+        assert!(outbox.has_room(), "2 of 4 entries wait");
+        drop(turn);
         assert_eq!(outbox.push_reply(chunk(600)), Ok(()));
         assert!(!outbox.has_room(), "over half the bytes wait");
-    }
-
-    /// Notes that it was woken.
-    #[derive(Default)]
-    struct Woken(AtomicBool);
-
-    impl std::task::Wake for Woken {
-        fn wake(self: Arc<Self>) {
-            self.0.store(true, Ordering::Relaxed);
-        }
     }
 
     fn holds_a_channel(outbox: &Outbox) -> bool {

@@ -59,6 +59,9 @@ pub enum Refusal {
     Text(TextError),
 }
 
+/// How often [`Link::room`] looks at the queue again while it waits for room.
+const ROOM_CHECK: Duration = Duration::from_millis(5);
+
 /// A deadline that passed.
 pub enum Alarm {
     /// The deadline the session asked for (registration, for instance).
@@ -253,24 +256,26 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// that room's lock), the server stops, or the ping timeout passes: a client that has
     /// read nothing for that long is not reading, and is cut off by whatever overflows its
     /// queue next, as anyone's would be.
+    ///
+    /// The queue is looked at again every few milliseconds rather than waking this task
+    /// when it drains: the wait is rare (a client naming many channels at once), and a
+    /// waker kept for it would cost every idle connection.
     pub async fn room(&mut self) {
-        if self.outbox.has_room() {
-            return;
-        }
+        let give_up = Instant::now() + self.ticket.shared.config.ping_timeout;
         let Link { ticket, outbox, stop, .. } = self;
-        let mut timeout = Timer::after(ticket.shared.config.ping_timeout);
-        future::poll_fn(|cx| {
-            let stopped = ticket.shared.stop.poll(stop, cx).is_ready();
-            if stopped
-                || outbox.poll_room(cx).is_ready()
-                || Pin::new(&mut timeout).poll(cx).is_ready()
-            {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
+        while !outbox.has_room() && Instant::now() < give_up {
+            let mut look_again = Timer::after(ROOM_CHECK);
+            let stopped = future::poll_fn(|cx| {
+                if ticket.shared.stop.poll(stop, cx).is_ready() {
+                    return Poll::Ready(true);
+                }
+                Pin::new(&mut look_again).poll(cx).map(|_| false)
+            })
+            .await;
+            if stopped {
+                return;
             }
-        })
-        .await;
+        }
     }
 
     /// Sets the timer for `deadline`.
@@ -285,22 +290,14 @@ impl<R: AsyncRead + Unpin> Link<R> {
         self.armed = Some(deadline);
     }
 
-    /// One look at the stop, the connection (once the queue has room) and the timer, in
-    /// that order.
+    /// One look at the stop, the connection and the timer, in that order.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
-        let Link { ticket, reader, outbox, timer, armed, decode, dialect, stop, .. } = self;
+        let Link { ticket, reader, timer, armed, decode, dialect, stop, .. } = self;
         // The stop is polled first, so a peer with lines always ready cannot hide it.
         if ticket.shared.stop.poll(stop, cx).is_ready() {
             return Poll::Ready(Input::Stopped);
         }
-        // The next line is read only once the client's queue has room for its answers:
-        // a client that sends faster than it reads is slowed, not cut off by its own
-        // replies. Its timers still run, so one that never reads is pinged and dropped.
-        let read = match outbox.poll_room(cx) {
-            Poll::Ready(()) => reader.poll_next_line(cx),
-            Poll::Pending => Poll::Pending,
-        };
-        if let Poll::Ready(read) = read {
+        if let Poll::Ready(read) = reader.poll_next_line(cx) {
             if matches!(read, Ok(Some(_))) {
                 ticket.shared.metrics.line_in(*dialect);
             }

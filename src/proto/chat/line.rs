@@ -520,7 +520,7 @@ impl fmt::Display for Line {
             Line::Ping { token } => write!(f, "PING {token}"),
             Line::Bye { reason } => write!(f, "BYE {reason}"),
             Line::History { at, line } => {
-                write!(f, "HISTORY {} {line}", humantime::format_rfc3339_millis(*at))
+                write!(f, "HISTORY {} {line}", crate::proto::time::rfc3339_millis(*at))
             }
             Line::HistoryEnd { of, count } => write!(f, "HISTORYEND {of} {count}"),
             Line::Kick { room, nick, by, reason } => write!(f, "KICK {room} {nick} {by} {reason}"),

@@ -108,7 +108,7 @@ impl Line<'_> {
     /// Writes the tags and the source; returns where the message (after the tags) starts.
     fn start(&self, out: &mut Vec<u8>, source: &Nick) -> usize {
         if self.timed {
-            let at = humantime::format_rfc3339_millis(self.stamped.at);
+            let at = crate::proto::time::rfc3339_millis(self.stamped.at);
             let _ = write!(out, "@time={at} ");
         }
         let body = out.len();

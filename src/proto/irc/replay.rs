@@ -81,8 +81,8 @@ fn with_time(stamped: &Stamped, now: SystemTime) -> Stamped {
 
 /// `[hh:mm] ` for a time of today (UTC), `[YYYY-MM-DD hh:mm] ` for an earlier one.
 pub fn time_prefix(at: SystemTime, now: SystemTime) -> String {
-    let at = humantime::format_rfc3339_seconds(at).to_string();
-    let today = humantime::format_rfc3339_seconds(now).to_string();
+    let at = crate::proto::time::rfc3339_seconds(at).to_string();
+    let today = crate::proto::time::rfc3339_seconds(now).to_string();
     let (date, time) = (at.get(..10).unwrap_or(""), at.get(11..16).unwrap_or(""));
     if today.get(..10) == Some(date) {
         format!("[{time}] ")

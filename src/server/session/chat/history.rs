@@ -27,7 +27,7 @@ pub(super) fn write_history<'a>(
         CHAT.encode(event, &mut live);
         // Each live line, prefixed; an event the protocol does not show has no line.
         for line in live.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()) {
-            let at = humantime::format_rfc3339_millis(event.at);
+            let at = crate::proto::time::rfc3339_millis(event.at);
             bytes.extend_from_slice(format!("HISTORY {at} ").as_bytes());
             bytes.extend_from_slice(line);
             bytes.push(b'\n');

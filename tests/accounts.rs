@@ -384,6 +384,31 @@ fn a_look_alike_of_a_registered_nickname_must_identify_too_and_cannot_be_registe
 }
 
 #[test]
+fn a_look_alike_of_an_empty_registered_room_is_refused_until_it_is_dropped() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut alice = registered(&server, "alice").await;
+        join_room(&mut alice, "alice", "#rust").await;
+        alice.sender.send_line("/register-room #rust").await.expect("register room");
+        wait_for(&mut alice, "INFO", |line| matches!(line, Line::Info { .. })).await;
+        expect_after(&mut alice, "/part #rust", Line::Room { room: Some(s(LOBBY)) }).await;
+
+        // With an Armenian ս: #rust is empty, not live, but registered.
+        let impostor = "#r\u{57d}st";
+        let mut mallory = server.join("mallory").await;
+        let join = format!("/join {impostor}");
+        assert_eq!(error_after(&mut mallory, &join).await, ErrorCode::RoomConfusable);
+        join_room(&mut alice, "alice", "#rust").await;
+
+        // Dropping the account unregisters the room, and its look is free again.
+        expect_after(&mut alice, "/part #rust", Line::Room { room: Some(s(LOBBY)) }).await;
+        expect_after(&mut alice, "/drop", Line::Account { nick: None }).await;
+        join_room(&mut mallory, "mallory", impostor).await;
+        server.stop().await;
+    });
+}
+
+#[test]
 fn guest_names_are_the_servers_to_give() {
     smol::block_on(async {
         let server = TestServer::default().await;

@@ -12,7 +12,7 @@ use thiserror::Error;
 use tracing::{info, warn};
 
 use super::memory::{Account, Change, MemoryError, Recalled, RoomRecord};
-use super::name::{Nick, RoomName};
+use super::name::{Key, Nick, RoomName};
 use super::order::{Intent, Unavailable};
 use super::person::Person;
 use super::room::Room;
@@ -112,6 +112,10 @@ struct Records {
     looks: HashMap<Arc<str>, Arc<str>>,
     /// Registered rooms by name fold.
     rooms: HashMap<Arc<str>, RoomRecord>,
+    /// The folds of the registered rooms by their names' skeletons: a room whose name looks
+    /// like a registered one's is refused even while that one is empty, or whoever made it
+    /// first would own the look of the name.
+    room_looks: HashMap<Arc<str>, Arc<str>>,
 }
 
 impl Accounts {
@@ -120,7 +124,10 @@ impl Accounts {
         let accounts: HashMap<Arc<str>, Account> = recalled.accounts.into_iter().collect();
         let looks =
             accounts.iter().map(|(fold, a)| (a.nick.key().skeleton, fold.clone())).collect();
-        let records = Records { accounts, looks, rooms: recalled.rooms.into_iter().collect() };
+        let mut records = Records { accounts, looks, ..Records::default() };
+        for (fold, record) in recalled.rooms {
+            records.add_room(fold, record);
+        }
         Accounts { records: Mutex::new(records), hashing: Semaphore::new(HASHING_AT_ONCE) }
     }
 
@@ -168,7 +175,18 @@ impl Accounts {
 
     /// Keeps `record` as the room's.
     pub fn set_room(&self, fold: Arc<str>, record: RoomRecord) {
-        self.lock().rooms.insert(fold, record);
+        self.lock().add_room(fold, record);
+    }
+
+    /// The name of the registered room that the room with `key` looks like, if that is
+    /// another room (its own registration is no reason to refuse it).
+    pub fn room_like(&self, key: &Key) -> Option<RoomName> {
+        let records = self.lock();
+        let fold = records.room_looks.get(&key.skeleton)?;
+        if **fold == *key.fold {
+            return None;
+        }
+        records.rooms.get(fold).map(|record| record.name.clone())
     }
 
     /// `password`'s argon2id hash, computed off the executor's threads.
@@ -196,6 +214,25 @@ impl Accounts {
             }
         })
         .await
+    }
+}
+
+impl Records {
+    /// Registers (or updates) the room folded `fold`. A look held by another registered
+    /// room (two look-alikes registered before look-alikes were refused) stays with it.
+    fn add_room(&mut self, fold: Arc<str>, record: RoomRecord) {
+        let skeleton = record.name.key().skeleton;
+        self.room_looks.entry(skeleton).or_insert_with(|| fold.clone());
+        self.rooms.insert(fold, record);
+    }
+
+    /// Unregisters the room folded `fold`, freeing its look.
+    fn remove_room(&mut self, fold: &str) {
+        let Some(record) = self.rooms.remove(fold) else { return };
+        let skeleton = record.name.key().skeleton;
+        if self.room_looks.get(&skeleton).is_some_and(|owner| **owner == *fold) {
+            self.room_looks.remove(&skeleton);
+        }
     }
 }
 
@@ -438,7 +475,7 @@ impl Chat {
                 .filter(|(_, record)| record.owner == id)
                 .map(|(room, _)| room.clone())
                 .collect();
-            rooms.iter().for_each(|room| drop(records.rooms.remove(room)));
+            rooms.iter().for_each(|room| records.remove_room(room));
             (account, rooms)
         };
         person.set_account(None);

@@ -32,6 +32,14 @@ pub enum JoinError {
         /// The room it looks like.
         existing: RoomName,
     },
+    /// A registered room (live or empty) has a name that looks like this one.
+    #[error("{wanted} looks too much like {registered}, which is registered; join that or pick another name")]
+    LooksRegistered {
+        /// The name asked for.
+        wanted: RoomName,
+        /// The registered room it looks like.
+        registered: RoomName,
+    },
     /// The person is in as many rooms as one may be.
     #[error("you are in {max} rooms already; /part one first")]
     TooManyRooms {
@@ -255,6 +263,10 @@ impl Chat {
                 return Err(JoinError::Confusable { wanted: name.clone(), existing });
             }
             Lookup::Free => {}
+        }
+        // An empty registered room is not live, but its look is still its owner's.
+        if let Some(registered) = self.accounts.room_like(&key) {
+            return Err(JoinError::LooksRegistered { wanted: name.clone(), registered });
         }
         let max = self.limits.rooms;
         if rooms.by_name.len() >= max {

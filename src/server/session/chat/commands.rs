@@ -305,7 +305,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
 /// goodbye says it all.
 pub(super) fn join_refused(error: &JoinError, metrics: &Metrics) -> Option<Line> {
     let code = match error {
-        JoinError::Confusable { .. } => ErrorCode::RoomConfusable,
+        JoinError::Confusable { .. } | JoinError::LooksRegistered { .. } => {
+            ErrorCode::RoomConfusable
+        }
         JoinError::TooManyRooms { .. } => ErrorCode::TooManyRooms,
         JoinError::ServerRoomsFull { .. } => ErrorCode::ServerRoomsFull,
         JoinError::Closed => return None,

@@ -74,7 +74,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 replies.numeric(ERR_UNAVAILRESOURCE, &[name], Some(&text));
                 self.send(replies);
             }
-            Err(error @ JoinError::Confusable { .. }) => {
+            Err(error @ (JoinError::Confusable { .. } | JoinError::LooksRegistered { .. })) => {
                 bad_name(&mut replies, name, &error.to_string());
                 self.send(replies);
             }

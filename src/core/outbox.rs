@@ -437,7 +437,6 @@ impl State {
             return Some(rest);
         }
         let chunk = waiting.pop()?;
-        drop(waiting);
         self.taken(&chunk);
         Some(chunk)
     }

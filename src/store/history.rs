@@ -1,12 +1,11 @@
 //! What was said, per scope: the tables the store keeps, the key of each scope's history,
-//! appending to it and reading its end, and forgetting a dropped account's conversations.
+//! appending to it and reading its end, and which scopes are a dropped account's.
 //!
 //! History is one table keyed by (scope, sequence number): a scope's records sit side by
 //! side in the order they were said, so its end is one range read backwards and its oldest
 //! record is the first of its range.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::time::SystemTime;
 
 use redb::{ReadableTable, StorageError, Table, TableDefinition};
@@ -40,7 +39,7 @@ pub fn scope_key(scope: &Scope) -> String {
 const PAIR_SPLIT: char = '\u{0}';
 
 /// Whether the scope key `key` is a private conversation of the account with id `id`.
-fn is_conversation_of(key: &str, id: &str) -> bool {
+pub fn is_conversation_of(key: &str, id: &str) -> bool {
     let pair = key.strip_prefix('p').and_then(|ids| ids.split_once(PAIR_SPLIT));
     pair.is_some_and(|(a, b)| a == id || b == id)
 }
@@ -151,55 +150,4 @@ pub fn recall(
     }
     said.reverse();
     Ok(said)
-}
-
-/// Deletes every private conversation of the account with id `id`, in both directions;
-/// returns how many records it deleted. The other end of a conversation may sort before
-/// or after `id`, so this walks the private scopes (every key starting `p`), one seek per
-/// conversation rather than per record: the cost of the minute's trim pass, for a drop.
-pub fn forget_account(
-    table: &mut HistoryTable<'_>,
-    spans: &mut Spans,
-    id: &str,
-) -> Result<u64, StorageError> {
-    let mut deleted = 0;
-    let mut scope = private_scope_after(table, Bound::Included(("p", 0)))?;
-    while let Some(this) = scope {
-        if is_conversation_of(&this, id) {
-            deleted += forget_scope(table, spans, &this)?;
-        }
-        scope = private_scope_after(table, Bound::Excluded((&this, u64::MAX)))?;
-    }
-    Ok(deleted)
-}
-
-/// The first private scope from `from` on, if any: private keys are those from `p` up to
-/// (not including) `q`.
-fn private_scope_after(
-    table: &HistoryTable<'_>,
-    from: Bound<(&str, u64)>,
-) -> Result<Option<String>, StorageError> {
-    let range = (from, Bound::Excluded(("q", 0)));
-    let next = table.range::<(&str, u64)>(range)?.next().transpose()?;
-    Ok(next.map(|(key, _)| key.value().0.to_owned()))
-}
-
-/// Deletes every record of `scope`; returns how many.
-fn forget_scope(
-    table: &mut HistoryTable<'_>,
-    spans: &mut Spans,
-    scope: &str,
-) -> Result<u64, StorageError> {
-    let mut seqs = Vec::new();
-    for entry in table.range((scope, 0)..=(scope, u64::MAX))? {
-        seqs.push(entry?.0.value().1);
-    }
-    for &seq in &seqs {
-        table.remove((scope, seq))?;
-    }
-    // Numbers go on from where they were, should the scope be written to again.
-    if let Some(last) = seqs.last() {
-        spans.trimmed(scope, last.saturating_add(1));
-    }
-    Ok(seqs.len() as u64)
 }

@@ -1,13 +1,13 @@
-//! How much history the store keeps, and the pass that deletes the rest: each scope keeps
+//! How much history the store keeps, and the passes that delete the rest: each scope keeps
 //! its last [`Retention::history_len`] records, none older than
-//! [`Retention::history_age`].
+//! [`Retention::history_age`]; a dropped account's conversations keep none.
 
 use std::ops::Bound;
 use std::time::{Duration, SystemTime};
 
 use redb::{ReadableTable, StorageError};
 
-use super::history::{HistoryTable, Span, Spans};
+use super::history::{self, HistoryTable, Span, Spans};
 use super::record;
 
 /// How much history the store keeps, how often it commits, and how much it lets wait.
@@ -58,10 +58,31 @@ pub fn trim(
     since: Option<SystemTime>,
 ) -> Result<u64, StorageError> {
     let mut deleted = 0;
-    let mut scope = first_scope(table)?;
+    let mut scope = scope_from(table, Bound::Unbounded, Bound::Unbounded)?;
     while let Some(this) = scope {
         deleted += trim_scope(table, spans, &this, keep, since)?;
-        scope = scope_after(table, &this)?;
+        scope = scope_from(table, Bound::Excluded((&this, u64::MAX)), Bound::Unbounded)?;
+    }
+    Ok(deleted)
+}
+
+/// Deletes every private conversation of the account with id `id`, in both directions;
+/// returns how many records it deleted. The other end of a conversation may sort before
+/// or after `id`, so this walks the private scopes (every key from `p` up to `q`), one
+/// seek per conversation rather than per record: the cost of the trim pass, for a drop.
+pub fn forget_account(
+    table: &mut HistoryTable<'_>,
+    spans: &mut Spans,
+    id: &str,
+) -> Result<u64, StorageError> {
+    let private = Bound::Excluded(("q", 0));
+    let mut deleted = 0;
+    let mut scope = scope_from(table, Bound::Included(("p", 0)), private)?;
+    while let Some(this) = scope {
+        if history::is_conversation_of(&this, id) {
+            deleted += trim_scope(table, spans, &this, 0, None)?;
+        }
+        scope = scope_from(table, Bound::Excluded((&this, u64::MAX)), private)?;
     }
     Ok(deleted)
 }
@@ -96,14 +117,12 @@ fn trim_scope(
     Ok(doomed.len() as u64)
 }
 
-/// The first scope the table holds.
-fn first_scope(table: &HistoryTable<'_>) -> Result<Option<String>, StorageError> {
-    Ok(table.first()?.map(|(key, _)| key.value().0.to_owned()))
-}
-
-/// The scope after `scope` in the table, if any.
-fn scope_after(table: &HistoryTable<'_>, scope: &str) -> Result<Option<String>, StorageError> {
-    let after = (Bound::Excluded((scope, u64::MAX)), Bound::Unbounded);
-    let next = table.range::<(&str, u64)>(after)?.next().transpose()?;
+/// The first scope with a record between `from` and `to`, if any.
+fn scope_from(
+    table: &HistoryTable<'_>,
+    from: Bound<(&str, u64)>,
+    to: Bound<(&str, u64)>,
+) -> Result<Option<String>, StorageError> {
+    let next = table.range::<(&str, u64)>((from, to))?.next().transpose()?;
     Ok(next.map(|(key, _)| key.value().0.to_owned()))
 }

@@ -290,7 +290,7 @@ impl Writer {
             }
             Change::Forget { account } => {
                 let deleted =
-                    history::forget_account(&mut tables.history, &mut self.spans, &account)?;
+                    retention::forget_account(&mut tables.history, &mut self.spans, &account)?;
                 debug!(deleted, "forgot a dropped account's private history");
                 batch.changes += 1;
             }

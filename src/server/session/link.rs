@@ -155,10 +155,7 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// transport under it holds it; `None` between lines.
     fn partial_since(&self) -> Option<Instant> {
         let held = self.held.as_ref().and_then(|held| held.since());
-        match (self.reader.partial_since(), held) {
-            (Some(line), Some(held)) => Some(line.min(held)),
-            (line, held) => line.or(held),
-        }
+        self.reader.partial_since().into_iter().chain(held).min()
     }
 
     /// When the client must have registered (TLS handshake, password and nickname, all in

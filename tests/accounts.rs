@@ -240,6 +240,32 @@ fn a_registered_room_keeps_its_topic_while_empty() {
 }
 
 #[test]
+fn an_account_owns_at_most_max_rooms_per_account_rooms() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { max_rooms_per_account: 2, ..quick() }).await;
+        let mut ann = registered(&server, "ann").await;
+        let info = |line: &Line| matches!(line, Line::Info { .. });
+        for room in ["#one", "#two"] {
+            join_room(&mut ann, "ann", room).await;
+            ann.sender.send_line(&format!("/register-room {room}")).await.expect("register");
+            wait_for(&mut ann, "INFO", info).await;
+        }
+        join_room(&mut ann, "ann", "#three").await;
+        let code = error_after(&mut ann, "/register-room #three").await;
+        assert_eq!(code, ErrorCode::TooManyOwnedRooms);
+        // Registering an owned room again is no new room.
+        ann.sender.send_line("/register-room #two").await.expect("register");
+        wait_for(&mut ann, "INFO", info).await;
+        // The refused room stays open to anyone's topic.
+        let mut bob = server.join("bob").await;
+        join_room(&mut bob, "bob", "#three").await;
+        let set = Line::Topic { room: s("#three"), by: s("bob"), text: s("open") };
+        expect_after(&mut bob, "/topic #three open", set).await;
+        server.stop().await;
+    });
+}
+
+#[test]
 fn accounts_and_registered_rooms_survive_a_restart() {
     smol::block_on(async {
         let dir = TempDir::new("accounts-restart");

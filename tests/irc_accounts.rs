@@ -525,3 +525,22 @@ fn only_a_registered_rooms_owner_kicks_and_sets_its_topic() {
         server.stop().await;
     });
 }
+
+#[test]
+fn chanserv_refuses_a_room_past_max_rooms_per_account() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { max_rooms_per_account: 1, ..irc_config() }).await;
+        let mut alice = registered(server.irc, "alice").await;
+        let mut answers = Vec::new();
+        for room in ["#mine", "#more"] {
+            alice.join(room).await;
+            alice.send(&format!("PRIVMSG ChanServ :REGISTER {room}")).await;
+            let answer =
+                alice.wait_line("ChanServ's answer", |m| from_service(m, "ChanServ")).await;
+            answers.push(answer.last().to_string());
+        }
+        assert!(answers[0].starts_with("#mine is now registered to you"), "{answers:?}");
+        assert_eq!(answers[1], "You own as many rooms as one account may (1)");
+        server.stop().await;
+    });
+}

@@ -71,6 +71,9 @@ pub enum AccountError {
         /// Its owner's nickname.
         owner: String,
     },
+    /// The account owns as many rooms as one may already.
+    #[error("you own as many rooms as one account may ({0})")]
+    TooManyRooms(usize),
     /// Something about the room itself.
     #[error(transparent)]
     Room(#[from] RoomError),
@@ -171,6 +174,15 @@ impl Accounts {
     /// The record of the registered room folded `fold`.
     pub fn room(&self, fold: &str) -> Option<RoomRecord> {
         self.lock().rooms.get(fold).cloned()
+    }
+
+    /// How many registered rooms the account with id `owner` owns, besides the one
+    /// folded `fold`.
+    pub fn rooms_owned_besides(&self, owner: &str, fold: &str) -> usize {
+        let records = self.lock();
+        // A scan: registering is rare, and an index per owner would be kept for every
+        // account on every server for the sake of this one check.
+        records.rooms.iter().filter(|(f, r)| ***f != *fold && *r.owner == *owner).count()
     }
 
     /// Keeps `record` as the room's.
@@ -537,11 +549,24 @@ impl Chat {
         self.identity(person).ok_or(AccountError::NotIdentified)?;
         let intent = || Intent::RoomRegistered { room: room.name().clone() };
         let _turn = self.turn(person.id(), intent).await?;
+        self.check_rooms_owned(person, room)?;
         let (fold, record) = self.register_room_now(person, room).await?;
         self.memory.keep(Change::Room { fold, record: Some(record) });
         self.memory.settled().await?;
         info!(room = %room.name(), nick = %person.nick(), "room registered");
         Ok(())
+    }
+
+    /// Refuses a registration that would give `person`'s account more rooms than
+    /// [`Limits::rooms_per_account`](super::Limits). Checked only where the registration
+    /// is asked for: a cluster's other servers replay what it decided.
+    fn check_rooms_owned(&self, person: &Person, room: &Room) -> Result<(), AccountError> {
+        let owner = self.identity(person).ok_or(AccountError::NotIdentified)?;
+        let most = self.limits.rooms_per_account;
+        match self.accounts.rooms_owned_besides(&owner, &room.key().fold) {
+            owned if owned >= most => Err(AccountError::TooManyRooms(owned)),
+            _ => Ok(()),
+        }
     }
 
     /// [`Chat::register_room`] in its turn: the room's fold and its record.

@@ -69,6 +69,8 @@ pub struct Limits {
     pub rooms_per_client: usize,
     /// Rooms the server may have at once.
     pub rooms: usize,
+    /// Rooms one account may own (register).
+    pub rooms_per_account: usize,
     /// Longest topic, in characters.
     pub topic_len: usize,
     /// The most of a room's (or a conversation's) history anyone may ask for: what the
@@ -88,6 +90,7 @@ impl Default for Limits {
         Limits {
             rooms_per_client: 20,
             rooms: 10_000,
+            rooms_per_account: 10,
             topic_len: 300,
             history_len: 500,
             history_replay: 50,

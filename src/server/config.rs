@@ -87,6 +87,10 @@ pub struct Config {
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_rooms: usize,
 
+    /// Rooms one account may register (own) at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_rooms_per_account: usize,
+
     /// Longest room topic, in characters.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
     pub max_topic: usize,
@@ -196,6 +200,7 @@ impl Config {
         Limits {
             rooms_per_client: self.max_rooms_per_client,
             rooms: self.max_rooms,
+            rooms_per_account: self.max_rooms_per_account,
             topic_len: self.max_topic,
             history_len: self.history_len,
             history_replay: self.history_replay,
@@ -224,6 +229,7 @@ impl Default for Config {
             default_room: RoomName::parse(DEFAULT_ROOM).ok(),
             max_rooms_per_client: 20,
             max_rooms: 10_000,
+            max_rooms_per_account: 10,
             max_topic: 300,
             server_name: host_name(),
             network_name: DEFAULT_NETWORK.to_string(),
@@ -276,6 +282,7 @@ mod tests {
             "--default-room=#start",
             "--max-rooms-per-client=2",
             "--max-rooms=7",
+            "--max-rooms-per-account=4",
             "--max-topic=12",
             "--server-name=irc.example.org",
             "--network-name=Example",
@@ -307,6 +314,7 @@ mod tests {
             default_room: RoomName::parse("#start").ok(),
             max_rooms_per_client: 2,
             max_rooms: 7,
+            max_rooms_per_account: 4,
             max_topic: 12,
             server_name: "irc.example.org".into(),
             network_name: "Example".into(),

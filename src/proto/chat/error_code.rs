@@ -74,6 +74,8 @@ pub enum ErrorCode {
     NotIdentified,
     /// `/register-room` of a room registered already.
     RoomRegistered,
+    /// `/register-room` by an account that owns `--max-rooms-per-account` rooms already.
+    TooManyOwnedRooms,
     /// Setting the topic of a registered room, or `/kick`, by someone who does not own it.
     NotOwner,
     /// `/kick` of someone who is not in the room.
@@ -122,6 +124,7 @@ const CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::PasswordInvalid, "password-invalid"),
     (ErrorCode::NotIdentified, "not-identified"),
     (ErrorCode::RoomRegistered, "room-registered"),
+    (ErrorCode::TooManyOwnedRooms, "too-many-owned-rooms"),
     (ErrorCode::NotOwner, "not-owner"),
     (ErrorCode::NotMember, "not-member"),
     (ErrorCode::StoreFailed, "store-failed"),

@@ -136,6 +136,7 @@ fn refused(error: AccountError) -> Refused {
         AccountError::BadPassword => ErrorCode::PasswordInvalid,
         AccountError::NotIdentified => ErrorCode::NotIdentified,
         AccountError::RoomRegistered { .. } => ErrorCode::RoomRegistered,
+        AccountError::TooManyRooms(_) => ErrorCode::TooManyOwnedRooms,
         AccountError::Room(room) => return room_refused(room.clone()),
         AccountError::Memory(_) => ErrorCode::StoreFailed,
         AccountError::Unavailable(_) => ErrorCode::ClusterUnavailable,

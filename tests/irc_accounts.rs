@@ -196,7 +196,7 @@ fn nickserv_registers_identifies_and_drops() {
         let server = TestServer::start(irc_config()).await;
         let mut alice = Irc::online(server.irc, "alice").await;
         let short = nickserv(&mut alice, "REGISTER short").await;
-        assert!(short.last().contains("8 to 256 characters"), "{short:?}");
+        assert!(short.last().contains("at least 8 characters, at most 256 bytes"), "{short:?}");
         alice.send(&format!("NS REGISTER {PASSWORD}")).await;
         let logged_in = alice.expect_numeric("900").await;
         assert_eq!(logged_in.params[1..3], [source("alice").as_str(), "alice"]);

@@ -57,7 +57,7 @@ pub enum AccountError {
     WrongPassword(Nick),
     /// The password is too short, too long, or holds a space.
     #[error(
-        "a password has {MIN_ACCOUNT_PASSWORD} to {MAX_ACCOUNT_PASSWORD} characters and no spaces"
+        "a password has at least {MIN_ACCOUNT_PASSWORD} characters, at most {MAX_ACCOUNT_PASSWORD} bytes, and no spaces"
     )]
     BadPassword,
     /// The command needs an identified account.

@@ -306,6 +306,11 @@ impl Chat {
         if people.closed {
             return Err(NickRefused::Closed);
         }
+        // Someone who quit meanwhile (a grace timer, another's /identify) stays gone.
+        if !matches!(people.by_nick.look(&old_key), Lookup::Same(found) if found.id() == person.id())
+        {
+            return Err(NickRefused::Closed);
+        }
         if guest {
             people.check_free(&new, &key, Some(person))?;
         } else {

@@ -225,6 +225,9 @@ impl Chat {
                 continue;
             }
             state.chronicle.load().await;
+            // In the person's list before their nick is read, both under the room's lock: a
+            // rename or kick from another task either sees the room or is heard after.
+            person.add_room(room.clone());
             let event = Stamped::now(Event::Join { room: name_of(&room), nick: person.nick() });
             let heard = !state.members.is_empty();
             if heard {
@@ -241,7 +244,6 @@ impl Chat {
             let topic = state.topic.as_ref();
             welcome(Landing { room: &room, join: &event, topic, state: &state });
             drop(state);
-            person.add_room(room.clone());
             debug!(room = %room.name(), nick = %person.nick(), "joined");
             return Ok(Joined::Entered(room));
         }
@@ -514,7 +516,13 @@ impl Chat {
         if target.room_count() > 0 {
             state.flush();
         }
+        let emptied = state.members.is_empty();
+        drop(state);
         info!(room = %room.name(), nick = %target.nick(), by = %person.nick(), "kicked");
+        // An owner who kicked themselves out of a room of their own leaves it empty.
+        if emptied {
+            self.remove_if_empty(room).await;
+        }
         Ok(())
     }
 

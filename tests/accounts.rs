@@ -126,6 +126,25 @@ fn identifying_in_time_keeps_the_nickname() {
 }
 
 #[test]
+fn taking_a_registered_nickname_again_starts_a_whole_new_grace_period() {
+    smol::block_on(async {
+        let grace = Duration::from_millis(1000);
+        let server = ann_registered_and_gone(Config { identify_grace: grace, ..quick() }).await;
+        let (mut taker, _) = within("taker", Client::join(server.addr, "ann")).await.expect("j");
+        let away = Line::Rename { old: s("ann"), new: s("other") };
+        expect_after(&mut taker, "/nick other", away).await;
+        smol::Timer::after(grace / 2).await;
+        let back = Line::Rename { old: s("other"), new: s("ann") };
+        expect_after(&mut taker, "/nick ann", back).await;
+        // The first grace period has ended by now; the second has not.
+        smol::Timer::after(grace * 7 / 10).await;
+        taker.say("still ann").await.expect("say");
+        wait_message(&mut taker, "ann", "still ann").await;
+        server.stop().await;
+    });
+}
+
+#[test]
 fn identify_with_a_nickname_takes_it_from_a_guest() {
     smol::block_on(async {
         let server = ann_registered_and_gone(quick()).await;

@@ -1,5 +1,6 @@
 //! Someone online: how the core reaches them, and what it knows of them.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use smallvec::SmallVec;
@@ -78,6 +79,10 @@ pub struct Person {
     /// They are connected to another server of the cluster: that server tells them what
     /// happens and keeps what they say.
     ghost: bool,
+    /// Which of their grace periods for a registered nickname is running: taking one
+    /// again starts a new one, which ends the older. (It fits beside `ghost`, in what
+    /// would be padding.)
+    claim: AtomicU32,
     /// What changes while they are online: only ever locked for a copy or an update.
     state: Mutex<PersonState>,
 }
@@ -108,7 +113,18 @@ impl Person {
         ghost: bool,
     ) -> Person {
         let state = PersonState { nick, key, rooms: SmallVec::new(), away: None, account: None };
-        Person { id, recipient, ghost, state: Mutex::new(state) }
+        Person { id, recipient, ghost, claim: AtomicU32::new(0), state: Mutex::new(state) }
+    }
+
+    /// Starts a new grace period for the registered nickname they hold: the number that
+    /// tells it from the ones before.
+    pub fn start_claim(&self) -> u32 {
+        self.claim.fetch_add(1, Ordering::Relaxed).wrapping_add(1)
+    }
+
+    /// Whether the grace period numbered `claim` is still the latest.
+    pub fn claim_is_latest(&self, claim: u32) -> bool {
+        self.claim.load(Ordering::Relaxed) == claim
     }
 
     /// Whether they are connected to another server of the cluster.
@@ -213,5 +229,12 @@ impl Named for Arc<Person> {
 impl std::fmt::Debug for Person {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Person").field("id", &self.id).field("nick", &self.nick()).finish()
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn probe() {
+        eprintln!("PERSON SIZE {}", std::mem::size_of::<super::Person>());
     }
 }

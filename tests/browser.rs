@@ -7,7 +7,9 @@
 //! with its times, above a rule; and a registered nickname is claimed from the page (the
 //! password kept from the up arrow), whose owner then removes someone from her room. A page
 //! whose server restarts (same ports, same store) reconnects by itself, rejoins `#lobby`, and
-//! shows each replayed line it had already shown once, before new talk.
+//! shows each replayed line it had already shown once, before new talk. A page in a dozen
+//! rooms whose connection drops rejoins them all, with their people, under the server's
+//! flood limit, and what is typed meanwhile waits its turn.
 //!
 //! Needs `chromium` and `chromedriver` on PATH (`apt-get install -y chromium
 //! chromium-driver`). Without them the test says why on stderr and passes as skipped, unless
@@ -26,6 +28,7 @@ use common::webdriver::{Chromium, Driver, Session, ENTER};
 use common::*;
 use serde_json::{json, Value};
 use smolchat::proto::chat::Line;
+use smolchat::server::Config;
 
 /// A desktop window, and a phone's (an iPhone 14's CSS pixels).
 const DESKTOP: (u32, u32) = (1280, 800);
@@ -382,6 +385,104 @@ fn a_page_reconnects_to_a_restarted_server_and_shows_the_replayed_lines_once() {
         drop(dave);
         server.stop().await;
     });
+}
+
+#[test]
+fn a_page_in_a_dozen_rooms_rejoins_them_all_within_the_flood_limit() {
+    let Some(chromium) = Chromium::find("browser rejoin") else { return };
+    smol::block_on(async {
+        // Flood control as shipped (10 lines a second after 20), which the page is told of
+        // by the LIMITS line: a rejoin of a dozen rooms and their people is more than that.
+        let config = Config { flood_rate: 10, flood_burst: 20, ..quick() };
+        let server = TestServer::start(config).await;
+        let url = format!("http://{}/", server.web);
+        let driver = Driver::start(&chromium);
+
+        // Carol is in the lobby and eleven more rooms; Alice's page joins them all.
+        let rooms: Vec<String> = (1..=11).map(|n| format!("#r{n}")).collect();
+        let mut carol = server.join("carol").await;
+        for room in &rooms {
+            join_room(&mut carol, "carol", room).await;
+        }
+        let page = driver.session(DESKTOP.0, DESKTOP.1);
+        page.goto(&url);
+        register(&page, "alice");
+        for room in &rooms {
+            page.type_into(JOIN, &format!("{room}{ENTER}"));
+            wait_current(&page, room);
+        }
+        wait_rooms(&page, rooms.len() + 1, &["alice", "carol"]);
+
+        // Her connection drops. Back, she types a line to the room that was current before
+        // the rejoin has got there: it waits its turn behind the rejoin, so it is not refused.
+        drop_connection(&page);
+        wait_for(&mut carol, "QUIT alice", |l| *l == quit("alice", "connection closed")).await;
+        wait_rejoining(&page, 1);
+        let typed = "typed while the page rejoins";
+        say(&page, &format!("/msg #r11 {typed}"));
+        let heard = Line::Message { room: s("#r11"), from: s("alice"), text: s(typed) };
+        wait_for(&mut carol, "alice's line in #r11", |l| *l == heard).await;
+
+        // Every room is back, with its people, and the server never had to slow her down.
+        wait_rooms(&page, rooms.len() + 1, &["alice", "carol"]);
+        assert_eq!(page.execute("return state.current", &[]), json!("#r11"), "current again");
+        assert_eq!(error_lines(&page, "slow down"), Vec::<String>::new());
+
+        drop(page);
+        drop(driver);
+        drop(carol);
+        server.stop().await;
+    });
+}
+
+/// Closes the page's WebSocket from the page, as a network that drops it would.
+fn drop_connection(page: &Session<'_>) {
+    page.execute("state.ws.close(); return null", &[]);
+}
+
+/// Waits until the page has begun rejoining its rooms after its `n`th reconnection (its
+/// `Reconnected as ...` note, said as it sends the joins).
+fn wait_rejoining(page: &Session<'_>, n: u64) {
+    page.wait(
+        &format!("reconnection {n}"),
+        &format!("return {REJOINING} >= arguments[0]"),
+        &[json!(n)],
+    );
+}
+
+/// How many `Reconnected as ...` notes the lobby's log holds (a JavaScript expression).
+const REJOINING: &str =
+    "[...document.querySelectorAll('[data-buffer=\"#lobby\"] li.line-info .text')]\
+    .filter(t => t.textContent.startsWith('Reconnected as ')).length";
+
+/// Waits until the page is in `count` rooms (by its own record of them, app.js's `state`),
+/// each with exactly the people `nicks` (as told by the server's NAMES), and has no rejoin
+/// pending.
+fn wait_rooms(page: &Session<'_>, count: usize, nicks: &[&str]) {
+    let script = "const rooms = [...state.buffers.values()].filter(b => b.kind === 'room'); \
+                  const people = rooms.map(b => [...b.members.values()].sort().join(' ')); \
+                  return state.rejoin === null && rooms.length === arguments[0] \
+                      && rooms.every(b => b.joined) && people.every(p => p === arguments[1])";
+    let script_now = "return [...state.buffers.values()].filter(b => b.kind === 'room')\
+                      .map(b => `${b.name} ${b.joined} ${[...b.members.values()].sort()}`)";
+    let deadline = Instant::now() + TIMEOUT;
+    let args = [json!(count), json!(nicks.join(" "))];
+    while page.execute(script, &args) != json!(true) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {count} rooms with {nicks:?}: {}",
+            page.execute(script_now, &[])
+        );
+        thread::sleep(POLL);
+    }
+}
+
+/// The error lines anywhere in the page's log that start with `start`.
+fn error_lines(page: &Session<'_>, start: &str) -> Vec<String> {
+    let script = "return [...document.querySelectorAll('#log li.line-error .text')]\
+                  .map(t => t.textContent).filter(t => t.startsWith(arguments[0]))";
+    let found = page.execute(script, &[json!(start)]);
+    found.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(s)).collect()
 }
 
 /// How many message lines in the lobby's log read `text`.

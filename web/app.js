@@ -17,6 +17,9 @@ const NICK_ERRORS = new Set(['nick-taken', 'nick-confusable', 'nick-invalid', 'n
 const HISTORY_ERRORS = new Set(['no-such-room', 'usage', 'not-identified', 'no-account']);
 /** The key of the buffer shown when you are in no room. */
 const SERVER = '';
+/** The share of the server's flood rate the page uses, and of its burst (see `pace`). */
+const RATE_SHARE = 0.8;
+const BURST_SHARE = 0.5;
 /** Commands whose line holds a password: never kept for the up arrow. */
 const SECRET_COMMANDS = new Set(['/register', '/identify']);
 
@@ -650,15 +653,83 @@ function answerPassword() {
 // ---------------------------------------------------------------------------------------
 // The connection
 
-/** Sends one line; false if there is no open connection. */
+/** Whether there is a connection open to send on. */
+function connected() {
+  return state.ws != null && state.ws.readyState === WebSocket.OPEN;
+}
+
+/**
+ * Sends one line, in its turn behind the lines still waiting for the flood limit (see
+ * `pace`); false if there is no open connection.
+ */
 function send(line) {
-  const ws = state.ws;
-  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-  ws.send(line);
+  if (!connected()) return false;
+  pace.waiting.push(line);
+  sendWaiting();
   return true;
 }
 
+/** Sends at once a line the server does not count against flood control (`/pong`). */
+function sendUncounted(line) {
+  if (connected()) state.ws.send(line);
+}
+
+/**
+ * What the page sends goes out under the server's flood limit, which its `LIMITS` line
+ * announces: a token bucket of half the server's burst, refilled at 80% of its rate, as
+ * smolchat's bots pace themselves (the server counted the nickname and password too, and
+ * its clock is not ours). Lines beyond it wait in order, so a rejoin of many rooms is
+ * slowed down instead of dropped, and a line you type goes after them. Until a `LIMITS`
+ * line, and from a server that sends none (no flood control), nothing waits.
+ */
+const pace = {
+  /** Lines a second (0: no limit) and most lines at once. */
+  rate: 0,
+  burst: 0,
+  /** Lines that may be sent now, as of `updated` (a `performance.now()`). */
+  tokens: 0,
+  updated: 0,
+  /** Lines waiting for a token, oldest first, and the timer that sends the next. */
+  waiting: [],
+  timer: null,
+};
+
+/** Sends the waiting lines the bucket allows, and sets a timer for the rest. */
+function sendWaiting() {
+  clearTimeout(pace.timer);
+  pace.timer = null;
+  while (pace.waiting.length > 0 && connected()) {
+    if (pace.rate > 0) {
+      const now = performance.now();
+      pace.tokens = Math.min(pace.burst, pace.tokens + ((now - pace.updated) / 1000) * pace.rate);
+      pace.updated = now;
+      if (pace.tokens < 1) {
+        pace.timer = setTimeout(sendWaiting, Math.ceil(((1 - pace.tokens) / pace.rate) * 1000));
+        return;
+      }
+      pace.tokens -= 1;
+    }
+    state.ws.send(pace.waiting.shift());
+  }
+}
+
+/** Paces by the server's limits, `rate` lines a second after `burst` (rate 0: none). */
+function setPace(rate, burst) {
+  pace.rate = rate > 0 ? rate * RATE_SHARE : 0;
+  pace.burst = Math.max(1, Math.floor(burst * BURST_SHARE));
+  pace.tokens = pace.burst;
+  pace.updated = performance.now();
+  sendWaiting();
+}
+
+/** A new connection: no limit known yet, and nothing left to send from the last one. */
+function resetPace() {
+  pace.waiting = [];
+  setPace(0, 0);
+}
+
 function connect() {
+  resetPace();
   clearTimeout(state.retryTimer);
   clearInterval(state.countdown);
   state.retryTimer = null;
@@ -692,6 +763,7 @@ function connect() {
 function lost() {
   const wasRegistered = state.registered;
   state.ws = null;
+  resetPace();
   state.registered = false;
   state.landing = false;
   state.afterLanding = [];
@@ -765,6 +837,13 @@ const handlers = {
     state.asked = 'pass';
     if (state.autoPassword && state.password != null) answerPassword();
     else showPrompt('pass');
+  },
+
+  /** `LIMITS flood-rate=N flood-burst=N ...`: how fast the server lets this page send. */
+  LIMITS(line) {
+    const limits = new Map(line.split(' ').slice(1).map((word) => word.split('=', 2)));
+    const number = (name) => Number.parseInt(limits.get(name) ?? '', 10) || 0;
+    setPace(number('flood-rate'), number('flood-burst'));
   },
 
   NICK() {
@@ -1055,7 +1134,7 @@ const handlers = {
 
   PING(line) {
     const [, token] = fields(line, 2);
-    send(`/pong ${token}`);
+    sendUncounted(`/pong ${token}`);
   },
 
   BYE(line) {
@@ -1117,7 +1196,7 @@ function privately(line, kind, extra = {}) {
 function submit(text) {
   if (text.trim() === '') return true;
   const buf = state.view;
-  if (!state.ws || state.ws.readyState !== WebSocket.OPEN || !state.registered) {
+  if (!connected() || !state.registered) {
     showError('not connected: wait for the connection to come back');
     return false;
   }

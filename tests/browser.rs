@@ -8,8 +8,8 @@
 //! password kept from the up arrow), whose owner then removes someone from her room. A page
 //! whose server restarts (same ports, same store) reconnects by itself, rejoins `#lobby`, and
 //! shows each replayed line it had already shown once, before new talk. A page in a dozen
-//! rooms whose connection drops rejoins them all, with their people, under the server's
-//! flood limit, and what is typed meanwhile waits its turn.
+//! rooms whose connection drops, and drops again while it rejoins, rejoins them all, with
+//! their people, under the server's flood limit, and what is typed meanwhile waits its turn.
 //!
 //! Needs `chromium` and `chromedriver` on PATH (`apt-get install -y chromium
 //! chromium-driver`). Without them the test says why on stderr and passes as skipped, unless
@@ -413,11 +413,17 @@ fn a_page_in_a_dozen_rooms_rejoins_them_all_within_the_flood_limit() {
         }
         wait_rooms(&page, rooms.len() + 1, &["alice", "carol"]);
 
-        // Her connection drops. Back, she types a line to the room that was current before
-        // the rejoin has got there: it waits its turn behind the rejoin, so it is not refused.
+        // Her connection drops; back, it drops again as soon as the page has begun to
+        // rejoin, with most rooms not rejoined yet.
+        let quit_alice = quit("alice", "connection closed");
         drop_connection(&page);
-        wait_for(&mut carol, "QUIT alice", |l| *l == quit("alice", "connection closed")).await;
-        wait_rejoining(&page, 1);
+        wait_for(&mut carol, "QUIT alice", |l| *l == quit_alice).await;
+        drop_when_rejoining(&page, 1);
+        wait_for(&mut carol, "QUIT alice again", |l| *l == quit_alice).await;
+
+        // Back again, she types a line to the room that was current before the rejoin has
+        // got there: it waits its turn behind the rejoin, so it is not refused.
+        wait_rejoining(&page, 2);
         let typed = "typed while the page rejoins";
         say(&page, &format!("/msg #r11 {typed}"));
         let heard = Line::Message { room: s("#r11"), from: s("alice"), text: s(typed) };
@@ -443,11 +449,16 @@ fn drop_connection(page: &Session<'_>) {
 /// Waits until the page has begun rejoining its rooms after its `n`th reconnection (its
 /// `Reconnected as ...` note, said as it sends the joins).
 fn wait_rejoining(page: &Session<'_>, n: u64) {
-    page.wait(
-        &format!("reconnection {n}"),
-        &format!("return {REJOINING} >= arguments[0]"),
-        &[json!(n)],
-    );
+    let script = format!("return {REJOINING} >= arguments[0]");
+    page.wait(&format!("reconnection {n}"), &script, &[json!(n)]);
+}
+
+/// Like [`wait_rejoining`], then closes the page's WebSocket at once, in the same script:
+/// the rejoin has sent what it may send at once, and no more.
+fn drop_when_rejoining(page: &Session<'_>, n: u64) {
+    let script =
+        format!("if ({REJOINING} < arguments[0]) return false; state.ws.close(); return true");
+    page.wait(&format!("reconnection {n}, to drop it"), &script, &[json!(n)]);
 }
 
 /// How many `Reconnected as ...` notes the lobby's log holds (a JavaScript expression).

@@ -255,7 +255,12 @@ const state = {
   buffers: new Map(),
   /** The buffer in view. */
   view: null,
-  /** Rooms to join again after a reconnect, and the one that was current. */
+  /**
+   * Rooms to join again after a reconnect (`rooms`, their names), the one that was current
+   * (`current`, null for none), and whether the joins are sent (`sent`). Kept until the
+   * server has answered them all, so that a connection lost again before then still knows
+   * every room; the rooms you join or leave meanwhile are added to it or taken off it.
+   */
   rejoin: null,
   /** Reconnection: attempts since the last welcome, the pending timer, its deadline. */
   attempt: 0,
@@ -772,10 +777,9 @@ function lost() {
   state.historyAsked = 0;
   if (wasRegistered) {
     const joined = rooms().filter((b) => b.joined);
-    state.rejoin = {
-      rooms: joined.map((b) => b.name),
-      current: state.current,
-    };
+    // A rejoin still under way is the plan still: many of its rooms are not joined yet.
+    state.rejoin ??= { rooms: joined.map((b) => b.name), current: state.current };
+    state.rejoin.sent = false;
     for (const buf of joined) {
       buf.joined = false;
       buf.members.clear();
@@ -806,21 +810,51 @@ function lost() {
   state.countdown = setInterval(tick, 1000);
 }
 
-/** After a reconnect, once registered: back into the rooms you were in. */
+/**
+ * After a reconnect, once registered: back into the rooms you were in. The room that was
+ * current is joined last, so that it is current again; the server's ROOM line for it
+ * answers the last of these lines, and ends the rejoin (see `rejoined`).
+ */
 function rejoin() {
   const plan = state.rejoin;
-  state.rejoin = null;
   if (!plan) return;
   const wanted = new Set(plan.rooms.map(fold));
-  const missing = plan.rooms.filter((name) => !roomBuffer(name)?.joined);
-  for (const name of missing) send(`/join ${name}`);
+  const lines = plan.rooms
+    .filter((name) => !roomBuffer(name)?.joined && !same(name, plan.current))
+    .map((name) => `/join ${name}`);
   // The default room you had left before the connection was lost.
   for (const buf of rooms()) {
-    if (buf.joined && !wanted.has(fold(buf.name))) send(`/part ${buf.name}`);
+    if (buf.joined && !wanted.has(fold(buf.name))) lines.push(`/part ${buf.name}`);
   }
-  if (plan.current) send(`/join ${plan.current}`);
+  if (plan.current && (lines.length > 0 || !same(state.current, plan.current))) {
+    lines.push(`/join ${plan.current}`);
+  }
+  for (const line of lines) send(line);
+  plan.sent = true;
+  if (lines.length === 0) state.rejoin = null;
   const list = plan.rooms.length ? plan.rooms.join(', ') : 'no rooms';
   noteEverywhere('info', `Reconnected as ${state.me}; rejoining ${list}.`);
+}
+
+/**
+ * A ROOM line after registration: if it names the room a rejoin made current last (or no
+ * room, for a rejoin into none), the server has answered every line of the rejoin, and it
+ * is over.
+ */
+function rejoined(room) {
+  const plan = state.rejoin;
+  if (plan?.sent && (plan.current == null ? room == null : same(room, plan.current))) {
+    state.rejoin = null;
+  }
+}
+
+/** A room you joined or left while a rejoin is under way: one to rejoin, or not. */
+function replan(room, joined) {
+  const plan = state.rejoin;
+  if (!plan || state.landing) return;
+  const known = plan.rooms.some((name) => same(name, room));
+  if (joined && !known) plan.rooms.push(room);
+  if (!joined && known) plan.rooms = plan.rooms.filter((name) => !same(name, room));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -873,6 +907,7 @@ const handlers = {
     const [, room, nick] = fields(line, 3);
     const buf = buffer('room', room);
     if (same(nick, state.me)) {
+      replan(room, true);
       buf.joined = true;
       buf.members.clear();
       buf.members.set(fold(nick), nick);
@@ -891,6 +926,7 @@ const handlers = {
     const buf = roomBuffer(room);
     if (!buf) return;
     if (same(nick, state.me)) {
+      replan(room, false);
       state.buffers.delete(buf.key);
       buf.remove();
       const said = `← you left ${room}`;
@@ -1012,6 +1048,7 @@ const handlers = {
     const buf = roomBuffer(room);
     const why = reason ? ` (${reason})` : '';
     if (same(nick, state.me)) {
+      replan(room, false);
       kicked(buf, `you were removed from ${room} by ${by}${why}`);
       return;
     }
@@ -1080,6 +1117,7 @@ const handlers = {
   ROOM(line) {
     const [, room] = fields(line, 2);
     state.current = room || null;
+    if (!state.landing) rejoined(state.current);
     const buf = room ? buffer('room', room) : buffer('server', '');
     if (state.landing && state.rejoin && state.view.kind !== 'server') {
       // Back after a reconnect: the view stays where it was while the rooms are rejoined.

@@ -9,7 +9,8 @@
 //! whose server restarts (same ports, same store) reconnects by itself, rejoins `#lobby`, and
 //! shows each replayed line it had already shown once, before new talk. A page in a dozen
 //! rooms whose connection drops, and drops again while it rejoins, rejoins them all, with
-//! their people, under the server's flood limit, and what is typed meanwhile waits its turn.
+//! their people, under the server's flood limit, and what is typed meanwhile waits its turn;
+//! the same words said again while it was away are shown again.
 //!
 //! Needs `chromium` and `chromedriver` on PATH (`apt-get install -y chromium
 //! chromium-driver`). Without them the test says why on stderr and passes as skipped, unless
@@ -412,12 +413,17 @@ fn a_page_in_a_dozen_rooms_rejoins_them_all_within_the_flood_limit() {
             wait_current(&page, room);
         }
         wait_rooms(&page, rooms.len() + 1, &["alice", "carol"]);
+        say_in(&carol, LOBBY, "ok").await;
+        page.wait("carol's ok", &format!("return {OK_COUNT} === 1"), &[]);
 
-        // Her connection drops; back, it drops again as soon as the page has begun to
-        // rejoin, with most rooms not rejoined yet.
+        // Her connection drops, and Carol says "ok" again while it is down: the same words,
+        // another message. Back, it drops again as soon as the page has begun to rejoin,
+        // with most rooms not rejoined yet.
         let quit_alice = quit("alice", "connection closed");
         drop_connection(&page);
         wait_for(&mut carol, "QUIT alice", |l| *l == quit_alice).await;
+        say_in(&carol, LOBBY, "ok").await;
+        wait_for(&mut carol, "carol's second ok", |l| *l == lobby_message("carol", "ok")).await;
         drop_when_rejoining(&page, 1);
         wait_for(&mut carol, "QUIT alice again", |l| *l == quit_alice).await;
 
@@ -433,6 +439,9 @@ fn a_page_in_a_dozen_rooms_rejoins_them_all_within_the_flood_limit() {
         wait_rooms(&page, rooms.len() + 1, &["alice", "carol"]);
         assert_eq!(page.execute("return state.current", &[]), json!("#r11"), "current again");
         assert_eq!(error_lines(&page, "slow down"), Vec::<String>::new());
+        // The lobby's two replays held both "ok"s: the one seen live is shown once, and the
+        // one said while the page was away once too.
+        assert_eq!(page.execute(&format!("return {OK_COUNT}"), &[]), json!(2), "both oks");
 
         drop(page);
         drop(driver);
@@ -440,6 +449,11 @@ fn a_page_in_a_dozen_rooms_rejoins_them_all_within_the_flood_limit() {
         server.stop().await;
     });
 }
+
+/// How many of the lobby's messages read `ok` (a JavaScript expression).
+const OK_COUNT: &str =
+    "[...document.querySelectorAll('[data-buffer=\"#lobby\"] li.line-msg .text')]\
+    .filter(t => t.textContent === 'ok').length";
 
 /// Closes the page's WebSocket from the page, as a network that drops it would.
 fn drop_connection(page: &Session<'_>) {

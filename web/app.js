@@ -134,6 +134,14 @@ class Buffer {
     ui.log.append(this.list);
     /** Nicknames in the room, by folded nickname. */
     this.members = new Map();
+    /** Talk shown live since you last joined the room: what its next replay may repeat. */
+    this.live = [];
+    /**
+     * While the room replays its history after you joined: the talk seen live before,
+     * not matched yet, and the lines that have matched a replayed line (each matches one).
+     */
+    this.unmatched = [];
+    this.matched = new Set();
     /** The room's topic text ('' for none) and who set it. */
     this.topic = '';
     this.topicBy = '';
@@ -354,12 +362,17 @@ function addLine(buf, kind, nick, text, extra = {}) {
   const atBottom = buf === state.view && isAtBottom();
   const replayed = extra.at != null;
   // Rejoining after a reconnect replays what was seen live: shown once is enough.
-  if (replayed && state.historyAsked === 0 && shownAlready(buf, kind, nick, text)) return;
+  if (replayed && state.historyAsked === 0 && shownAlready(buf, kind, nick, text, extra.at)) {
+    return;
+  }
   const at = extra.at ?? new Date();
   const line = el('li', `line line-${kind}`);
   line.dataset.kind = kind;
   if (extra.private) line.classList.add('line-private');
-  if (replayed) line.classList.add('line-history');
+  if (replayed) {
+    line.classList.add('line-history');
+    line.dataset.said = String(at.getTime());
+  }
   const time = el('time', 'time', replayed ? when(at) : clock(at));
   time.dateTime = at.toISOString();
   time.title = at.toLocaleString();
@@ -378,6 +391,10 @@ function addLine(buf, kind, nick, text, extra = {}) {
   const mention = talk && nick != null && !same(nick, state.me) && mentions(text);
   if (mention) line.classList.add('mention');
   append(buf, line);
+  if (talk && nick != null) {
+    buf.live.push(line);
+    if (buf.live.length > MAX_LINES) buf.live.shift();
+  }
 
   // Unread talk, counted for buffers out of view (or all of them while the tab is hidden).
   if (talk && nick != null && !same(nick, state.me) && (buf !== state.view || document.hidden)) {
@@ -389,15 +406,32 @@ function addLine(buf, kind, nick, text, extra = {}) {
   if (atBottom) scrollToBottom();
 }
 
-/** Whether `buf` already shows this talk from `nick`. */
-function shownAlready(buf, kind, nick, text) {
+/**
+ * Whether `buf` already shows this replayed talk from `nick`, said at `at`: a line replayed
+ * before with the same time (`data-said`), or one seen live since you last joined the
+ * room before this one, the earliest such. Either matches one replayed line at most, and
+ * a live line that matched takes its time, to be matched by it in later replays. Talk
+ * seen live before that earlier join was in its replay or is older than it, so it cannot
+ * be this.
+ */
+function shownAlready(buf, kind, nick, text, at) {
+  const said = String(at.getTime());
+  const sameTalk = (line) =>
+    line.dataset.kind === kind &&
+    line.dataset.from === nick &&
+    line.querySelector('.text')?.textContent === text;
   for (const line of buf.list.children) {
-    const said = line.querySelector('.text');
-    if (line.dataset.kind === kind && line.dataset.from === nick && said?.textContent === text) {
+    if (line.dataset.said === said && !buf.matched.has(line) && sameTalk(line)) {
+      buf.matched.add(line);
       return true;
     }
   }
-  return false;
+  const live = buf.unmatched.findIndex((line) => !buf.matched.has(line) && sameTalk(line));
+  if (live < 0) return false;
+  const [line] = buf.unmatched.splice(live, 1);
+  line.dataset.said = said;
+  buf.matched.add(line);
+  return true;
 }
 
 /** Appends `item` to `buf`'s lines, dropping the oldest beyond MAX_LINES. */
@@ -908,6 +942,10 @@ const handlers = {
     const buf = buffer('room', room);
     if (same(nick, state.me)) {
       replan(room, true);
+      // Its replay comes next: what was seen live since the last join may be in it.
+      buf.unmatched = buf.live;
+      buf.live = [];
+      buf.matched = new Set();
       buf.joined = true;
       buf.members.clear();
       buf.members.set(fold(nick), nick);

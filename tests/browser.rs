@@ -2,8 +2,9 @@
 //! Chromiums and one line-protocol client in `#lobby` see each other's messages in one
 //! order; a taken nickname is refused on the page, which asks again; a room joined, a
 //! switch back by click and an unread count for the room left behind; an action, a private
-//! message and a topic; markup sent as a message or a topic stays text; and the page says
-//! so when the connection is lost. A browser entering a room sees what was said before,
+//! message and a topic; markup sent as a message or a topic stays text; someone renamed to
+//! the nickname of an earlier private conversation joins it; and the page says so when the
+//! connection is lost. A browser entering a room sees what was said before,
 //! with its times, above a rule; and a registered nickname is claimed from the page (the
 //! password kept from the up arrow), whose owner then removes someone from her room. A page
 //! whose server restarts (same ports, same store) reconnects by itself, rejoins `#lobby`, and
@@ -201,6 +202,38 @@ fn two_browsers_and_a_line_client_talk_in_one_order_switch_rooms_and_keep_markup
         if env::var(SCREENSHOTS).is_ok_and(|v| v == "1") {
             screenshots(&alice, &bob);
         }
+
+        // Dave writes to Alice privately and leaves; Erin writes too, then takes the name
+        // dave: Alice has one conversation with dave, holding both.
+        let mut dave = server.join("dave").await;
+        dave.sender.send_line("/msg alice are you there?").await.expect("private");
+        alice.wait_text(&format!("{} [data-testid=unread]", entry("private", "dave")), "1");
+        dave.sender.quit(None).await.expect("quit");
+        drain(&mut dave).await;
+        let mut erin = server.join("erin").await;
+        erin.sender.send_line("/msg alice it's me, erin").await.expect("private");
+        alice.wait_text(&format!("{} [data-testid=unread]", entry("private", "erin")), "1");
+        erin.sender.send_line("/nick dave").await.expect("rename");
+        let renamed = Line::Rename { old: s("erin"), new: s("dave") };
+        wait_for(&mut erin, "RENAME erin dave", |l| *l == renamed).await;
+        let told = "return [...document.querySelectorAll('[data-buffer=\"dave\"] li.line-event')]\
+                    .some(li => li.textContent.endsWith('erin is now known as dave'))";
+        alice.wait("the rename in the conversation with dave", told, &[]);
+        let count = "return [document.querySelectorAll(arguments[0]).length, \
+                     document.querySelectorAll('[data-buffer=\"dave\"]').length]";
+        assert_eq!(
+            alice.execute(count, &[json!(entry("private", "dave"))]),
+            json!([1, 1]),
+            "one entry and one log for the conversation with dave"
+        );
+        assert_eq!(alice.try_find(&entry("private", "erin")).map(|_| ()), None, "no erin");
+        assert_eq!(
+            messages(&alice, "dave"),
+            [(s("dave"), s("are you there?")), (s("erin"), s("it's me, erin"))],
+            "both conversations, in the order said"
+        );
+        alice.wait_text(&format!("{} [data-testid=unread]", entry("private", "dave")), "2");
+        drop(erin);
 
         // The server goes away: the page says so, and that it will try again.
         server.stop().await;

@@ -1010,10 +1010,17 @@ const handlers = {
         buf.members.set(fold(renamed), renamed);
         addLine(buf, 'event', null, text);
       } else if (buf.kind === 'private' && same(buf.name, old)) {
+        const existing = state.buffers.get(key('private', renamed));
         state.buffers.delete(buf.key);
-        buf.rename(renamed);
-        state.buffers.set(buf.key, buf);
-        addLine(buf, 'event', null, text);
+        if (existing && existing !== buf) {
+          // A conversation with the new name already: one person, one conversation.
+          absorb(existing, buf);
+          addLine(existing, 'event', null, text);
+        } else {
+          buf.rename(renamed);
+          state.buffers.set(buf.key, buf);
+          addLine(buf, 'event', null, text);
+        }
       }
     }
     if (mine && state.view.kind === 'server') note('event', text);
@@ -1243,6 +1250,42 @@ function kicked(buf, said) {
     note('error', said);
   }
   showMembers();
+}
+
+/**
+ * Moves the lines of `from` (taken off the map already) into `into`, in the order they
+ * were said, then takes `from` off the page; its unread count goes with them, and `into`
+ * is shown instead if `from` was.
+ */
+function absorb(into, from) {
+  // Each line by its time; a line without one (a rule) goes with the line before it.
+  const timed = (buf) => {
+    let at = -Infinity;
+    return [...buf.list.children].map((line) => {
+      const time = line.querySelector('time');
+      if (time) at = Date.parse(time.dateTime);
+      return { line, at };
+    });
+  };
+  const [a, b] = [timed(into), timed(from)];
+  const merged = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const fromA = j >= b.length || (i < a.length && a[i].at <= b[j].at);
+    merged.push(fromA ? a[i++].line : b[j++].line);
+  }
+  into.list.replaceChildren(...merged.slice(-MAX_LINES));
+  // Only the latest rule between replayed and live lines stays (see addSeparator).
+  const rules = [...into.list.querySelectorAll('.separator')];
+  for (const rule of rules.slice(0, -1)) rule.remove();
+  into.live = [...into.live, ...from.live].slice(-MAX_LINES);
+  into.unread += from.unread;
+  into.mentioned ||= from.mentioned;
+  if (state.view === from) show(into);
+  from.remove();
+  into.showUnread();
+  showTotals();
 }
 
 /** ` (reason)` for a leave or quit, without the plain `part`. */

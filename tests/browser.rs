@@ -3,8 +3,8 @@
 //! order; a taken nickname is refused on the page, which asks again; a room joined, a
 //! switch back by click and an unread count for the room left behind; an action, a private
 //! message and a topic; markup sent as a message or a topic stays text; someone renamed to
-//! the nickname of an earlier private conversation joins it; and the page says so when the
-//! connection is lost. A browser entering a room sees what was said before,
+//! the nickname of an earlier private conversation joins it; a room's longest name fits a
+//! phone's width; and the page says so when the connection is lost. A browser entering a room sees what was said before,
 //! with its times, above a rule; and a registered nickname is claimed from the page (the
 //! password kept from the up arrow), whose owner then removes someone from her room. A page
 //! whose server restarts (same ports, same store) reconnects by itself, rejoins `#lobby`, and
@@ -35,6 +35,8 @@ use smolchat::server::Config;
 /// A desktop window, and a phone's (an iPhone 14's CSS pixels).
 const DESKTOP: (u32, u32) = (1280, 800);
 const PHONE: (u32, u32) = (390, 844);
+/// A narrower phone (an iPhone SE's).
+const NARROW_PHONE: (u32, u32) = (375, 667);
 
 /// The elements the test drives, by their `data-testid`.
 const NICK_INPUT: &str = "[data-testid=nick-input]";
@@ -234,6 +236,23 @@ fn two_browsers_and_a_line_client_talk_in_one_order_switch_rooms_and_keep_markup
         );
         alice.wait_text(&format!("{} [data-testid=unread]", entry("private", "dave")), "2");
         drop(erin);
+
+        // On a narrow phone, a room with the longest name there may be (50 letters) fits:
+        // the title cuts it short instead of widening the page.
+        bob.resize(NARROW_PHONE.0, NARROW_PHONE.1);
+        let long = format!("#{}", "w".repeat(50));
+        say(&bob, &format!("/join {long}"));
+        wait_current(&bob, &long);
+        let fits = "const end = document.querySelector('.title').getBoundingClientRect().right; \
+                    return [document.documentElement.scrollWidth, Math.ceil(end)] \
+                        .every(w => w <= window.innerWidth)";
+        let widths = "return [document.documentElement.scrollWidth, \
+                      document.querySelector('.title').getBoundingClientRect().right]";
+        assert!(
+            bob.execute(fits, &[]) == json!(true),
+            "the page and the title within {NARROW_PHONE:?}: {}",
+            bob.execute(widths, &[])
+        );
 
         // The server goes away: the page says so, and that it will try again.
         server.stop().await;

@@ -260,7 +260,7 @@ fn a_registered_room_keeps_its_topic_while_empty() {
 }
 
 #[test]
-fn an_account_owns_at_most_max_rooms_per_account_rooms() {
+fn an_account_owns_at_most_max_rooms_per_account_rooms_and_can_give_one_up() {
     smol::block_on(async {
         let server = TestServer::start(Config { max_rooms_per_account: 2, ..quick() }).await;
         let mut ann = registered(&server, "ann").await;
@@ -281,6 +281,15 @@ fn an_account_owns_at_most_max_rooms_per_account_rooms() {
         join_room(&mut bob, "bob", "#three").await;
         let set = Line::Topic { room: s("#three"), by: s("bob"), text: s("open") };
         expect_after(&mut bob, "/topic #three open", set).await;
+        // Only its owner gives a room up, and that frees a place for another.
+        assert_eq!(error_after(&mut bob, "/drop-room #one").await, ErrorCode::NotIdentified);
+        expect_after(&mut bob, "/register bobs-password", account("bob")).await;
+        assert_eq!(error_after(&mut bob, "/drop-room #one").await, ErrorCode::NotOwner);
+        assert_eq!(error_after(&mut bob, "/drop-room #three").await, ErrorCode::NotOwner);
+        let given_up = Line::Info { text: s("#one is no longer registered") };
+        expect_after(&mut ann, "/drop-room #one", given_up).await;
+        ann.sender.send_line("/register-room #three").await.expect("register");
+        wait_for(&mut ann, "INFO", info).await;
         server.stop().await;
     });
 }

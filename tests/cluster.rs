@@ -382,6 +382,13 @@ fn accounts_and_room_registrations_made_on_one_server_hold_on_the_others() {
         carl.sender.send_line("/topic back").await.expect("topic");
         let topic = Line::Topic { room: s(LOBBY), by: s("ann"), text: s("back") };
         wait_for(&mut bob, "ann's topic", |line| *line == topic).await;
+        // Given up on one server, the room is anyone's on the other.
+        carl.sender.send_line("/drop-room").await.expect("drop the room");
+        wait_for(&mut carl, "INFO", |line| matches!(line, Line::Info { .. })).await;
+        let dave = servers[0].join("dave").await;
+        dave.sender.send_line("/topic anyone's").await.expect("topic");
+        let topic = Line::Topic { room: s(LOBBY), by: s("dave"), text: s("anyone's") };
+        wait_for(&mut bob, "dave's topic", |line| *line == topic).await;
         stop_all(servers).await;
     });
 }

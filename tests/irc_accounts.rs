@@ -527,7 +527,7 @@ fn only_a_registered_rooms_owner_kicks_and_sets_its_topic() {
 }
 
 #[test]
-fn chanserv_refuses_a_room_past_max_rooms_per_account() {
+fn chanserv_refuses_a_room_past_max_rooms_per_account_until_one_is_dropped() {
     smol::block_on(async {
         let server = TestServer::start(Config { max_rooms_per_account: 1, ..irc_config() }).await;
         let mut alice = registered(server.irc, "alice").await;
@@ -541,6 +541,15 @@ fn chanserv_refuses_a_room_past_max_rooms_per_account() {
         }
         assert!(answers[0].starts_with("#mine is now registered to you"), "{answers:?}");
         assert_eq!(answers[1], "You own as many rooms as one account may (1)");
+        // Giving one up makes room for another.
+        for text in ["DROP #mine", "REGISTER #more"] {
+            alice.send(&format!("PRIVMSG ChanServ :{text}")).await;
+            let answer =
+                alice.wait_line("ChanServ's answer", |m| from_service(m, "ChanServ")).await;
+            answers.push(answer.last().to_string());
+        }
+        assert!(answers[2].starts_with("#mine is no longer registered"), "{answers:?}");
+        assert!(answers[3].starts_with("#more is now registered to you"), "{answers:?}");
         server.stop().await;
     });
 }

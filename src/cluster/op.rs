@@ -58,6 +58,8 @@ mod kind {
     pub const DROPPED: u8 = 15;
     /// [`Op::RoomRegistered`](super::Op::RoomRegistered).
     pub const ROOM_REGISTERED: u8 = 16;
+    /// [`Op::RoomDropped`](super::Op::RoomDropped).
+    pub const ROOM_DROPPED: u8 = 17;
 }
 
 /// One person of the cluster, named the same way by every server: the server they are
@@ -208,6 +210,13 @@ pub enum Op {
         /// Which room.
         room: RoomName,
     },
+    /// Someone drops the registration of a room their account owns.
+    RoomDropped {
+        /// Who.
+        client: Client,
+        /// Which room.
+        room: RoomName,
+    },
 }
 
 /// Why an operation could not be written or read. An entry from a newer or broken server
@@ -250,6 +259,7 @@ impl Op {
             Intent::Registered { account } => Op::Registered { client, account },
             Intent::Dropped => Op::Dropped { client },
             Intent::RoomRegistered { room } => Op::RoomRegistered { client, room },
+            Intent::RoomDropped { room } => Op::RoomDropped { client, room },
         }
     }
 
@@ -280,6 +290,7 @@ impl Op {
             Op::Registered { client, account } => (client, Intent::Registered { account }),
             Op::Dropped { client } => (client, Intent::Dropped),
             Op::RoomRegistered { client, room } => (client, Intent::RoomRegistered { room }),
+            Op::RoomDropped { client, room } => (client, Intent::RoomDropped { room }),
         }
     }
 
@@ -301,7 +312,8 @@ impl Op {
             | Op::SignOut { client }
             | Op::Registered { client, .. }
             | Op::Dropped { client }
-            | Op::RoomRegistered { client, .. } => client,
+            | Op::RoomRegistered { client, .. }
+            | Op::RoomDropped { client, .. } => client,
         }
     }
 
@@ -380,6 +392,10 @@ impl Op {
                 out.head(kind::ROOM_REGISTERED, client)?;
                 out.text(room.as_str())?;
             }
+            Op::RoomDropped { client, room } => {
+                out.head(kind::ROOM_DROPPED, client)?;
+                out.text(room.as_str())?;
+            }
         }
         Ok(out.0.into_bytes())
     }
@@ -433,6 +449,7 @@ impl Op {
             },
             kind::DROPPED => Op::Dropped { client },
             kind::ROOM_REGISTERED => Op::RoomRegistered { client, room: read.0.room()? },
+            kind::ROOM_DROPPED => Op::RoomDropped { client, room: read.0.room()? },
             other => return Err(OpError::Kind(other)),
         };
         read.0.end()?;
@@ -638,6 +655,7 @@ mod tests {
             },
             Op::Dropped { client: b.clone() },
             Op::RoomRegistered { client: b.clone(), room: lobby.clone() },
+            Op::RoomDropped { client: b.clone(), room: lobby.clone() },
         ];
         for speech in
             [Speech::Say, Speech::Act, Speech::Notice, Speech::ClientQuery, Speech::ClientAnswer]
@@ -666,7 +684,11 @@ mod tests {
         let ops = every_op();
         let kinds: std::collections::HashSet<u8> =
             ops.iter().map(|op| op.encode().expect("encodes")[1]).collect();
-        assert_eq!(kinds.len(), 16, "every kind of operation is tried");
+        assert_eq!(
+            kinds.len(),
+            usize::from(kind::ROOM_DROPPED),
+            "every kind of operation is tried"
+        );
         for op in ops {
             let bytes = op.encode().expect("encodes");
             assert_eq!(bytes[0], VERSION);
@@ -808,6 +830,7 @@ mod tests {
             any_client().prop_map(|client| Op::Dropped { client }),
             (any_client(), any_room())
                 .prop_map(|(client, room)| Op::RoomRegistered { client, room }),
+            (any_client(), any_room()).prop_map(|(client, room)| Op::RoomDropped { client, room }),
         ]
     }
 

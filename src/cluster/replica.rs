@@ -198,5 +198,6 @@ async fn apply_intent(chat: &Chat, person: &Arc<Person>, intent: Intent) {
                 drop(chat.register_room_now(person, &room).await);
             }
         }
+        Intent::RoomDropped { room } => drop(chat.drop_room_now(person, &room).await),
     }
 }

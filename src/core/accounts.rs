@@ -15,7 +15,6 @@ use super::memory::{Account, Change, MemoryError, Recalled, RoomRecord};
 use super::name::{Key, Nick, RoomName};
 use super::order::{Intent, Unavailable};
 use super::person::Person;
-use super::room::Room;
 use super::rooms::RoomError;
 use super::Chat;
 use crate::unicode;
@@ -183,6 +182,15 @@ impl Accounts {
         // A scan: registering is rare, and an index per owner would be kept for every
         // account on every server for the sake of this one check.
         records.rooms.iter().filter(|(f, r)| ***f != *fold && *r.owner == *owner).count()
+    }
+
+    /// Unregisters the room folded `fold` if the account with id `owner` owns it: its
+    /// record, or `None` (and nothing done) if it does not.
+    pub fn take_room(&self, fold: &str, owner: &str) -> Option<RoomRecord> {
+        let mut records = self.lock();
+        let record = records.rooms.get(fold).filter(|record| *record.owner == *owner)?.clone();
+        records.remove_room(fold);
+        Some(record)
     }
 
     /// Keeps `record` as the room's.
@@ -542,58 +550,6 @@ impl Chat {
             }
         }
         warn!(nick = %person.nick(), "no guest name was free; the nickname stays taken");
-    }
-
-    /// Registers `room` to the account `person` identified as, keeping its topic.
-    pub async fn register_room(&self, person: &Person, room: &Room) -> Result<(), AccountError> {
-        self.identity(person).ok_or(AccountError::NotIdentified)?;
-        let intent = || Intent::RoomRegistered { room: room.name().clone() };
-        let _turn = self.turn(person.id(), intent).await?;
-        self.check_rooms_owned(person, room)?;
-        let (fold, record) = self.register_room_now(person, room).await?;
-        self.memory.keep(Change::Room { fold, record: Some(record) });
-        self.memory.settled().await?;
-        info!(room = %room.name(), nick = %person.nick(), "room registered");
-        Ok(())
-    }
-
-    /// Refuses a registration that would give `person`'s account more rooms than
-    /// [`Limits::rooms_per_account`](super::Limits). Checked only where the registration
-    /// is asked for: a cluster's other servers replay what it decided.
-    fn check_rooms_owned(&self, person: &Person, room: &Room) -> Result<(), AccountError> {
-        let owner = self.identity(person).ok_or(AccountError::NotIdentified)?;
-        let most = self.limits.rooms_per_account;
-        match self.accounts.rooms_owned_besides(&owner, &room.key().fold) {
-            owned if owned >= most => Err(AccountError::TooManyRooms(owned)),
-            _ => Ok(()),
-        }
-    }
-
-    /// [`Chat::register_room`] in its turn: the room's fold and its record.
-    pub(crate) async fn register_room_now(
-        &self,
-        person: &Person,
-        room: &Room,
-    ) -> Result<(Arc<str>, RoomRecord), AccountError> {
-        let owner = self.identity(person).ok_or(AccountError::NotIdentified)?;
-        let mut state = room.lock().await;
-        if !state.has(person.id()) {
-            return Err(RoomError::NotInRoom(room.name().clone()).into());
-        }
-        let fold = room.key().fold.clone();
-        // The room's own record, read under its lock, settles a race of two registrations.
-        let registered = state.owner.clone().or_else(|| self.accounts.room(&fold).map(|r| r.owner));
-        // Registered to this very account already: a cluster's server that read it from
-        // the store before replaying the registration.
-        if let Some(owner) = registered.filter(|registered| *registered != owner) {
-            let owner = self.account_nick(&owner);
-            return Err(AccountError::RoomRegistered { room: room.name().clone(), owner });
-        }
-        state.owner = Some(owner.clone());
-        let record = RoomRecord { name: room.name().clone(), owner, topic: state.topic.clone() };
-        drop(state);
-        self.accounts.set_room(fold.clone(), record.clone());
-        Ok((fold, record))
     }
 
     /// The nickname of the account with `id`, as registered (its fold if it is gone).

@@ -26,6 +26,7 @@ mod name;
 mod once;
 mod order;
 mod outbox;
+mod ownership;
 mod pace;
 mod people;
 mod person;

@@ -115,6 +115,11 @@ pub enum Intent {
         /// Which room.
         room: RoomName,
     },
+    /// Dropping the registration of a room the account one is identified as owns.
+    RoomDropped {
+        /// Which room.
+        room: RoomName,
+    },
 }
 
 /// Why a change could not be put in order: the shared order is out of reach. Nothing of

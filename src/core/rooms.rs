@@ -174,6 +174,11 @@ impl Rooms {
         self.by_name.values().cloned().collect()
     }
 
+    /// The live room whose name folds to `fold`.
+    pub fn find(&self, fold: &str) -> Option<Arc<Room>> {
+        self.by_name.find(fold).cloned()
+    }
+
     /// Takes every room out, for the end.
     pub fn clear(&mut self) -> Vec<Arc<Room>> {
         self.by_name.drain().collect()

@@ -63,6 +63,9 @@ pub enum Command {
     /// `/register-room [#room]`: registers a room (the current one by default) to your
     /// account, making you its owner.
     RegisterRoom(Option<String>),
+    /// `/drop-room [#room]`: drops the registration of a room your account owns (the
+    /// current one by default).
+    DropRoom(Option<String>),
     /// `/kick [#room] NICK [reason]`: the owner of a registered room removes someone.
     Kick {
         /// The room; `None` is the current room.
@@ -124,6 +127,7 @@ pub const HELP: &[&str] = &[
     "/identify [NICK] PASS prove it is yours (NICK's, which you then take)",
     "/drop                 unregister the nickname you identified as",
     "/register-room [#room] own a room: only you set its topic and /kick",
+    "/drop-room [#room]    give up owning a room",
     "/kick [#room] NICK [why] remove someone from a room you own",
     "/help                 show this list",
 ];
@@ -172,6 +176,7 @@ impl Command {
             }
             Command::Drop => "/drop".to_string(),
             Command::RegisterRoom(room) => with_args("/register-room", &[room]),
+            Command::DropRoom(room) => with_args("/drop-room", &[room]),
             Command::Kick { room, nick, reason } => {
                 with_args("/kick", &[room, &Some(nick.clone()), reason])
             }
@@ -243,6 +248,10 @@ fn parse_named(name: &str, args: &str) -> Result<Command, CommandError> {
         "register-room" => match room_and_rest(args) {
             (room, None) => Command::RegisterRoom(room),
             _ => return Err(CommandError::Usage("/register-room [#room]")),
+        },
+        "drop-room" => match room_and_rest(args) {
+            (room, None) => Command::DropRoom(room),
+            _ => return Err(CommandError::Usage("/drop-room [#room]")),
         },
         "kick" => kick(args)?,
         "history" => history(args)?,
@@ -466,6 +475,8 @@ mod tests {
             Command::Drop,
             Command::RegisterRoom(None),
             Command::RegisterRoom(s("#a")),
+            Command::DropRoom(None),
+            Command::DropRoom(s("#a")),
             Command::Kick { room: None, nick: "bob".into(), reason: None },
             Command::Kick { room: s("#a"), nick: "bob".into(), reason: s("be nice") },
             Command::History { of: None, count: None },

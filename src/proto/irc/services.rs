@@ -122,9 +122,14 @@ pub enum ChanServ<'a> {
         /// The room.
         room: &'a str,
     },
+    /// `DROP #room`: give up owning a room.
+    Drop {
+        /// The room.
+        room: &'a str,
+    },
     /// `HELP`, or nothing at all.
     Help,
-    /// `REGISTER` without a room: its usage.
+    /// `REGISTER` or `DROP` without a room: its usage.
     Usage(&'static str),
     /// Anything else.
     Unknown(&'a str),
@@ -138,6 +143,8 @@ impl<'a> ChanServ<'a> {
         match (command.to_ascii_uppercase().as_str(), words.next()) {
             ("REGISTER", Some(room)) => ChanServ::Register { room },
             ("REGISTER", None) => ChanServ::Usage("REGISTER #room"),
+            ("DROP", Some(room)) => ChanServ::Drop { room },
+            ("DROP", None) => ChanServ::Usage("DROP #room"),
             ("HELP", _) => ChanServ::Help,
             _ => ChanServ::Unknown(command),
         }
@@ -184,6 +191,8 @@ mod tests {
     fn chanserv_registers_rooms() {
         assert_eq!(ChanServ::parse("register #a"), ChanServ::Register { room: "#a" });
         assert_eq!(ChanServ::parse("REGISTER"), ChanServ::Usage("REGISTER #room"));
+        assert_eq!(ChanServ::parse("drop #a"), ChanServ::Drop { room: "#a" });
+        assert_eq!(ChanServ::parse("DROP"), ChanServ::Usage("DROP #room"));
         assert_eq!(ChanServ::parse("OP #a"), ChanServ::Unknown("OP"));
     }
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use futures_lite::AsyncRead;
 
-use super::commands::{room_refused, Need, Refused};
+use super::commands::{room_name_refused, room_refused, Need, Refused};
 use super::Session;
-use crate::core::{AccountError, Person};
+use crate::core::{AccountError, Person, RoomName};
 use crate::proto::chat::{ErrorCode, Line};
 use crate::server::guesses::Checked;
 use crate::server::session::claim;
@@ -82,6 +82,22 @@ impl<R: AsyncRead + Unpin> Session<R> {
         self.core().register_room(person, &room).await.map_err(refused)?;
         let text = format!("{} is registered to {}", room.name(), person.nick());
         self.reply(&Line::Info { text });
+        Ok(())
+    }
+
+    /// `/drop-room [#room]`: the client's account owns the room no longer. The room need
+    /// not be live, nor the client in it.
+    pub(super) async fn drop_room(
+        &mut self,
+        person: &Person,
+        room: Option<&str>,
+    ) -> Result<(), Refused> {
+        let name = match room {
+            Some(named) => RoomName::parse(named).map_err(room_name_refused)?,
+            None => self.room(person, None, Need::Member).await?.name().clone(),
+        };
+        let name = self.core().drop_room(person, &name).await.map_err(refused)?;
+        self.reply(&Line::Info { text: format!("{name} is no longer registered") });
         Ok(())
     }
 

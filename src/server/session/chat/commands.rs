@@ -101,6 +101,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             Command::Drop => self.drop_account(person).await,
             Command::RegisterRoom(room) => self.register_room(person, room.as_deref()).await,
+            Command::DropRoom(room) => self.drop_room(person, room.as_deref()).await,
             Command::Kick { room, nick, reason } => {
                 self.kick(person, room.as_deref(), &nick, reason).await
             }
@@ -340,6 +341,6 @@ pub(super) fn unavailable(error: Unavailable) -> Refused {
     Refused::Error(ErrorCode::ClusterUnavailable, error.to_string())
 }
 
-fn room_name_refused(error: RoomNameError) -> Refused {
+pub(super) fn room_name_refused(error: RoomNameError) -> Refused {
     Refused::Error(ErrorCode::RoomInvalid, error.to_string())
 }

@@ -12,7 +12,7 @@ use futures_lite::AsyncRead;
 use super::super::claim;
 use super::channels::member_room;
 use super::Session;
-use crate::core::{AccountError, Identified, Person};
+use crate::core::{AccountError, Identified, Person, RoomName};
 use crate::proto::irc::{numeric::*, ChanServ, NickServ, Replies, Service, HOST, USER};
 use crate::server::guesses::Checked;
 
@@ -198,10 +198,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
         self.service_notice(Service::NickServ, me, &lines);
     }
 
-    /// `ChanServ REGISTER #room`: an identified member of a room becomes its owner.
+    /// `ChanServ REGISTER #room`: an identified member of a room becomes its owner;
+    /// `ChanServ DROP #room`: its owner gives it up.
     async fn chanserv(&mut self, person: &Arc<Person>, command: ChanServ<'_>, me: &str) {
         let name = match command {
             ChanServ::Register { room } => room,
+            ChanServ::Drop { room } => return self.chanserv_drop(person, room, me).await,
             ChanServ::Help => {
                 let lines = [
                     "ChanServ keeps registered rooms. Commands:",
@@ -209,6 +211,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                         "REGISTER #room - makes you the owner of a room you are in (identify ",
                         "first): only you may set its topic and KICK, and it keeps its topic"
                     ),
+                    "DROP #room - gives up a room you own: anyone in it may set its topic",
                 ];
                 return self.service_notice(Service::ChanServ, me, &lines);
             }
@@ -232,6 +235,23 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 "{} is now registered to you: only you may set its topic and KICK.",
                 room.name()
             ),
+            Err(AccountError::NotIdentified) => {
+                "Identify first: /msg NickServ IDENTIFY password".to_string()
+            }
+            Err(error) => capitalized(&error.to_string()),
+        };
+        self.service_notice(Service::ChanServ, me, &[&text]);
+    }
+
+    /// `ChanServ DROP #room`: the owner of a registered room gives it up.
+    async fn chanserv_drop(&mut self, person: &Arc<Person>, name: &str, me: &str) {
+        let chat = &self.shared().chat;
+        let dropped = match RoomName::parse(name) {
+            Ok(name) => chat.drop_room(person, &name).await,
+            Err(error) => return self.service_notice(Service::ChanServ, me, &[&error.to_string()]),
+        };
+        let text = match dropped {
+            Ok(room) => format!("{room} is no longer registered: anyone in it may set its topic."),
             Err(AccountError::NotIdentified) => {
                 "Identify first: /msg NickServ IDENTIFY password".to_string()
             }

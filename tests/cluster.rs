@@ -250,6 +250,20 @@ fn private_messages_names_lists_and_renames_cross_servers() {
         irc.send("WHOIS anna").await;
         let whois = irc.wait_numeric("311").await;
         assert_eq!(whois.param(1), "anna", "{whois:?}");
+        // Invisible on one server, she is invisible on the other.
+        let mut dora = Irc::online(servers[0].irc, "dora").await;
+        dora.send("MODE dora +i").await;
+        dora.wait_line("her MODE", |m| m.is("MODE")).await;
+        // What she says next comes after it in the log, on every server.
+        dora.send("PRIVMSG carol :now you don't").await;
+        irc.wait_line("dora's message", |m| m.is("PRIVMSG")).await;
+        irc.send("LUSERS").await;
+        let lusers = irc.lines_until("266", |m| m.is_numeric("266")).await;
+        let users = lusers.iter().find(|m| m.is_numeric("251")).expect("251");
+        assert_eq!(users.last(), "There are 4 users and 1 invisible on 1 servers");
+        irc.send("WHO d*").await;
+        let who = irc.lines_until("315", |m| m.is_numeric("315")).await;
+        assert_eq!(commands(&who), ["315"], "{who:#?}");
         drop(again);
         stop_all(servers).await;
     });

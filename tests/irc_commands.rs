@@ -192,6 +192,53 @@ fn user_modes_are_ones_own_and_only_invisible() {
     });
 }
 
+/// The nicknames in the `352` rows of a `WHO` answer, sorted.
+fn who_nicks(who: &[Msg]) -> Vec<&str> {
+    let mut nicks: Vec<&str> =
+        who.iter().filter(|m| m.is_numeric("352")).map(|m| m.param(5)).collect();
+    nicks.sort_unstable();
+    nicks
+}
+
+#[test]
+fn invisible_people_are_found_only_by_name_or_by_those_in_a_room_with_them() {
+    smol::block_on(async {
+        let server = TestServer::start(irc_config()).await;
+        let mut alice = Irc::online(server.irc, "alice").await;
+        alice.join("#a").await;
+        alice.send("MODE alice +i").await;
+        alice.expect_from("alice", "MODE", &["alice", "+i"]).await;
+        let mut carol = Irc::online(server.irc, "carol").await;
+        for (ask, want) in
+            [("WHO *", vec!["carol"]), ("WHO #a", vec![]), ("WHO alice", vec!["alice"])]
+        {
+            carol.send(ask).await;
+            let who = carol.lines_until("315", |m| m.is_numeric("315")).await;
+            assert_eq!(who_nicks(&who), want, "{ask}");
+        }
+        carol.send("NAMES #a").await;
+        assert_eq!(carol.expect_numeric("366").await.param(1), "#a", "no 353: nobody to show");
+        carol.send("LUSERS").await;
+        let users = carol.expect_numeric("251").await;
+        assert_eq!(users.last(), "There are 1 users and 1 invisible on 1 servers");
+        // In a room with her, carol sees her everywhere.
+        carol.join("#a").await;
+        carol.send("WHO *").await;
+        let who = carol.lines_until("315", |m| m.is_numeric("315")).await;
+        assert_eq!(who_nicks(&who), ["alice", "carol"]);
+        // Visible again, she is anyone's to find.
+        carol.send("PART #a").await;
+        carol.expect_from("carol", "PART", &["#a"]).await;
+        alice.send("MODE alice -i").await;
+        let mode = alice.wait_line("her MODE", |m| m.is("MODE")).await;
+        mode.assert_from("alice", "MODE", &["alice", "-i"]);
+        carol.send("WHO *").await;
+        let who = carol.lines_until("315", |m| m.is_numeric("315")).await;
+        assert_eq!(who_nicks(&who), ["alice", "carol"]);
+        server.stop().await;
+    });
+}
+
 #[test]
 fn away_answers_privmsg_with_301_and_shows_in_userhost_and_ison() {
     smol::block_on(async {

@@ -60,6 +60,8 @@ mod kind {
     pub const ROOM_REGISTERED: u8 = 16;
     /// [`Op::RoomDropped`](super::Op::RoomDropped).
     pub const ROOM_DROPPED: u8 = 17;
+    /// [`Op::Hidden`](super::Op::Hidden).
+    pub const HIDDEN: u8 = 18;
 }
 
 /// One person of the cluster, named the same way by every server: the server they are
@@ -217,6 +219,13 @@ pub enum Op {
         /// Which room.
         room: RoomName,
     },
+    /// Someone asks not to be found by strangers, or to be again.
+    Hidden {
+        /// Who.
+        client: Client,
+        /// Whether they are hidden from now on.
+        hidden: bool,
+    },
 }
 
 /// Why an operation could not be written or read. An entry from a newer or broken server
@@ -260,6 +269,7 @@ impl Op {
             Intent::Dropped => Op::Dropped { client },
             Intent::RoomRegistered { room } => Op::RoomRegistered { client, room },
             Intent::RoomDropped { room } => Op::RoomDropped { client, room },
+            Intent::Hidden { hidden } => Op::Hidden { client, hidden },
         }
     }
 
@@ -291,6 +301,7 @@ impl Op {
             Op::Dropped { client } => (client, Intent::Dropped),
             Op::RoomRegistered { client, room } => (client, Intent::RoomRegistered { room }),
             Op::RoomDropped { client, room } => (client, Intent::RoomDropped { room }),
+            Op::Hidden { client, hidden } => (client, Intent::Hidden { hidden }),
         }
     }
 
@@ -313,7 +324,8 @@ impl Op {
             | Op::Registered { client, .. }
             | Op::Dropped { client }
             | Op::RoomRegistered { client, .. }
-            | Op::RoomDropped { client, .. } => client,
+            | Op::RoomDropped { client, .. }
+            | Op::Hidden { client, .. } => client,
         }
     }
 
@@ -396,6 +408,10 @@ impl Op {
                 out.head(kind::ROOM_DROPPED, client)?;
                 out.text(room.as_str())?;
             }
+            Op::Hidden { client, hidden } => {
+                out.head(kind::HIDDEN, client)?;
+                out.flag(*hidden);
+            }
         }
         Ok(out.0.into_bytes())
     }
@@ -450,6 +466,7 @@ impl Op {
             kind::DROPPED => Op::Dropped { client },
             kind::ROOM_REGISTERED => Op::RoomRegistered { client, room: read.0.room()? },
             kind::ROOM_DROPPED => Op::RoomDropped { client, room: read.0.room()? },
+            kind::HIDDEN => Op::Hidden { client, hidden: read.flag()? },
             other => return Err(OpError::Kind(other)),
         };
         read.0.end()?;
@@ -656,6 +673,8 @@ mod tests {
             Op::Dropped { client: b.clone() },
             Op::RoomRegistered { client: b.clone(), room: lobby.clone() },
             Op::RoomDropped { client: b.clone(), room: lobby.clone() },
+            Op::Hidden { client: b.clone(), hidden: true },
+            Op::Hidden { client: b.clone(), hidden: false },
         ];
         for speech in
             [Speech::Say, Speech::Act, Speech::Notice, Speech::ClientQuery, Speech::ClientAnswer]
@@ -684,11 +703,7 @@ mod tests {
         let ops = every_op();
         let kinds: std::collections::HashSet<u8> =
             ops.iter().map(|op| op.encode().expect("encodes")[1]).collect();
-        assert_eq!(
-            kinds.len(),
-            usize::from(kind::ROOM_DROPPED),
-            "every kind of operation is tried"
-        );
+        assert_eq!(kinds.len(), usize::from(kind::HIDDEN), "every kind of operation is tried");
         for op in ops {
             let bytes = op.encode().expect("encodes");
             assert_eq!(bytes[0], VERSION);
@@ -831,6 +846,8 @@ mod tests {
             (any_client(), any_room())
                 .prop_map(|(client, room)| Op::RoomRegistered { client, room }),
             (any_client(), any_room()).prop_map(|(client, room)| Op::RoomDropped { client, room }),
+            (any_client(), any::<bool>())
+                .prop_map(|(client, hidden)| Op::Hidden { client, hidden }),
         ]
     }
 

@@ -199,5 +199,6 @@ async fn apply_intent(chat: &Chat, person: &Arc<Person>, intent: Intent) {
             }
         }
         Intent::RoomDropped { room } => drop(chat.drop_room_now(person, &room).await),
+        Intent::Hidden { hidden } => chat.set_hidden_now(person, hidden).await,
     }
 }

@@ -120,6 +120,11 @@ pub enum Intent {
         /// Which room.
         room: RoomName,
     },
+    /// Asking not to be found by strangers, or to be again.
+    Hidden {
+        /// Whether one is hidden from now on.
+        hidden: bool,
+    },
 }
 
 /// Why a change could not be put in order: the shared order is out of reach. Nothing of

@@ -77,6 +77,8 @@ pub(super) struct Directory {
     departed: HashMap<Arc<str>, Departed>,
     /// How many `departed` entries the last pruning left.
     departed_kept: usize,
+    /// How many of them are hidden from strangers.
+    hidden: usize,
     /// Set once at shutdown; nobody registers afterwards.
     pub closed: bool,
 }
@@ -150,8 +152,13 @@ impl Directory {
     }
 
     /// Removes `person`'s entry under `key`, if it is still theirs.
-    fn remove(&mut self, key: &Key, person: &Person) {
-        self.by_nick.remove_if(key, |found| found.id() == person.id());
+    fn remove(&mut self, key: &Key, person: &Person) -> bool {
+        self.by_nick.remove_if(key, |found| found.id() == person.id())
+    }
+
+    /// Whether `person` holds the nickname with `key`: they are still online.
+    fn holds(&self, key: &Key, person: &Person) -> bool {
+        matches!(self.by_nick.look(key), Lookup::Same(found) if found.id() == person.id())
     }
 
     /// Notes that the name with `skeleton` was freed by a quit announced in `rooms`.
@@ -179,6 +186,7 @@ impl Directory {
     /// Takes everyone out, for the end.
     pub fn clear(&mut self) -> Vec<Arc<Person>> {
         self.departed.clear();
+        self.hidden = 0;
         self.by_nick.drain().collect()
     }
 }
@@ -307,8 +315,7 @@ impl Chat {
             return Err(NickRefused::Closed);
         }
         // Someone who quit meanwhile (a grace timer, another's /identify) stays gone.
-        if !matches!(people.by_nick.look(&old_key), Lookup::Same(found) if found.id() == person.id())
-        {
+        if !people.holds(&old_key, person) {
             return Err(NickRefused::Closed);
         }
         if guest {
@@ -418,6 +425,33 @@ impl Chat {
         locked.announce_once(person.id(), &event, false);
     }
 
+    /// Hides `person` from strangers' lists (IRC's `+i`), or shows them again; nobody is
+    /// told.
+    pub async fn set_hidden(&self, person: &Arc<Person>, hidden: bool) -> Result<(), Unavailable> {
+        if person.is_hidden() == hidden {
+            return Ok(());
+        }
+        let _turn = self.turn(person.id(), || Intent::Hidden { hidden }).await?;
+        self.set_hidden_now(person, hidden).await;
+        Ok(())
+    }
+
+    /// [`Chat::set_hidden`] in its turn. Counted under the directory's lock, and only for
+    /// someone still in it, so a quit counts them out exactly once.
+    pub(crate) async fn set_hidden_now(&self, person: &Person, hidden: bool) {
+        let mut people = self.people.lock().await;
+        if person.is_hidden() == hidden || !people.holds(&person.name().1, person) {
+            return;
+        }
+        person.set_hidden(hidden);
+        people.hidden = if hidden { people.hidden + 1 } else { people.hidden.saturating_sub(1) };
+    }
+
+    /// How many people online are hidden from strangers.
+    pub async fn hidden_count(&self) -> usize {
+        self.people.lock().await.hidden
+    }
+
     /// Whoever is online with a nickname whose skeleton is `skeleton`: the holder of that
     /// name, or of one that looks like it.
     pub async fn find_look(&self, skeleton: &str) -> Option<Arc<Person>> {
@@ -488,7 +522,9 @@ impl Chat {
         // The nickname is freed and the quit announced under one directory lock; whoever
         // takes the name next has the rooms that may still hold the quit flushed first.
         let mut people = self.people.lock().await;
-        people.remove(&key, person);
+        if people.remove(&key, person) && person.is_hidden() {
+            people.hidden = people.hidden.saturating_sub(1);
+        }
         info!(nick = %nick, why = ?why, "left");
         // Someone who said goodbye still reads the room's last lines; a lost connection
         // is written nothing more.

@@ -1,6 +1,6 @@
 //! Someone online: how the core reaches them, and what it knows of them.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use smallvec::SmallVec;
@@ -83,6 +83,9 @@ pub struct Person {
     /// again starts a new one, which ends the older. (It fits beside `ghost`, in what
     /// would be padding.)
     claim: AtomicU32,
+    /// They asked not to be found by strangers (IRC's user mode `+i`): lists of everyone,
+    /// and of rooms they are not in, leave them out. (Also in what would be padding.)
+    hidden: AtomicBool,
     /// What changes while they are online: only ever locked for a copy or an update.
     state: Mutex<PersonState>,
 }
@@ -113,7 +116,27 @@ impl Person {
         ghost: bool,
     ) -> Person {
         let state = PersonState { nick, key, rooms: SmallVec::new(), away: None, account: None };
-        Person { id, recipient, ghost, claim: AtomicU32::new(0), state: Mutex::new(state) }
+        let (claim, hidden) = (AtomicU32::new(0), AtomicBool::new(false));
+        Person { id, recipient, ghost, claim, hidden, state: Mutex::new(state) }
+    }
+
+    /// Whether they asked not to be found by strangers.
+    pub fn is_hidden(&self) -> bool {
+        self.hidden.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_hidden(&self, hidden: bool) {
+        self.hidden.store(hidden, Ordering::Relaxed);
+    }
+
+    /// Whether `other` may find them in a list: they are not hidden, they are `other`,
+    /// or they share a room with `other`.
+    pub fn seen_by(&self, other: &Person) -> bool {
+        if !self.is_hidden() || self.id == other.id {
+            return true;
+        }
+        let theirs = other.rooms();
+        self.lock().rooms.iter().any(|room| theirs.iter().any(|r| Arc::ptr_eq(r, room)))
     }
 
     /// Starts a new grace period for the registered nickname they hold: the number that
@@ -231,10 +254,13 @@ impl std::fmt::Debug for Person {
         f.debug_struct("Person").field("id", &self.id).field("nick", &self.nick()).finish()
     }
 }
+
 #[cfg(test)]
-mod size_probe {
+mod tests {
+    /// Everyone online has one, idle or not: a field that does not fit in what was padding
+    /// costs every idle client (S3 in docs/BENCHMARKS.md).
     #[test]
-    fn probe() {
-        eprintln!("PERSON SIZE {}", std::mem::size_of::<super::Person>());
+    fn a_person_stays_160_bytes() {
+        assert!(std::mem::size_of::<super::Person>() <= 160);
     }
 }

@@ -65,10 +65,12 @@ impl<T: Named> Registry<T> {
     }
 
     /// Removes what is kept under `key`, if `is_it` says it is the one meant.
-    pub fn remove_if(&mut self, key: &Key, is_it: impl FnOnce(&T) -> bool) {
-        if self.by_look.get(&key.skeleton).is_some_and(is_it) {
+    pub fn remove_if(&mut self, key: &Key, is_it: impl FnOnce(&T) -> bool) -> bool {
+        let found = self.by_look.get(&key.skeleton).is_some_and(is_it);
+        if found {
             self.by_look.remove(&key.skeleton);
         }
+        found
     }
 
     /// How many things are kept.

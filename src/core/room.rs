@@ -342,22 +342,21 @@ impl RoomState {
         self.wake.close();
     }
 
-    /// The members, sorted by their nicknames' folds.
-    pub fn people(&self) -> Vec<Arc<Person>> {
+    /// The members, sorted by their nicknames' folds; only those not hidden unless
+    /// `all` (for a member asking).
+    pub fn people(&self, all: bool) -> Vec<Arc<Person>> {
         let mut people: Vec<(Arc<str>, Arc<Person>)> = self
-            .members
-            .values()
+            .shown(all)
             .map(|member| (member.person.name().1.fold, member.person.clone()))
             .collect();
         people.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         people.into_iter().map(|(_, person)| person).collect()
     }
 
-    /// The nicknames of the members, sorted by their fold.
-    pub fn names(&self) -> Vec<Nick> {
+    /// The nicknames of the members, sorted by their fold; as [`RoomState::people`].
+    pub fn names(&self, all: bool) -> Vec<Nick> {
         let mut names: Vec<(Arc<str>, Nick)> = self
-            .members
-            .values()
+            .shown(all)
             .map(|member| {
                 let (nick, key) = member.person.name();
                 (key.fold, nick)
@@ -365,6 +364,11 @@ impl RoomState {
             .collect();
         names.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         names.into_iter().map(|(_, nick)| nick).collect()
+    }
+
+    /// The members someone sees: all of them, or those not hidden.
+    fn shown(&self, all: bool) -> impl Iterator<Item = &Member> {
+        self.members.values().filter(move |member| all || !member.person.is_hidden())
     }
 }
 

@@ -138,7 +138,7 @@ impl Landing<'_> {
     /// Taken under the room's lock, without a flush, so a join storm does not cost each
     /// member a queue entry per newcomer.
     pub fn names(&self) -> Vec<Nick> {
-        self.state.names()
+        self.state.names(true)
     }
 }
 
@@ -552,23 +552,25 @@ impl Chat {
     /// room's lock. A member asking gets it after a flush: the room's joins and leaves it
     /// has heard before the answer are exactly the ones it reflects. (Someone else gets
     /// it as it stands: they hear none of the room's events, and flushing a big room for
-    /// every passer-by would undo its pacing.)
+    /// every passer-by would undo its pacing; nor do they see members who are hidden.)
     pub async fn names(&self, person: &Person, room: &Room, reply: impl FnOnce(&[Nick])) {
         let mut state = room.lock().await;
-        if state.has(person.id()) {
+        let member = state.has(person.id());
+        if member {
             state.flush();
         }
-        reply(&state.names());
+        reply(&state.names(member));
     }
 
     /// Who is in `room`, sorted by their nicknames' folds; a member asking gets it after a
-    /// flush, as with [`Chat::names`].
+    /// flush, and someone else without the hidden members, as with [`Chat::names`].
     pub async fn members(&self, person: &Person, room: &Room) -> Vec<Arc<Person>> {
         let mut state = room.lock().await;
-        if state.has(person.id()) {
+        let member = state.has(person.id());
+        if member {
             state.flush();
         }
-        state.people()
+        state.people(member)
     }
 
     /// How many rooms exist.

@@ -46,7 +46,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
             "MODE" if message.param(0).is_some_and(|t| t.starts_with('#')) => {
                 self.room_mode(message, me).await
             }
-            "MODE" => self.user_mode(message, me).await,
+            "MODE" => self.user_mode(person, message, me).await,
             "NICK" => self.rename(person, message, me).await,
             "KICK" => self.kick(person, message, me).await,
             "HISTORY" => self.history(person, message, me).await,

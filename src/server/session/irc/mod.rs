@@ -45,9 +45,6 @@ struct Session<R> {
     link: Link<R>,
     /// The capabilities it enabled.
     caps: Caps,
-    /// Whether it set user mode `+i`; nothing here lists users beyond their rooms, so it
-    /// is only remembered and reported.
-    invisible: bool,
     /// Whether the connection is encrypted (`ircs://`): SASL `PLAIN` is offered only then.
     tls: bool,
     /// Batches of history sent so far, for each one's reference tag.
@@ -79,7 +76,7 @@ where
     let framing =
         Framing { dialect: Dialect::Irc, max_line: MAX_IRC_LINE, decode: irc::decode_line };
     let link = Link::new(ticket, halves.reader, outbox, framing, accepted);
-    let mut session = Session { link, caps: Caps::default(), invisible: false, tls, batches: 0 };
+    let mut session = Session { link, caps: Caps::default(), tls, batches: 0 };
     async move {
         session.run().await;
         Box::pin(session.link.close(writer)).await;

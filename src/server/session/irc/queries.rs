@@ -44,6 +44,8 @@ pub fn welcome_burst(replies: &mut Replies<'_>, config: &Config, counts: Counts)
 pub struct Counts {
     /// People online now.
     pub online: usize,
+    /// How many of them are invisible (`+i`).
+    pub hidden: usize,
     /// The most online at once so far.
     pub peak: usize,
     /// Rooms.
@@ -78,10 +80,11 @@ pub fn isupport(replies: &mut Replies<'_>, config: &Config) {
 }
 
 /// `251`, `254`, `255`, `265`, `266`: how many people and rooms there are. One server,
-/// no operators, nobody invisible to counts.
+/// no operators.
 pub fn lusers(replies: &mut Replies<'_>, counts: Counts) {
-    let Counts { online, peak, rooms } = counts;
-    let users = format!("There are {online} users and 0 invisible on 1 servers");
+    let Counts { online, hidden, peak, rooms } = counts;
+    let shown = online.saturating_sub(hidden);
+    let users = format!("There are {shown} users and {hidden} invisible on 1 servers");
     replies.numeric(RPL_LUSERCLIENT, &[], Some(&users));
     replies.numeric(RPL_LUSEROP, &["0"], Some("operator(s) online"));
     replies.numeric(RPL_LUSERCHANNELS, &[&rooms.to_string()], Some("channels formed"));
@@ -110,6 +113,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let shared = self.shared();
         let counts = Counts {
             online: shared.chat.online().await,
+            hidden: shared.chat.hidden_count().await,
             peak: shared.chat.peak(),
             rooms: shared.chat.room_count().await,
         };
@@ -139,7 +143,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// `WHO #room` lists its members; `WHO nick` the person; `WHO mask` (with `*` and
-    /// `?`) everyone whose nickname matches it, under folding.
+    /// `?`) everyone whose nickname matches it, under folding. Invisible people (`+i`)
+    /// are left out of a mask's list, and out of a room's for someone not in it, unless
+    /// they share a room with whoever asks (RFC 2812 3.6.1).
     pub(super) async fn who(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let shared = self.shared();
         let mask = message.param(0).unwrap_or("*");
@@ -153,7 +159,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
         } else if mask.contains(['*', '?']) {
             let pattern = crate::unicode::fold(mask);
             let everyone = shared.chat.everyone().await;
-            let found = everyone.into_iter().filter(|person| glob(&pattern, &person.folded()));
+            let found = everyone
+                .into_iter()
+                .filter(|found| glob(&pattern, &found.folded()) && found.seen_by(person));
             listed.extend(found.take(MAX_WHO).map(|person| ("*".to_string(), person)));
         } else if let Some(found) = shared.chat.find(mask).await {
             listed.push(("*".to_string(), found));
@@ -247,7 +255,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
     }
 
     /// `MODE nick [modes]`: only one's own modes, and only `i` among them.
-    pub(super) async fn user_mode(&mut self, message: &Message<'_>, me: &str) {
+    pub(super) async fn user_mode(
+        &mut self,
+        person: &Arc<Person>,
+        message: &Message<'_>,
+        me: &str,
+    ) {
         let shared = self.shared();
         let target = message.param(0).unwrap_or("");
         if crate::unicode::fold(target) != crate::unicode::fold(me) {
@@ -261,12 +274,15 @@ impl<R: AsyncRead + Unpin> Session<R> {
         }
         // An empty mode string (`MODE nick :`) changes nothing: it asks, like none.
         let Some(modes) = message.param(1).filter(|modes| !modes.is_empty()) else {
-            let current = if self.invisible { "+i" } else { "+" };
+            let current = if person.is_hidden() { "+i" } else { "+" };
             return self.numeric(me, RPL_UMODEIS, &[current], None);
         };
-        let change = UserModes::apply(self.invisible, modes);
-        self.invisible = change.invisible;
+        let change = UserModes::apply(person.is_hidden(), modes);
         let mut replies = Replies::new(&shared.config.server_name, me);
+        if let Err(error) = shared.chat.set_hidden(person, change.invisible).await {
+            replies.notice(&error.to_string());
+            return self.send(replies);
+        }
         if change.unknown {
             replies.numeric(ERR_UMODEUNKNOWNFLAG, &[], Some("Unknown MODE flag"));
         }

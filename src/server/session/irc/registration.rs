@@ -312,7 +312,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let echo = self.caps.has(Cap::EchoMessage);
         let encoder = IrcEncoder::for_client(server_time, self.caps.has(Cap::AwayNotify));
         let recipient = Recipient { outbox: outbox.clone(), encoder, echo };
-        let rooms = shared.chat.room_count().await;
+        let (rooms, hidden) = (shared.chat.room_count().await, shared.chat.hidden_count().await);
         // Logged in with SASL as the nickname's account: its owner takes it back from
         // whoever holds it without having identified.
         if let Some(account) = &pending.sasl.account {
@@ -321,7 +321,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         let welcome = |arrival: Arrival<'_>| {
             let mut replies = Replies::new(&shared.config.server_name, nick.as_str());
             let peak = shared.chat.peak();
-            let counts = Counts { online: arrival.online, peak, rooms };
+            let counts = Counts { online: arrival.online, hidden, peak, rooms };
             super::queries::welcome_burst(&mut replies, &shared.config, counts);
             let _ = outbox.push_reply(replies.into_bytes().into());
         };

@@ -68,6 +68,10 @@ use transport::Tcp;
 /// How long the accept loop pauses after an error such as running out of file descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// A chat client silent for this share of `--handshake-timeout` at a TLS port (6 s of the
+/// default 60) is taken for a plain one waiting for the server, and told so.
+const QUIET_SHARE: u32 = 10;
+
 /// Runs the chat server on `listeners` until `shutdown` completes, then tells every client
 /// goodbye, lets queued lines drain (up to `shutdown_grace`), and returns. It keeps
 /// nothing across restarts: history lives only as long as its room.
@@ -186,8 +190,12 @@ fn start(
                 Protocol::Web => accepted + web::request_timeout(&shared.config),
                 Protocol::Chat | Protocol::Irc => accepted + shared.config.handshake_timeout,
             };
+            // Only the chat protocol's server speaks first: its plain clients stay quiet.
+            let quiet = (protocol == Protocol::Chat)
+                .then(|| accepted + shared.config.handshake_timeout / QUIET_SHARE);
             smol::spawn(async move {
-                let handshake = tls_accept::accept(acceptor, tcp, protocol, peer, deadline);
+                let times = (quiet, deadline);
+                let handshake = tls_accept::accept(acceptor, tcp, protocol, peer, times);
                 // Without the stop, a handshake under way would hold the shutdown for its
                 // whole grace: it has no session yet to be told.
                 if let Some(Ok(halves)) = ticket.shared.stop.unless_raised(handshake).await {

@@ -34,16 +34,18 @@ pub enum Failed {
 }
 
 /// Runs the server side of the TLS handshake on `tcp` until `deadline`, and returns the
-/// encrypted connection's halves.
+/// encrypted connection's halves. A client still silent at `quiet` (if given) is taken
+/// for one speaking plain text: a TLS client starts at once, but a plain chat client waits
+/// for the server to speak first, and would otherwise wait out the deadline untold.
 pub async fn accept(
     acceptor: TlsAcceptor,
     tcp: Tcp,
     protocol: Protocol,
     peer: SocketAddr,
-    deadline: Instant,
+    (quiet, deadline): (Option<Instant>, Instant),
 ) -> Result<TlsHalves, Failed> {
     let handshake = async {
-        if !starts_with_handshake(&tcp).await {
+        if !starts_with_handshake(&tcp, quiet).await {
             tell_plain_text(&tcp, protocol, peer).await;
             return Err(Failed::PlainText);
         }
@@ -61,11 +63,23 @@ pub async fn accept(
     accepted
 }
 
-/// Waits for the client's first byte and says whether it opens a TLS handshake. A client
-/// that closes before sending anything did not.
-async fn starts_with_handshake(tcp: &Tcp) -> bool {
-    let mut first = [0u8; 1];
-    matches!(tcp.peek(&mut first).await, Ok(1) if first[0] == HANDSHAKE_RECORD)
+/// Waits for the client's first byte (until `quiet`, if given) and says whether it opens
+/// a TLS handshake. A client that closes, or stays quiet, before sending anything did not.
+async fn starts_with_handshake(tcp: &Tcp, quiet: Option<Instant>) -> bool {
+    let first = async {
+        let mut first = [0u8; 1];
+        matches!(tcp.peek(&mut first).await, Ok(1) if first[0] == HANDSHAKE_RECORD)
+    };
+    match quiet {
+        Some(quiet) => {
+            let silent = async {
+                Timer::at(quiet).await;
+                false
+            };
+            future::or(first, silent).await
+        }
+        None => first.await,
+    }
 }
 
 /// Tells a client that spoke plain text where to go, in its own protocol, and closes.

@@ -6,10 +6,11 @@
 mod common;
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::irc::*;
-use common::redis::RedisServer;
+use common::redis::{Proxy, RedisServer};
 use common::*;
 use futures_lite::future;
 use smolchat::client::{Client, ClientError};
@@ -72,6 +73,27 @@ async fn say_until_taken(client: &mut Client, nick: &str, text: &str) {
         }
     })
     .await;
+}
+
+/// Registers `nick` on the server at `addr` once it takes changes again: a registration
+/// refused as `cluster-unavailable` is tried again, a little apart. The client, settled,
+/// or why the nickname was refused.
+async fn join_when_back(addr: SocketAddr, nick: &str) -> Result<Client, ClientError> {
+    within("a registration taken or refused", async {
+        loop {
+            match Client::join(addr, nick).await {
+                Ok((mut client, _)) => {
+                    settle(&mut client).await;
+                    return Ok(client);
+                }
+                Err(ClientError::Refused { code: ErrorCode::ClusterUnavailable, .. }) => {
+                    smol::Timer::after(Duration::from_millis(100)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    })
+    .await
 }
 
 /// Stops every server.
@@ -434,6 +456,37 @@ fn servers_cut_off_for_longer_than_the_lease_hang_up_rather_than_split_their_roo
         wait_for(&mut carl, "dora's message", |line| *line == lobby_message("dora", "hello again"))
             .await;
         stop_all(servers).await;
+    });
+}
+
+#[test]
+fn a_nick_freed_by_a_servers_death_and_retaken_elsewhere_is_known_on_the_revived_server() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let lease = Duration::from_millis(1500);
+        let proxy = Proxy::start(redis.port()).await;
+        let a = TestServer::start_clustered(irc_config(), &proxy.url(), lease).await;
+        let b = TestServer::start_clustered(irc_config(), &redis.url(), lease).await;
+        let mut ann = b.join("ann").await;
+        let mut old_bob = a.join("bob").await;
+        wait_for(&mut ann, "bob's join", |line| *line == lobby_join("bob")).await;
+        // A is cut off for longer than the lease: B quits bob, and his nickname is free.
+        proxy.cut();
+        let lost = quit("bob", "server lost");
+        wait_for(&mut ann, "bob lost", |line| *line == lost).await;
+        let new_bob = b.join("bob").await;
+        // A comes back, reads its own death, and hangs up on the old bob.
+        proxy.heal();
+        drain(&mut old_bob).await;
+        // A knows the new bob: nobody else takes his name there, and he is heard there.
+        let second = join_when_back(a.addr, "bob").await;
+        let refused =
+            matches!(second, Err(ClientError::Refused { code: ErrorCode::NickTaken, .. }));
+        assert!(refused, "a second bob on the revived server: {:?}", second.map(|_| ()));
+        let mut carl = join_when_back(a.addr, "carl").await.expect("carl on the revived server");
+        new_bob.say("hello from the new bob").await.expect("say");
+        heard(&mut carl, "bob", "hello from the new bob").await;
+        stop_all(vec![a, b]).await;
     });
 }
 

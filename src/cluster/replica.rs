@@ -76,9 +76,11 @@ impl Replica {
     async fn bury(&mut self, server: &str) {
         if server == self.server.as_str() {
             // Its people were quit everywhere else at this entry: whatever they said from
-            // now on would reach this server alone, and split their rooms in two.
+            // now on would reach this server alone, and split their rooms in two. They are
+            // quit here too, at this entry, so that the entries after it (their nicknames
+            // taken by others, say) are applied here as everywhere.
             warn!(server, "this server was declared dead by the cluster; hanging up");
-            self.chat.hang_up_everyone_here(DECLARED_DEAD).await;
+            self.chat.quit_everyone_here(DECLARED_DEAD, Departure::ServerLost).await;
             return;
         }
         let gone: Vec<Client> = self

@@ -466,13 +466,20 @@ impl Chat {
         }
     }
 
-    /// Tells everyone connected to this server `text`, then ends their connections: their
-    /// sessions quit once that is written.
-    pub async fn hang_up_everyone_here(&self, text: &str) {
+    /// Tells everyone connected to this server `text`, ends their connections, and takes
+    /// them off at once, leaving for `why`: their nicknames are free from here on, as on
+    /// the cluster's other servers, which quit them at the same entry of the log. Their
+    /// sessions' own quits, later in the log, find nobody.
+    pub async fn quit_everyone_here(&self, text: &str, why: Departure) {
         let event = Stamped::now(Event::Status { text: text.to_string() });
-        for person in self.everyone_here().await {
+        let here = self.everyone_here().await;
+        // Told and hung up on first, so that the notice is the last they read.
+        for person in &here {
             let _ = person.recipient().reply(&event);
             person.recipient().outbox.hang_up();
+        }
+        for person in &here {
+            self.quit_now(person, why.clone()).await;
         }
     }
 

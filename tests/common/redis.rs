@@ -1,5 +1,6 @@
 //! A real `redis-server` for the cluster tests: on a free loopback port, in a temporary
-//! directory of its own, keeping nothing on disk, stopped and removed when dropped.
+//! directory of its own, keeping nothing on disk, stopped and removed when dropped; and a
+//! proxy to it that cuts one server off from it.
 
 use std::env;
 use std::fs;
@@ -7,9 +8,12 @@ use std::io::{self, Write as _};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{self, Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use smol::Task;
 
 /// Set to `1` where a missing `redis-server` is a failure rather than a skip (`.ci/run`
 /// sets it).
@@ -235,4 +239,77 @@ pub async fn read_entries(
         read
     })
     .await
+}
+
+/// A TCP proxy on a free loopback port to a Redis, that can cut whoever connects through
+/// it off from Redis (every connection dropped, new ones closed at once) and let them
+/// through again: one server of a cluster loses Redis while the others keep it.
+pub struct Proxy {
+    /// Where to connect instead of Redis.
+    addr: std::net::SocketAddr,
+    /// Set while connections are refused.
+    cut: Arc<AtomicBool>,
+    /// The copying tasks of the connections through it; dropped, they close them.
+    pipes: Arc<Mutex<Vec<Task<()>>>>,
+    /// The accepting task.
+    _accept: Task<()>,
+}
+
+impl Proxy {
+    /// A proxy to the Redis on 127.0.0.1:`port`.
+    pub async fn start(port: u16) -> Proxy {
+        let listener = async_net::TcpListener::bind("127.0.0.1:0").await.expect("bind a proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let cut = Arc::new(AtomicBool::new(false));
+        let pipes: Arc<Mutex<Vec<Task<()>>>> = Arc::default();
+        let accept = smol::spawn(accept(listener, port, cut.clone(), pipes.clone()));
+        Proxy { addr, cut, pipes, _accept: accept }
+    }
+
+    /// Where to connect: `redis://127.0.0.1:PORT` of the proxy.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    /// Drops every connection through the proxy, and closes new ones at once.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        self.pipes.lock().expect("the pipes").clear();
+    }
+
+    /// Lets connections through again.
+    pub fn heal(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Accepts connections to the proxy and copies each to and from the Redis on `port`, in
+/// two tasks kept in `pipes`, unless `cut` is set.
+async fn accept(
+    listener: async_net::TcpListener,
+    port: u16,
+    cut: Arc<AtomicBool>,
+    pipes: Arc<Mutex<Vec<Task<()>>>>,
+) {
+    loop {
+        let Ok((client, _)) = listener.accept().await else { continue };
+        if cut.load(Ordering::SeqCst) {
+            continue;
+        }
+        let Ok(server) = async_net::TcpStream::connect(("127.0.0.1", port)).await else {
+            continue;
+        };
+        let (up_from, up_to) = (client.clone(), server.clone());
+        let up = smol::spawn(async move {
+            let _ = futures_lite::io::copy(up_from, up_to).await;
+        });
+        let down = smol::spawn(async move {
+            let _ = futures_lite::io::copy(server, client).await;
+        });
+        let mut pipes = pipes.lock().expect("the pipes");
+        // Cut while it connected: dropped with the rest.
+        if !cut.load(Ordering::SeqCst) {
+            pipes.extend([up, down]);
+        }
+    }
 }

@@ -471,7 +471,7 @@ fn a_nick_freed_by_a_servers_death_and_retaken_elsewhere_is_known_on_the_revived
         let mut old_bob = a.join("bob").await;
         wait_for(&mut ann, "bob's join", |line| *line == lobby_join("bob")).await;
         // A is cut off for longer than the lease: B quits bob, and his nickname is free.
-        proxy.cut();
+        proxy.cut().await;
         let lost = quit("bob", "server lost");
         wait_for(&mut ann, "bob lost", |line| *line == lost).await;
         let new_bob = b.join("bob").await;
@@ -486,6 +486,40 @@ fn a_nick_freed_by_a_servers_death_and_retaken_elsewhere_is_known_on_the_revived
         let mut carl = join_when_back(a.addr, "carl").await.expect("carl on the revived server");
         new_bob.say("hello from the new bob").await.expect("say");
         heard(&mut carl, "bob", "hello from the new bob").await;
+        stop_all(vec![a, b]).await;
+    });
+}
+
+#[test]
+fn someone_who_leaves_a_server_cut_off_leaves_at_one_entry_everywhere_so_a_rename_agrees() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        // Nothing here waits for the lease; long, so that the cut never outlasts it.
+        let lease = Duration::from_secs(20);
+        let proxy = Proxy::start(redis.port()).await;
+        let a = TestServer::start_clustered(irc_config(), &proxy.url(), lease).await;
+        let b = TestServer::start_clustered(irc_config(), &redis.url(), lease).await;
+        let mut ann = b.join("ann").await;
+        let mut dora = a.join("dora").await;
+        let mut bob = a.join("bob").await;
+        wait_for(&mut ann, "bob's join", |line| *line == lobby_join("bob")).await;
+        // bob leaves A while it is cut off: his departure is owed to the log.
+        proxy.cut().await;
+        bob.sender.quit(None).await.expect("quit");
+        drain(&mut bob).await;
+        // On B bob is still online: ann cannot take his name. Her rename is in the log,
+        // for A to apply when it reads it.
+        ann.sender.send_line("/nick bob").await.expect("nick");
+        assert_eq!(next_error(&mut ann).await, ErrorCode::NickTaken);
+        proxy.heal();
+        let left = |line: &Line| matches!(line, Line::Quit { nick, .. } if nick == "bob");
+        wait_for(&mut ann, "bob's quit on B", left).await;
+        wait_for(&mut dora, "bob's quit on A", left).await;
+        // A refused the rename too: both servers call ann ann.
+        ann.say("who am i").await.expect("say");
+        let said = |line: &Line| matches!(line, Line::Message { text, .. } if text == "who am i");
+        let heard = wait_for(&mut dora, "ann's line on A", said).await;
+        assert_eq!(heard, lobby_message("ann", "who am i"), "A and B disagree on ann's name");
         stop_all(vec![a, b]).await;
     });
 }

@@ -86,15 +86,21 @@ impl LogOrder {
         }
     }
 
-    /// Keeps appending `op` (a departure) until it lands, so that the other servers hear
-    /// of someone who left here while the log was out of reach.
+    /// Keeps appending `op` (a departure) until it lands, so that every server, this one
+    /// included, takes off someone who left here while the log was out of reach, at the
+    /// same entry (this server's replica applies it, finding them by id). Gives up once
+    /// this server is gone (its log dropped), whose people are gone with it.
     fn owe(&self, op: Op) {
         let Ok(bytes) = op.encode() else { return };
         let body = Body::Operation(&bytes).encode();
-        let log = self.turns.log().clone();
+        let log = Arc::downgrade(self.turns.log());
         smol::spawn(async move {
-            while let Err(error) = log.append(&body).await {
-                debug!(%error, "a departure is still owed to the cluster");
+            while let Some(log) = log.upgrade() {
+                match log.append(&body).await {
+                    Ok(_) => return,
+                    Err(error) => debug!(%error, "a departure is still owed to the cluster"),
+                }
+                drop(log);
                 Timer::after(OWED_RETRY).await;
             }
         })

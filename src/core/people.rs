@@ -515,12 +515,18 @@ impl Chat {
 
     /// Takes `person` off the server: their nickname is free at once, and everyone who
     /// shared a room with them hears why they left, once. Their rooms that are left empty
-    /// disappear.
+    /// disappear. Called as their connection ends, which it does whatever happens here.
+    ///
+    /// In a cluster whose log is out of reach, the order owes the departure to the log and
+    /// appends it when Redis answers again; they stay in the directory and their rooms
+    /// until that entry is read back, and leave at its place in the log, as on every other
+    /// server (which hold them till then too). A server that shuts down first takes
+    /// everyone off ([`Chat::close`]).
     pub async fn quit(&self, person: &Arc<Person>, why: Departure) {
-        // Whoever leaves is gone here whatever the order says: a cluster out of reach
-        // hears of it when it is back (the order keeps what it owes).
-        let _turn = self.turn(person.id(), || Intent::Quit { why: why.clone() }).await;
-        self.quit_now(person, why).await;
+        let turn = self.turn(person.id(), || Intent::Quit { why: why.clone() }).await;
+        if let Ok(_turn) = turn {
+            self.quit_now(person, why).await;
+        }
     }
 
     /// [`Chat::quit`] in its turn.

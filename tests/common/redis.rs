@@ -271,10 +271,14 @@ impl Proxy {
         format!("redis://{}", self.addr)
     }
 
-    /// Drops every connection through the proxy, and closes new ones at once.
-    pub fn cut(&self) {
+    /// Drops every connection through the proxy, and closes new ones at once; returns when
+    /// every one is closed.
+    pub async fn cut(&self) {
         self.cut.store(true, Ordering::SeqCst);
-        self.pipes.lock().expect("the pipes").clear();
+        let pipes = std::mem::take(&mut *self.pipes.lock().expect("the pipes"));
+        for pipe in pipes {
+            super::within("a pipe to close", pipe.cancel()).await;
+        }
     }
 
     /// Lets connections through again.
@@ -299,6 +303,12 @@ async fn accept(
         let Ok(server) = async_net::TcpStream::connect(("127.0.0.1", port)).await else {
             continue;
         };
+        // Checked again under the lock a cut takes the pipes under: a connection cut while
+        // it connected is never copied.
+        let mut pipes = pipes.lock().expect("the pipes");
+        if cut.load(Ordering::SeqCst) {
+            continue;
+        }
         let (up_from, up_to) = (client.clone(), server.clone());
         let up = smol::spawn(async move {
             let _ = futures_lite::io::copy(up_from, up_to).await;
@@ -306,10 +316,6 @@ async fn accept(
         let down = smol::spawn(async move {
             let _ = futures_lite::io::copy(server, client).await;
         });
-        let mut pipes = pipes.lock().expect("the pipes");
-        // Cut while it connected: dropped with the rest.
-        if !cut.load(Ordering::SeqCst) {
-            pipes.extend([up, down]);
-        }
+        pipes.extend([up, down]);
     }
 }

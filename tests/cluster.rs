@@ -96,6 +96,13 @@ async fn join_when_back(addr: SocketAddr, nick: &str) -> Result<Client, ClientEr
     .await
 }
 
+/// The fields of the hash at `key`, asked of Redis directly.
+fn hash_fields(redis: &RedisServer, key: &str) -> Vec<String> {
+    let client = ::redis::Client::open(redis.url()).expect("a redis url");
+    let mut connection = client.get_connection().expect("connect");
+    ::redis::cmd("HKEYS").arg(key).query(&mut connection).expect("HKEYS")
+}
+
 /// Stops every server.
 async fn stop_all(servers: Vec<TestServer>) {
     for server in servers {
@@ -425,6 +432,38 @@ fn accounts_and_room_registrations_made_on_one_server_hold_on_the_others() {
         dave.sender.send_line("/topic anyone's").await.expect("topic");
         let topic = Line::Topic { room: s(LOBBY), by: s("dave"), text: s("anyone's") };
         wait_for(&mut bob, "dave's topic", |line| *line == topic).await;
+        stop_all(servers).await;
+    });
+}
+
+#[test]
+fn a_server_replaying_the_log_does_not_write_back_a_dropped_rooms_registration() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let mut servers = cluster(&redis, 1).await;
+        let mut ann = servers[0].join("ann").await;
+        // ann registers herself and the room, sets its topic, and drops it all.
+        ann.sender.send_line("/register correct-horse").await.expect("register");
+        let account = Line::Account { nick: Some(s("ann")) };
+        wait_for(&mut ann, "ACCOUNT ann", |line| *line == account).await;
+        ann.sender.send_line("/register-room").await.expect("register the room");
+        wait_for(&mut ann, "INFO", |line| matches!(line, Line::Info { .. })).await;
+        ann.sender.send_line("/topic ours").await.expect("topic");
+        wait_for(&mut ann, "TOPIC", |line| matches!(line, Line::Topic { .. })).await;
+        ann.sender.send_line("/drop").await.expect("drop");
+        wait_for(&mut ann, "ACCOUNT", |line| *line == Line::Account { nick: None }).await;
+        // Answered once Redis has it.
+        assert_eq!(hash_fields(&redis, "smolchat:rooms"), Vec::<String>::new());
+        // A new server replays the log, topic included. carl's registration there comes
+        // after the replay, and his account is written after whatever the replay kept.
+        servers.push(TestServer::start_clustered(irc_config(), &redis.url(), LEASE).await);
+        let mut carl = servers[1].join("carl").await;
+        carl.sender.send_line("/register battery-staple").await.expect("register");
+        let account = Line::Account { nick: Some(s("carl")) };
+        wait_for(&mut carl, "ACCOUNT carl", |line| *line == account).await;
+        assert_eq!(hash_fields(&redis, "smolchat:accounts"), ["carl"]);
+        let rooms = hash_fields(&redis, "smolchat:rooms");
+        assert!(rooms.is_empty(), "the dropped room's registration is back: {rooms:?}");
         stop_all(servers).await;
     });
 }

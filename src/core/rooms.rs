@@ -454,7 +454,11 @@ impl Chat {
                 RoomRecord { name: room.name().clone(), owner, topic: state.topic.clone() };
             let fold = room.key().fold.clone();
             self.accounts.set_room(fold.clone(), record.clone());
-            self.memory.keep(Change::Room { fold, record: Some(record) });
+            // Kept by the server of the person who set it, once, as what is said is: a
+            // server replaying the log must not write back a room dropped since.
+            if !person.is_ghost() {
+                self.memory.keep(Change::Room { fold, record: Some(record) });
+            }
         }
         state.announce(person.id(), Event::Topic { room: name_of(room), by, text }, None);
         Ok(())

@@ -1,7 +1,8 @@
 //! The cluster's memory against a real `redis-server`: history kept and recalled in order
-//! and trimmed, a dropped account's conversations forgotten, accounts and rooms read by
-//! another server, two servers registering one nickname, and Redis going away (stopped, or not answering) and coming back. Skipped (saying why) where
-//! `redis-server` is not installed.
+//! and trimmed, by length and by age (streams nobody writes to expire), a dropped
+//! account's conversations forgotten, accounts and rooms read by another server, two
+//! servers registering one nickname, and Redis going away (stopped, or not answering) and
+//! coming back. Skipped (saying why) where `redis-server` is not installed.
 
 mod common;
 
@@ -157,6 +158,64 @@ fn forgetting_an_account_deletes_its_conversations_both_ways_and_no_others() {
         assert!(!exists(&redis, "smolchat:partners:bob@2"));
         assert_eq!(partners(&redis, "carol@3"), ["alice@1"]);
         assert!(!exists(&redis, "smolchat:history:pbob@2\0carol@3"));
+    });
+}
+
+/// How long Redis keeps `key`, in milliseconds: `-1` for ever, `-2` if it is gone.
+fn time_to_live(redis: &RedisServer, key: &str) -> i64 {
+    let client = redis::Client::open(redis.url()).expect("a redis url");
+    let mut connection = client.get_connection().expect("connect");
+    redis::cmd("PTTL").arg(key).query(&mut connection).expect("PTTL")
+}
+
+#[test]
+fn history_older_than_its_age_is_deleted_and_streams_nobody_writes_expire() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let age = Duration::from_secs(2);
+        let (memory, _) =
+            open(&redis, Retention { history_age: age, ..Retention::default() }).await;
+        let room = "smolchat:history:r#lobby";
+        let conversation = [
+            "smolchat:history:palice@1\0bob@2",
+            "smolchat:partners:alice@1",
+            "smolchat:partners:bob@2",
+        ];
+        let start = Instant::now();
+        memory.keep(said("old"));
+        memory.keep(private("alice@1", "bob@2", "psst"));
+        within("settled", memory.settled()).await.expect("settled");
+        for key in conversation.iter().chain([&room]) {
+            let ttl = time_to_live(&redis, key);
+            assert!(ttl > 0 && ttl <= age.as_millis() as i64, "{key:?} lives {ttl} ms");
+        }
+        // The room is written to again within its age: it lives on...
+        Timer::at(start + age / 2).await;
+        memory.keep(said("middle"));
+        within("settled", memory.settled()).await.expect("settled");
+        // ... and past the first record's age, that record goes, the later one stays.
+        Timer::at(start + age + Duration::from_millis(300)).await;
+        memory.keep(said("new"));
+        within("settled", memory.settled()).await.expect("settled");
+        assert_eq!(stream_len(&redis, room), 2, "the record older than the age is still there");
+        // The conversation, silent for its age, is gone, partner sets and all.
+        for key in conversation {
+            assert!(!exists(&redis, key), "{key:?} outlived its age");
+        }
+        // And the room, once nobody has written to it for its age.
+        within("the room's history to expire", async {
+            while exists(&redis, room) {
+                Timer::after(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(start.elapsed() >= age * 2, "the room's history expired early");
+        // An age too long for Redis keeps history for ever.
+        let forever = Retention { history_age: Duration::MAX, ..Retention::default() };
+        let (memory, _) = open(&redis, forever).await;
+        memory.keep(said("kept"));
+        within("settled", memory.settled()).await.expect("settled");
+        assert_eq!(time_to_live(&redis, room), -1);
     });
 }
 

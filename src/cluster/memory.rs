@@ -8,11 +8,14 @@
 //!   keys would need a `SCAN` of the whole keyspace that can miss or repeat some.
 //! - History is a stream per scope, `smolchat:history:{scope}` (the store's scope key:
 //!   `r` and the room's fold, or `p`, two account ids and a NUL between), each entry one
-//!   field `r` holding the record, appended with `XADD ... MAXLEN ~ history_len`.
+//!   field `r` holding the record, appended with `XADD ... MAXLEN ~ history_len`. Each
+//!   append also trims records older than `history_age` (`XTRIM MINID`) and makes the
+//!   stream expire `history_age` after it (`PEXPIRE`): a room spoken in once does not
+//!   keep a key in Redis for ever.
 //! - Each account's private conversations are indexed by a set,
 //!   `smolchat:partners:{id}`, of the ids it has talked with, added to with each private
-//!   record; dropping the account deletes the streams it names, in both directions,
-//!   without a `SCAN` of the keyspace.
+//!   record (and made to expire with it); dropping the account deletes the streams it
+//!   names, in both directions, without a `SCAN` of the keyspace.
 //! - [`Memory::keep`] never waits: it counts the change into a queue of at most
 //!   [`Retention::queue`] (past it the change is dropped and counted) and returns. One
 //!   writer task takes everything queued, up to [`BATCH`] commands, and sends it to Redis
@@ -30,7 +33,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_channel::{Receiver, Sender};
 use futures_lite::future;
@@ -79,15 +82,38 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return 1 end
 return 0
 ";
 
-/// Appends a private record and notes each end as the other's partner (so that a drop
-/// finds the conversation): `KEYS` the stream and the two partner sets; `ARGV` the length
-/// to keep, the record, and the two ids in the order of the sets.
-const SAID_PRIVATE: &str = r"
+/// Appends a record to a room's stream: `KEYS[1]` the stream; `ARGV` the length to keep,
+/// the record, the oldest id to keep (milliseconds) and how long the stream lives after
+/// its last record (milliseconds, `-1` for ever). Records older than the age go
+/// (`XTRIM MINID`, from Redis 6.2; an older Redis keeps them, unshown), and so does a
+/// stream nobody has written to for that long, so that every room anyone ever spoke in
+/// does not keep a key for ever.
+const SAID_ROOM: &str = r"
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'r', ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[3])
+redis.pcall('XTRIM', KEYS[1], 'MINID', ARGV[3])
+if ARGV[4] ~= '-1' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return 1
 ";
+
+/// Appends a private record and notes each end as the other's partner (so that a drop
+/// finds the conversation): `KEYS` the stream and the two partner sets; `ARGV` the length
+/// to keep, the record, the two ids in the order of the sets, the oldest id to keep and
+/// the time to live, as for [`SAID_ROOM`]. The partner sets live as long as the longest
+/// lived of their conversations: each is renewed with every record of each.
+const SAID_PRIVATE: &str = r"
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'r', ARGV[2])
+redis.pcall('XTRIM', KEYS[1], 'MINID', ARGV[5])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[3])
+if ARGV[6] ~= '-1' then
+  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[6]) end
+end
+return 1
+";
+
+/// The longest time to live given to a history key, in milliseconds; a longer
+/// `--history-age` keeps it for ever (Redis refuses an expiry past its clock's range).
+const MAX_TIME_TO_LIVE: u128 = 1 << 52;
 
 /// Forgets a dropped account's private conversations: `KEYS[1]` its partner set; `ARGV`
 /// its id, the history key prefix and the partner-set key prefix. Both orders of each
@@ -424,21 +450,38 @@ impl Writer {
         }
     }
 
-    /// Adds the append of `record` to `scope`'s stream to `pipe`; a private one also
-    /// notes the two ends as partners.
+    /// Adds the append of `record` to `scope`'s stream to `pipe`, trimming it to the
+    /// length and age kept and making it expire that long after its last record; a
+    /// private one also notes the two ends as partners.
     fn append(&self, pipe: &mut Pipeline, scope: &Scope, record: Vec<u8>) {
         let keep = self.retention.history_len;
+        let (oldest, time_to_live) = self.age_limits(SystemTime::now());
         match scope {
             Scope::Room(_) => {
-                pipe.cmd("XADD").arg(history_key(scope)).arg("MAXLEN").arg("~");
-                pipe.arg(keep).arg("*").arg("r").arg(record);
+                pipe.cmd("EVAL").arg(SAID_ROOM).arg(1).arg(history_key(scope));
+                pipe.arg(keep).arg(record).arg(oldest).arg(time_to_live);
             }
             Scope::Pair(a, b) => {
                 pipe.cmd("EVAL").arg(SAID_PRIVATE).arg(3).arg(history_key(scope));
                 pipe.arg(partners_key(a)).arg(partners_key(b));
-                pipe.arg(keep).arg(record).arg(&**a).arg(&**b);
+                pipe.arg(keep).arg(record).arg(&**a).arg(&**b).arg(oldest).arg(time_to_live);
             }
         }
+    }
+
+    /// The oldest stream id a history stream keeps at `now` (milliseconds; `0` keeps all),
+    /// and how long it lives after its last record (milliseconds; `-1` for ever), as the
+    /// scripts take them.
+    fn age_limits(&self, now: SystemTime) -> (String, String) {
+        let oldest = self.retention.since(now).map_or(0, |since| {
+            since.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_millis())
+        });
+        let age = self.retention.history_age.as_millis();
+        let time_to_live = match age <= MAX_TIME_TO_LIVE {
+            true => age.to_string(),
+            false => "-1".to_string(),
+        };
+        (oldest.to_string(), time_to_live)
     }
 
     /// Answers `command` with what Redis said to it.

@@ -1,10 +1,18 @@
 //! The cluster's log against a real `redis-server`: what two servers append concurrently,
-//! each reads back in one and the same order, and a reader resumes where it stopped.
+//! each reads back in one and the same order, a reader resumes where it stopped, and a
+//! server whose log cannot be read backs off.
 
 mod common;
 
+use std::time::Duration;
+
 use common::redis::{read_entries, RedisServer};
-use smolchat::cluster::log::{Appender, EntryId, Reader};
+use common::within;
+use smol::Timer;
+use smolchat::cluster::log::{Appender, EntryId, Reader, LOG_KEY};
+use smolchat::cluster::Node;
+use smolchat::core::Limits;
+use smolchat::store::Retention;
 
 #[test]
 fn two_servers_appending_at_once_read_back_one_order() {
@@ -62,5 +70,36 @@ fn a_reader_resumes_after_the_last_entry_it_read() {
         let mut later = Reader::connect(&client, resumed_at).await.expect("reader");
         let rest = read_entries(&mut later, 1).await;
         assert_eq!(rest[0].body, b"three");
+    });
+}
+
+/// How many connections Redis has accepted since it started, asked on `connection`.
+fn connections_received(connection: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("stats").query(connection).expect("INFO stats");
+    let count = info.lines().find_map(|line| line.strip_prefix("total_connections_received:"));
+    count.and_then(|count| count.trim().parse().ok()).expect("total_connections_received")
+}
+
+#[test]
+fn a_server_that_connects_but_cannot_read_the_log_backs_off() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let client = redis::Client::open(redis.url()).expect("a client");
+        let mut connection = client.get_connection().expect("connect");
+        // The log's key holds a string: every XREAD fails (WRONGTYPE) on a good connection.
+        let _: () =
+            redis::cmd("SET").arg(LOG_KEY).arg("not a stream").query(&mut connection).expect("SET");
+        let lease = Duration::from_secs(6);
+        let (url, limits, retention) = (redis.url(), Limits::default(), Retention::default());
+        let node = within("the server to join", Node::join(&url, limits, retention, lease))
+            .await
+            .expect("join");
+        let before = connections_received(&mut connection);
+        // The window measured: a reader trying again every 100 ms would connect about
+        // twenty times in it; one that backs off from 100 ms, four or five.
+        Timer::after(Duration::from_secs(2)).await;
+        let made = connections_received(&mut connection) - before;
+        assert!(made <= 8, "the log's reader connected {made} times in 2 s");
+        drop(node);
     });
 }

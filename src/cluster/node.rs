@@ -1,6 +1,7 @@
 //! This server as one node of a cluster: its connections to Redis, the core it orders
 //! through the log, the reader that replays the log into that core, and its heartbeats.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,6 +20,9 @@ use crate::store::Retention;
 
 /// The default lease: how long after its last heartbeat a server is declared dead.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// The first wait before reading the log again, after a connection that did read.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The longest wait between two attempts to read the log again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -130,16 +134,20 @@ fn watch(health: Arc<Health>, chat: Arc<Chat>) -> impl FnMut(bool) {
 
 /// Replays the log into `replica` for as long as the node runs: from the log's start,
 /// then, after a failed read, from where it stopped, with a growing pause between tries.
+/// The pause starts over only after a connection that read: one that connects and fails
+/// at its first read (the log's key of another type, Redis loading, a refused login) is
+/// as failed as one that cannot connect.
 async fn read(client: redis::Client, turns: Turns<Arc<Appender>>, replica: Replica) {
     let replica = Arc::new(async_lock::Mutex::new(replica));
     let position = Arc::new(Mutex::new(EntryId::default()));
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
     loop {
         let after = *position.lock().unwrap_or_else(PoisonError::into_inner);
+        let read_once = Arc::new(AtomicBool::new(false));
         let ended = match Reader::connect(&client, after).await {
             Ok(reader) => {
-                backoff = Duration::from_millis(100);
-                let reader = Tracked { reader, position: position.clone() };
+                let reader =
+                    Tracked { reader, position: position.clone(), read_once: read_once.clone() };
                 let replica = replica.clone();
                 let apply = move |entry: Entry| {
                     let replica = replica.clone();
@@ -149,6 +157,9 @@ async fn read(client: redis::Client, turns: Turns<Arc<Appender>>, replica: Repli
             }
             Err(error) => Err(error.into()),
         };
+        if read_once.load(Ordering::Relaxed) {
+            backoff = FIRST_BACKOFF;
+        }
         if let Err(error) = ended {
             warn!(%error, ?backoff, "reading the cluster's log failed; trying again");
         }
@@ -163,12 +174,15 @@ struct Tracked {
     reader: Reader,
     /// The last entry read.
     position: Arc<Mutex<EntryId>>,
+    /// Set once a read succeeded on this connection.
+    read_once: Arc<AtomicBool>,
 }
 
 impl Follow for Tracked {
     async fn next(&mut self) -> Result<Vec<Entry>, LogError> {
         let read = self.reader.next().await?;
         *self.position.lock().unwrap_or_else(PoisonError::into_inner) = self.reader.position();
+        self.read_once.store(true, Ordering::Relaxed);
         Ok(read)
     }
 }

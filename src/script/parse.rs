@@ -51,6 +51,8 @@ struct Open {
 impl Script {
     /// Parses a whole script; the first bad line is the error.
     pub fn parse(text: &str) -> Result<Script, ParseError> {
+        // Editors that mark a file as UTF-8 start it with U+FEFF, which belongs to no line.
+        let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
         let mut script = Script::default();
         let mut open: Option<Open> = None;
         let mut quit: Option<usize> = None;
@@ -345,6 +347,13 @@ mod tests {
         let script = "# a bot\n\n   \n  # not a comment\nhi\r\n# the end\n";
         assert_eq!(steps(script), vec![(4, send("  # not a comment")), (5, send("hi"))]);
         assert_eq!(Script::parse(script).map(|s| s.last_line), Ok(6));
+    }
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_not_part_of_the_first_line() {
+        let script = "\u{FEFF}# saved by an editor that marks UTF-8\nhi\n";
+        assert_eq!(steps(script), vec![(2, send("hi"))]);
+        assert_eq!(steps("\u{FEFF}hello"), vec![(1, send("hello"))]);
     }
 
     #[test]

@@ -14,9 +14,9 @@ use super::connection::{Client, ClientError, Sender, Welcome};
 use super::echo::Echo;
 use super::incoming::Incoming;
 use super::input::{Input, CLIENT_HELP};
-use super::render::{Renderer, Style};
+use super::render::{clean, Renderer, Style};
 use super::session::{connect, ChatError, Options};
-use crate::proto::chat::{sanitize, Line};
+use crate::proto::chat::Line;
 
 /// After `/quit` or the end of input, how long to wait for the server to close.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -78,7 +78,7 @@ async fn register(
         match client.register(nick).await {
             Ok(welcome) => return Ok(welcome),
             Err(ClientError::Refused { text, .. }) => {
-                let _ = writeln!(io::stderr(), "smolchat: {}", sanitize(&text));
+                let _ = writeln!(io::stderr(), "smolchat: {}", clean(&text));
             }
             Err(error) => return Err(error.into()),
         }

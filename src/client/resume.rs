@@ -9,9 +9,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::connection::{Client, ClientError, Welcome};
-use super::render::same_name;
+use super::render::{clean, same_name};
 use super::session::{connect, ChatError, Destination, Secret};
-use crate::proto::chat::{sanitize, Command, ErrorCode, Line};
+use crate::proto::chat::{Command, ErrorCode, Line};
 
 /// The first wait before reconnecting: long enough for a restarting server to listen.
 const FIRST_DELAY: Duration = Duration::from_secs(1);
@@ -160,7 +160,7 @@ async fn take_place(
         Ok(welcome) => welcome,
         // Most likely our old connection, which the server has not yet seen die.
         Err(ClientError::Refused { code: ErrorCode::NickTaken, text }) => {
-            return Err(ChatError::Lost(sanitize(&text).into_owned()))
+            return Err(ChatError::Lost(clean(&text).into_owned()))
         }
         Err(error) => return Err(error.into()),
     };

@@ -10,9 +10,10 @@ use smol::Timer;
 use thiserror::Error;
 
 use super::connection::{Client, ClientError};
+use super::render::clean;
 use super::target::Target;
 use super::tls::{describe_tls, Trust};
-use crate::proto::chat::{sanitize, ErrorCode};
+use crate::proto::chat::ErrorCode;
 
 /// How long connecting may take before the client gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,16 +104,16 @@ impl From<ClientError> for ChatError {
     /// Describes an ended or refused connection, with the server's words made safe to show.
     fn from(error: ClientError) -> ChatError {
         match error {
-            ClientError::Refused { text, .. } => ChatError::Refused(sanitize(&text).into_owned()),
+            ClientError::Refused { text, .. } => ChatError::Refused(clean(&text).into_owned()),
             ClientError::Bye(reason) => {
-                ChatError::Lost(format!("the server closed the connection: {}", sanitize(&reason)))
+                ChatError::Lost(format!("the server closed the connection: {}", clean(&reason)))
             }
             ClientError::Closed => ChatError::Lost("the server closed the connection".into()),
             ClientError::Io(error) => {
                 ChatError::Lost(format!("connection lost: {}", describe(&error)))
             }
             ClientError::Protocol(what) => {
-                ChatError::Lost(format!("the server sent an unreadable line ({})", sanitize(&what)))
+                ChatError::Lost(format!("the server sent an unreadable line ({})", clean(&what)))
             }
         }
     }
@@ -145,9 +146,9 @@ pub async fn connect_asking(
         match client.password(&password).await {
             Ok(()) => {}
             Err(ClientError::Refused { code: ErrorCode::BadPassword, text }) => {
-                wrong = Some(sanitize(&text).into_owned());
+                wrong = Some(clean(&text).into_owned());
             }
-            Err(ClientError::Refused { text, .. }) => return Err(failed(sanitize(&text).into())),
+            Err(ClientError::Refused { text, .. }) => return Err(failed(clean(&text).into())),
             Err(other) => return Err(other.into()),
         }
     }
@@ -176,7 +177,7 @@ async fn reach(destination: &Destination) -> Result<Client, ChatError> {
         Ok(client) => Ok(client),
         Err(ClientError::Io(error)) => Err(failed(describe(&error))),
         // Refused before any nickname: the server is full, or this address has too many.
-        Err(ClientError::Refused { text, .. }) => Err(failed(sanitize(&text).into_owned())),
+        Err(ClientError::Refused { text, .. }) => Err(failed(clean(&text).into_owned())),
         Err(other) => Err(other.into()),
     }
 }
@@ -186,16 +187,17 @@ fn tls_setup(reason: String) -> ClientError {
     ClientError::Io(io::Error::new(io::ErrorKind::InvalidInput, reason))
 }
 
-/// A socket or TLS error in a few words.
+/// A socket or TLS error in a few words, safe to show: a certificate's names are the
+/// server's words.
 pub fn describe(error: &io::Error) -> String {
     if let Some(tls) = describe_tls(error) {
-        return tls;
+        return clean(&tls).into_owned();
     }
     match error.kind() {
         io::ErrorKind::ConnectionRefused => "connection refused (is the server running?)".into(),
         io::ErrorKind::ConnectionReset => "connection reset by the server".into(),
         io::ErrorKind::TimedOut => "timed out".into(),
-        _ => error.to_string(),
+        _ => clean(&error.to_string()).into_owned(),
     }
 }
 
@@ -203,4 +205,31 @@ pub fn describe(error: &io::Error) -> String {
 /// `~/.local/share/smolchat/history`; `None` when there is no home directory.
 pub fn default_history_path() -> Option<PathBuf> {
     Some(crate::paths::default_data_dir()?.join("history"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text from the server with a zero-width space, a right-to-left override and an
+    /// escape: none of them may reach the terminal.
+    const HOSTILE: &str = "a\u{200B}b\u{202E}c\u{1b}[2J";
+
+    fn shown(error: ClientError) -> String {
+        ChatError::from(error).to_string()
+    }
+
+    #[test]
+    fn the_servers_words_in_an_error_are_cleaned_of_invisible_characters() {
+        let refused = ClientError::Refused { code: ErrorCode::NickTaken, text: HOSTILE.into() };
+        let said = [
+            shown(refused),
+            shown(ClientError::Bye(HOSTILE.into())),
+            shown(ClientError::Protocol(HOSTILE.into())),
+            shown(ClientError::Io(io::Error::other(HOSTILE))),
+        ];
+        for text in said {
+            assert!(text.contains("a\u{FFFD}b\u{FFFD}c\u{FFFD}[2J"), "{text:?}");
+        }
+    }
 }

@@ -20,10 +20,10 @@ use super::connection::{Client, ClientError, Events, Welcome};
 use super::editor::{Editor, Typed};
 use super::input::{Input, CLIENT_HELP};
 use super::printer::{Place, Printing, Shared};
-use super::render::{Renderer, Style};
+use super::render::{clean, Renderer, Style};
 use super::roster::Roster;
 use super::session::{connect_asking, ChatError, Options, Secret};
-use crate::proto::chat::{sanitize, Command, Line};
+use crate::proto::chat::{Command, Line};
 
 /// After `/quit`, how long to wait for the server to close the connection.
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -88,7 +88,7 @@ fn choose_nick(
         }
         match smol::block_on(client.register(&nick)) {
             Ok(welcome) => return Ok(Some(welcome)),
-            Err(ClientError::Refused { text, .. }) => say(&sanitize(&text)),
+            Err(ClientError::Refused { text, .. }) => say(&clean(&text)),
             Err(error) => return Err(error.into()),
         }
     }

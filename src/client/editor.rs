@@ -148,6 +148,7 @@ mod tests {
     #[test]
     fn tab_completes_the_word_before_the_cursor() {
         let mut roster = Roster::new("alice");
+        roster.follow(&Line::Join { room: "#lobby".into(), nick: "alice".into() });
         roster.follow(&Line::Names {
             room: "#lobby".into(),
             nicks: vec!["alice".into(), "bob".into(), "bobby".into()],

@@ -21,6 +21,10 @@ use super::session::ChatError;
 /// How many lines the history keeps.
 const HISTORY_SIZE: usize = 1000;
 
+/// The most names one Tab offers: rustyline panics past 65,535, and nobody reads more
+/// than a few screens of them.
+const MAX_CANDIDATES: usize = 1000;
+
 /// What one `readline` produced.
 pub(super) enum Typed {
     /// A line (Enter).
@@ -50,11 +54,14 @@ impl Completer for Names {
     }
 }
 
-/// Where the word at `pos` starts, and what it may become.
+/// Where the word at `pos` starts, and what it may become: at most [`MAX_CANDIDATES`]
+/// words, the first in order.
 fn complete(roster: &Roster, line: &str, pos: usize) -> (usize, Vec<String>) {
     let start = word_start(line, pos);
     let word = line.get(start..pos).unwrap_or("");
-    (start, roster.candidates(line.get(..pos).unwrap_or(line), word))
+    let mut candidates = roster.candidates(line.get(..pos).unwrap_or(line), word);
+    candidates.truncate(MAX_CANDIDATES);
+    (start, candidates)
 }
 
 // Completion is all the help the editor needs: no hints, colours or multi-line input.
@@ -159,5 +166,18 @@ mod tests {
         assert_eq!(complete(&roster, "hi bo there", 5), (3, vec!["bob".into(), "bobby".into()]));
         assert_eq!(complete(&roster, "/join #ru", 9), (6, vec!["#rust".into()]));
         assert_eq!(complete(&roster, "/join #ru", 2), (0, vec![]));
+    }
+
+    #[test]
+    fn tab_offers_at_most_a_thousand_names() {
+        // rustyline panics past 65,535 candidates; nobody reads more than a screenful.
+        let mut roster = Roster::new("alice");
+        roster.follow(&Line::Join { room: "#lobby".into(), nick: "alice".into() });
+        let nicks = (0..1500).map(|n| format!("bob{n}")).collect();
+        roster.follow(&Line::Names { room: "#lobby".into(), nicks });
+        roster.follow(&Line::Room { room: Some("#lobby".into()) });
+        let (_, offered) = complete(&roster, "b", 1);
+        assert_eq!(offered.len(), MAX_CANDIDATES);
+        assert!(offered.iter().all(|name| name.starts_with("bob")));
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender as Signal};
 use futures_lite::future;
@@ -15,7 +15,7 @@ use smol::Timer;
 use super::connection::{Client, Events, Sender, Welcome};
 use super::incoming::Incoming;
 use super::render::{clean, same_name, Renderer, Style};
-use super::resume::{reconnect, Resume};
+use super::resume::{reconnect, Backoff, Resume};
 use super::roster::Roster;
 use super::session::{ChatError, Destination};
 use super::wake::Wake;
@@ -136,6 +136,8 @@ pub(super) struct Printing<P> {
     /// Rooms whose members we asked for ourselves, for Tab (the server tells them only when
     /// asked): their `NAMES` answer is learnt but not shown.
     asked: Vec<String>,
+    /// The waits between attempts to reconnect, kept from one loss to the next.
+    backoff: Backoff,
 }
 
 impl<P: ExternalPrinter + Send + 'static> Printing<P> {
@@ -150,8 +152,18 @@ impl<P: ExternalPrinter + Send + 'static> Printing<P> {
     ) -> Result<Receiver<ChatError>, ChatError> {
         let (ended, reason) = async_channel::bounded(1);
         let incoming = Incoming::spawn(events);
-        let printing =
-            Printing { printer, incoming, renderer, place, shared, ended, asked: Vec::new() };
+        let mut backoff = Backoff::default();
+        backoff.connected(Instant::now());
+        let printing = Printing {
+            printer,
+            incoming,
+            renderer,
+            place,
+            shared,
+            ended,
+            asked: Vec::new(),
+            backoff,
+        };
         thread::Builder::new()
             .name("smolchat-printer".into())
             .spawn(move || printing.run())
@@ -223,7 +235,8 @@ impl<P: ExternalPrinter + Send + 'static> Printing<P> {
                 future::or(slept, async { stop.recv().await.is_ok() }).await
             }
         };
-        smol::block_on(reconnect(&self.place.destination, &resume, lost, wait))
+        let backoff = &mut self.backoff;
+        smol::block_on(reconnect(&self.place.destination, &resume, lost, backoff, wait))
     }
 
     /// Carries on over a new connection, as its newly registered self.

@@ -6,7 +6,7 @@
 //! when the connection is lost call [`reconnect`].
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::connection::{Client, ClientError, Welcome};
 use super::render::{clean, same_name};
@@ -18,6 +18,10 @@ const FIRST_DELAY: Duration = Duration::from_secs(1);
 
 /// The longest wait between two attempts, so a server back after an hour is found soon.
 const MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// How long a connection must have stayed up for its loss to start the waits over: a
+/// server that welcomes and then drops us at once is not tried again every second.
+const STABLE: Duration = Duration::from_secs(60);
 
 /// What the client needs to take its place again, learnt from what it sent and heard.
 #[derive(Debug, Clone)]
@@ -99,16 +103,20 @@ impl Resume {
     }
 }
 
-/// Waits that double after each failed attempt, up to [`MAX_DELAY`].
+/// Waits that double after each failed attempt, up to [`MAX_DELAY`], and go on doubling
+/// across connections lost soon after they were made; only a connection that stayed up
+/// [`STABLE`] starts them over. Keep one for the life of the client.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     /// The wait before the next attempt.
     next: Duration,
+    /// When the connection of the moment was made, if one is up.
+    up_since: Option<Instant>,
 }
 
 impl Default for Backoff {
     fn default() -> Backoff {
-        Backoff { next: FIRST_DELAY }
+        Backoff { next: FIRST_DELAY, up_since: None }
     }
 }
 
@@ -119,30 +127,50 @@ impl Backoff {
         self.next = (self.next * 2).min(MAX_DELAY);
         delay
     }
+
+    /// Notes that a connection was made (registered) at `now`.
+    pub fn connected(&mut self, now: Instant) {
+        self.up_since = Some(now);
+    }
+
+    /// Notes that the connection was lost at `now`: if it had stayed up [`STABLE`], the
+    /// waits start over from the first; otherwise they carry on growing.
+    pub fn lost(&mut self, now: Instant) {
+        let up = self.up_since.take().map(|since| now.saturating_duration_since(since));
+        if up.is_some_and(|up| up >= STABLE) {
+            self.next = FIRST_DELAY;
+        }
+    }
 }
 
 /// Reconnects to `destination` after losing the connection because of `lost`, until it
 /// works: registers [`Resume::nick`] and sends [`Resume::commands`]. Before each attempt it
 /// awaits `wait(attempt, delay, why)` (attempt 1 is after the loss itself), which should
 /// say so and sleep `delay`, and may return `false` to give up; then the error is `why`.
-/// A refusal that would only be repeated (an invalid nickname) also ends it.
+/// A refusal that would only be repeated (an invalid nickname) also ends it. The delays
+/// come from `backoff`, which the caller keeps from one loss to the next and tells when
+/// its first connection was made ([`Backoff::connected`]).
 pub async fn reconnect<F>(
     destination: &Destination,
     resume: &Resume,
     lost: ChatError,
+    backoff: &mut Backoff,
     mut wait: impl FnMut(u32, Duration, &ChatError) -> F,
 ) -> Result<(Client, Welcome), ChatError>
 where
     F: Future<Output = bool>,
 {
-    let mut backoff = Backoff::default();
+    backoff.lost(Instant::now());
     let mut why = lost;
     for attempt in 1.. {
         if !wait(attempt, backoff.delay(), &why).await {
             break;
         }
         match take_place(destination, resume).await {
-            Ok(place) => return Ok(place),
+            Ok(place) => {
+                backoff.connected(Instant::now());
+                return Ok(place);
+            }
             Err(error @ ChatError::Refused(_)) => return Err(error),
             Err(error) => why = error,
         }
@@ -173,6 +201,11 @@ async fn take_place(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use async_net::TcpListener;
+    use futures_lite::io::BufReader;
+    use futures_lite::{future, AsyncBufReadExt, AsyncWriteExt, StreamExt};
+    use smol::Timer;
+    use std::time::Instant;
 
     fn s(text: &str) -> String {
         text.to_string()
@@ -225,5 +258,77 @@ mod tests {
         let mut backoff = Backoff::default();
         let delays: Vec<u64> = (0..7).map(|_| backoff.delay().as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30]);
+    }
+
+    /// Awaits `fut`, failing the test if it takes more than ten seconds.
+    async fn in_time<T>(what: &str, fut: impl Future<Output = T>) -> T {
+        let late = async {
+            Timer::after(Duration::from_secs(10)).await;
+            panic!("timed out waiting for {what}");
+        };
+        future::or(fut, late).await
+    }
+
+    /// A server on a free port that asks every connection for a nickname, reads it, and
+    /// then welcomes it and hangs up at once (`welcome`) or says nothing more.
+    async fn fake_server(welcome: bool) -> (String, smol::Task<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local address").to_string();
+        let task = smol::spawn(async move {
+            let mut kept = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                let mut lines = BufReader::new(stream.clone()).lines();
+                let mut writer = stream;
+                if writer.write_all(b"NICK choose a nickname\n").await.is_err() {
+                    continue;
+                }
+                let Some(Ok(nick)) = lines.next().await else { continue };
+                if welcome {
+                    let line = format!("WELCOME {nick} 1 online smolchat/2\n");
+                    let _ = writer.write_all(line.as_bytes()).await;
+                } else {
+                    kept.push(writer);
+                }
+            }
+        });
+        (addr, task)
+    }
+
+    #[test]
+    fn a_server_that_drops_us_at_once_gets_ever_longer_waits() {
+        smol::block_on(async {
+            let (addr, _server) = fake_server(true).await;
+            let destination = Destination::plain(addr);
+            let resume = Resume::new("alice");
+            let mut backoff = Backoff::default();
+            backoff.connected(Instant::now());
+            let mut waits = Vec::new();
+            for _ in 0..3 {
+                let lost = ChatError::Lost(s("the server closed the connection"));
+                let wait = |_: u32, delay: Duration, _: &ChatError| {
+                    waits.push(delay.as_secs());
+                    future::ready(true)
+                };
+                let reconnecting = reconnect(&destination, &resume, lost, &mut backoff, wait);
+                in_time("a reconnection", reconnecting).await.expect("welcomed again");
+            }
+            assert_eq!(waits, [1, 2, 4]);
+        });
+    }
+
+    #[test]
+    fn a_connection_that_stayed_up_a_while_starts_the_waits_over() {
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        let mut backoff = Backoff::default();
+        backoff.connected(at(0));
+        backoff.lost(at(5));
+        assert_eq!(backoff.delay().as_secs(), 1);
+        backoff.connected(at(6));
+        backoff.lost(at(7));
+        assert_eq!(backoff.delay().as_secs(), 2);
+        backoff.connected(at(9));
+        backoff.lost(at(9) + STABLE);
+        assert_eq!(backoff.delay().as_secs(), 1);
     }
 }

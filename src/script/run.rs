@@ -13,8 +13,8 @@ use super::pattern::Captures;
 use super::vars::{self, Piece};
 use super::{Action, Pattern, Script, ScriptOptions, Step};
 use crate::client::{
-    connect, reconnect, same_name, ChatError, ClientError, Destination, Echo, Incoming, Renderer,
-    Resume, Sender, Style, Welcome,
+    connect, reconnect, same_name, Backoff, ChatError, ClientError, Destination, Echo, Incoming,
+    Renderer, Resume, Sender, Style, Welcome,
 };
 use crate::proto::chat::{sanitize, Command, Line};
 
@@ -99,6 +99,8 @@ struct Bot<'a> {
     /// Where the server is, and what to take up again after a lost connection: `None`
     /// unless the bot was asked to (`--reconnect`).
     resume: Option<(Destination, Resume)>,
+    /// The waits between attempts to reconnect, kept from one loss to the next.
+    backoff: Backoff,
 }
 
 /// What ends a wait besides its deadline.
@@ -150,7 +152,9 @@ impl<'a> Bot<'a> {
             resume: options
                 .reconnect
                 .then(|| (options.destination.clone(), Resume::new(&welcome.nick))),
+            backoff: Backoff::default(),
         };
+        bot.backoff.connected(now);
         bot.show(&welcome.line());
         // The rest of registration (the limits, the default room) comes in one piece.
         bot.listen(bot.timeout, Until::Room).await?;
@@ -373,7 +377,8 @@ impl<'a> Bot<'a> {
                 true
             }
         };
-        let (client, welcome) = reconnect(destination, resume, ChatError::from(lost), waited)
+        let lost = ChatError::from(lost);
+        let (client, welcome) = reconnect(destination, resume, lost, &mut self.backoff, waited)
             .await
             .map_err(|error| error.to_string())?;
         self.adopt(client, &welcome);

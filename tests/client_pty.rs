@@ -192,19 +192,43 @@ fn the_prompt_shows_the_current_room_and_other_rooms_lines_are_prefixed() {
 
 /// A hostile server: welcomes whoever connects, then sends `lines` and waits.
 fn hostile_server(lines: &'static str) -> String {
+    scripted_server(format!("WELCOME alice 1 online smolchat/2\nROOM #x\n{lines}"))
+}
+
+/// A server that asks whoever connects for a nickname, answers it with `reply` whatever
+/// it is, and then waits for the client to go.
+fn scripted_server(reply: String) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     thread::spawn(move || {
         use std::io::{Read, Write};
         let Ok((mut stream, _)) = listener.accept() else { return };
+        let _ = stream.set_read_timeout(Some(TIMEOUT));
         let _ = stream.write_all(b"NICK choose a nickname\n");
         let mut byte = [0u8; 1];
         while stream.read(&mut byte).is_ok_and(|n| n == 1 && byte[0] != b'\n') {}
-        let welcome = "WELCOME alice 1 online smolchat/2\nROOM #x\n";
-        let _ = stream.write_all(format!("{welcome}{lines}").as_bytes());
+        let _ = stream.write_all(reply.as_bytes());
         let _ = stream.read(&mut byte);
     });
     addr
+}
+
+#[test]
+fn ctrl_c_ends_a_client_whose_server_welcomes_it_and_then_says_nothing() {
+    // No ROOM line ever: the client waits for one before its first prompt.
+    let addr = scripted_server("WELCOME alice 1 online smolchat/2\n".into());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_smolchat"));
+    command.args(["--server", &addr, "--nick", "alice", "--no-history"]);
+    command.env("NO_COLOR", "1").env("TERM", "xterm");
+    let mut terminal: Terminal = Session::spawn(command).expect("spawn smolchat in a pty");
+    terminal.set_expect_timeout(Some(TIMEOUT));
+    expect(&mut terminal, "*** you joined as alice");
+    terminal.send("\x03").expect("type Ctrl-C");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while terminal.get_process().is_alive().expect("process status") {
+        assert!(std::time::Instant::now() < deadline, "Ctrl-C did not end the client");
+        thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]

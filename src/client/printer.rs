@@ -57,8 +57,10 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// What the two threads share, for the client registered as `me` sending on `sender`.
-    pub(super) fn new(sender: Sender, me: &str, roster: Arc<Mutex<Roster>>) -> Shared {
+    /// What the two threads share, for the client sending on `sender`, which knows what to
+    /// take up again from `resume`. From now on SIGINT only interrupts the line editor
+    /// (see [`Wake`]).
+    pub(super) fn new(sender: Sender, resume: Resume, roster: Arc<Mutex<Roster>>) -> Shared {
         Shared {
             prompt: Mutex::new(String::new()),
             sender: Mutex::new(sender),
@@ -66,7 +68,7 @@ impl Shared {
             leaving: AtomicBool::new(false),
             stop: async_channel::bounded(1),
             roster,
-            resume: Mutex::new(Resume::new(me)),
+            resume: Mutex::new(resume),
             answered: async_channel::bounded(1),
             wake: Wake::install(),
         }

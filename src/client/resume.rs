@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::connection::{Client, ClientError, Welcome};
 use super::render::{clean, same_name};
-use super::session::{connect, ChatError, Destination, Secret};
+use super::session::{connect, within, ChatError, Destination, Secret, REGISTER_TIMEOUT};
 use crate::proto::chat::{Command, ErrorCode, Line};
 
 /// The first wait before reconnecting: long enough for a restarting server to listen.
@@ -166,7 +166,7 @@ where
         if !wait(attempt, backoff.delay(), &why).await {
             break;
         }
-        match take_place(destination, resume).await {
+        match take_place(destination, resume, REGISTER_TIMEOUT).await {
             Ok(place) => {
                 backoff.connected(Instant::now());
                 return Ok(place);
@@ -178,24 +178,29 @@ where
     Err(why)
 }
 
-/// One attempt: connect, register our nickname, identify and rejoin.
+/// One attempt: connect, register our nickname, identify and rejoin, all within `limit`
+/// (a server that accepts and then says nothing would otherwise stop reconnecting).
 async fn take_place(
     destination: &Destination,
     resume: &Resume,
+    limit: Duration,
 ) -> Result<(Client, Welcome), ChatError> {
-    let mut client = connect(destination).await?;
-    let welcome = match client.register(resume.nick()).await {
-        Ok(welcome) => welcome,
-        // Most likely our old connection, which the server has not yet seen die.
-        Err(ClientError::Refused { code: ErrorCode::NickTaken, text }) => {
-            return Err(ChatError::Lost(clean(&text).into_owned()))
+    let attempt = async {
+        let mut client = connect(destination).await?;
+        let welcome = match client.register(resume.nick()).await {
+            Ok(welcome) => welcome,
+            // Most likely our old connection, which the server has not yet seen die.
+            Err(ClientError::Refused { code: ErrorCode::NickTaken, text }) => {
+                return Err(ChatError::Lost(clean(&text).into_owned()))
+            }
+            Err(error) => return Err(error.into()),
+        };
+        for command in resume.commands() {
+            client.send(&command).await.map_err(ClientError::from)?;
         }
-        Err(error) => return Err(error.into()),
+        Ok((client, welcome))
     };
-    for command in resume.commands() {
-        client.send(&command).await.map_err(ClientError::from)?;
-    }
-    Ok((client, welcome))
+    within(limit, "register us again", attempt).await
 }
 
 #[cfg(test)]
@@ -330,5 +335,20 @@ mod tests {
         backoff.connected(at(9));
         backoff.lost(at(9) + STABLE);
         assert_eq!(backoff.delay().as_secs(), 1);
+    }
+
+    #[test]
+    fn a_server_that_never_welcomes_us_again_is_given_up_on_in_time() {
+        smol::block_on(async {
+            let (addr, _server) = fake_server(false).await;
+            let destination = Destination::plain(addr);
+            let resume = Resume::new("alice");
+            let limit = Duration::from_millis(200);
+            let attempt = take_place(&destination, &resume, limit);
+            match in_time("the attempt to give up", attempt).await {
+                Err(ChatError::Lost(why)) => assert!(why.starts_with("timed out"), "{why}"),
+                other => panic!("expected a time-out, got {other:?}"),
+            }
+        });
     }
 }

@@ -1,6 +1,7 @@
 //! What the terminal and piped front ends share: their options, the errors a person sees,
 //! connecting, and where the line history lives.
 
+use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,12 @@ use crate::proto::chat::ErrorCode;
 
 /// How long connecting may take before the client gives up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the server may take, once connected, to register us (and, for the terminal,
+/// to say which room we are in): as long as a server gives a client to register by
+/// default (`--handshake-timeout`). A server that goes quiet is given up on, not waited
+/// for forever.
+pub(super) const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the server is and how to trust it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +124,21 @@ impl From<ClientError> for ChatError {
             }
         }
     }
+}
+
+/// `fut`, or [`ChatError::Lost`] saying the server did not finish `what` once `limit`
+/// has passed.
+pub(super) async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl Future<Output = Result<T, ChatError>>,
+) -> Result<T, ChatError> {
+    let late = async {
+        Timer::after(limit).await;
+        let limit = humantime::format_duration(limit);
+        Err(ChatError::Lost(format!("timed out: the server did not {what} within {limit}")))
+    };
+    future::or(fut, late).await
 }
 
 /// Connects to the server (over TLS if asked), gives its password if it asks for one, and

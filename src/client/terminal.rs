@@ -21,8 +21,9 @@ use super::editor::{Editor, Typed};
 use super::input::{Input, CLIENT_HELP};
 use super::printer::{Place, Printing, Shared};
 use super::render::{clean, Renderer, Style};
+use super::resume::Resume;
 use super::roster::Roster;
-use super::session::{connect_asking, ChatError, Options, Secret};
+use super::session::{connect_asking, within, ChatError, Options, Secret, REGISTER_TIMEOUT};
 use crate::proto::chat::{Command, Line};
 
 /// After `/quit`, how long to wait for the server to close the connection.
@@ -110,8 +111,12 @@ fn chat(
     let mut renderer = Renderer::new(&welcome.nick, place.style);
     say(&renderer.render(&welcome.line()).unwrap_or_default());
     place.roster.lock().unwrap_or_else(|e| e.into_inner()).restart(&welcome.nick);
-    let shared = Arc::new(Shared::new(sender, &welcome.nick, place.roster.clone()));
-    settle_in(&mut events, &mut renderer, &shared)?;
+    let mut resume = Resume::new(&welcome.nick);
+    // Until the first prompt Ctrl-C still ends the client, and a server that never says
+    // which room we are in is given up on.
+    let settling = settle_in(&mut events, &mut renderer, &place.roster, &mut resume);
+    smol::block_on(within(REGISTER_TIMEOUT, "say which room we are in", settling))?;
+    let shared = Arc::new(Shared::new(sender, resume, place.roster.clone()));
     shared.set_prompt(&renderer);
     let ended = Printing::start(editor.printer()?, events, renderer, place, shared.clone())?;
     let outcome = converse(editor, &shared, &ended);
@@ -120,15 +125,17 @@ fn chat(
 }
 
 /// Prints what follows the welcome up to the server's first `ROOM` line, so the first
-/// prompt already shows the room plain text goes to.
-fn settle_in(
+/// prompt already shows the room plain text goes to, learning names and rooms on the way.
+async fn settle_in(
     events: &mut Events,
     renderer: &mut Renderer,
-    shared: &Shared,
+    roster: &Mutex<Roster>,
+    resume: &mut Resume,
 ) -> Result<(), ChatError> {
     loop {
-        let line = smol::block_on(events.next())?;
-        shared.note(&line);
+        let line = events.next().await?;
+        roster.lock().unwrap_or_else(|e| e.into_inner()).follow(&line);
+        resume.follow(&line);
         if let Some(shown) = renderer.render(&line) {
             say(&shown);
         }

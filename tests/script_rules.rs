@@ -249,6 +249,47 @@ fn a_bot_told_to_reconnect_answers_again_after_its_server_restarts() {
 }
 
 #[test]
+fn a_bot_told_to_reconnect_sends_again_a_line_it_could_not_send() {
+    smol::block_on(async {
+        let dir = TempDir::new("bot-resend");
+        // With flood control the bot paces itself, so it is still sending when the server
+        // goes, and learns of the loss from a write that fails, not from a read.
+        let config = Config { flood_rate: 20, flood_burst: 4, ..quick() };
+        let server = TestServer::start_in(config.clone(), &dir).await;
+        let mut friend = server.join("friend").await;
+        let lines: String = (1..=40).map(|n| format!("line {n}\n")).collect();
+        let script = format!("{lines}/quit done\n");
+        let bot = start_with(&server, "sender.chat", "sender", &script, &["--reconnect"]);
+        wait_message(&mut friend, "sender", "line 3").await;
+        let addrs = server.addrs();
+        drop(friend);
+        server.stop().await;
+        let server = TestServer::start_in_at(config, &dir, addrs).await;
+        let mut friend = server.join("friend").await;
+        let stdout = finish(bot).await;
+        assert!(stdout.contains("reconnecting in"), "{stdout}");
+        // From the line that failed (lines written before the failure was noticed are
+        // lost with the old connection) to the last, in order, none dropped as a flood.
+        let said = within("the bot's lines", async {
+            let mut said = Vec::new();
+            while said.last().is_none_or(|n| *n < 40) {
+                match friend.next().await.expect("a line") {
+                    Line::Message { from, text, .. } if from == "sender" => {
+                        said.push(text.trim_start_matches("line ").parse::<u32>().expect("n"));
+                    }
+                    _ => {}
+                }
+            }
+            said
+        })
+        .await;
+        let first = said[0];
+        assert_eq!(said, (first..=40).collect::<Vec<u32>>());
+        server.stop().await;
+    });
+}
+
+#[test]
 fn what_a_capture_brings_in_is_said_never_run_as_a_command() {
     smol::block_on(async {
         let server = TestServer::default().await;

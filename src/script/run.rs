@@ -294,32 +294,44 @@ impl<'a> Bot<'a> {
         self.vars.extend(captures.named);
     }
 
+    /// Sends `line`, paced. A bot told to reconnect that finds the connection lost while
+    /// writing takes it up again and sends the line over the new one; any other bot stops.
     async fn send(&mut self, line: &str) -> Result<(), String> {
-        let wait = self.pace.delay(Instant::now());
-        if !wait.is_zero() {
-            Timer::after(wait).await;
+        loop {
+            let wait = self.pace.delay(Instant::now());
+            if !wait.is_zero() {
+                Timer::after(wait).await;
+            }
+            if let Some(echo) = Echo::of(line, self.renderer.me()) {
+                self.pending = Some((echo, line.to_string()));
+            }
+            if let Some((_, resume)) = &mut self.resume {
+                resume.typed(line);
+            }
+            let Err(error) = self.sender.send_line(line).await else { return Ok(()) };
+            let lost = self.why_lost(error).await;
+            if self.resume.is_none() {
+                return Err(ChatError::from(lost).to_string());
+            }
+            self.take_up(lost).await?;
         }
-        if let Some(echo) = Echo::of(line, self.renderer.me()) {
-            self.pending = Some((echo, line.to_string()));
-        }
-        if let Some((_, resume)) = &mut self.resume {
-            resume.typed(line);
-        }
-        let Err(error) = self.sender.send_line(line).await else { return Ok(()) };
-        // The reader knows better than the failed write why the connection ended.
-        let fallback = ChatError::from(ClientError::Io(error)).to_string();
+    }
+
+    /// Why the connection ended, once writing to it failed with `error`: the reader
+    /// knows better (a goodbye, a close) if it finds out soon.
+    async fn why_lost(&mut self, error: std::io::Error) -> ClientError {
         let why = async {
             loop {
                 if let Err(error) = self.incoming.next().await {
-                    return ChatError::from(error).to_string();
+                    return error;
                 }
             }
         };
         let late = async {
             Timer::after(Duration::from_secs(1)).await;
-            fallback
+            ClientError::Io(error)
         };
-        Err(future::or(why, late).await)
+        future::or(why, late).await
     }
 
     /// Prints what arrives for up to `wait`, answering it and running the timers that
@@ -366,23 +378,57 @@ impl<'a> Bot<'a> {
     /// takes the bot's nickname, identity and rooms up again; what was waited for is
     /// still waited for.
     async fn take_up(&mut self, lost: ClientError) -> Result<(), String> {
-        let Some((destination, resume)) = &self.resume else { return Ok(()) };
-        let out = &mut *self.out;
-        let waited = |_: u32, delay: Duration, why: &ChatError| {
-            let wait = humantime::format_duration(delay);
-            let _ = writeln!(out, "*** {why}; reconnecting in {wait}").and_then(|()| out.flush());
-            let pause = Timer::after(delay);
-            async move {
-                pause.await;
-                true
+        let mut lost = lost;
+        loop {
+            let Some((destination, resume)) = &self.resume else { return Ok(()) };
+            let out = &mut *self.out;
+            let waited = |_: u32, delay: Duration, why: &ChatError| {
+                let wait = humantime::format_duration(delay);
+                let _ =
+                    writeln!(out, "*** {why}; reconnecting in {wait}").and_then(|()| out.flush());
+                let pause = Timer::after(delay);
+                async move {
+                    pause.await;
+                    true
+                }
+            };
+            let why = ChatError::from(lost);
+            let (client, welcome) = reconnect(destination, resume, why, &mut self.backoff, waited)
+                .await
+                .map_err(|error| error.to_string())?;
+            self.adopt(client, &welcome);
+            match self.settle().await {
+                Ok(()) => return Ok(()),
+                Err(again) => lost = again,
             }
-        };
-        let lost = ChatError::from(lost);
-        let (client, welcome) = reconnect(destination, resume, lost, &mut self.backoff, waited)
-            .await
-            .map_err(|error| error.to_string())?;
-        self.adopt(client, &welcome);
-        Ok(())
+        }
+    }
+
+    /// Prints and follows what the server sends up to the `ROOM` line that ends
+    /// registration (or for the `/expect` timeout at most), so that what the bot sends
+    /// next is paced by the new connection's `LIMITS`: a bot that was sending when the
+    /// connection broke would otherwise flood a server with a small burst. Nothing is
+    /// answered meanwhile; a connection lost again is the error.
+    async fn settle(&mut self) -> Result<(), ClientError> {
+        let deadline = timer(self.timeout);
+        futures_lite::pin!(deadline);
+        loop {
+            let next = async { Some(self.incoming.next().await) };
+            let expired = async {
+                (&mut deadline).await;
+                None
+            };
+            match future::or(next, expired).await {
+                None => return Ok(()),
+                Some(Err(lost)) => return Err(lost),
+                Some(Ok(event)) => {
+                    self.note(&event);
+                    if matches!(event, Line::Room { .. }) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
     }
 
     /// Goes on over `client`, just registered again as `welcome` says.
@@ -399,18 +445,9 @@ impl<'a> Bot<'a> {
 
     /// Acts on one received line: prints it, answers it; whether it ends the wait.
     async fn hear(&mut self, event: &Line, until: Until<'_>) -> Result<bool, String> {
-        if let Some((_, resume)) = &mut self.resume {
-            resume.follow(event);
-        }
-        if self.pending.as_ref().is_some_and(|(echo, _)| echo.is_answered_by(event)) {
-            self.pending = None;
-        }
-        if let Line::Limits { flood_rate, flood_burst } = event {
-            self.pace = Pace::new(*flood_rate, *flood_burst, Instant::now());
-        }
         let own = author(event).is_some_and(|author| same_name(author, self.renderer.me()));
         // Some lines print nothing (the `ROOM` that ends a join) but still end a wait.
-        let line = self.show(event);
+        let line = self.note(event);
         // A replayed line is printed but never answered: a bot that comes back to a room
         // would otherwise answer again what was answered before it left.
         if matches!(event, Line::History { .. }) {
@@ -421,6 +458,21 @@ impl<'a> Bot<'a> {
             self.answer(event, &line).await?;
         }
         Ok(done)
+    }
+
+    /// Learns from one received line (where we are, the echo awaited, the server's flood
+    /// limit) and prints it; returns what was printed.
+    fn note(&mut self, event: &Line) -> Option<String> {
+        if let Some((_, resume)) = &mut self.resume {
+            resume.follow(event);
+        }
+        if self.pending.as_ref().is_some_and(|(echo, _)| echo.is_answered_by(event)) {
+            self.pending = None;
+        }
+        if let Line::Limits { flood_rate, flood_burst } = event {
+            self.pace = Pace::new(*flood_rate, *flood_burst, Instant::now());
+        }
+        self.show(event)
     }
 
     /// Whether `event` (printed as `line`, if at all) ends the wait for `until`.

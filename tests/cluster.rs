@@ -576,3 +576,31 @@ fn a_server_whose_limits_differ_from_the_cluster_s_is_refused() {
         stop_all(servers).await;
     });
 }
+
+#[test]
+fn a_registration_refused_for_the_room_limit_is_refused_on_every_server() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let config = Config { max_rooms_per_account: 1, ..irc_config() };
+        let mut servers = Vec::new();
+        for _ in 0..2 {
+            servers.push(TestServer::start_clustered(config.clone(), &redis.url(), LEASE).await);
+        }
+        let mut ann = servers[0].join("ann").await;
+        let account = Line::Account { nick: Some(s("ann")) };
+        ann.sender.send_line("/register correct-horse").await.expect("register");
+        wait_for(&mut ann, "ACCOUNT ann", |line| *line == account).await;
+        ann.sender.send_line("/register-room").await.expect("register the room");
+        wait_for(&mut ann, "INFO", |line| matches!(line, Line::Info { .. })).await;
+        join_room(&mut ann, "ann", "#two").await;
+        ann.sender.send_line("/register-room #two").await.expect("register the room");
+        assert_eq!(next_error(&mut ann).await, ErrorCode::TooManyOwnedRooms);
+        // Nobody owns #two on the other server either: anyone sets its topic.
+        let mut bob = servers[1].join("bob").await;
+        join_room(&mut bob, "bob", "#two").await;
+        bob.sender.send_line("/topic #two anyone's").await.expect("topic");
+        let topic = Line::Topic { room: s("#two"), by: s("bob"), text: s("anyone's") };
+        wait_for(&mut bob, "bob's topic", |line| *line == topic).await;
+        stop_all(servers).await;
+    });
+}

@@ -17,10 +17,9 @@ use super::Chat;
 impl Chat {
     /// Registers `room` to the account `person` identified as, keeping its topic.
     pub async fn register_room(&self, person: &Person, room: &Room) -> Result<(), AccountError> {
-        self.identity(person).ok_or(AccountError::NotIdentified)?;
+        self.check_rooms_owned(person, room)?;
         let intent = || Intent::RoomRegistered { room: room.name().clone() };
         let _turn = self.turn(person.id(), intent).await?;
-        self.check_rooms_owned(person, room)?;
         let (fold, record) = self.register_room_now(person, room).await?;
         self.memory.keep(Change::Room { fold, record: Some(record) });
         self.memory.settled().await?;
@@ -29,13 +28,15 @@ impl Chat {
     }
 
     /// Refuses a registration that would give `person`'s account more rooms than
-    /// [`Limits::rooms_per_account`](super::Limits). Checked only where the registration
-    /// is asked for: a cluster's other servers replay what it decided.
+    /// [`Limits::rooms_per_account`](super::Limits). Checked before the turn, only where
+    /// the registration is asked for: once in a cluster's order, every server applies it
+    /// alike, whatever its own limit. (Two registrations of one account racing on two
+    /// servers may pass it together, one room over at most for each.)
     fn check_rooms_owned(&self, person: &Person, room: &Room) -> Result<(), AccountError> {
         let owner = self.identity(person).ok_or(AccountError::NotIdentified)?;
         let most = self.limits.rooms_per_account;
         match self.accounts.rooms_owned_besides(&owner, &room.key().fold) {
-            owned if owned >= most => Err(AccountError::TooManyRooms(owned)),
+            owned if owned >= most => Err(AccountError::TooManyRooms(most)),
             _ => Ok(()),
         }
     }

@@ -1,6 +1,7 @@
 //! The core under changes that race: a rename or a kick from another task against a join
 //! or a quit, each run on real threads many times over, and what each must leave behind.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
@@ -110,14 +111,16 @@ fn a_kick_racing_a_join_leaves_the_person_either_in_or_out() {
     let owner = online(&chat, "owner", Some(&name));
     let room = owning_their_room(&chat, &owner);
     let target = online(&chat, "target", None);
+    let kicks = Arc::new(AtomicUsize::new(0));
     for attempt in 0..TRIES {
         let (c, t, n) = (chat.clone(), target.clone(), name.clone());
         let join = move || drop(smol::block_on(c.join(&t, &n, |_| {})).expect("joined"));
-        let (c, o, r) = (chat.clone(), owner.clone(), room.clone());
+        let (c, o, r, k) = (chat.clone(), owner.clone(), room.clone(), kicks.clone());
         // The kick finds nobody until the join is in: tried until it does.
         let kick = move || {
             for _ in 0..200 {
                 if smol::block_on(c.kick(&o, &r, "target", None)).is_ok() {
+                    k.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
                 std::hint::spin_loop();
@@ -131,6 +134,23 @@ fn a_kick_racing_a_join_leaves_the_person_either_in_or_out() {
         if member {
             smol::block_on(chat.part(&target, &room, None)).expect("parted");
         }
+    }
+    assert!(kicks.load(Ordering::Relaxed) > 0, "no kick ever met the join");
+}
+
+#[test]
+fn a_quit_racing_a_rename_takes_the_person_off_under_either_name() {
+    let chat = Arc::new(Chat::new(Limits::default()));
+    for attempt in 0..TRIES {
+        let person = online(&chat, &format!("p{attempt}"), None);
+        let (c, p) = (chat.clone(), person.clone());
+        let quit = move || smol::block_on(c.quit(&p, Departure::Closed));
+        let (c, p, new) = (chat.clone(), person.clone(), nick(&format!("q{attempt}")));
+        // A grace period's end, renaming them as they leave: refused if they left first.
+        let rename = move || drop(smol::block_on(c.rename(&p, new)));
+        race(quit, rename);
+        let left: Vec<_> = smol::block_on(chat.everyone()).iter().map(|p| p.nick()).collect();
+        assert!(left.is_empty(), "attempt {attempt}: still online {left:?}");
     }
 }
 

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::memory::{Account, Change, MemoryError, Recalled, RoomRecord};
 use super::name::{Key, Nick, RoomName};
 use super::order::{Intent, Unavailable};
+use super::people::NickRefused;
 use super::person::Person;
 use super::rooms::RoomError;
 use super::Chat;
@@ -544,9 +545,14 @@ impl Chat {
             let Ok(bytes) = ring::rand::generate::<[u8; 4]>(&random) else { continue };
             let name = format!("Guest{:06}", u32::from_le_bytes(bytes.expose()) % 1_000_000);
             let Ok(guest) = Nick::parse(&name, 64) else { continue };
-            if self.rename_as(person, guest, true).await.is_ok() {
-                info!(guest = %name, "renamed to a guest name");
-                return;
+            match self.rename_as(person, guest, true).await {
+                Ok(()) => {
+                    info!(guest = %name, "renamed to a guest name");
+                    return;
+                }
+                // Gone meanwhile, or no order to put it in: another name would not help.
+                Err(NickRefused::Closed | NickRefused::Unavailable(_)) => return,
+                Err(_) => {}
             }
         }
         warn!(nick = %person.nick(), "no guest name was free; the nickname stays taken");

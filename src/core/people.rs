@@ -531,10 +531,11 @@ impl Chat {
 
     /// [`Chat::quit`] in its turn.
     pub(crate) async fn quit_now(&self, person: &Arc<Person>, why: Departure) {
-        let (nick, key) = person.name();
         // The nickname is freed and the quit announced under one directory lock; whoever
         // takes the name next has the rooms that may still hold the quit flushed first.
         let mut people = self.people.lock().await;
+        // Read under the lock: a rename (a grace period's end) may have come first.
+        let (nick, key) = person.name();
         if people.remove(&key, person) && person.is_hidden() {
             people.hidden = people.hidden.saturating_sub(1);
         }

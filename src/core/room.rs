@@ -342,21 +342,20 @@ impl RoomState {
         self.wake.close();
     }
 
-    /// The members, sorted by their nicknames' folds; only those not hidden unless
-    /// `all` (for a member asking).
-    pub fn people(&self, all: bool) -> Vec<Arc<Person>> {
+    /// The members `seen` lets through, sorted by their nicknames' folds.
+    pub fn people(&self, seen: impl Fn(&Person) -> bool) -> Vec<Arc<Person>> {
         let mut people: Vec<(Arc<str>, Arc<Person>)> = self
-            .shown(all)
+            .shown(seen)
             .map(|member| (member.person.name().1.fold, member.person.clone()))
             .collect();
         people.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         people.into_iter().map(|(_, person)| person).collect()
     }
 
-    /// The nicknames of the members, sorted by their fold; as [`RoomState::people`].
-    pub fn names(&self, all: bool) -> Vec<Nick> {
+    /// The nicknames of the members `seen` lets through, sorted by their fold.
+    pub fn names(&self, seen: impl Fn(&Person) -> bool) -> Vec<Nick> {
         let mut names: Vec<(Arc<str>, Nick)> = self
-            .shown(all)
+            .shown(seen)
             .map(|member| {
                 let (nick, key) = member.person.name();
                 (key.fold, nick)
@@ -366,9 +365,9 @@ impl RoomState {
         names.into_iter().map(|(_, nick)| nick).collect()
     }
 
-    /// The members someone sees: all of them, or those not hidden.
-    fn shown(&self, all: bool) -> impl Iterator<Item = &Member> {
-        self.members.values().filter(move |member| all || !member.person.is_hidden())
+    /// The members `seen` lets through.
+    fn shown(&self, seen: impl Fn(&Person) -> bool) -> impl Iterator<Item = &Member> {
+        self.members.values().filter(move |member| seen(&member.person))
     }
 }
 

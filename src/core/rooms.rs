@@ -138,7 +138,7 @@ impl Landing<'_> {
     /// Taken under the room's lock, without a flush, so a join storm does not cost each
     /// member a queue entry per newcomer.
     pub fn names(&self) -> Vec<Nick> {
-        self.state.names(true)
+        self.state.names(|_| true)
     }
 }
 
@@ -556,14 +556,15 @@ impl Chat {
     /// room's lock. A member asking gets it after a flush: the room's joins and leaves it
     /// has heard before the answer are exactly the ones it reflects. (Someone else gets
     /// it as it stands: they hear none of the room's events, and flushing a big room for
-    /// every passer-by would undo its pacing; nor do they see members who are hidden.)
+    /// every passer-by would undo its pacing; nor do they see members who are hidden,
+    /// unless they share another room.)
     pub async fn names(&self, person: &Person, room: &Room, reply: impl FnOnce(&[Nick])) {
         let mut state = room.lock().await;
         let member = state.has(person.id());
         if member {
             state.flush();
         }
-        reply(&state.names(member));
+        reply(&state.names(|them| member || them.seen_by(person)));
     }
 
     /// Who is in `room`, sorted by their nicknames' folds; a member asking gets it after a
@@ -574,7 +575,7 @@ impl Chat {
         if member {
             state.flush();
         }
-        state.people(member)
+        state.people(|them| member || them.seen_by(person))
     }
 
     /// How many rooms exist.

@@ -128,7 +128,7 @@ fn identifying_in_time_keeps_the_nickname() {
 #[test]
 fn taking_a_registered_nickname_again_starts_a_whole_new_grace_period() {
     smol::block_on(async {
-        let grace = Duration::from_millis(1000);
+        let grace = Duration::from_millis(2000);
         let server = ann_registered_and_gone(Config { identify_grace: grace, ..quick() }).await;
         let (mut taker, _) = within("taker", Client::join(server.addr, "ann")).await.expect("j");
         let away = Line::Rename { old: s("ann"), new: s("other") };

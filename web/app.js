@@ -391,7 +391,8 @@ function addLine(buf, kind, nick, text, extra = {}) {
   const mention = talk && nick != null && !same(nick, state.me) && mentions(text);
   if (mention) line.classList.add('mention');
   append(buf, line);
-  if (talk && nick != null) {
+  // Only talk seen live: a replayed line has its time, by which later replays match it.
+  if (talk && nick != null && !replayed) {
     buf.live.push(line);
     if (buf.live.length > MAX_LINES) buf.live.shift();
   }
@@ -426,7 +427,9 @@ function shownAlready(buf, kind, nick, text, at) {
       return true;
     }
   }
-  const live = buf.unmatched.findIndex((line) => !buf.matched.has(line) && sameTalk(line));
+  const live = buf.unmatched.findIndex(
+    (line) => !buf.matched.has(line) && !line.dataset.said && sameTalk(line),
+  );
   if (live < 0) return false;
   const [line] = buf.unmatched.splice(live, 1);
   line.dataset.said = said;
@@ -699,11 +702,12 @@ function connected() {
 
 /**
  * Sends one line, in its turn behind the lines still waiting for the flood limit (see
- * `pace`); false if there is no open connection.
+ * `pace`); false if there is no open connection. A line you `typed` that the connection
+ * is lost before sending is reported as not sent.
  */
-function send(line) {
+function send(line, typed = false) {
   if (!connected()) return false;
-  pace.waiting.push(line);
+  pace.waiting.push({ line, typed });
   sendWaiting();
   return true;
 }
@@ -728,7 +732,10 @@ const pace = {
   /** Lines that may be sent now, as of `updated` (a `performance.now()`). */
   tokens: 0,
   updated: 0,
-  /** Lines waiting for a token, oldest first, and the timer that sends the next. */
+  /**
+   * Lines waiting for a token, oldest first, each with whether you typed it; and the timer
+   * that sends the next.
+   */
   waiting: [],
   timer: null,
 };
@@ -748,7 +755,7 @@ function sendWaiting() {
       }
       pace.tokens -= 1;
     }
-    state.ws.send(pace.waiting.shift());
+    state.ws.send(pace.waiting.shift().line);
   }
 }
 
@@ -802,6 +809,7 @@ function connect() {
 function lost() {
   const wasRegistered = state.registered;
   state.ws = null;
+  const unsent = pace.waiting.filter((waiting) => waiting.typed).length;
   resetPace();
   state.registered = false;
   state.landing = false;
@@ -835,6 +843,10 @@ function lost() {
   state.retryAt = Date.now() + wait;
   const seconds = Math.max(1, Math.round(wait / 1000));
   if (wasRegistered) noteEverywhere('error', `Connection lost. Reconnecting in ${seconds} s…`);
+  if (unsent > 0) {
+    const lines = unsent === 1 ? 'line you typed was' : `${unsent} lines you typed were`;
+    noteEverywhere('error', `The last ${lines} not sent.`);
+  }
   state.retryTimer = setTimeout(connect, wait);
   const tick = () => {
     const left = Math.max(0, Math.ceil((state.retryAt - Date.now()) / 1000));
@@ -1323,9 +1335,9 @@ function submit(text) {
   if (!command) {
     // `//text` says `/text`: the protocol's escape, typed as is.
     const words = text.startsWith('//') ? text.slice(1) : text;
-    if (buf.kind === 'private') return send(`/msg ${buf.name} ${words}`);
-    if (buf.kind === 'room' && same(buf.name, state.current)) return send(text);
-    if (buf.kind === 'room') return send(`/msg ${buf.name} ${words}`);
+    if (buf.kind === 'private') return send(`/msg ${buf.name} ${words}`, true);
+    if (buf.kind === 'room' && same(buf.name, state.current)) return send(text, true);
+    if (buf.kind === 'room') return send(`/msg ${buf.name} ${words}`, true);
     showError('you are in no room: join one with /join #room');
     return false;
   }
@@ -1339,7 +1351,7 @@ function submit(text) {
   if (verb === '/join' || verb === '/part') state.followRoom = true;
   if (verb === '/names' || verb === '/who') state.namesAsked += 1;
   if (verb === '/history') state.historyAsked += 1;
-  return send(text);
+  return send(text, true);
 }
 
 ui.sayForm.addEventListener('submit', (event) => {

@@ -604,3 +604,27 @@ fn a_registration_refused_for_the_room_limit_is_refused_on_every_server() {
         stop_all(servers).await;
     });
 }
+
+#[test]
+fn an_account_registered_after_its_session_stopped_waiting_is_kept_in_redis() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        // Redis held longer than a session waits for its turn (4 s), and shorter than the
+        // lease by more than a beat (3 s), so that nobody is declared dead.
+        let servers = cluster_leased(&redis, 1, Duration::from_millis(9000)).await;
+        let mut ann = servers[0].join("ann").await;
+        redis.pause(5000);
+        ann.sender.send_line("/register correct-horse").await.expect("register");
+        assert_eq!(next_error(&mut ann).await, ErrorCode::ClusterUnavailable);
+        // The registration was appended all the same, and lands once Redis answers: the
+        // server applies it from the log, and keeps it as if the session had waited.
+        within("the account kept in Redis", async {
+            while hash_fields(&redis, "smolchat:accounts").is_empty() {
+                smol::Timer::after(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert_eq!(hash_fields(&redis, "smolchat:accounts"), ["ann"]);
+        stop_all(servers).await;
+    });
+}

@@ -295,14 +295,12 @@ impl Chat {
     ) -> Result<Nick, AccountError> {
         check_password(password)?;
         let (nick, key) = person.name();
-        let fold = key.fold.clone();
         self.check_unregistered(&nick, &key.skeleton)?;
         let hash = self.accounts.hash(password).await?;
         let account = Account { nick: nick.clone(), hash, registered: now_ms() };
         let intent = || Intent::Registered { account: account.clone() };
         let _turn = self.turn(person.id(), intent).await?;
-        self.register_account_now(person, account.clone())?;
-        self.memory.keep(Change::Account { fold: fold.clone(), account: Some(account) });
+        self.register_account_now(person, account)?;
         self.memory.settled().await?;
         info!(nick = %nick, "account registered");
         Ok(nick)
@@ -328,7 +326,17 @@ impl Chat {
             records.looks.insert(key.skeleton.clone(), key.fold.clone());
         }
         person.set_account(Some(account_id(&key.fold, &account)));
+        self.keep_for(person, Change::Account { fold: key.fold, account: Some(account) });
         Ok(())
+    }
+
+    /// Keeps `change`, made by `person`, unless they are a ghost: their own server keeps
+    /// what they change, once for the cluster, even when their session stopped waiting
+    /// for its turn and the change was applied from the log.
+    pub(super) fn keep_for(&self, person: &Person, change: Change) {
+        if !person.is_ghost() {
+            self.memory.keep(change);
+        }
     }
 
     /// Refuses a nickname that is registered, or looks like one that is.
@@ -464,13 +472,8 @@ impl Chat {
     pub async fn drop_account(&self, person: &Person) -> Result<Nick, AccountError> {
         self.identity(person).ok_or(AccountError::NotIdentified)?;
         let _turn = self.turn(person.id(), || Intent::Dropped).await?;
-        let (id, account, rooms) = self.drop_account_now(person).await?;
-        self.memory.keep(Change::Account { fold: fold_of(&id).into(), account: None });
-        // Its conversations go with it, kept (and settled) before the drop is answered.
-        self.memory.keep(Change::Forget { account: id });
-        for room in rooms {
-            self.memory.keep(Change::Room { fold: room, record: None });
-        }
+        let (_, account, _) = self.drop_account_now(person).await?;
+        // Its conversations went with it, kept (and settled) before the drop is answered.
         self.memory.settled().await?;
         info!(nick = %account.nick, "account dropped");
         Ok(account.nick)
@@ -505,6 +508,11 @@ impl Chat {
             if let Ok(live) = self.find_room(room).await {
                 live.lock().await.owner = None;
             }
+        }
+        self.keep_for(person, Change::Account { fold: fold.clone(), account: None });
+        self.keep_for(person, Change::Forget { account: id.clone() });
+        for room in &rooms {
+            self.keep_for(person, Change::Room { fold: room.clone(), record: None });
         }
         Ok((id, account, rooms))
     }

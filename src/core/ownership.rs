@@ -20,8 +20,7 @@ impl Chat {
         self.check_rooms_owned(person, room)?;
         let intent = || Intent::RoomRegistered { room: room.name().clone() };
         let _turn = self.turn(person.id(), intent).await?;
-        let (fold, record) = self.register_room_now(person, room).await?;
-        self.memory.keep(Change::Room { fold, record: Some(record) });
+        self.register_room_now(person, room).await?;
         self.memory.settled().await?;
         info!(room = %room.name(), nick = %person.nick(), "room registered");
         Ok(())
@@ -65,6 +64,7 @@ impl Chat {
         let record = RoomRecord { name: room.name().clone(), owner, topic: state.topic.clone() };
         drop(state);
         self.accounts.set_room(fold.clone(), record.clone());
+        self.keep_for(person, Change::Room { fold: fold.clone(), record: Some(record.clone()) });
         Ok((fold, record))
     }
 
@@ -78,8 +78,7 @@ impl Chat {
     ) -> Result<RoomName, AccountError> {
         self.identity(person).ok_or(AccountError::NotIdentified)?;
         let _turn = self.turn(person.id(), || Intent::RoomDropped { room: name.clone() }).await?;
-        let (fold, record) = self.drop_room_now(person, name).await?;
-        self.memory.keep(Change::Room { fold, record: None });
+        let (_, record) = self.drop_room_now(person, name).await?;
         self.memory.settled().await?;
         info!(room = %record.name, nick = %person.nick(), "room registration dropped");
         Ok(record.name)
@@ -115,6 +114,7 @@ impl Chat {
         if let Some(state) = state.as_mut() {
             state.owner = None;
         }
+        self.keep_for(person, Change::Room { fold: fold.clone(), record: None });
         Ok((fold, record))
     }
 }

@@ -121,10 +121,15 @@ mod tests {
     use crate::core::event::Event;
     use crate::core::name::{Nick, RoomName};
 
-    /// Writes each event as its nickname and a newline, counting how often it is asked.
-    struct Names(std::sync::atomic::AtomicUsize);
+    /// Writes each event as its nickname and a newline, counting how often it is asked;
+    /// each of the three is a form of its own.
+    struct Names(std::sync::atomic::AtomicUsize, u8);
 
     impl Encode for Names {
+        fn form(&self) -> crate::core::event::Form {
+            crate::core::event::Form::of::<Names>(self.1)
+        }
+
         fn encode(&self, event: &Stamped, out: &mut Vec<u8>) {
             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Event::Join { nick, .. } = &event.event {
@@ -134,9 +139,9 @@ mod tests {
         }
     }
 
-    static ONE: Names = Names(std::sync::atomic::AtomicUsize::new(0));
-    static TWO: Names = Names(std::sync::atomic::AtomicUsize::new(0));
-    static THREE: Names = Names(std::sync::atomic::AtomicUsize::new(0));
+    static ONE: Names = Names(std::sync::atomic::AtomicUsize::new(0), 1);
+    static TWO: Names = Names(std::sync::atomic::AtomicUsize::new(0), 2);
+    static THREE: Names = Names(std::sync::atomic::AtomicUsize::new(0), 3);
 
     fn joins(nicks: &[&str], skip: Option<(usize, ClientId)>) -> Vec<Pending> {
         let room = RoomName::parse("#a").unwrap_or_else(|e| panic!("{e}"));

@@ -189,9 +189,32 @@ pub trait Encode: Send + Sync {
     /// Appends the wire form of `event` to `out`: one line, several, or none for an event
     /// this protocol does not show.
     fn encode(&self, event: &Stamped, out: &mut Vec<u8>);
+
+    /// Which bytes this encoder writes: encoders of one form write the same bytes for
+    /// every event, and encoders of different forms may not.
+    fn form(&self) -> Form;
 }
 
-/// Whether two encoders are the same one, so a batch encoded for one serves the other.
+/// What tells one encoder's output from another's: its type, and which of that type's
+/// variants it is. Compared rather than the encoders' addresses, which the compiler may
+/// give two encoders that hold nothing (a chat client and an IRC client once shared a
+/// batch that way, in release builds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Form {
+    /// The encoder's type.
+    kind: std::any::TypeId,
+    /// Which variant of it.
+    variant: u8,
+}
+
+impl Form {
+    /// The form of variant `variant` of the encoder type `T`.
+    pub fn of<T: 'static>(variant: u8) -> Form {
+        Form { kind: std::any::TypeId::of::<T>(), variant }
+    }
+}
+
+/// Whether two encoders write alike, so a batch encoded for one serves the other.
 pub(crate) fn same_encoder(a: &'static dyn Encode, b: &'static dyn Encode) -> bool {
-    std::ptr::addr_eq(a as *const dyn Encode, b as *const dyn Encode)
+    a.form() == b.form()
 }

@@ -43,7 +43,7 @@ use std::time::Duration;
 use async_lock::Mutex;
 
 pub use accounts::{AccountError, Identified, MAX_ACCOUNT_PASSWORD, MIN_ACCOUNT_PASSWORD};
-pub use event::{Departure, Encode, Event, Speech, Stamped};
+pub use event::{Departure, Encode, Event, Form, Speech, Stamped};
 pub use history::HistoryError;
 pub use memory::{
     Account, Change, Forgetful, Memory, MemoryError, MemoryStats, Recalled, Recalling, RoomRecord,

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use smallvec::SmallVec;
 
-use super::event::{Encode, Stamped};
+use super::event::{Encode, Form, Stamped};
 use super::name::{Key, Nick};
 use super::outbox::{Chunk, Cut, Outbox, PushError};
 use super::registry::Named;
@@ -32,7 +32,7 @@ impl Recipient {
     /// them): nowhere, at no cost. Its encoder writes nothing, so a room's batch is not
     /// even encoded for it.
     pub fn nowhere(echo: bool) -> Recipient {
-        let (outbox, _queue) = Outbox::new(1, 0, Arc::new(Nowhere(0)), None);
+        let (outbox, _queue) = Outbox::new(1, 0, Arc::new(Nowhere), None);
         Recipient { outbox, encoder: &NOWHERE, echo }
     }
 
@@ -55,12 +55,11 @@ impl Recipient {
     }
 }
 
-/// The connection and the encoder of someone who is not connected here. Not zero-sized:
-/// encoders are told apart by address, and zero-sized statics may share one.
-struct Nowhere(#[allow(dead_code)] u8);
+/// The connection and the encoder of someone who is not connected here.
+struct Nowhere;
 
 /// The one encoder of every ghost.
-static NOWHERE: Nowhere = Nowhere(0);
+static NOWHERE: Nowhere = Nowhere;
 
 impl Cut for Nowhere {
     fn cut(&self) {}
@@ -68,6 +67,10 @@ impl Cut for Nowhere {
 
 impl Encode for Nowhere {
     fn encode(&self, _event: &Stamped, _out: &mut Vec<u8>) {}
+
+    fn form(&self) -> Form {
+        Form::of::<Nowhere>(0)
+    }
 }
 
 /// A registered person. The directory and every room they are in share this record.

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use crate::core::{Departure, Encode, Event, Speech, Stamped};
+use crate::core::{Departure, Encode, Event, Form, Speech, Stamped};
 
 /// Writes core events as chat protocol lines; the same bytes for every recipient.
 #[derive(Debug, Clone, Copy, Default)]
@@ -12,6 +12,10 @@ pub struct ChatEncoder;
 pub static CHAT: ChatEncoder = ChatEncoder;
 
 impl Encode for ChatEncoder {
+    fn form(&self) -> Form {
+        Form::of::<ChatEncoder>(0)
+    }
+
     fn encode(&self, stamped: &Stamped, out: &mut Vec<u8>) {
         // Writing into a Vec cannot fail.
         let _ = match &stamped.event {

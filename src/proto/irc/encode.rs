@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use crate::core::{Departure, Encode, Event, Nick, Speech, Stamped};
+use crate::core::{Departure, Encode, Event, Form, Nick, Speech, Stamped};
 
 use super::message::{end_line, MAX_LINE};
 
@@ -41,6 +41,10 @@ impl IrcEncoder {
 }
 
 impl Encode for IrcEncoder {
+    fn form(&self) -> Form {
+        Form::of::<IrcEncoder>(u8::from(self.timed) | u8::from(self.away_notify) << 1)
+    }
+
     fn encode(&self, stamped: &Stamped, out: &mut Vec<u8>) {
         let line = Line { stamped, timed: self.timed };
         match &stamped.event {
@@ -189,6 +193,22 @@ mod tests {
 
     use super::*;
     use crate::core::RoomName;
+
+    /// A room encodes a batch once per form among its members: each protocol's variants
+    /// must have forms of their own, whatever addresses the compiler gives them.
+    #[test]
+    fn every_encoder_has_a_form_of_its_own() {
+        let chat: &dyn Encode = &crate::proto::chat::CHAT;
+        let mut forms = vec![chat.form()];
+        for (timed, away) in [(false, false), (false, true), (true, false), (true, true)] {
+            let irc = IrcEncoder::for_client(timed, away);
+            assert_eq!(irc.form(), IrcEncoder::for_client(timed, away).form());
+            forms.push(irc.form());
+        }
+        for (i, form) in forms.iter().enumerate() {
+            assert!(!forms[i + 1..].contains(form), "encoder {i} shares its form");
+        }
+    }
 
     fn nick(text: &str) -> Nick {
         Nick::parse(text, 32).expect("a valid nick")

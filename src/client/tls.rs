@@ -170,8 +170,22 @@ fn describe_certificate(why: &CertificateError) -> String {
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             format!("{certificate} is not valid yet")
         }
-        CertificateError::Other(other) => other.to_string(),
+        CertificateError::Other(other) => describe_other(&other.0),
         other => format!("{certificate} was refused: {other}"),
+    }
+}
+
+/// What was wrong with the certificate, where rustls passes on another's reason: our own
+/// pinning's, or the certificate checker's (named by its variant only).
+fn describe_other(why: &(dyn std::error::Error + Send + Sync + 'static)) -> String {
+    if let Some(not_pinned) = why.downcast_ref::<NotPinned>() {
+        return not_pinned.to_string();
+    }
+    match why.to_string().as_str() {
+        "CaUsedAsEndEntity" => "the server's certificate is an authority's (a CA's), not a \
+            server's: serve one that authority signed, or pin it with --tls-fingerprint"
+            .to_string(),
+        other => format!("the server's certificate was refused: {other}"),
     }
 }
 
@@ -189,5 +203,24 @@ fn unix_time(time: UnixTime) -> String {
     match jiff::Timestamp::from_second(seconds) {
         Ok(stamp) => stamp.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
         Err(_) => format!("{seconds} (Unix time)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that reads as the certificate checker's do.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Checker(&'static str);
+
+    #[test]
+    fn a_checkers_reason_is_said_in_words() {
+        let said = |why: &'static str| describe_other(&Checker(why));
+        assert!(said("CaUsedAsEndEntity").contains("an authority's (a CA's), not a server's"));
+        assert_eq!(said("Weird"), "the server's certificate was refused: Weird");
+        let pinned = NotPinned { presented: "AB".into(), pinned: "CD".into() };
+        assert_eq!(describe_other(&pinned), pinned.to_string());
     }
 }

@@ -30,9 +30,20 @@ async fn cluster(redis: &RedisServer, n: usize) -> Vec<TestServer> {
 /// Starts `n` servers of one cluster on `redis`, declared dead `lease` after their last
 /// heartbeat.
 async fn cluster_leased(redis: &RedisServer, n: usize, lease: Duration) -> Vec<TestServer> {
+    cluster_of(redis, n, irc_config(), lease).await
+}
+
+/// Starts `n` servers of one cluster on `redis`, each with `config`, declared dead `lease`
+/// after their last heartbeat.
+async fn cluster_of(
+    redis: &RedisServer,
+    n: usize,
+    config: Config,
+    lease: Duration,
+) -> Vec<TestServer> {
     let mut servers = Vec::with_capacity(n);
     for _ in 0..n {
-        servers.push(TestServer::start_clustered(irc_config(), &redis.url(), lease).await);
+        servers.push(TestServer::start_clustered(config.clone(), &redis.url(), lease).await);
     }
     servers
 }
@@ -582,10 +593,7 @@ fn a_registration_refused_for_the_room_limit_is_refused_on_every_server() {
     let Some(redis) = RedisServer::start() else { return };
     smol::block_on(async {
         let config = Config { max_rooms_per_account: 1, ..irc_config() };
-        let mut servers = Vec::new();
-        for _ in 0..2 {
-            servers.push(TestServer::start_clustered(config.clone(), &redis.url(), LEASE).await);
-        }
+        let servers = cluster_of(&redis, 2, config, LEASE).await;
         let mut ann = servers[0].join("ann").await;
         let account = Line::Account { nick: Some(s("ann")) };
         ann.sender.send_line("/register correct-horse").await.expect("register");

@@ -179,10 +179,7 @@ impl Accounts {
     /// How many registered rooms the account with id `owner` owns, besides the one
     /// folded `fold`.
     pub fn rooms_owned_besides(&self, owner: &str, fold: &str) -> usize {
-        let records = self.lock();
-        // A scan: registering is rare, and an index per owner would be kept for every
-        // account on every server for the sake of this one check.
-        records.rooms.iter().filter(|(f, r)| ***f != *fold && *r.owner == *owner).count()
+        self.lock().rooms_of(owner).filter(|room| ***room != *fold).count()
     }
 
     /// Unregisters the room folded `fold` if the account with id `owner` owns it: its
@@ -239,6 +236,13 @@ impl Accounts {
 }
 
 impl Records {
+    /// The folds of the rooms the account with id `owner` owns. A scan: registering and
+    /// dropping are rare, and an index per owner would be kept for every account on every
+    /// server for their sake.
+    fn rooms_of<'a>(&'a self, owner: &'a str) -> impl Iterator<Item = &'a Arc<str>> + 'a {
+        self.rooms.iter().filter(move |(_, record)| *record.owner == *owner).map(|(fold, _)| fold)
+    }
+
     /// Registers (or updates) the room folded `fold`. A look held by another registered
     /// room (two look-alikes registered before look-alikes were refused) stays with it.
     fn add_room(&mut self, fold: Arc<str>, record: RoomRecord) {
@@ -493,12 +497,7 @@ impl Chat {
             if let Some(account) = &account {
                 records.looks.remove(&account.nick.key().skeleton);
             }
-            let rooms: Vec<Arc<str>> = records
-                .rooms
-                .iter()
-                .filter(|(_, record)| record.owner == id)
-                .map(|(room, _)| room.clone())
-                .collect();
+            let rooms: Vec<Arc<str>> = records.rooms_of(&id).cloned().collect();
             rooms.iter().for_each(|room| records.remove_room(room));
             (account, rooms)
         };

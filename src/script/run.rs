@@ -413,12 +413,7 @@ impl<'a> Bot<'a> {
         let deadline = timer(self.timeout);
         futures_lite::pin!(deadline);
         loop {
-            let next = async { Some(self.incoming.next().await) };
-            let expired = async {
-                (&mut deadline).await;
-                None
-            };
-            match future::or(next, expired).await {
+            match self.next_before(deadline.as_mut()).await {
                 None => return Ok(()),
                 Some(Err(lost)) => return Err(lost),
                 Some(Ok(event)) => {
@@ -557,18 +552,26 @@ impl<'a> Bot<'a> {
         }
     }
 
+    /// What the server sends next, or `None` once `deadline` has passed.
+    async fn next_before(
+        &mut self,
+        deadline: std::pin::Pin<&mut Timer>,
+    ) -> Option<Result<Line, ClientError>> {
+        let next = async { Some(self.incoming.next().await) };
+        let expired = async {
+            deadline.await;
+            None
+        };
+        future::or(next, expired).await
+    }
+
     /// Prints what arrives, answering nothing, until the connection ends (`true`) or the
     /// timeout passes.
     async fn drain(&mut self) -> bool {
         let deadline = timer(self.timeout);
         futures_lite::pin!(deadline);
         loop {
-            let next = async { Some(self.incoming.next().await) };
-            let expired = async {
-                (&mut deadline).await;
-                None
-            };
-            match future::or(next, expired).await {
+            match self.next_before(deadline.as_mut()).await {
                 None => return false,
                 Some(Err(_)) => return true,
                 Some(Ok(event)) => drop(self.show(&event)),

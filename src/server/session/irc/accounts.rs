@@ -235,10 +235,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 "{} is now registered to you: only you may set its topic and KICK.",
                 room.name()
             ),
-            Err(AccountError::NotIdentified) => {
-                "Identify first: /msg NickServ IDENTIFY password".to_string()
-            }
-            Err(error) => capitalized(&error.to_string()),
+            Err(error) => chanserv_refusal(&error),
         };
         self.service_notice(Service::ChanServ, me, &[&text]);
     }
@@ -252,10 +249,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
         };
         let text = match dropped {
             Ok(room) => format!("{room} is no longer registered: anyone in it may set its topic."),
-            Err(AccountError::NotIdentified) => {
-                "Identify first: /msg NickServ IDENTIFY password".to_string()
-            }
-            Err(error) => capitalized(&error.to_string()),
+            Err(error) => chanserv_refusal(&error),
         };
         self.service_notice(Service::ChanServ, me, &[&text]);
     }
@@ -313,4 +307,12 @@ fn grace_text(grace: Duration) -> String {
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
+/// What ChanServ says when a room cannot be registered or given up.
+fn chanserv_refusal(error: &AccountError) -> String {
+    match error {
+        AccountError::NotIdentified => "Identify first: /msg NickServ IDENTIFY password".into(),
+        error => capitalized(&error.to_string()),
+    }
 }

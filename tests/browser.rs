@@ -11,7 +11,8 @@
 //! shows each replayed line it had already shown once, before new talk. A page in a dozen
 //! rooms whose connection drops, and drops again while it rejoins, rejoins them all, with
 //! their people, under the server's flood limit, and what is typed meanwhile waits its turn;
-//! the same words said again while it was away are shown again.
+//! the same words said again while it was away are shown again. A rejoin whose last room
+//! is refused still ends, and the next one is of the rooms the page is in.
 //!
 //! Needs `chromium` and `chromedriver` on PATH (`apt-get install -y chromium
 //! chromium-driver`). Without them the test says why on stderr and passes as skipped, unless
@@ -343,9 +344,7 @@ fn a_registered_nickname_is_claimed_from_the_page_and_its_owner_kicks() {
         drain(&mut ann).await;
 
         // She comes back in a browser: the page asks her to identify, and she does.
-        let page = driver.session(DESKTOP.0, DESKTOP.1);
-        page.goto(&url);
-        register(&page, "ann");
+        let page = desktop_page(&driver, &url, "ann");
         let ask = "ann is registered: type /identify PASSWORD within 30 s, or you will be renamed";
         wait_line(&page, "warn", ask);
         say(&page, "hello again");
@@ -384,9 +383,7 @@ fn a_page_reconnects_to_a_restarted_server_and_shows_the_replayed_lines_once() {
         let server = TestServer::start_in(quick(), &dir).await;
         let url = format!("http://{}/", server.web);
         let driver = Driver::start(&chromium);
-        let page = driver.session(DESKTOP.0, DESKTOP.1);
-        page.goto(&url);
-        register(&page, "alice");
+        let page = desktop_page(&driver, &url, "alice");
 
         // Carol talks in the lobby; the page shows it live.
         let mut carol = server.join("carol").await;
@@ -457,9 +454,7 @@ fn a_page_in_a_dozen_rooms_rejoins_them_all_within_the_flood_limit() {
         for room in &rooms {
             join_room(&mut carol, "carol", room).await;
         }
-        let page = driver.session(DESKTOP.0, DESKTOP.1);
-        page.goto(&url);
-        register(&page, "alice");
+        let page = desktop_page(&driver, &url, "alice");
         for room in &rooms {
             page.type_into(JOIN, &format!("{room}{ENTER}"));
             wait_current(&page, room);
@@ -498,6 +493,51 @@ fn a_page_in_a_dozen_rooms_rejoins_them_all_within_the_flood_limit() {
         drop(page);
         drop(driver);
         drop(carol);
+        server.stop().await;
+    });
+}
+
+#[test]
+fn a_rejoin_whose_last_room_is_refused_still_ends() {
+    let Some(chromium) = Chromium::find("browser refused rejoin") else { return };
+    smol::block_on(async {
+        let dir = TempDir::new("browser-refused-rejoin");
+        let server = TestServer::start_in(quick(), &dir).await;
+        let url = format!("http://{}/", server.web);
+        let driver = Driver::start(&chromium);
+        let page = desktop_page(&driver, &url, "alice");
+        for room in ["#r1", "#r2"] {
+            page.type_into(JOIN, &format!("{room}{ENTER}"));
+            wait_current(&page, room);
+        }
+
+        // The server comes back allowing two rooms a person: the lobby and #r1 are
+        // rejoined, and #r2, the room that was current and so joined last, is refused.
+        let addrs = server.addrs();
+        server.stop().await;
+        let config = Config { max_rooms_per_client: 2, ..quick() };
+        let server = TestServer::start_in_at(config, &dir, addrs).await;
+        wait_rejoining(&page, 1);
+        let refused = "you are in 2 rooms already";
+        page.wait("the refusal", "return state.rejoin === null", &[]);
+        assert_eq!(error_lines(&page, refused).len(), 1, "the refusal is shown");
+        assert_eq!(page.execute("return state.current", &[]), json!("#r1"));
+        let asked = "return [...document.querySelectorAll('#log li .text')]\
+                     .some(t => t.textContent.startsWith('online:'))";
+        assert_eq!(page.execute(asked, &[]), json!(false), "the rejoin's own /ison unshown");
+
+        // So the next rejoin is of the rooms she is in now, #r1 current again (#r2 stays
+        // in the list as a room she left).
+        drop_connection(&page);
+        wait_rejoining(&page, 2);
+        let joined = "return state.rejoin === null && [...state.buffers.values()]\
+                      .filter(b => b.kind === 'room' && b.joined).map(b => b.name).join(' ')";
+        page.wait("the second rejoin", &format!("{joined} === '#lobby #r1'"), &[]);
+        assert_eq!(page.execute("return state.current", &[]), json!("#r1"));
+        assert_eq!(error_lines(&page, refused).len(), 1, "nothing refused the second time");
+
+        drop(page);
+        drop(driver);
         server.stop().await;
     });
 }
@@ -608,6 +648,14 @@ fn register(page: &Session<'_>, nick: &str) {
     page.wait_text(STATUS, &format!("connected as {nick}"));
     assert!(!visible(page, PROMPT), "the prompt is gone once registered");
     wait_current(page, LOBBY);
+}
+
+/// A page of desktop size at `url`, registered as `nick`.
+fn desktop_page<'d>(driver: &'d Driver, url: &str, nick: &str) -> Session<'d> {
+    let page = driver.session(DESKTOP.0, DESKTOP.1);
+    page.goto(url);
+    register(&page, nick);
+    page
 }
 
 /// Types `text` in the message box and sends it.

@@ -858,8 +858,9 @@ function lost() {
 
 /**
  * After a reconnect, once registered: back into the rooms you were in. The room that was
- * current is joined last, so that it is current again; the server's ROOM line for it
- * answers the last of these lines, and ends the rejoin (see `rejoined`).
+ * current is joined last, so that it is current again. Any of the joins may be refused
+ * (the server may have fewer rooms to give now), so the rejoin ends with a line of its own
+ * whose answer comes after all of theirs: an `/ison` of yourself (see `rejoined`).
  */
 function rejoin() {
   const plan = state.rejoin;
@@ -875,23 +876,26 @@ function rejoin() {
   if (plan.current && (lines.length > 0 || !same(state.current, plan.current))) {
     lines.push(`/join ${plan.current}`);
   }
-  for (const line of lines) send(line);
-  plan.sent = true;
-  if (lines.length === 0) state.rejoin = null;
+  if (lines.length === 0) {
+    state.rejoin = null;
+  } else {
+    for (const line of lines) send(line);
+    send(`/ison ${state.me}`);
+    plan.sent = true;
+  }
   const list = plan.rooms.length ? plan.rooms.join(', ') : 'no rooms';
   noteEverywhere('info', `Reconnected as ${state.me}; rejoining ${list}.`);
 }
 
 /**
- * A ROOM line after registration: if it names the room a rejoin made current last (or no
- * room, for a rejoin into none), the server has answered every line of the rejoin, and it
- * is over.
+ * An ONLINE line: while a rejoin is sent, it answers the `/ison` that ended it (the page
+ * sends no other, and what you type waits behind the rejoin), so the server has answered
+ * every line of the rejoin, which is over. Whether to show it: not if it names only you.
  */
-function rejoined(room) {
-  const plan = state.rejoin;
-  if (plan?.sent && (plan.current == null ? room == null : same(room, plan.current))) {
-    state.rejoin = null;
-  }
+function rejoined(nicks) {
+  if (!state.rejoin?.sent) return false;
+  state.rejoin = null;
+  return nicks.length === 1 && same(nicks[0], state.me);
 }
 
 /** A room you joined or left while a rejoin is under way: one to rejoin, or not. */
@@ -1158,6 +1162,7 @@ const handlers = {
 
   ONLINE(line) {
     const nicks = line.split(' ').slice(1).filter((nick) => nick !== '');
+    if (rejoined(nicks)) return;
     note('info', nicks.length ? `online: ${nicks.join(', ')}` : 'none of them is online');
   },
 
@@ -1174,7 +1179,6 @@ const handlers = {
   ROOM(line) {
     const [, room] = fields(line, 2);
     state.current = room || null;
-    if (!state.landing) rejoined(state.current);
     const buf = room ? buffer('room', room) : buffer('server', '');
     if (state.landing && state.rejoin && state.view.kind !== 'server') {
       // Back after a reconnect: the view stays where it was while the rooms are rejoined.

@@ -1,6 +1,7 @@
 //! The cluster's log against a real `redis-server`: what two servers append concurrently,
-//! each reads back in one and the same order, a reader resumes where it stopped, and a
-//! server whose log cannot be read backs off.
+//! each reads back in one and the same order, a reader resumes where it stopped, a reader
+//! the log's trimming overtook says what it missed, and a server whose log cannot be read
+//! backs off.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use common::redis::{read_entries, RedisServer};
 use common::within;
 use smol::Timer;
-use smolchat::cluster::log::{Appender, EntryId, Reader, LOG_KEY};
+use smolchat::cluster::log::{Appender, EntryId, Missed, Reader, LOG_KEY};
 use smolchat::cluster::Node;
 use smolchat::core::Limits;
 use smolchat::store::Retention;
@@ -70,6 +71,55 @@ fn a_reader_resumes_after_the_last_entry_it_read() {
         let mut later = Reader::connect(&client, resumed_at).await.expect("reader");
         let rest = read_entries(&mut later, 1).await;
         assert_eq!(rest[0].body, b"three");
+    });
+}
+
+#[test]
+fn a_reader_overtaken_by_the_trimming_says_what_it_missed() {
+    let Some(redis) = RedisServer::start() else { return };
+    smol::block_on(async {
+        let client = redis::Client::open(redis.url()).expect("a client");
+        let mut connection = client.get_connection().expect("connect");
+        let a = Appender::connect(&client, "a").await.expect("a connects");
+        let mut appended = Vec::new();
+        for n in 0..4000 {
+            appended.push(a.append(format!("{n}").as_bytes()).await.expect("an append"));
+        }
+        let trim = |connection: &mut redis::Connection, keep: usize| {
+            let _: usize = redis::cmd("XTRIM")
+                .arg(LOG_KEY)
+                .arg("MAXLEN")
+                .arg(keep)
+                .query(connection)
+                .expect("XTRIM");
+        };
+
+        // A reader a whole batch into the log: what was trimmed it had read.
+        let mut reader = Reader::connect(&client, EntryId::default()).await.expect("reader");
+        assert_eq!(within("a read", reader.next()).await.expect("a read").len(), 1024);
+        assert_eq!(reader.missed(), None);
+        trim(&mut connection, 3000);
+        assert_eq!(within("a read", reader.next()).await.expect("a read").len(), 1024);
+        assert_eq!(reader.missed(), None, "the trimmed entries had been read");
+
+        // The trimming overtakes it: its next full read says what it skipped.
+        trim(&mut connection, 1500);
+        let read = within("a read", reader.next()).await.expect("a read");
+        assert_eq!((read.len(), read[0].id), (1024, appended[2500]));
+        let skipped = Missed { after: appended[2047], first: appended[2500] };
+        assert_eq!(reader.missed(), Some(skipped));
+
+        // So does a reader that starts on a new connection behind it; not one that starts
+        // where the log now begins, nor one from the log's start (what was trimmed before
+        // it came is the known limit of joining by replay).
+        let mut behind = Reader::connect(&client, appended[10]).await.expect("reader");
+        within("a read", behind.next()).await.expect("a read");
+        assert_eq!(behind.missed(), Some(Missed { after: appended[10], first: appended[2500] }));
+        for start in [appended[2500], EntryId::default()] {
+            let mut level = Reader::connect(&client, start).await.expect("reader");
+            within("a read", level.next()).await.expect("a read");
+            assert_eq!(level.missed(), None);
+        }
     });
 }
 

@@ -140,15 +140,34 @@ impl Appender {
     }
 }
 
+/// The most entries one read returns: a read that returns this many is behind the log.
+const READ_COUNT: usize = 1024;
+
+/// A reader the log's trimming overtook: the entry it read last was trimmed before it
+/// read on, and the entries between that one and the log's first may have been too, so its
+/// copy of the cluster may lack what they said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Missed {
+    /// The last entry the reader read before them.
+    pub after: EntryId,
+    /// The log's first entry when the reader looked.
+    pub first: EntryId,
+}
+
 /// Reads the log from a point on, in order. Holds a connection of its own, since a
 /// blocking read holds its connection until something arrives.
 pub struct Reader {
-    /// Used only for the blocking reads.
+    /// Used for the blocking reads, and for asking where the log begins.
     connection: MultiplexedConnection,
     /// The last entry read.
     after: EntryId,
     /// How long one read blocks before it returns empty.
     block: Duration,
+    /// Whether this connection has read anything yet: its first read may start behind the
+    /// trimming (the reader was away, or starts from the log's start).
+    first: bool,
+    /// Entries missed, found by the last read, until [`Reader::missed`] takes them.
+    missed: Option<Missed>,
 }
 
 impl Reader {
@@ -160,7 +179,7 @@ impl Reader {
             .set_connection_timeout(Some(super::DEFAULT_TIMEOUT))
             .set_response_timeout(Some(block + super::DEFAULT_TIMEOUT));
         let connection = client.get_multiplexed_async_connection_with_config(&config).await?;
-        Ok(Reader { connection, after, block })
+        Ok(Reader { connection, after, block, first: true, missed: None })
     }
 
     /// The next entries, in order; empty when none came within the block time.
@@ -168,7 +187,7 @@ impl Reader {
         let block = u64::try_from(self.block.as_millis()).unwrap_or(u64::MAX);
         let reply: Value = redis::cmd("XREAD")
             .arg("COUNT")
-            .arg(1024)
+            .arg(READ_COUNT)
             .arg("BLOCK")
             .arg(block)
             .arg("STREAMS")
@@ -180,10 +199,48 @@ impl Reader {
             Value::Nil => return Ok(Vec::new()),
             other => streams(other)?,
         };
+        let before = self.after;
         if let Some(last) = read.last() {
             self.after = last.id;
         }
+        // Only a reader behind the log can have been overtaken by its trimming: one that
+        // starts on a connection, or whose read came back full.
+        if !read.is_empty() && (self.first || read.len() == READ_COUNT) {
+            self.first = false;
+            self.check_trimmed(before).await?;
+        }
         Ok(read)
+    }
+
+    /// Notes in `missed` whether the trimming took the entry `before`. Trimming takes the
+    /// oldest entries first, so while that one is in the log none after it was taken.
+    /// Asked just after a read, it may also find `before` taken when what was taken after
+    /// it had been read; but only a reader a whole log's length behind is that close.
+    async fn check_trimmed(&mut self, before: EntryId) -> Result<(), LogError> {
+        if before == EntryId::default() {
+            // A reader from the log's start: what was trimmed before it came is the known
+            // limit of joining by replay (docs/CLUSTER.md), not something it fell behind.
+            return Ok(());
+        }
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(LOG_KEY)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.connection)
+            .await?;
+        if let Some(first) = entries(reply)?.first() {
+            if first.id > before {
+                self.missed = Some(Missed { after: before, first: first.id });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the trimming overtook this reader, found since last asked.
+    pub fn missed(&mut self) -> Option<Missed> {
+        self.missed.take()
     }
 
     /// The last entry read.

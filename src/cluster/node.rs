@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use smol::{Task, Timer};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::health::{Change, Health};
-use super::log::{Appender, Entry, EntryId, LogError, Reader};
+use super::log::{Appender, Entry, EntryId, LogError, Missed, Reader, LOG_LEN};
 use super::ordering::{Ghosts, LogOrder};
 use super::presence::{beat_reporting, Liveness};
 use super::replica::Replica;
@@ -183,6 +183,22 @@ impl Follow for Tracked {
         let read = self.reader.next().await?;
         *self.position.lock().unwrap_or_else(PoisonError::into_inner) = self.reader.position();
         self.read_once.store(true, Ordering::Relaxed);
+        if let Some(missed) = self.reader.missed() {
+            report_missed(missed);
+        }
         Ok(read)
     }
+}
+
+/// Says that the log's trimming overtook this server's reader. Nothing can bring back what
+/// it took (docs/CLUSTER.md, "Where it falls short"), but whoever runs the server learns
+/// why its view of the cluster may be wrong, and when.
+fn report_missed(missed: Missed) {
+    error!(
+        after = %missed.after,
+        first = %missed.first,
+        "this server fell behind the cluster's log by more than it keeps (about {LOG_LEN} \
+         entries): entries between `after` and `first` may have been trimmed before it read \
+         them, so its view of the cluster may be wrong; restart it to join afresh"
+    );
 }

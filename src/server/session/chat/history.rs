@@ -11,29 +11,36 @@ use crate::core::{Encode as _, HistoryError, Person, Stamped};
 use crate::proto::chat::{is_room_name, ErrorCode, Line, CHAT};
 
 /// Writes `events` as `HISTORY` lines, then `HISTORYEND of count`; nothing at all when
-/// there are none.
+/// none of them has a line.
 pub(super) fn write_history<'a>(
     bytes: &mut Vec<u8>,
     of: &str,
-    events: impl ExactSizeIterator<Item = &'a Stamped>,
+    events: impl Iterator<Item = &'a Stamped>,
 ) {
-    let count = events.len();
-    if count == 0 {
-        return;
+    let count = write_replayed(bytes, events);
+    if count > 0 {
+        Line::HistoryEnd { of: of.to_string(), count }.encode_into(bytes);
     }
+}
+
+/// Writes `events` as `HISTORY` lines and returns how many it wrote: the count that
+/// `HISTORYEND` gives. An event the protocol does not show (a request between two IRC
+/// clients, kept in a private conversation) has no line, and is not counted.
+fn write_replayed<'a>(bytes: &mut Vec<u8>, events: impl Iterator<Item = &'a Stamped>) -> usize {
+    let mut count = 0;
     let mut live = Vec::with_capacity(128);
     for event in events {
         live.clear();
         CHAT.encode(event, &mut live);
-        // Each live line, prefixed; an event the protocol does not show has no line.
         for line in live.split(|&byte| byte == b'\n').filter(|line| !line.is_empty()) {
             let at = crate::proto::time::rfc3339_millis(event.at);
             bytes.extend_from_slice(format!("HISTORY {at} ").as_bytes());
             bytes.extend_from_slice(line);
             bytes.push(b'\n');
+            count += 1;
         }
     }
-    Line::HistoryEnd { of: of.to_string(), count }.encode_into(bytes);
+    count
 }
 
 impl<R: AsyncRead + Unpin> Session<R> {
@@ -59,10 +66,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
         };
         let mut bytes = Vec::new();
-        write_history(&mut bytes, &name, events.iter());
-        if events.is_empty() {
-            Line::HistoryEnd { of: name, count: 0 }.encode_into(&mut bytes);
-        }
+        let count = write_replayed(&mut bytes, events.iter());
+        Line::HistoryEnd { of: name, count }.encode_into(&mut bytes);
         let _ = self.link.outbox.push_reply(bytes.into());
         Ok(())
     }
@@ -74,4 +79,41 @@ fn history_refused(error: HistoryError) -> Refused {
         HistoryError::NotRegistered(_) => ErrorCode::NoAccount,
     };
     Refused::Error(code, error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Event, Nick, Speech};
+
+    fn private(text: &str, kind: Speech) -> Stamped {
+        let nick = |name| Nick::parse(name, 32).expect("a valid nick");
+        Stamped::now(Event::Private { from: nick("ann"), to: nick("bob"), text: text.into(), kind })
+    }
+
+    #[test]
+    fn historyend_counts_only_the_lines_written() {
+        // A CTCP request between two IRC clients is kept in their conversation, but the
+        // chat protocol shows it as nothing.
+        let events = [
+            private("hi", Speech::Say),
+            private("VERSION", Speech::ClientQuery),
+            private("VERSION smolchat", Speech::ClientAnswer),
+        ];
+        let mut bytes = Vec::new();
+        write_history(&mut bytes, "ann", events.iter());
+        let text = String::from_utf8(bytes).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("HISTORY ") && lines[0].ends_with(" PRIV ann bob hi"));
+        assert_eq!(lines[1], "HISTORYEND ann 1");
+    }
+
+    #[test]
+    fn a_replay_of_nothing_shown_is_no_replay() {
+        let events = [private("PING 1", Speech::ClientQuery)];
+        let mut bytes = Vec::new();
+        write_history(&mut bytes, "ann", events.iter());
+        assert!(bytes.is_empty(), "{:?}", String::from_utf8_lossy(&bytes));
+    }
 }

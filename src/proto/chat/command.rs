@@ -290,12 +290,13 @@ fn history(args: &str) -> Result<Command, CommandError> {
     let usage = CommandError::Usage("/history [#room|NICK] [N]");
     let words: Vec<&str> = args.split_whitespace().collect();
     let number = |word: &str| word.parse::<usize>().ok().filter(|n| *n > 0);
+    // A word of digits alone is a count, even one that is not a count (`0`): taken for a
+    // nickname, it would be answered as a private conversation nobody asked for.
+    let is_count = |word: &str| word.bytes().all(|byte| byte.is_ascii_digit());
     let (of, count) = match words.as_slice() {
         [] => (None, None),
-        [one] => match number(one) {
-            Some(n) => (None, Some(n)),
-            None => (Some(one.to_string()), None),
-        },
+        [one] if is_count(one) => (None, Some(number(one).ok_or(usage)?)),
+        [one] => (Some(one.to_string()), None),
         [of, n] => (Some(of.to_string()), Some(number(n).ok_or(usage)?)),
         _ => return Err(usage),
     };
@@ -438,6 +439,10 @@ mod tests {
             Err(CommandError::Usage("/history [#room|NICK] [N]"))
         );
         assert_eq!(parse("/history #a 0"), Err(CommandError::Usage("/history [#room|NICK] [N]")));
+        assert_eq!(parse("/history 0"), Err(CommandError::Usage("/history [#room|NICK] [N]")));
+        let huge = "/history 99999999999999999999999";
+        assert_eq!(parse(huge), Err(CommandError::Usage("/history [#room|NICK] [N]")));
+        assert_eq!(parse("/history 7"), Ok(Some(Command::History { of: None, count: Some(7) })));
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use super::connection::{Client, ClientError, Welcome};
 use super::render::{clean, same_name};
 use super::session::{connect, within, ChatError, Destination, Secret, REGISTER_TIMEOUT};
+use crate::core::is_guest;
 use crate::proto::chat::{Command, ErrorCode, Line};
+use crate::unicode;
 
 /// The first wait before reconnecting: long enough for a restarting server to listen.
 const FIRST_DELAY: Duration = Duration::from_secs(1);
@@ -26,8 +28,11 @@ const STABLE: Duration = Duration::from_secs(60);
 /// What the client needs to take its place again, learnt from what it sent and heard.
 #[derive(Debug, Clone)]
 pub struct Resume {
-    /// The nickname to take again: the last one the server granted us.
+    /// The nickname to take again: the last one the server granted us that was not a
+    /// guest name, which only the server gives and nobody may ask for.
     nick: String,
+    /// Our nickname now, as the server last named us (a guest name, perhaps).
+    named: String,
     /// The rooms we are in, the current one last (so rejoining them in order leaves it
     /// current).
     rooms: Vec<String>,
@@ -40,7 +45,8 @@ pub struct Resume {
 impl Resume {
     /// Nothing to take again yet but `nick`.
     pub fn new(nick: &str) -> Resume {
-        Resume { nick: nick.to_string(), rooms: Vec::new(), identified: None, offered: None }
+        let (nick, named) = (nick.to_string(), nick.to_string());
+        Resume { nick, named, rooms: Vec::new(), identified: None, offered: None }
     }
 
     /// The nickname to register again.
@@ -67,11 +73,11 @@ impl Resume {
     /// Learns from a server line who we are, where we are, and whether we identified.
     pub fn follow(&mut self, line: &Line) {
         match line {
-            Line::Welcome { nick, .. } => self.nick = nick.clone(),
-            Line::Rename { old, new } if same_name(old, &self.nick) => self.nick = new.clone(),
-            Line::Join { room, nick } if same_name(nick, &self.nick) => self.enter(room),
+            Line::Welcome { nick, .. } => self.renamed(nick),
+            Line::Rename { old, new } if same_name(old, &self.named) => self.renamed(new),
+            Line::Join { room, nick } if same_name(nick, &self.named) => self.enter(room),
             Line::Leave { room, nick, .. } | Line::Kick { room, nick, .. }
-                if same_name(nick, &self.nick) =>
+                if same_name(nick, &self.named) =>
             {
                 self.rooms.retain(|known| !same_name(known, room));
             }
@@ -94,6 +100,15 @@ impl Resume {
             .iter()
             .map(|secret| Command::Identify { nick: None, password: secret.0.clone() });
         identify.chain(self.rooms.iter().cloned().map(Command::Join)).collect()
+    }
+
+    /// Notes our new nickname. A guest name (given when we did not identify in time) is
+    /// not one to ask for again: the server would refuse it as taken at every attempt.
+    fn renamed(&mut self, nick: &str) {
+        self.named = nick.to_string();
+        if !is_guest(&unicode::fold(nick)) {
+            self.nick = nick.to_string();
+        }
     }
 
     /// Puts `room` last, where the current room goes.
@@ -240,6 +255,20 @@ mod tests {
         let mut resume = Resume::new("alice");
         resume.follow(&Line::Rename { old: s("bob"), new: s("robert") });
         resume.follow(&Line::Rename { old: s("Alice"), new: s("ally") });
+        assert_eq!(resume.nick(), "ally");
+    }
+
+    #[test]
+    fn a_guest_name_given_by_the_server_is_not_asked_for_again() {
+        // Nobody may take a guest name, not even whoever the server gave it to: asking for
+        // it again would be refused as taken at every attempt, for ever.
+        let mut resume = Resume::new("alice");
+        resume.follow(&Line::Rename { old: s("alice"), new: s("Guest4821") });
+        assert_eq!(resume.nick(), "alice");
+        joined(&mut resume, "#rust");
+        resume.follow(&Line::Join { room: s("#go"), nick: s("Guest4821") });
+        assert_eq!(resume.rooms(), [s("#rust"), s("#go")], "the guest is still us");
+        resume.follow(&Line::Rename { old: s("guest4821"), new: s("ally") });
         assert_eq!(resume.nick(), "ally");
     }
 

@@ -52,6 +52,7 @@ pub use memory::{
 pub use name::{Key, Nick, NickError, RoomName, RoomNameError, DEFAULT_MAX_NICK, MAX_ROOM_NAME};
 pub use order::{Intent, Order, Place, Unavailable, Waiting};
 pub use outbox::{Chunk, Cut, Outbox, PushError, TryWrite};
+pub(crate) use people::is_guest;
 pub use people::{Arrival, NickRefused, WhisperError};
 pub use person::{ClientId, Person, Recipient};
 pub use room::{Room, Topic};

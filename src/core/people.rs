@@ -98,7 +98,7 @@ const SERVICES: &[&str] = &["NickServ", "ChanServ"];
 /// Whether a folded name is a guest name (`guest` and digits, `_` among them), which only
 /// the server gives, to someone who took a registered nickname without identifying: were
 /// they free, a squatter could take them all beforehand and keep the nickname.
-pub(super) fn is_guest(fold: &str) -> bool {
+pub(crate) fn is_guest(fold: &str) -> bool {
     fold.strip_prefix("guest").is_some_and(|rest| {
         !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '_')
     })

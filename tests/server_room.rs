@@ -236,3 +236,44 @@ fn help_before_a_nickname_is_answered_with_help() {
         server.stop().await;
     });
 }
+
+#[test]
+fn another_command_before_a_nickname_is_refused_as_one() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut client = within("connect", Client::connect(server.addr)).await.expect("connect");
+        match within("register", client.register("/join #a")).await {
+            Err(ClientError::Refused { code, .. }) => assert_eq!(code, ErrorCode::NickInvalid),
+            other => panic!("expected nick-invalid, got {other:?}"),
+        }
+        let welcome = within("register", client.register("alice")).await.expect("register");
+        assert_eq!(welcome.nick, "alice");
+        server.stop().await;
+    });
+}
+
+#[test]
+fn refusals_carry_the_codes_the_protocol_gives_them() {
+    smol::block_on(async {
+        let server = TestServer::default().await;
+        let mut alice = server.join("alice").await;
+        for (line, want) in [
+            ("/history #nowhere", ErrorCode::NoSuchRoom),
+            ("/kick #nowhere bob", ErrorCode::NotInRoom),
+            ("/register-room #nowhere", ErrorCode::NotInRoom),
+            ("/nick a b", ErrorCode::Usage),
+            ("/join #a #b", ErrorCode::Usage),
+            ("/history 0", ErrorCode::Usage),
+            // Arguments are separated by spaces: a tab is part of its word.
+            ("/join #a\t", ErrorCode::RoomInvalid),
+        ] {
+            alice.sender.send_line(line).await.expect("send");
+            assert_eq!(next_error(&mut alice).await, want, "{line:?}");
+        }
+        // A line of white space alone is ignored, whatever the white space.
+        alice.sender.send_line("\u{3000}\u{a0} ").await.expect("send");
+        alice.say("after").await.expect("say");
+        assert_eq!(next(&mut alice).await, lobby_message("alice", "after"));
+        server.stop().await;
+    });
+}

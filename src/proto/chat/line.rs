@@ -436,12 +436,12 @@ impl Fields<'_> {
         Ok(Line::Welcome { nick: self.word(nick)?, online: self.number(online)?, protocol })
     }
 
-    /// `key=value ...`: the limits a client is held to; unknown keys are skipped, so a
-    /// later server may say more.
+    /// `key=value ...`: the limits a client is held to; unknown keys are skipped, with or
+    /// without a value, so a later server may say more, in any shape.
     fn limits(&self) -> Result<Line, LineError> {
         let (mut flood_rate, mut flood_burst) = (0, 1);
         for word in self.rest.split(' ').filter(|word| !word.is_empty()) {
-            let (key, value) = word.split_once('=').ok_or_else(|| self.malformed())?;
+            let (key, value) = word.split_once('=').unwrap_or((word, ""));
             let number = || value.parse::<u32>().map_err(|_| self.malformed());
             match key {
                 "flood-rate" => flood_rate = number()?,
@@ -611,7 +611,7 @@ mod tests {
     fn limits_skip_keys_they_do_not_know() {
         let line = Line::Limits { flood_rate: 10, flood_burst: 20 };
         assert_eq!(line.to_string(), "LIMITS flood-rate=10 flood-burst=20");
-        let later = "LIMITS max-line=8192 flood-burst=5 flood-rate=2 colour=yes";
+        let later = "LIMITS max-line=8192 flood-burst=5 flood-rate=2 colour=yes quiet";
         assert_eq!(Line::parse(later), Ok(Line::Limits { flood_rate: 2, flood_burst: 5 }));
         assert_eq!(Line::parse("LIMITS"), Ok(Line::Limits { flood_rate: 0, flood_burst: 1 }));
         assert_eq!(Line::parse("LIMITS flood-rate"), Err(LineError::Malformed("LIMITS")));

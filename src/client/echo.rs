@@ -63,6 +63,13 @@ impl Echo {
                 Kind::Message(..) | Kind::Action(_),
                 Line::Error { code: ErrorCode::NotInRoom | ErrorCode::RoomInvalid, .. },
             ) => true,
+            // Refusals of anything said: too fast, or while the cluster cannot order it.
+            (
+                _,
+                Line::Error {
+                    code: ErrorCode::RateLimited | ErrorCode::ClusterUnavailable, ..
+                },
+            ) => true,
             _ => false,
         }
     }
@@ -110,6 +117,16 @@ mod tests {
         let echo = Echo::of("hello?", "alice").expect("echoed");
         let refused = Line::Error { code: ErrorCode::NotInRoom, text: s("you are in no room") };
         assert!(echo.is_answered_by(&refused));
+    }
+
+    #[test]
+    fn anything_said_too_fast_or_without_the_cluster_is_answered_by_its_refusal() {
+        for said in ["hello?", "/me waves", "/msg bob psst", "/msg #a hi"] {
+            let echo = Echo::of(said, "alice").expect("echoed");
+            for code in [ErrorCode::RateLimited, ErrorCode::ClusterUnavailable] {
+                assert!(echo.is_answered_by(&Line::Error { code, text: s("no") }), "{said}");
+            }
+        }
     }
 
     #[test]

@@ -15,6 +15,26 @@ use crate::core::is_guest;
 use crate::proto::chat::{Command, ErrorCode, Line};
 use crate::unicode;
 
+/// Whether an `ERROR` with `code` may be the answer to an `/identify` or `/register`: an
+/// error of a room, or of a message, arriving meanwhile leaves the password offered.
+fn may_refuse_a_password(code: &ErrorCode) -> bool {
+    !matches!(
+        code,
+        ErrorCode::NotInRoom
+            | ErrorCode::NoSuchRoom
+            | ErrorCode::RoomInvalid
+            | ErrorCode::RoomConfusable
+            | ErrorCode::TooManyRooms
+            | ErrorCode::ServerRoomsFull
+            | ErrorCode::TopicTooLong
+            | ErrorCode::NoSuchNick
+            | ErrorCode::NotOwner
+            | ErrorCode::NotMember
+            | ErrorCode::RoomRegistered
+            | ErrorCode::TooManyOwnedRooms
+    )
+}
+
 /// The first wait before reconnecting: long enough for a restarting server to listen.
 const FIRST_DELAY: Duration = Duration::from_secs(1);
 
@@ -88,7 +108,7 @@ impl Resume {
                 }
             }
             Line::Account { nick: None } => self.identified = None,
-            Line::Error { .. } => self.offered = None,
+            Line::Error { code, .. } if may_refuse_a_password(code) => self.offered = None,
             _ => {}
         }
     }
@@ -270,6 +290,17 @@ mod tests {
         assert_eq!(resume.rooms(), [s("#rust"), s("#go")], "the guest is still us");
         resume.follow(&Line::Rename { old: s("guest4821"), new: s("ally") });
         assert_eq!(resume.nick(), "ally");
+    }
+
+    #[test]
+    fn a_room_refused_meanwhile_does_not_forget_the_password_offered() {
+        let mut resume = Resume::new("alice");
+        resume.typed("/identify sekrit-pass");
+        let refused = Line::Error { code: ErrorCode::TooManyRooms, text: s("too many") };
+        resume.follow(&refused);
+        resume.follow(&Line::Account { nick: Some(s("alice")) });
+        let again = resume.commands();
+        assert!(matches!(again.first(), Some(Command::Identify { .. })), "{again:?}");
     }
 
     #[test]

@@ -81,6 +81,17 @@ pub enum StoreError {
         /// What redb said.
         reason: String,
     },
+    /// The file is damaged past what redb reports as an error (it panicked reading it).
+    #[error(
+        "the store {} is damaged ({reason}): move it away to start with an empty store",
+        .path.display()
+    )]
+    Damaged {
+        /// The store's file.
+        path: PathBuf,
+        /// What redb said as it gave up.
+        reason: String,
+    },
     /// The store opened but could not be read.
     #[error("could not read the store {}: {reason}", .path.display())]
     Read {
@@ -135,9 +146,12 @@ impl Store {
     pub fn open(dir: &Path, retention: Retention) -> Result<(Store, Recalled), StoreError> {
         make_dir(dir)?;
         let path = dir.join(FILE);
-        let db = open_database(dir, &path)?;
-        let read_failed = |Fault(reason)| StoreError::Read { path: path.clone(), reason };
-        let (recalled, history) = load(&db).map_err(read_failed)?;
+        let (db, recalled, history) = unpanicked(&path, || {
+            let db = open_database(dir, &path)?;
+            let read_failed = |Fault(reason)| StoreError::Read { path: path.clone(), reason };
+            let (recalled, history) = load(&db).map_err(read_failed)?;
+            Ok((db, recalled, history))
+        })?;
         info!(
             path = %path.display(),
             accounts = recalled.accounts.len(),
@@ -214,6 +228,23 @@ impl Memory for Store {
             bytes: stats.file_bytes,
         })
     }
+}
+
+/// Runs `open`, turning a panic into [`StoreError::Damaged`]: redb asserts, rather than
+/// returns an error, on some damage (a file cut short), and a server that will not start
+/// must say which file to look at. The panic's own message is still printed first.
+fn unpanicked<T>(
+    path: &Path,
+    open: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(open)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|text| text.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "redb panicked".to_string());
+        Err(StoreError::Damaged { path: path.to_owned(), reason })
+    })
 }
 
 /// Makes the data directory (readable by its owner alone) if it is not there.

@@ -343,3 +343,25 @@ fn changes_are_committed_within_the_commit_interval_unasked() {
     let stats = store.stats();
     assert_eq!((stats.commits, stats.history_written), (1, 3));
 }
+
+#[test]
+fn a_truncated_file_is_refused_with_an_error_not_a_panic() {
+    let dir = TempDir::new("truncated");
+    let (store, _) = open(&dir, slow());
+    keep_messages(&store, 0..100, now());
+    store.close();
+    let path = dir.path().join(FILE);
+    let whole = fs::read(&path).expect("the store's file");
+    // Cut off after its header, as a copy that stopped short or a full disk leaves it.
+    fs::write(&path, &whole[..4096]).expect("a shorter file");
+    let opened = std::panic::catch_unwind(|| Store::open(dir.path(), slow()).map(|_| ()));
+    match opened {
+        Ok(Err(error @ StoreError::Damaged { .. })) => {
+            let text = error.to_string();
+            assert!(text.contains(&path.display().to_string()), "{text}");
+            assert!(text.contains("damaged"), "{text}");
+        }
+        Ok(other) => panic!("expected Damaged, got {:?}", other.map_err(|e| e.to_string())),
+        Err(_) => panic!("opening a truncated store panicked"),
+    }
+}

@@ -8,6 +8,9 @@
 //! - One writer thread (`writer.rs`) owns the database and commits what arrives within
 //!   [`Retention::commit_interval`] in one transaction and one fsync; `settled` and
 //!   `recall` go through the same queue, so they answer after every change before them.
+//!   A failed transaction (a full disk) closes the database, and the writer opens it
+//!   again before the next one: redb refuses every transaction after an I/O error until
+//!   it is reopened.
 //! - Each scope keeps its last [`Retention::history_len`] records, none older than
 //!   [`Retention::history_age`] (`retention.rs`), in a versioned byte format of its own
 //!   (`record.rs`). A dropped account's conversations are deleted whole (`history.rs`).
@@ -44,7 +47,7 @@ use crate::core::{Change, Memory, MemoryError, MemoryStats, Recalled, Recalling,
 use history::{ACCOUNTS, HISTORY, ROOMS};
 use queue::Command;
 use stats::Counters;
-use writer::Writer;
+use writer::{Reopen, Writer};
 
 /// The store's file, in the data directory.
 const FILE: &str = "smolchat.redb";
@@ -159,18 +162,34 @@ impl Store {
             history,
             "store opened"
         );
+        let (dir, file) = (dir.to_owned(), path.clone());
+        let reopen: Reopen = Box::new(move || {
+            unpanicked(&file, || open_database(&dir, &file)).map_err(|error| error.to_string())
+        });
+        let store = Store::start(db, reopen, retention, path)?;
+        Ok((store, recalled))
+    }
+
+    /// Starts the writer thread on `db`, the database in the file at `path`, which
+    /// `reopen` opens again after a failure.
+    fn start(
+        db: Database,
+        reopen: Reopen,
+        retention: Retention,
+        path: PathBuf,
+    ) -> Result<Store, StoreError> {
         let counters = Arc::new(Counters::new());
         // Unbounded, with its length counted beside it: a bounded channel would allocate
         // all of its slots at once (8 MB for this one), where this one grows with use.
         let (commands, receiver) = async_channel::unbounded();
-        let writer = Writer::new(db, receiver, retention, counters.clone());
+        let writer = Writer::new(db, reopen, receiver, retention, counters.clone());
         let writer = thread::Builder::new()
             .name("smolchat-store".into())
             .spawn(move || writer.run())
             .map_err(|error| StoreError::Thread { reason: error.to_string() })?;
         let queue = retention.queue;
         let writer = Mutex::new(Some(writer));
-        Ok((Store { commands, queue, writer, counters, path }, recalled))
+        Ok(Store { commands, queue, writer, counters, path })
     }
 
     /// What the store has done so far, and how big its file is.

@@ -365,3 +365,69 @@ fn a_truncated_file_is_refused_with_an_error_not_a_panic() {
         Err(_) => panic!("opening a truncated store panicked"),
     }
 }
+
+/// A store in memory whose writes fail while `full` is set, as on a full disk.
+#[derive(Debug)]
+struct FlakyDisk {
+    /// The bytes, shared by every opening.
+    bytes: Arc<redb::backends::InMemoryBackend>,
+    /// Whether writes fail now.
+    full: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FlakyDisk {
+    fn check(&self) -> std::io::Result<()> {
+        if self.full.load(Ordering::SeqCst) {
+            return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "disk full"));
+        }
+        Ok(())
+    }
+}
+
+impl redb::StorageBackend for FlakyDisk {
+    fn len(&self) -> std::io::Result<u64> {
+        self.bytes.len()
+    }
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.bytes.read(offset, len)
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.check()?;
+        self.bytes.set_len(len)
+    }
+    fn sync_data(&self, eventual: bool) -> std::io::Result<()> {
+        self.check()?;
+        self.bytes.sync_data(eventual)
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        self.bytes.write(offset, data)
+    }
+}
+
+#[test]
+fn a_disk_that_filled_up_and_was_freed_keeps_changes_again() {
+    let dir = TempDir::new("full-disk");
+    let bytes = Arc::new(redb::backends::InMemoryBackend::new());
+    let full = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let disk = (bytes.clone(), full.clone());
+    let open_disk = move || {
+        let backend = FlakyDisk { bytes: disk.0.clone(), full: disk.1.clone() };
+        Database::builder().create_with_backend(backend).map_err(|error| error.to_string())
+    };
+    let db = open_disk().expect("the store opens");
+    let store = Store::start(db, Box::new(open_disk), slow(), dir.0.join(FILE)).expect("started");
+    keep_messages(&store, 0..3, now());
+    settle(&store);
+    full.store(true, Ordering::SeqCst);
+    keep_messages(&store, 3..5, now());
+    assert!(smol::block_on(store.settled()).is_err(), "a full disk keeps nothing");
+    full.store(false, Ordering::SeqCst);
+    // Opened again at most once a second after a failure.
+    std::thread::sleep(Duration::from_millis(1100));
+    keep_messages(&store, 5..8, now());
+    assert_eq!(smol::block_on(store.settled()), Ok(()), "the disk has room again");
+    let mut kept = numbers(0..3);
+    kept.extend(numbers(5..8));
+    assert_eq!(recalled_numbers(&store, lobby(), 10), kept);
+}

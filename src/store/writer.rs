@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use async_channel::{Receiver, Sender, TryRecvError};
 use redb::{Database, Durability, ReadableTable, Table, TableError, WriteTransaction};
 use smol::{future, Timer};
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 use super::history::{self, HistoryTable, Spans, ACCOUNTS, HISTORY, ROOMS};
 use super::queue::Command;
@@ -34,10 +34,23 @@ const POLLS: u32 = 5;
 /// A wait long enough to stand for "never", which `Instant` can still hold.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
+/// How often at most the database is opened again while it keeps failing: each opening
+/// after a failure runs redb's repair pass over the whole file.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
+/// Opens the database again, after a failure closed it.
+pub type Reopen = Box<dyn Fn() -> Result<Database, String> + Send>;
+
 /// The writer thread's state.
 pub struct Writer {
-    /// The database, owned by this thread alone.
-    db: Database,
+    /// The database, owned by this thread alone; `None` after a failure closed it and
+    /// it could not be opened again yet.
+    db: Option<Database>,
+    /// Opens the database again: after an I/O error (a full disk) redb refuses every
+    /// transaction until it is reopened.
+    reopen: Reopen,
+    /// When the database may next be opened again.
+    next_reopen: Instant,
     /// The commands, in the order they were handed over.
     commands: Receiver<Command>,
     /// How much history to keep and how often to commit.
@@ -108,16 +121,19 @@ impl<'t> Tables<'t> {
 }
 
 impl Writer {
-    /// A writer of `db` taking commands from `commands`; history is trimmed as soon as it
-    /// runs.
+    /// A writer of `db` taking commands from `commands`, which opens it again with
+    /// `reopen` after a failure; history is trimmed as soon as it runs.
     pub fn new(
         db: Database,
+        reopen: Reopen,
         commands: Receiver<Command>,
         retention: Retention,
         counters: Arc<Counters>,
     ) -> Writer {
         Writer {
-            db,
+            db: Some(db),
+            reopen,
+            next_reopen: Instant::now(),
             commands,
             retention,
             counters,
@@ -212,7 +228,16 @@ impl Writer {
         let now = Instant::now();
         let deadline = now.checked_add(self.retention.commit_interval).unwrap_or(now + FOREVER);
         let mut batch = Batch::default();
-        match self.db.begin_write() {
+        let txn = match self.database() {
+            Ok(db) => db.begin_write().map_err(Fault::from),
+            Err(closed) => {
+                // `first` is lost with the rest.
+                batch.changes += 1;
+                self.drain(deadline, &mut batch);
+                Err(closed)
+            }
+        };
+        match txn {
             Ok(mut txn) => {
                 txn.set_durability(Durability::Immediate);
                 if let Err(error) = self.fill(&txn, first, deadline, &mut batch) {
@@ -224,8 +249,7 @@ impl Writer {
         }
         if let Some(reason) = &batch.failure {
             error!(%reason, changes = batch.changes, "the store lost changes");
-            // The spans may count records that were never committed.
-            self.spans.forget();
+            self.close_failed();
         }
         match batch.settle.take() {
             Some((dropped, reply)) => {
@@ -235,6 +259,55 @@ impl Writer {
             None => self.unreported = batch.failure.take().or(self.unreported.take()),
         }
         batch.closed
+    }
+
+    /// The database, opened again first if a failure closed it (at most once per
+    /// [`REOPEN_EVERY`]), so that a disk that filled up and was freed again loses only
+    /// the changes of meanwhile, not every one until a restart.
+    fn database(&mut self) -> Result<&Database, Fault> {
+        if self.db.is_none() && Instant::now() >= self.next_reopen {
+            self.next_reopen = Instant::now() + REOPEN_EVERY;
+            match (self.reopen)() {
+                Ok(db) => {
+                    info!("the store is open again");
+                    self.db = Some(db);
+                }
+                Err(reason) => error!(%reason, "could not open the store again"),
+            }
+        }
+        let closed = || Fault("the store is closed after a failure, until it opens again".into());
+        self.db.as_ref().ok_or_else(closed)
+    }
+
+    /// Closes the database after a failure, to be opened again before its next use: redb
+    /// refuses every transaction after an I/O error until then. The spans may count
+    /// records that were never committed.
+    fn close_failed(&mut self) {
+        self.spans.forget();
+        self.db = None;
+    }
+
+    /// Takes the commands until `deadline`, a settle or the store's closing, while there
+    /// is no database to write them to: they are lost together, in one error, not one
+    /// error a change.
+    fn drain(&mut self, deadline: Instant, batch: &mut Batch) {
+        loop {
+            match self.next(deadline, true) {
+                Next::Command(Command::Keep(_)) => batch.changes += 1,
+                Next::Command(Command::Recall { reply, .. }) => {
+                    let _ = reply.try_send(Vec::new());
+                }
+                Next::Command(Command::Settle { dropped, reply }) => {
+                    batch.settle = Some((dropped, reply));
+                    return;
+                }
+                Next::Timeout => return,
+                Next::Closed => {
+                    batch.closed = true;
+                    return;
+                }
+            }
+        }
     }
 
     /// Applies `first`, then commands until `deadline`, a settle or the store's closing.
@@ -369,11 +442,10 @@ impl Writer {
     }
 
     /// The end of `scope`'s history as committed, when no transaction is open.
-    fn recall_committed(&self, scope: &Scope, last: usize) -> Vec<Stamped> {
+    fn recall_committed(&mut self, scope: &Scope, last: usize) -> Vec<Stamped> {
         let table = self
-            .db
-            .begin_read()
-            .map_err(Fault::from)
+            .database()
+            .and_then(|db| db.begin_read().map_err(Fault::from))
             .and_then(|txn| txn.open_table(HISTORY).map_err(Fault::from));
         match table {
             Ok(table) => self.recall_from(&table, scope, last),
@@ -394,7 +466,7 @@ impl Writer {
             Ok(0) => {}
             Ok(deleted) => debug!(deleted, "trimmed history"),
             Err(error) => {
-                self.spans.forget();
+                self.close_failed();
                 error!(%error, "could not trim history");
             }
         }
@@ -402,7 +474,7 @@ impl Writer {
 
     /// Trims history in a transaction of its own; returns how many records it deleted.
     fn trim_now(&mut self) -> Result<u64, Fault> {
-        let mut txn = self.db.begin_write()?;
+        let mut txn = self.database()?.begin_write()?;
         txn.set_durability(Durability::Immediate);
         let since = self.retention.since(SystemTime::now());
         let deleted = {

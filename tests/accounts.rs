@@ -182,10 +182,51 @@ fn password_guessing_is_limited_per_account() {
         let code = error_after(&mut guesser, "/identify ann wrong-guess").await;
         assert_eq!(code, ErrorCode::TooManyGuesses);
         // Even the right password is refused until the account's budget refills, from
-        // any connection.
-        let mut other = server.join("other").await;
+        // any address that has not given it before.
+        let mut other = joined_from(&server, [127, 0, 0, 3], "other").await;
         let right = format!("/identify ann {PASSWORD}");
-        assert_eq!(error_after(&mut other, &right).await, ErrorCode::TooManyGuesses);
+        assert_eq!(raw_error_after(&mut other, &right).await, ErrorCode::TooManyGuesses);
+        server.stop().await;
+    });
+}
+
+/// A chat client registered as `nick` from the local address `from` (another host).
+async fn joined_from(server: &TestServer, from: [u8; 4], nick: &str) -> password::RawChat {
+    let mut chat = password::RawChat::connect_from(from.into(), server.addrs().chat);
+    assert_eq!(chat.next().await, "NICK choose a nickname");
+    chat.send(nick).await;
+    chat
+}
+
+/// Sends `line` over `chat` and returns the code of the `ERROR` it gets.
+async fn raw_error_after(chat: &mut password::RawChat, line: &str) -> ErrorCode {
+    chat.send(line).await;
+    loop {
+        if let Ok(Line::Error { code, .. }) = Line::parse(&chat.next().await) {
+            return code;
+        }
+    }
+}
+
+#[test]
+fn a_guesser_elsewhere_cannot_lock_the_owner_out() {
+    smol::block_on(async {
+        let config = Config { identify_attempts: 3, flood_rate: 10, flood_burst: 1000, ..quick() };
+        let server = ann_registered_and_gone(config).await;
+        let mut guesser = joined_from(&server, [127, 0, 0, 2], "guesser").await;
+        for _ in 0..2 {
+            let code = raw_error_after(&mut guesser, "/identify ann wrong-guess").await;
+            assert_eq!(code, ErrorCode::WrongPassword);
+        }
+        let code = raw_error_after(&mut guesser, "/identify ann wrong-guess").await;
+        assert_eq!(code, ErrorCode::TooManyGuesses, "the third wrong one spends it");
+        // The right password from another address that never gave it is refused too...
+        let right = format!("/identify ann {PASSWORD}");
+        let mut stranger = joined_from(&server, [127, 0, 0, 3], "stranger").await;
+        assert_eq!(raw_error_after(&mut stranger, &right).await, ErrorCode::TooManyGuesses);
+        // ...but not from the address that registered the account.
+        let mut ann = server.join("ann").await;
+        expect_after(&mut ann, &right, account("ann")).await;
         server.stop().await;
     });
 }
@@ -330,22 +371,25 @@ fn kick_of(nick: &str) -> Line {
 fn attempts_sent_at_once_each_take_one_before_the_password_is_checked() {
     smol::block_on(async {
         let (server, _guesser) = two_wrong_guesses_at_ann().await;
-        // One attempt is left; eight come at once, all with the right password.
+        // One attempt is left; eight come at once, all with the right password, from an
+        // address that has not given it before (one that had would not need the attempt).
         let mut crowd = Vec::new();
         for n in 0..8 {
-            crowd.push(server.join(&format!("crowd{n}")).await);
+            crowd.push(joined_from(&server, [127, 0, 0, 4], &format!("crowd{n}")).await);
         }
         let right = format!("/identify ann {PASSWORD}");
-        for client in &crowd {
-            client.sender.send_line(&right).await.expect("identify");
+        for chat in &mut crowd {
+            chat.send(&right).await;
         }
         let mut identified = 0;
-        for client in &mut crowd {
-            let answer = |line: &Line| matches!(line, Line::Account { .. } | Line::Error { .. });
-            match wait_for(client, "the answer", answer).await {
-                Line::Account { .. } => identified += 1,
-                Line::Error { code, .. } => assert_eq!(code, ErrorCode::TooManyGuesses),
-                _ => unreachable!("wait_for returned another line"),
+        for chat in &mut crowd {
+            loop {
+                match Line::parse(&chat.next().await) {
+                    Ok(Line::Account { .. }) => identified += 1,
+                    Ok(Line::Error { code, .. }) => assert_eq!(code, ErrorCode::TooManyGuesses),
+                    _ => continue,
+                }
+                break;
             }
         }
         assert_eq!(identified, 1, "only the attempt left was checked");

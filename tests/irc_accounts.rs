@@ -35,6 +35,13 @@ async fn registered(addr: std::net::SocketAddr, nick: &str) -> Irc {
     irc
 }
 
+/// `nick` online from the local address `from` (another host).
+async fn online_from(from: [u8; 4], addr: std::net::SocketAddr, nick: &str) -> Irc {
+    let mut irc = Irc::over(connect_from(from.into(), addr));
+    irc.register_as(nick).await;
+    irc
+}
+
 /// Says goodbye and waits until the server has let `irc` go.
 async fn leave(mut irc: Irc) {
     irc.send("QUIT").await;
@@ -273,17 +280,22 @@ fn wrong_passwords_are_counted_and_lock_the_account() {
         let config = Config { identify_attempts: 2, flood_rate: 1000, ..irc_config() };
         let server = TestServer::start(config).await;
         leave(registered(server.irc, "alice").await).await;
-        let mut guesser = Irc::online(server.irc, "mallory").await;
+        let mut guesser = online_from([127, 0, 0, 2], server.irc, "mallory").await;
         let first = nickserv(&mut guesser, "IDENTIFY alice guess-one").await;
         assert_eq!(first.last(), "Wrong password for alice; the attempt was counted.");
         let second = nickserv(&mut guesser, "IDENTIFY alice guess-two").await;
         assert!(second.last().contains("Too many wrong passwords: try again in"), "{second:?}");
-        // Locked: even the right password is refused, from any address, for a while.
+        // Locked: even the right password is refused, from any address that has not
+        // given it before, for a while.
         let right = nickserv(&mut guesser, &format!("IDENTIFY alice {PASSWORD}")).await;
         assert!(right.last().starts_with("Too many wrong passwords for alice; try again in"));
-        let mut owner = Irc::online(server.irc, "bob").await;
-        let refused = nickserv(&mut owner, &format!("IDENTIFY alice {PASSWORD}")).await;
+        let mut stranger = online_from([127, 0, 0, 3], server.irc, "bob").await;
+        let refused = nickserv(&mut stranger, &format!("IDENTIFY alice {PASSWORD}")).await;
         assert!(refused.last().starts_with("Too many wrong passwords"), "{refused:?}");
+        // The address that registered it is not locked out by the guesser.
+        let mut owner = Irc::online(server.irc, "carol").await;
+        let answer = nickserv(&mut owner, &format!("IDENTIFY alice {PASSWORD}")).await;
+        assert_eq!(answer.last(), "You are now identified as alice.");
         server.stop().await;
     });
 }

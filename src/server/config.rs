@@ -140,7 +140,8 @@ pub struct Config {
     pub identify_grace: Duration,
 
     /// Wrong passwords one account may be given (from any address) before it is locked;
-    /// it regains one a minute, whatever --flood-rate.
+    /// it regains one a minute, whatever --flood-rate. Addresses that gave its right
+    /// password lately are not locked out.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
     pub identify_attempts: u32,
 

@@ -28,6 +28,17 @@ use smolchat::proto::chat::Line;
 use smolchat::server::{self, Config, Listener};
 use smolchat::store::Store;
 
+/// A connection to `addr` from the local address `from`: another loopback address
+/// (`127.0.0.2`) stands for another host.
+pub fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> async_net::TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("a socket");
+    socket.bind(&SocketAddr::new(from, 0).into()).expect("bind the local address");
+    // Blocking, on loopback: answered at once.
+    socket.connect(&addr.into()).expect("connect");
+    async_net::TcpStream::try_from(std::net::TcpStream::from(socket)).expect("an async socket")
+}
+
 /// How long any single wait in a test may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 

@@ -77,6 +77,12 @@ impl RawChat {
         RawChat { reader: BufReader::new(stream.clone()), writer: stream }
     }
 
+    /// Connects to a chat listener from the local address `from` (another host).
+    pub fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> RawChat {
+        let stream = super::connect_from(from, addr);
+        RawChat { reader: BufReader::new(stream.clone()), writer: stream }
+    }
+
     /// Connects and reads the first line, which must be the password request.
     pub async fn asked_for_password(addr: SocketAddr) -> RawChat {
         let mut chat = RawChat::connect(addr).await;

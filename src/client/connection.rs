@@ -17,10 +17,11 @@ use crate::proto::chat::{Command, ErrorCode, Line, LineError};
 /// Where the server listens unless told otherwise: the original tutorial's address.
 pub const DEFAULT_SERVER: &str = "127.0.0.1:55555";
 
-/// The longest server line the client accepts. Server lines are longer than client lines
-/// (a `WHO` list of a full room runs to hundreds of kilobytes), and the buffer only grows
-/// as far as a line actually needs.
-pub const MAX_SERVER_LINE: usize = 1 << 20;
+/// The longest server line the client accepts. Server lines are longer than client lines:
+/// a room's `NAMES` is one line, and a full room on a server of the default limits (20,000
+/// people with nicknames of 32 four-byte characters) makes one of 2.6 MB. The buffer only
+/// grows as far as a line actually needs.
+pub const MAX_SERVER_LINE: usize = 4 << 20;
 
 /// What can go wrong talking to a server.
 #[derive(Debug, Error)]
@@ -290,5 +291,34 @@ impl Sender {
         self.send(&Command::Quit(reason.map(String::from))).await?;
         // For TCP a half-close; TLS says close_notify first.
         self.stream.lock().await.close().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::DEFAULT_MAX_NICK;
+    use async_net::TcpListener;
+
+    #[test]
+    fn the_names_of_a_full_room_of_the_longest_nicknames_are_read() {
+        smol::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+            let addr = listener.local_addr().expect("its address");
+            let nick = "\u{1D51E}".repeat(DEFAULT_MAX_NICK);
+            let names = format!("NAMES #full{}\n", format!(" {nick}").repeat(20_000));
+            let server = smol::spawn(async move {
+                let (mut stream, _) = listener.accept().await.expect("a client");
+                stream.write_all(b"NICK choose a nickname\n").await.expect("written");
+                stream.write_all(names.as_bytes()).await.expect("written");
+                stream
+            });
+            let mut client = Client::connect(addr).await.expect("connected");
+            match client.next().await {
+                Ok(Line::Names { nicks, .. }) => assert_eq!(nicks.len(), 20_000),
+                other => panic!("not the names: {other:?}"),
+            }
+            drop(server.await);
+        });
     }
 }

@@ -7,7 +7,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::Command as Process;
 
-use common::binary::{server_binary, Server};
+use common::binary::{server_binary, start_up_failure, Server};
 use common::*;
 use smolchat::client::{Client, ClientError};
 use smolchat::proto::chat::Line;
@@ -132,4 +132,34 @@ fn running_out_of_file_descriptors_is_warned_of_and_survived() {
         wait_message(&mut alice, "alice", "still serving").await;
     });
     assert_eq!(server.terminate().code(), Some(0));
+}
+
+/// Every duration flag takes up to a century. Past that a deadline overflows the clock: a
+/// ping interval of 400 billion years once started the server and then panicked each
+/// client's session as it registered.
+#[test]
+fn durations_go_up_to_a_century_and_no_further() {
+    let durations = ["--handshake-timeout", "--ping-interval", "--ping-timeout", "--line-timeout"];
+    let mut command = server_binary();
+    command.args(["--bind", "127.0.0.1:0"]).env("RUST_LOG", "info");
+    for flag in durations.iter().chain(&["--identify-grace", "--history-age", "--commit-interval"])
+    {
+        command.args([flag, "100y"]);
+    }
+    let mut server = Server::start(command, 1);
+    smol::block_on(async {
+        let (mut alice, _) =
+            within("join", Client::join(server.addrs[0], "alice")).await.expect("join");
+        alice.say("a century").await.expect("say");
+        wait_message(&mut alice, "alice", "a century").await;
+    });
+    assert_eq!(server.terminate().code(), Some(0));
+    for too_long in ["101y", "400000000000y"] {
+        let mut command = server_binary();
+        command.args(["--bind", "127.0.0.1:0", "--ping-interval", too_long]);
+        let (code, stderr) = start_up_failure(command);
+        assert_eq!(code, Some(2), "{too_long}: {stderr}");
+        let said = format!("invalid value '{too_long}' for '--ping-interval");
+        assert!(stderr.contains(&said) && stderr.contains("the longest"), "{stderr}");
+    }
 }

@@ -42,11 +42,11 @@ pub struct Config {
 
     /// Time a new connection has, from its accept, to register: TLS handshake, password
     /// and nickname all count (e.g. `30s`, `500ms`).
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
 
     /// Time given at shutdown for queued lines to reach clients before sockets are closed.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub shutdown_grace: Duration,
 
     /// Most connections at once from one IP address.
@@ -62,15 +62,15 @@ pub struct Config {
     pub flood_burst: u32,
 
     /// Silence after which the server sends a PING.
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "120s", value_parser = parse_duration)]
     pub ping_interval: Duration,
 
     /// Time a client has to answer a PING (any line counts) before it is disconnected.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub ping_timeout: Duration,
 
     /// Time a started line may stay unfinished before the client is disconnected.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub line_timeout: Duration,
 
     /// The room a newcomer lands in, or `none` to land in no room.
@@ -116,7 +116,7 @@ pub struct Config {
     pub history_len: usize,
 
     /// How long history is kept (e.g. `7d`, `12h`); older messages are deleted.
-    #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
     pub history_age: Duration,
 
     /// Messages of a room's history a newcomer is given when joining it (at most
@@ -126,7 +126,7 @@ pub struct Config {
 
     /// How often the store commits what was said (one disk sync each); a crash loses
     /// about this much of the latest history, and a sync.
-    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "200ms", value_parser = parse_duration)]
     pub commit_interval: Duration,
 
     /// Changes (messages, accounts, rooms) that may wait for the store's writer; past it
@@ -136,7 +136,7 @@ pub struct Config {
 
     /// Time someone who takes a registered nickname has to identify before being renamed
     /// to a guest name.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub identify_grace: Duration,
 
     /// Wrong passwords one account may be given (from any address) before it is locked;
@@ -149,6 +149,20 @@ pub struct Config {
     /// itself (repeatable), as `https://chat.example.org` or `http://localhost:3000`.
     #[arg(long = "web-origin", value_name = "ORIGIN", value_parser = super::web::parse_origin)]
     pub web_origin: Vec<String>,
+}
+
+/// The longest duration a flag takes: a century (as `100y`), longer than any server runs.
+/// A deadline much further ahead (a few hundred billion years) is past what the clock can
+/// hold, and would panic the connection that set it.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
+/// Reads a duration flag (`500ms`, `30s`, `7d`), at most [`MAX_DURATION`].
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text).map_err(|error| error.to_string())?;
+    if duration > MAX_DURATION {
+        return Err(format!("{text} is more than 100y, the longest a duration may be"));
+    }
+    Ok(duration)
 }
 
 /// The network name unless told otherwise.

@@ -115,3 +115,24 @@ pub fn server_binary_in(dir: &std::path::Path) -> Process {
     command.arg("--data-dir").arg(dir);
     command
 }
+
+/// Runs `command`, which should stop at start-up, and returns its exit code and stderr. One
+/// that is still running after [`TIMEOUT`] (it started after all) is killed, its code
+/// `None`.
+pub fn start_up_failure(mut command: Process) -> (Option<i32>, String) {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the server binary");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("wait for the server").is_none() {
+        if started.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().expect("the server's stderr");
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}

@@ -163,3 +163,17 @@ fn durations_go_up_to_a_century_and_no_further() {
         assert!(stderr.contains(&said) && stderr.contains("the longest"), "{stderr}");
     }
 }
+
+/// A timeout of 0 is refused at start: a connection sets its line timer that far ahead
+/// again each time it fires, so `--line-timeout 0s` once kept a core busy for every idle
+/// client.
+#[test]
+fn a_timeout_of_zero_is_refused_at_start() {
+    for flag in ["--line-timeout", "--handshake-timeout", "--ping-interval", "--ping-timeout"] {
+        let mut command = server_binary();
+        command.args(["--bind", "127.0.0.1:0", flag, "0s"]);
+        let (code, stderr) = start_up_failure(command);
+        assert_eq!(code, Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains("0s is less than 10ms, the shortest a timeout may be"), "{stderr}");
+    }
+}

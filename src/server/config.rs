@@ -42,7 +42,7 @@ pub struct Config {
 
     /// Time a new connection has, from its accept, to register: TLS handshake, password
     /// and nickname all count (e.g. `30s`, `500ms`).
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_timeout)]
     pub handshake_timeout: Duration,
 
     /// Time given at shutdown for queued lines to reach clients before sockets are closed.
@@ -62,15 +62,15 @@ pub struct Config {
     pub flood_burst: u32,
 
     /// Silence after which the server sends a PING.
-    #[arg(long, default_value = "120s", value_parser = parse_duration)]
+    #[arg(long, default_value = "120s", value_parser = parse_timeout)]
     pub ping_interval: Duration,
 
     /// Time a client has to answer a PING (any line counts) before it is disconnected.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_timeout)]
     pub ping_timeout: Duration,
 
     /// Time a started line may stay unfinished before the client is disconnected.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = parse_timeout)]
     pub line_timeout: Duration,
 
     /// The room a newcomer lands in, or `none` to land in no room.
@@ -161,6 +161,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text).map_err(|error| error.to_string())?;
     if duration > MAX_DURATION {
         return Err(format!("{text} is more than 100y, the longest a duration may be"));
+    }
+    Ok(duration)
+}
+
+/// The shortest timeout or interval: a connection's timer is set that far ahead again each
+/// time it fires, so a `--line-timeout` of 0 woke every idle connection without end.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
+
+/// Reads a timeout or an interval: a duration of at least [`MIN_TIMEOUT`].
+pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < MIN_TIMEOUT {
+        return Err(format!("{text} is less than 10ms, the shortest a timeout may be"));
     }
     Ok(duration)
 }
@@ -360,6 +373,21 @@ mod tests {
         assert!(Flags::try_parse_from(["smolchat-server", "--server-name", "a b"]).is_err());
         assert!(Flags::try_parse_from(["smolchat-server", "--network-name", ""]).is_err());
         assert!(parse_server_name(&host_name()).is_ok());
+    }
+
+    #[test]
+    fn timeouts_are_ten_milliseconds_at_least() {
+        for flag in ["--handshake-timeout", "--ping-interval", "--ping-timeout", "--line-timeout"] {
+            let parse = |value: &str| Flags::try_parse_from(["smolchat-server", flag, value]);
+            assert!(parse("10ms").is_ok(), "{flag}");
+            for short in ["0", "0s", "9ms"] {
+                let error = parse(short).err().map(|error| error.to_string()).unwrap_or_default();
+                assert!(error.contains("the shortest a timeout may be"), "{flag} {short}: {error}");
+            }
+        }
+        // Not timeouts: no grace, no delay between commits, are fine.
+        assert!(Flags::try_parse_from(["smolchat-server", "--shutdown-grace=0s"]).is_ok());
+        assert!(Flags::try_parse_from(["smolchat-server", "--commit-interval=0s"]).is_ok());
     }
 
     #[test]

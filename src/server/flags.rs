@@ -69,7 +69,7 @@ pub struct ServerFlags {
 
     /// How long after its last heartbeat a server of the cluster is declared dead, and its
     /// people are announced as gone; it beats every third of this.
-    #[arg(long, default_value = "10s", value_parser = super::config::parse_duration, requires = "cluster")]
+    #[arg(long, default_value = "10s", value_parser = super::config::parse_timeout, requires = "cluster")]
     pub cluster_lease: Duration,
 
     #[command(flatten)]

@@ -177,3 +177,18 @@ fn a_timeout_of_zero_is_refused_at_start() {
         assert!(stderr.contains("0s is less than 10ms, the shortest a timeout may be"), "{stderr}");
     }
 }
+
+/// A start-up error is one line a person can act on, even with `RUST_BACKTRACE=1` set (as
+/// many a Rust programmer's shell has): not a Debug dump of causes and a stack trace.
+#[test]
+fn a_start_up_error_is_one_line_even_with_backtraces_on() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let mut command = server_binary();
+    command.args(["--bind", &addr]).env("RUST_BACKTRACE", "1").env("RUST_LOG", "off");
+    let (code, stderr) = start_up_failure(command);
+    assert_eq!(code, Some(1), "{stderr}");
+    let want = format!("error: cannot listen on chat://{addr}: Address already in use");
+    assert!(stderr.starts_with(&want), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

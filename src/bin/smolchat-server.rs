@@ -2,6 +2,7 @@
 //! SIGTERM.
 
 use std::io::IsTerminal as _;
+use std::process::ExitCode;
 
 use std::sync::Arc;
 
@@ -14,8 +15,22 @@ use smolchat::server::{self, Listener};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = server::parse_flags(std::env::args_os()).unwrap_or_else(|error| error.exit());
+    match serve(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, as clap's own errors are: `main` returning the error would print
+            // its Debug form, causes on lines of their own and, with RUST_BACKTRACE set,
+            // a stack trace.
+            eprintln!("error: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the server the flags ask for until Ctrl-C or SIGTERM.
+fn serve(cli: server::ServerFlags) -> anyhow::Result<()> {
     log_to_stderr();
     check_open_files(cli.config_flags.max_clients);
     server::size_executor(cli.threads);
@@ -62,6 +77,24 @@ fn main() -> anyhow::Result<()> {
             None => server::run(listeners, config, shutdown).await.context("server failed"),
         }
     })
+}
+
+/// `error` and its causes in one line, leaving out a cause that the one before already
+/// ends with (`cannot reach Redis: Connection refused`, then `Connection refused`).
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    let mut last = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !last.ends_with(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        last = text;
+    }
+    line
 }
 
 /// Runs the server as a node of the cluster whose Redis is at `url`.

@@ -52,9 +52,25 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Pe
     Ok(certs)
 }
 
+/// What is wrong with a key kept under a passphrase, and what to do about it.
+const ENCRYPTED_KEY: &str = "the private key is encrypted, and the server cannot ask for its \
+     passphrase: give it the key without one (openssl pkey -in KEY -out PLAIN-KEY)";
+
 /// The first private key (PKCS#8, PKCS#1 or SEC1) in a PEM file.
 pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, PemError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|error| PemError::new(path, pem_reason(error)))
+    let pem = std::fs::read(path).map_err(|error| PemError::new(path, error))?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|error| match is_encrypted(&pem) {
+        // Otherwise it reads as no key at all, or as bad base64 (the legacy headers).
+        true => PemError::new(path, ENCRYPTED_KEY),
+        false => PemError::new(path, pem_reason(error)),
+    })
+}
+
+/// Whether PEM text holds a key under a passphrase: PKCS#8's `ENCRYPTED PRIVATE KEY`, or
+/// the legacy `Proc-Type: 4,ENCRYPTED` header of `RSA` and `EC PRIVATE KEY`.
+fn is_encrypted(pem: &[u8]) -> bool {
+    let has = |marker: &[u8]| pem.windows(marker.len()).any(|window| window == marker);
+    has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"Proc-Type: 4,ENCRYPTED")
 }
 
 /// A PEM error in words, with "no private key" and "cannot open" spelled out.

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
-use common::binary::{server_binary, server_binary_in, Server};
+use common::binary::{server_binary, server_binary_in, start_up_failure, Server};
 use common::tls::Pki;
 use common::*;
 use smolchat::client::{connect, Destination, Trust};
@@ -190,4 +190,47 @@ fn hostile_handshakes_leave_no_descriptor_and_no_memory_behind() {
     // 1,500 more connections: a leak of 200 bytes each would show (steady, it grows
     // by about 20 kB).
     assert!(grown < 300, "resident memory grew by {grown} kB over 1,500 hostile connections");
+}
+
+/// A key kept under a passphrase, as `openssl pkey -aes256` writes it (the body is not
+/// read: the label says it all).
+const ENCRYPTED_PKCS8: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIIFLTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQIU5z7qXO5jyMCAggA
+-----END ENCRYPTED PRIVATE KEY-----
+";
+
+/// The same in the legacy form of `openssl genrsa -traditional -aes256`.
+const ENCRYPTED_LEGACY: &str = "-----BEGIN RSA PRIVATE KEY-----
+Proc-Type: 4,ENCRYPTED
+DEK-Info: AES-256-CBC,17F73C92AE5B384AED94464268D08B21
+
+MIIFLTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQIU5z7qXO5jyMCAggA
+-----END RSA PRIVATE KEY-----
+";
+
+/// The start-up error of the binary serving `cert` with `key`.
+fn certificate_refusal(cert: &Path, key: &Path) -> String {
+    let mut command = server_binary();
+    command.args(["--listen", "chats://127.0.0.1:0"]).env("RUST_LOG", "off");
+    command.args(["--tls-cert".as_ref(), cert.as_os_str(), "--tls-key".as_ref(), key.as_os_str()]);
+    let (code, stderr) = start_up_failure(command);
+    assert_eq!(code, Some(1), "{stderr}");
+    stderr
+}
+
+/// A key that is another certificate's, or under a passphrase, is named as such: rustls
+/// says `KeyMismatch`, and an encrypted key read as no key at all or as bad base64.
+#[test]
+fn a_key_of_another_certificate_or_under_a_passphrase_is_refused_saying_so() {
+    let pki = Pki::new("key-errors");
+    let (served, other) = (pki.localhost(), pki.issue("other", &["localhost"], false));
+    let stderr = certificate_refusal(&served.cert, &other.key);
+    assert!(stderr.contains("the key does not belong to the certificate"), "{stderr}");
+    for (name, pem) in [("pkcs8", ENCRYPTED_PKCS8), ("legacy", ENCRYPTED_LEGACY)] {
+        let key = pki.path(&format!("{name}-key.pem"));
+        std::fs::write(&key, pem).expect("write the key");
+        let stderr = certificate_refusal(&served.cert, &key);
+        let said = format!("{}: the private key is encrypted", key.display());
+        assert!(stderr.contains(&said) && stderr.contains("openssl pkey"), "{name}: {stderr}");
+    }
 }

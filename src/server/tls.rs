@@ -54,10 +54,22 @@ impl CertFiles {
         let refused = |error: futures_rustls::rustls::Error| TlsError::Refused {
             cert: self.cert.display().to_string(),
             key: self.key.display().to_string(),
-            reason: error.to_string(),
+            reason: refusal_reason(error),
         };
         let certified = CertifiedKey::from_der(chain, key, &provider()).map_err(refused)?;
         Ok(Arc::new(certified))
+    }
+}
+
+/// rustls' refusal of a certificate and key in words a person can act on: its own for a
+/// mismatch is `keys may not be consistent: KeyMismatch`.
+fn refusal_reason(error: futures_rustls::rustls::Error) -> String {
+    use futures_rustls::rustls::{Error, InconsistentKeys};
+    match error {
+        Error::InconsistentKeys(InconsistentKeys::KeyMismatch) => "the key does not belong to \
+            the certificate (the first in its file, which must be the server's own)"
+            .to_string(),
+        other => other.to_string(),
     }
 }
 

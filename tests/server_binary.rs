@@ -7,10 +7,12 @@ mod common;
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::Command as Process;
 
+use clap::Parser as _;
 use common::binary::{server_binary, start_up_failure, Server};
 use common::*;
 use smolchat::client::{Client, ClientError};
 use smolchat::proto::chat::Line;
+use smolchat::server::ServerFlags;
 
 #[test]
 fn sigterm_tells_every_client_and_exits_zero() {
@@ -191,4 +193,21 @@ fn a_start_up_error_is_one_line_even_with_backtraces_on() {
     let want = format!("error: cannot listen on chat://{addr}: Address already in use");
     assert!(stderr.starts_with(&want), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// `--threads` is 1 to 1024: smol panics on an executor thread it cannot start, and
+/// `--threads 100000` once aborted the server that way; 0 was quietly taken for 1.
+#[test]
+fn threads_are_one_to_a_thousand_and_twenty_four() {
+    let parse =
+        |threads: &str| ServerFlags::try_parse_from(["smolchat-server", "--threads", threads]);
+    assert_eq!(parse("1024").expect("the most").threads, Some(1024));
+    assert_eq!(parse("1").expect("the least").threads, Some(1));
+    for threads in ["100000", "1025", "0"] {
+        let mut command = server_binary();
+        command.args(["--bind", "127.0.0.1:0", "--threads", threads]);
+        let (code, stderr) = start_up_failure(command);
+        assert_eq!(code, Some(2), "{threads}: {stderr}");
+        assert!(stderr.contains(&format!("{threads} is not in 1..=1024")), "{stderr}");
+    }
 }

@@ -6,8 +6,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::Parser;
 
+use super::threads::MAX_THREADS;
 use super::tls::{self_signed_in, CertFiles, Tls};
 use super::{default_listeners, Config, ListenSpec, Scheme};
 use crate::core::Recalled;
@@ -35,10 +37,10 @@ pub struct ServerFlags {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
 
-    /// Threads running the connections [default: one per core, or SMOL_THREADS]. On two
-    /// cores, two threads lower a small room's fan-out latency by about a quarter and
-    /// take a big room's join storm a little faster than one (docs/BENCHMARKS.md).
-    #[arg(long)]
+    /// Threads running the connections, 1 to 1024 [default: one per core, or SMOL_THREADS].
+    /// On two cores, two threads lower a small room's fan-out latency by about a quarter
+    /// and take a big room's join storm a little faster than one (docs/BENCHMARKS.md).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS).map(|v| v as usize))]
     pub threads: Option<usize>,
 
     /// The TLS certificate chain (PEM) for chats://, ircs:// and https:// listeners; reread

@@ -211,3 +211,18 @@ fn threads_are_one_to_a_thousand_and_twenty_four() {
         assert!(stderr.contains(&format!("{threads} is not in 1..=1024")), "{stderr}");
     }
 }
+
+/// A data directory is a path, and a path on Unix need not be UTF-8: one such was refused
+/// as "invalid UTF-8 was detected in one or more arguments", without saying which.
+#[cfg(unix)]
+#[test]
+fn a_data_directory_whose_name_is_not_utf8_is_used() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let parent = TempDir::new("non-utf8");
+    let dir = parent.path().join(std::ffi::OsStr::from_bytes(b"data-\xff"));
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_smolchat-server"));
+    command.arg("--data-dir").arg(&dir).args(["--bind", "127.0.0.1:0"]).env("RUST_LOG", "info");
+    let mut server = Server::start(command, 1);
+    assert!(dir.join("smolchat.redb").exists(), "the store is in {}", dir.display());
+    assert_eq!(server.terminate().code(), Some(0));
+}

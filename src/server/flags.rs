@@ -61,7 +61,8 @@ pub struct ServerFlags {
     /// the self-signed certificate), or `none` to keep nothing; one server per directory
     /// [default: $XDG_DATA_HOME/smolchat, or ~/.local/share/smolchat].
     #[arg(long, value_name = "DIR|none")]
-    pub data_dir: Option<String>,
+    // A path, not a string: a directory's name need not be UTF-8.
+    pub data_dir: Option<PathBuf>,
 
     /// Join the cluster of servers that share this Redis (redis://HOST:PORT): the same
     /// rooms, one nickname namespace, one order per room; history, accounts and registered
@@ -97,8 +98,8 @@ impl ServerFlags {
     /// The data directory, or `None` for `--data-dir none` (or no home to default to).
     pub fn data_dir(&self) -> Option<PathBuf> {
         match self.data_dir.as_deref() {
-            Some("none") => None,
-            Some(dir) => Some(PathBuf::from(dir)),
+            Some(dir) if dir.as_os_str() == "none" => None,
+            Some(dir) => Some(dir.to_path_buf()),
             None => crate::paths::default_data_dir(),
         }
     }

@@ -226,3 +226,17 @@ fn a_data_directory_whose_name_is_not_utf8_is_used() {
     assert!(dir.join("smolchat.redb").exists(), "the store is in {}", dir.display());
     assert_eq!(server.terminate().code(), Some(0));
 }
+
+/// `--queue-len` is at most 4096: room for every entry is set aside once a client falls
+/// behind, and `--queue-len 4294967295` once aborted the whole server on the first slow
+/// reader (a failed allocation of 64 GiB).
+#[test]
+fn a_send_queue_longer_than_4096_entries_is_refused_at_start() {
+    for len in ["4097", "4294967295"] {
+        let mut command = server_binary();
+        command.args(["--bind", "127.0.0.1:0", "--queue-len", len]);
+        let (code, stderr) = start_up_failure(command);
+        assert_eq!(code, Some(2), "{len}: {stderr}");
+        assert!(stderr.contains(&format!("{len} is not in 1..=4096")), "{stderr}");
+    }
+}

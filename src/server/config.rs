@@ -16,6 +16,11 @@ pub const DEFAULT_ROOM: &str = "#lobby";
 /// what wrong passwords refill at a minute when flood control is off.
 pub const DEFAULT_FLOOD_RATE: u32 = 10;
 
+/// The most entries `--queue-len` allows. Room for all of them is set aside (16 bytes
+/// each) once a client's second entry must wait: 4096 is 64 KiB, while 4294967295 once
+/// asked for 64 GiB, and the failed allocation aborted the server.
+pub const MAX_QUEUE_LEN: i64 = 4096;
+
 /// Everything the server can be tuned by. `Config::default()` equals the flags' defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct Config {
@@ -28,8 +33,8 @@ pub struct Config {
     pub max_nick: usize,
 
     /// Entries that may wait in one client's send queue (an entry is one line, or a batch of
-    /// room lines written together) before it is disconnected as too slow.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    /// room lines written together) before it is disconnected as too slow; at most 4096.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=MAX_QUEUE_LEN).map(|v| v as usize))]
     pub queue_len: usize,
 
     /// Bytes that may wait in one client's send queue before it is disconnected as too slow.
@@ -388,6 +393,13 @@ mod tests {
         // Not timeouts: no grace, no delay between commits, are fine.
         assert!(Flags::try_parse_from(["smolchat-server", "--shutdown-grace=0s"]).is_ok());
         assert!(Flags::try_parse_from(["smolchat-server", "--commit-interval=0s"]).is_ok());
+    }
+
+    #[test]
+    fn a_send_queue_is_one_to_4096_entries() {
+        let parse = |len: &str| Flags::try_parse_from(["smolchat-server", "--queue-len", len]);
+        assert_eq!(parse("4096").map(|flags| flags.config.queue_len).ok(), Some(4096));
+        assert!(parse("4097").is_err() && parse("0").is_err());
     }
 
     #[test]

@@ -90,6 +90,11 @@ fn a_listener_it_cannot_use_stops_it_with_a_clear_error() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("cannot listen on chat://{addr}")), "{stderr}");
+    // No port: said how to write one, not just `invalid socket address`.
+    let output = server_binary().args(["--bind", "127.0.0.1"]).output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot listen on chat://127.0.0.1: invalid"), "{stderr}");
+    assert!(stderr.contains("write HOST:PORT, as 127.0.0.1:55555"), "{stderr}");
 }
 
 #[test]

@@ -213,13 +213,26 @@ impl Listener {
 /// Binds `addr` (a `host:port`, resolved once) for the server.
 pub fn bind(addr: &str) -> io::Result<TcpListener> {
     let mut last_error = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
-    for addr in addr.to_socket_addrs()? {
+    for addr in resolve(addr)? {
         match bind_one(addr) {
             Ok(listener) => return Ok(listener),
             Err(error) => last_error = error,
         }
     }
     Err(last_error)
+}
+
+/// The addresses `addr` names. The standard library's word for one without a port or with
+/// a bad one is only `invalid socket address` or `invalid port value`: it is told how to
+/// write one.
+fn resolve(addr: &str) -> io::Result<std::vec::IntoIter<SocketAddr>> {
+    addr.to_socket_addrs().map_err(|error| match error.kind() {
+        io::ErrorKind::InvalidInput => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{error}: write HOST:PORT, as 127.0.0.1:55555, 0.0.0.0:55555 or [::1]:55555"),
+        ),
+        _ => error,
+    })
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -275,6 +288,14 @@ mod tests {
             defaults,
             ["chat://127.0.0.1:55555", "irc://127.0.0.1:6667", "http://127.0.0.1:8080"]
         );
+    }
+
+    #[test]
+    fn an_address_without_a_port_is_told_how_to_write_one() {
+        for addr in ["127.0.0.1", "[::1]", "localhost:abc", "0.0.0.0:99999"] {
+            let error = bind(addr).map(drop).err().map(|error| error.to_string());
+            assert!(error.as_deref().is_some_and(|e| e.contains("write HOST:PORT")), "{error:?}");
+        }
     }
 
     #[test]

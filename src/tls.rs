@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use futures_rustls::rustls::crypto::CryptoProvider;
 use futures_rustls::rustls::pki_types::pem::PemObject;
-use futures_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use futures_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use ring::digest::{digest, SHA256};
 use thiserror::Error;
 
@@ -95,6 +95,15 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
         let _ = write!(text, "{byte:02X}");
     }
     text
+}
+
+/// A certificate's time in UTC, to the second.
+pub fn utc(time: UnixTime) -> String {
+    let seconds = i64::try_from(time.as_secs()).unwrap_or(i64::MAX);
+    match jiff::Timestamp::from_second(seconds) {
+        Ok(stamp) => stamp.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Err(_) => format!("{seconds} (Unix time)"),
+    }
 }
 
 /// A fingerprint as a person may write it (`AB:CD:..`, `abcd..`, with an optional

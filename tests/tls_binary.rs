@@ -234,3 +234,41 @@ fn a_key_of_another_certificate_or_under_a_passphrase_is_refused_saying_so() {
         assert!(stderr.contains(&said) && stderr.contains("openssl pkey"), "{name}: {stderr}");
     }
 }
+
+/// The log lines of the binary serving `files` before it listened.
+fn start_up_log(files: &smolchat::server::CertFiles) -> Vec<String> {
+    let mut command = server_binary();
+    command.args(["--listen", "chats://127.0.0.1:0"]).env("RUST_LOG", "info");
+    let (cert, key) = (files.cert.as_os_str(), files.key.as_os_str());
+    command.args(["--tls-cert".as_ref(), cert, "--tls-key".as_ref(), key]);
+    Server::start(command, 1).before.clone()
+}
+
+/// A certificate out of date is served (renewing it is the operator's, and SIGHUP takes
+/// the new one up), but the log says so at once, rather than each client later.
+#[test]
+fn a_certificate_expired_or_not_valid_yet_is_warned_of_at_start() {
+    let pki = Pki::new("dates");
+    let log = start_up_log(&pki.issue("expired", &["localhost"], true));
+    let warned = log.iter().any(|line| {
+        line.contains("WARN") && line.contains("certificate is expired at 2020-01-01 00:00:00 UTC")
+    });
+    assert!(warned, "{log:?}");
+
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).expect("params");
+    params.not_before = rcgen::date_time_ymd(2100, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2101, 1, 1);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("certificate");
+    let future = smolchat::server::CertFiles {
+        cert: pki.path("future-cert.pem"),
+        key: pki.path("future-key.pem"),
+    };
+    std::fs::write(&future.cert, cert.pem()).expect("write certificate");
+    std::fs::write(&future.key, key.serialize_pem()).expect("write key");
+    let log = start_up_log(&future);
+    assert!(log.iter().any(|line| line.contains("not valid before 2100-01-01")), "{log:?}");
+
+    let log = start_up_log(&pki.localhost());
+    assert!(!log.iter().any(|line| line.contains("WARN") && line.contains("TLS")), "{log:?}");
+}

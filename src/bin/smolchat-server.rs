@@ -40,6 +40,7 @@ fn serve(cli: server::ServerFlags) -> anyhow::Result<()> {
     let tls = cli.tls().map_err(anyhow::Error::msg).context("cannot use the TLS certificate")?;
     if let Some(tls) = &tls {
         info!(fingerprint = %tls.fingerprint(), "TLS certificate loaded");
+        warn_out_of_date(tls);
     }
     smol::block_on(async {
         let mut listeners = Vec::new();
@@ -118,8 +119,19 @@ async fn run_clustered(
 /// Rereads the certificate files; on an error the old certificate stays in use.
 fn reload(tls: &server::Tls) {
     match tls.reload() {
-        Ok(()) => info!(fingerprint = %tls.fingerprint(), "TLS certificate reloaded"),
+        Ok(()) => {
+            info!(fingerprint = %tls.fingerprint(), "TLS certificate reloaded");
+            warn_out_of_date(tls);
+        }
         Err(error) => warn!(%error, "TLS certificate not reloaded; keeping the old one"),
+    }
+}
+
+/// Warns when clients will refuse the certificate for its dates: the server serves it
+/// anyway, and each client would otherwise be the first to say so.
+fn warn_out_of_date(tls: &server::Tls) {
+    if let Some(why) = tls.out_of_date() {
+        warn!("the TLS certificate is {why}: clients refuse it; renew it, then send SIGHUP");
     }
 }
 

@@ -16,7 +16,7 @@ use futures_rustls::rustls::{
 };
 use futures_rustls::TlsConnector;
 
-use crate::tls::{fingerprint, parse_fingerprint, provider, read_certificates};
+use crate::tls::{fingerprint, parse_fingerprint, provider, read_certificates, utc};
 
 /// How the client checks the server's certificate.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,7 +165,7 @@ fn describe_certificate(why: &CertificateError) -> String {
         ),
         CertificateError::Expired => format!("{certificate} has expired"),
         CertificateError::ExpiredContext { not_after, .. } => {
-            format!("{certificate} expired at {}", unix_time(*not_after))
+            format!("{certificate} expired at {}", utc(*not_after))
         }
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             format!("{certificate} is not valid yet")
@@ -194,15 +194,6 @@ fn unquoted(name: &str) -> &str {
     match (name.find('"'), name.rfind('"')) {
         (Some(start), Some(end)) if start < end => &name[start + 1..end],
         _ => name,
-    }
-}
-
-/// A certificate's time in UTC, to the second.
-fn unix_time(time: UnixTime) -> String {
-    let seconds = i64::try_from(time.as_secs()).unwrap_or(i64::MAX);
-    match jiff::Timestamp::from_second(seconds) {
-        Ok(stamp) => stamp.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
-        Err(_) => format!("{seconds} (Unix time)"),
     }
 }
 

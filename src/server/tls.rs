@@ -14,8 +14,13 @@ use thiserror::Error;
 use futures_rustls::rustls::pki_types::pem::PemObject;
 use futures_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use futures_rustls::rustls::client::danger::ServerCertVerifier as _;
+use futures_rustls::rustls::client::WebPkiServerVerifier;
+use futures_rustls::rustls::pki_types::{ServerName, UnixTime};
+use futures_rustls::rustls::{CertificateError, Error, RootCertStore};
+
 use crate::tls::{
-    fingerprint, provider, read_certificates, read_private_key, PemError, SelfSigned,
+    fingerprint, provider, read_certificates, read_private_key, utc, PemError, SelfSigned,
 };
 
 /// Why a certificate could not be used.
@@ -139,6 +144,32 @@ impl Tls {
     pub fn fingerprint(&self) -> String {
         let key = self.current.get();
         key.cert.first().map(fingerprint).unwrap_or_default()
+    }
+
+    /// Why clients refuse the certificate now presented by its dates (`expired at ...`, `not
+    /// valid before ...`), or `None` while they are fine. The server serves it all the same:
+    /// it is the operator's to renew, and a renewal is taken up on SIGHUP.
+    pub fn out_of_date(&self) -> Option<String> {
+        let key = self.current.get();
+        let leaf = key.cert.first()?;
+        // The leaf is made its own authority only to have the certificate checker read its
+        // dates, which it does first: whatever it says after that is not about them.
+        let mut roots = RootCertStore::empty();
+        roots.add(leaf.clone()).ok()?;
+        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .ok()?;
+        let name = ServerName::try_from("localhost").ok()?;
+        match verifier.verify_server_cert(leaf, &[], &name, &[], UnixTime::now()) {
+            Err(Error::InvalidCertificate(CertificateError::ExpiredContext {
+                not_after, ..
+            })) => Some(format!("expired at {}", utc(not_after))),
+            Err(Error::InvalidCertificate(CertificateError::NotValidYetContext {
+                not_before,
+                ..
+            })) => Some(format!("not valid before {}", utc(not_before))),
+            _ => None,
+        }
     }
 
     /// The files it is read from, if any.

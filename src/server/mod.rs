@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use async_channel::Sender;
 use futures_lite::future;
 use smol::{Task, Timer};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 pub use config::{parse_default_room, Config, DEFAULT_ROOM};
 pub use config_file::{config_keys, parse_flags, ConfigFileError, Problem};
@@ -156,12 +156,37 @@ async fn accept_loop(listener: Listener, shared: Arc<Shared>, alive: Sender<()>)
                 // Under a connection flood, let the connections (and the shutdown) run.
                 future::yield_now().await;
             }
+            // Linux passes a connection's own pending network error on from accept: the
+            // next connection is unaffected (accept(2), "Error handling"). Pausing for it
+            // would let a peer that resets as it connects hold everyone else up.
+            Err(error) if one_connections_error(&error) => {
+                debug!(%error, "a connection failed before it was accepted");
+            }
             Err(error) => {
                 warn!(%error, "accept failed; backing off");
                 Timer::after(ACCEPT_BACKOFF).await;
             }
         }
     }
+}
+
+/// Whether an error of `accept` is one connection's, to retry at once, rather than the
+/// server's (out of file descriptors or memory), to back off from.
+fn one_connections_error(error: &io::Error) -> bool {
+    use nix::errno::Errno;
+    const ONE_CONNECTIONS: [Errno; 10] = [
+        Errno::ECONNABORTED,
+        Errno::ECONNRESET,
+        Errno::ENETDOWN,
+        Errno::EPROTO,
+        Errno::ENOPROTOOPT,
+        Errno::EHOSTDOWN,
+        Errno::ENONET,
+        Errno::EHOSTUNREACH,
+        Errno::EOPNOTSUPP,
+        Errno::ENETUNREACH,
+    ];
+    error.raw_os_error().is_some_and(|code| ONE_CONNECTIONS.contains(&Errno::from_raw(code)))
 }
 
 /// Starts the session for a connection, in the protocol its listener speaks and over TLS
@@ -272,6 +297,19 @@ mod tests {
         // 560 and 568 B today (the line timer's view of input a WebSocket holds back took 8).
         assert!(size_of_val(&chat) <= 576, "a chat session's task: {} B", size_of_val(&chat));
         assert!(size_of_val(&irc) <= 576, "an IRC session's task: {} B", size_of_val(&irc));
+    }
+
+    #[test]
+    fn only_the_servers_own_accept_errors_pause_accepting() {
+        use nix::errno::Errno;
+        let error = |errno: Errno| io::Error::from_raw_os_error(errno as i32);
+        for errno in [Errno::ECONNABORTED, Errno::EPROTO, Errno::ENETUNREACH] {
+            assert!(one_connections_error(&error(errno)), "{errno}");
+        }
+        for errno in [Errno::EMFILE, Errno::ENFILE, Errno::ENOBUFS, Errno::ENOMEM] {
+            assert!(!one_connections_error(&error(errno)), "{errno}");
+        }
+        assert!(!one_connections_error(&io::Error::other("not the system's")));
     }
 
     /// The same for the writer task, which idles beside every connection: what it holds

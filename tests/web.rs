@@ -446,3 +446,62 @@ fn over_https_the_page_and_a_secure_websocket_work_and_plain_http_is_told() {
         server.stop().await;
     });
 }
+
+#[test]
+fn a_stream_of_empty_fragments_holds_no_thread_and_times_out_as_a_line() {
+    smol::block_on(async {
+        let config = Config { line_timeout: Duration::from_secs(1), ..quick() };
+        let server = TestServer::start(config).await;
+        let mut bob = server.join("bob").await;
+        let mut web = websocket::join(server.web, "alice").await;
+        assert_eq!(next(&mut bob).await, lobby_join("alice"));
+        // A message begun and then continued with empty fragments, as fast as the socket
+        // takes them: it never grows, and never ends.
+        let mut tcp = web.ws.get_mut().clone();
+        let flood_until = Instant::now() + Duration::from_secs(8);
+        let flood = async {
+            let mut burst = frame(false, 1, b"a");
+            burst.extend(frame(false, 0, b"").repeat(10_000));
+            while Instant::now() < flood_until {
+                if tcp.write_all(&burst).await.is_err() {
+                    return Some(Instant::now());
+                }
+                burst = frame(false, 0, b"").repeat(10_000);
+            }
+            None
+        };
+        // Meanwhile bob is answered as promptly as ever, and hears alice go.
+        let talk = async {
+            let (mut slowest, mut quit) = (Duration::ZERO, None);
+            for n in 0..10 {
+                smol::Timer::after(Duration::from_millis(100)).await;
+                let (sent, text) = (Instant::now(), format!("still here {n}"));
+                bob.say(&text).await.expect("say");
+                loop {
+                    match next(&mut bob).await {
+                        Line::Quit { nick, reason } => quit = Some((nick, reason)),
+                        line if line == lobby_message("bob", &text) => break,
+                        _ => {}
+                    }
+                }
+                slowest = slowest.max(sent.elapsed());
+            }
+            (slowest, quit)
+        };
+        let started = Instant::now();
+        let (closed, (slowest, quit)) = futures_lite::future::zip(flood, talk).await;
+        assert!(slowest < Duration::from_secs(1), "bob waited {slowest:?} behind the flood");
+        let closed = closed.expect("the flooder is closed, not left to flood");
+        assert!(closed - started < Duration::from_secs(5), "closed after {:?}", closed - started);
+        let quit = match quit {
+            Some(quit) => quit,
+            None => loop {
+                if let Line::Quit { nick, reason } = next(&mut bob).await {
+                    break (nick, reason);
+                }
+            },
+        };
+        assert_eq!(quit, (s("alice"), s("line timeout")));
+        server.stop().await;
+    });
+}

@@ -2,6 +2,12 @@
 //! and not ended (a frame cut short, or a message sent in fragments) is timed out as an
 //! unfinished line is over TCP. The WebSocket library assembles messages out of sight of
 //! the line reader, which sees each one only once it is whole.
+//!
+//! It also gives other tasks a turn after each read, as the line reader over TCP does: the
+//! library reads frame after frame until a message is whole, so a client that keeps the
+//! socket full of frames that never end a message (empty continuations) would otherwise
+//! keep it, and the thread under it, busy for as long as it sends, and the line timer
+//! that should close it would never run.
 
 use std::io::{self, Cursor};
 use std::pin::Pin;
@@ -96,6 +102,8 @@ pub struct Watched<S> {
     progress: Progress,
     /// Where the session's timer reads it.
     held: Arc<Held>,
+    /// The last read returned bytes: the next one gives other tasks a turn first.
+    turn_owed: bool,
 }
 
 impl<S> Watched<S> {
@@ -103,7 +111,8 @@ impl<S> Watched<S> {
     /// says when the message now arriving began.
     pub fn new(inner: S) -> (Watched<S>, Arc<Held>) {
         let held = Arc::new(Held::default());
-        (Watched { inner, progress: Progress::default(), held: held.clone() }, held)
+        let progress = Progress::default();
+        (Watched { inner, progress, held: held.clone(), turn_owed: false }, held)
     }
 
     /// Follows `bytes`, read from the client (before the stream was watched, or since).
@@ -123,9 +132,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        // The turn is given before reading, not after: bytes read are the library's.
+        if std::mem::take(&mut this.turn_owed) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let read = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(n)) = read {
             this.feed(&buf[..n]);
+            this.turn_owed = n > 0;
         }
         read
     }

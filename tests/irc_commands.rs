@@ -396,3 +396,23 @@ fn empty_parameters_are_answered_not_ignored() {
         server.stop().await;
     });
 }
+
+#[test]
+fn who_of_a_room_bigger_than_a_page_lists_everyone_once() {
+    smol::block_on(async {
+        let server = TestServer::start(irc_config()).await;
+        let mut people = Vec::new();
+        for n in 0..150 {
+            people.push(server.join(&format!("p{n}")).await);
+        }
+        let mut alice = Irc::online(server.irc, "alice").await;
+        alice.send("WHO #lobby").await;
+        let who = alice.lines_until("315", |m| m.is_numeric("315")).await;
+        let mut nicks: Vec<&str> = who[..who.len() - 1].iter().map(|m| m.param(5)).collect();
+        nicks.sort_unstable();
+        nicks.dedup();
+        assert_eq!((nicks.len(), who.len()), (150, 151), "{:#?}", &who[who.len() - 2..]);
+        drop(people);
+        server.stop().await;
+    });
+}

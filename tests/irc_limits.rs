@@ -382,3 +382,31 @@ fn a_service_notice_and_the_closing_error_that_repeat_the_client_stay_within_512
         server.stop().await;
     });
 }
+
+/// A client that asks for the channel list again and again and reads none of it is sent
+/// the lists as fast as it reads them, as over the chat protocol: it is not cut off, and
+/// when it reads at last every list is there, whole.
+#[test]
+fn channel_lists_asked_for_faster_than_they_are_read_wait_for_the_reader() {
+    smol::block_on(async {
+        let config = Config { max_rooms_per_client: 400, ..irc_config() };
+        let server = TestServer::start(config).await;
+        let mut owner = Irc::online(server.irc, "owner").await;
+        let topic = "t".repeat(290);
+        let rooms: String =
+            (0..300).map(|n| format!("JOIN #r{n}\r\nTOPIC #r{n} :{topic}\r\n")).collect();
+        owner.send_raw(rooms.as_bytes()).await;
+        owner.wait_line("the last topic", |m| m.is("TOPIC") && m.param(0) == "#r299").await;
+        let mut bob = Irc::online(server.irc, "bob").await;
+        // Each list is about 100 kB: 300 of them are more than the sockets' buffers hold.
+        bob.send_raw("LIST\r\n".repeat(300).as_bytes()).await;
+        // Bob reads nothing for a while: the scenario, not a wait for an event.
+        smol::Timer::after(Duration::from_millis(500)).await;
+        for n in 0..300 {
+            let list = bob.lines_until("the list's end", |m| m.is_numeric("323")).await;
+            let rooms = list.iter().filter(|m| m.is_numeric("322")).count();
+            assert_eq!(rooms, 300, "list {n}");
+        }
+        server.stop().await;
+    });
+}

@@ -351,3 +351,36 @@ fn a_flood_of_refused_lines_ends_with_error_flood_before_and_after_registration(
         server.stop().await;
     });
 }
+
+/// A client that asks for the room list again and again and reads none of it is sent the
+/// lists as fast as it reads them: it is not cut off as a slow reader, the server does not
+/// hold all the lists meanwhile, and when the client reads at last every list is there,
+/// whole.
+#[test]
+fn room_lists_asked_for_faster_than_they_are_read_wait_for_the_reader() {
+    smol::block_on(async {
+        let config = Config { max_rooms_per_client: 400, ..quick() };
+        let server = TestServer::start(config).await;
+        // The owner makes 300 rooms with long topics (their answers fit in the sockets).
+        let mut owner = raw_join(server.addr, "owner").await;
+        let topic = "t".repeat(290);
+        let rooms: String =
+            (0..300).map(|n| format!("/join #r{n}\n/topic #r{n} {topic}\n")).collect();
+        owner.write_all(rooms.as_bytes()).await.expect("send");
+        lines_until(&mut BufReader::new(owner.clone()), "TOPIC #r299 ").await;
+        let mut bob = raw_join(server.addr, "bob").await;
+        let mut reader = BufReader::new(bob.clone());
+        lines_until(&mut reader, "ROOM ").await;
+        // Each list is about 100 kB: 300 of them are more than the sockets' buffers hold,
+        // so a server that did not wait for bob would have his queue overflow.
+        bob.write_all("/list\n".repeat(300).as_bytes()).await.expect("send");
+        // Bob reads nothing for a while: the scenario, not a wait for an event.
+        smol::Timer::after(Duration::from_millis(500)).await;
+        for n in 0..300 {
+            let list = lines_until(&mut reader, "LISTEND ").await;
+            assert_eq!(list.len(), 302, "list {n}: {:?}", &list[list.len().saturating_sub(3)..]);
+            assert_eq!(list[301], "LISTEND 301\n", "list {n}");
+        }
+        server.stop().await;
+    });
+}

@@ -21,6 +21,7 @@ mod chronicle;
 mod event;
 mod fan_out;
 mod history;
+mod listing;
 mod memory;
 mod name;
 mod once;
@@ -45,6 +46,7 @@ use async_lock::Mutex;
 pub use accounts::{AccountError, Identified, MAX_ACCOUNT_PASSWORD, MIN_ACCOUNT_PASSWORD};
 pub use event::{Departure, Encode, Event, Form, Speech, Stamped};
 pub use history::HistoryError;
+pub use listing::Listing;
 pub use memory::{
     Account, Change, Forgetful, Memory, MemoryError, MemoryStats, Recalled, Recalling, RoomRecord,
     Scope,

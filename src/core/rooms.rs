@@ -10,6 +10,7 @@ use tracing::{debug, info};
 use super::chronicle::{Chronicle, Kept};
 use super::event::{Event, Speech, Stamped};
 use super::fan_out;
+use super::listing::Listing;
 use super::memory::{Change, RoomRecord, Scope};
 use super::name::{Key, Nick, RoomName};
 use super::order::{Intent, Unavailable};
@@ -583,19 +584,10 @@ impl Chat {
         self.rooms.lock().await.by_name.len()
     }
 
-    /// Every room with its member count and topic, sorted by the names' folds.
-    pub async fn list(&self) -> Vec<RoomSummary> {
-        let mut rooms = self.rooms.lock().await.all();
-        rooms.sort_unstable_by(|a, b| a.key().fold.cmp(&b.key().fold));
-        let mut list = Vec::with_capacity(rooms.len());
-        for room in &rooms {
-            let state = room.lock().await;
-            if !state.dead {
-                let (members, topic) = (state.members.len(), state.topic.clone());
-                list.push(RoomSummary { name: room.name().clone(), members, topic });
-            }
-        }
-        list
+    /// Every room, to be listed with its member count and topic a page at a time, in the
+    /// order of the names' folds.
+    pub async fn listing(&self) -> Listing {
+        Listing::new(self.rooms.lock().await.all())
     }
 }
 

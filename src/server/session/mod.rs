@@ -13,6 +13,11 @@ mod link;
 use super::metrics::Disconnect;
 use crate::core::Departure;
 
+/// How many lines of a long answer (a room list, the people of a big room) a session
+/// queues before it waits for the client to read: tens of kilobytes, so such an answer
+/// costs the server a queue's worth of memory per client, not its whole length.
+const PAGE: usize = 64;
+
 /// How a registered client's session ended, in any protocol: it decides what the
 /// client's rooms hear.
 pub(crate) enum Ending {

@@ -193,17 +193,29 @@ impl<R: AsyncRead + Unpin> Session<R> {
 
     /// Every room, its member count and topic, then the count: one reply.
     async fn list(&mut self) {
-        let rooms = self.core().list().await;
-        let mut lines: Vec<Line> = rooms
-            .iter()
-            .map(|room| Line::List {
-                room: room.name.to_string(),
-                members: room.members,
-                topic: room.topic.as_ref().map_or_else(String::new, |t| t.text.clone()),
-            })
-            .collect();
-        lines.push(Line::ListEnd { rooms: rooms.len() });
-        self.reply_all(&lines);
+        let mut listing = self.core().listing().await;
+        let mut listed = 0;
+        loop {
+            let page = listing.next_page(super::super::PAGE).await;
+            if page.is_empty() {
+                break;
+            }
+            listed += page.len();
+            let lines: Vec<Line> = page
+                .iter()
+                .map(|room| Line::List {
+                    room: room.name.to_string(),
+                    members: room.members,
+                    topic: room.topic.as_ref().map_or_else(String::new, |t| t.text.clone()),
+                })
+                .collect();
+            self.reply_all(&lines);
+            // The list goes out as fast as the client reads it: a client that asks for
+            // it again and again and reads nothing waits here, and holds no more than its
+            // queue, instead of a whole list per question.
+            self.link.room().await;
+        }
+        self.reply(&Line::ListEnd { rooms: listed });
     }
 
     /// Shows a room's topic, or sets it (`-` clears it).

@@ -169,17 +169,27 @@ impl<R: AsyncRead + Unpin> Session<R> {
             .param(0)
             .filter(|list| list.starts_with('#'))
             .map(|list| list.split(',').map(|n| crate::unicode::fold(n).into_owned()).collect());
-        let rooms = shared.chat.list().await;
+        let mut listing = shared.chat.listing().await;
         let mut replies = Replies::new(&shared.config.server_name, me);
         replies.numeric(RPL_LISTSTART, &["Channel"], Some("Users  Name"));
-        for room in rooms {
-            let fold = crate::unicode::fold(room.name.as_str());
-            if wanted.as_ref().is_some_and(|wanted| !wanted.iter().any(|w| **w == *fold)) {
-                continue;
+        loop {
+            let page = listing.next_page(super::super::PAGE).await;
+            if page.is_empty() {
+                break;
             }
-            let topic = room.topic.as_ref().map_or("", |topic| topic.text.as_str());
-            let count = room.members.to_string();
-            replies.numeric(RPL_LIST, &[room.name.as_str(), &count], Some(topic));
+            for room in page {
+                let fold = crate::unicode::fold(room.name.as_str());
+                if wanted.as_ref().is_some_and(|wanted| !wanted.iter().any(|w| **w == *fold)) {
+                    continue;
+                }
+                let topic = room.topic.as_ref().map_or("", |topic| topic.text.as_str());
+                let count = room.members.to_string();
+                replies.numeric(RPL_LIST, &[room.name.as_str(), &count], Some(topic));
+            }
+            // As fast as the client reads, as over the chat protocol.
+            self.send(replies);
+            self.link.room().await;
+            replies = Replies::new(&shared.config.server_name, me);
         }
         replies.numeric(RPL_LISTEND, &[], Some("End of /LIST"));
         self.send(replies);

@@ -149,12 +149,12 @@ impl<R: AsyncRead + Unpin> Session<R> {
     pub(super) async fn who(&mut self, person: &Arc<Person>, message: &Message<'_>, me: &str) {
         let shared = self.shared();
         let mask = message.param(0).unwrap_or("*");
-        let mut listed: Vec<(String, Arc<Person>)> = Vec::new();
+        // Who is listed, and the channel their lines name (`*` for none).
+        let (mut room, mut listed) = ("*".to_string(), Vec::new());
         if mask.starts_with('#') {
-            if let Ok(room) = shared.chat.find_room(mask).await {
-                let members = shared.chat.members(person, &room).await;
-                let name = room.name().to_string();
-                listed.extend(members.into_iter().map(|member| (name.clone(), member)));
+            if let Ok(found) = shared.chat.find_room(mask).await {
+                listed = shared.chat.members(person, &found).await;
+                room = found.name().to_string();
             }
         } else if mask.contains(['*', '?']) {
             let pattern = crate::unicode::fold(mask);
@@ -162,17 +162,23 @@ impl<R: AsyncRead + Unpin> Session<R> {
             let found = everyone
                 .into_iter()
                 .filter(|found| glob(&pattern, &found.folded()) && found.seen_by(person));
-            listed.extend(found.take(MAX_WHO).map(|person| ("*".to_string(), person)));
+            listed.extend(found.take(MAX_WHO));
         } else if let Some(found) = shared.chat.find(mask).await {
-            listed.push(("*".to_string(), found));
+            listed.push(found);
         }
         let server = shared.config.server_name.as_str();
         let mut replies = Replies::new(server, me);
-        for (room, member) in &listed {
+        for (n, member) in listed.iter().enumerate() {
+            if n > 0 && n % super::super::PAGE == 0 {
+                // A big room's people go out as fast as the client reads them.
+                self.send(replies);
+                self.link.room().await;
+                replies = Replies::new(server, me);
+            }
             let nick = member.nick().to_string();
             let here = if member.away().is_some() { "G" } else { "H" };
             let real = format!("0 {nick}");
-            replies.numeric(RPL_WHOREPLY, &[room, USER, HOST, server, &nick, here], Some(&real));
+            replies.numeric(RPL_WHOREPLY, &[&room, USER, HOST, server, &nick, here], Some(&real));
         }
         replies.numeric(RPL_ENDOFWHO, &[mask], Some("End of WHO list"));
         self.send(replies);

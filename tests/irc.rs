@@ -66,6 +66,8 @@ fn isupport_announces_the_configured_limits_and_names() {
             "TOPICLEN=120",
             "NETWORK=TestNet",
             "CHANLIMIT=#:7",
+            // As many channels as a line holds, as NAMES takes them (`NAMES #a,#b`).
+            "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:,WHOIS:1",
         ] {
             assert!(tokens.contains(&want), "{want} missing from {tokens:?}");
         }

@@ -67,7 +67,7 @@ pub fn isupport(replies: &mut Replies<'_>, config: &Config) {
         format!("NETWORK={}", config.network_name),
         format!("NICKLEN={}", config.max_nick),
         "PREFIX=".to_string(),
-        "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1".to_string(),
+        "TARGMAX=JOIN:,PART:,PRIVMSG:4,NOTICE:4,NAMES:,WHOIS:1".to_string(),
         format!("TOPICLEN={}", config.max_topic),
         "UTF8MAPPING=rfc8265".to_string(),
         "UTF8ONLY".to_string(),

@@ -336,6 +336,21 @@ fn an_account_owns_at_most_max_rooms_per_account_rooms_and_can_give_one_up() {
 }
 
 #[test]
+fn the_server_keeps_at_most_max_accounts_and_a_dropped_one_makes_room() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { max_accounts: 2, ..quick() }).await;
+        let mut ann = registered(&server, "ann").await;
+        let _bob = registered(&server, "bob").await;
+        let mut cat = server.join("cat").await;
+        let register = format!("/register {PASSWORD}");
+        assert_eq!(error_after(&mut cat, &register).await, ErrorCode::ServerAccountsFull);
+        expect_after(&mut ann, "/drop", Line::Account { nick: None }).await;
+        expect_after(&mut cat, &register, account("cat")).await;
+        server.stop().await;
+    });
+}
+
+#[test]
 fn accounts_and_registered_rooms_survive_a_restart() {
     smol::block_on(async {
         let dir = TempDir::new("accounts-restart");

@@ -539,6 +539,19 @@ fn only_a_registered_rooms_owner_kicks_and_sets_its_topic() {
 }
 
 #[test]
+fn nickserv_refuses_an_account_past_max_accounts() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { max_accounts: 1, ..irc_config() }).await;
+        let _alice = registered(server.irc, "alice").await;
+        let mut bob = Irc::online(server.irc, "bob").await;
+        let answer = nickserv(&mut bob, &format!("REGISTER {PASSWORD}")).await;
+        let full = "The server has as many accounts as it may keep (1); none can be registered now";
+        assert_eq!(answer.last(), full);
+        server.stop().await;
+    });
+}
+
+#[test]
 fn chanserv_refuses_a_room_past_max_rooms_per_account_until_one_is_dropped() {
     smol::block_on(async {
         let server = TestServer::start(Config { max_rooms_per_account: 1, ..irc_config() }).await;

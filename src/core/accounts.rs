@@ -74,6 +74,9 @@ pub enum AccountError {
     /// The account owns as many rooms as one may already.
     #[error("you own as many rooms as one account may ({0})")]
     TooManyRooms(usize),
+    /// The server keeps as many accounts as it may already.
+    #[error("the server has as many accounts as it may keep ({0}); none can be registered now")]
+    TooManyAccounts(usize),
     /// Something about the room itself.
     #[error(transparent)]
     Room(#[from] RoomError),
@@ -137,6 +140,11 @@ impl Accounts {
     /// The lock is held for a map update only, never across an await.
     fn lock(&self) -> MutexGuard<'_, Records> {
         self.records.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many accounts there are.
+    pub fn count(&self) -> usize {
+        self.lock().accounts.len()
     }
 
     /// The account of the nickname folded `fold`.
@@ -300,6 +308,7 @@ impl Chat {
         check_password(password)?;
         let (nick, key) = person.name();
         self.check_unregistered(&nick, &key.skeleton)?;
+        self.check_room_for_accounts()?;
         let hash = self.accounts.hash(password).await?;
         let account = Account { nick: nick.clone(), hash, registered: now_ms() };
         let intent = || Intent::Registered { account: account.clone() };
@@ -344,6 +353,18 @@ impl Chat {
     }
 
     /// Refuses a nickname that is registered, or looks like one that is.
+    /// Refuses a registration once the server keeps [`Limits::accounts`](super::Limits).
+    /// Checked before the turn, only where the registration is asked for, as the rooms an
+    /// account owns are: in a cluster, registrations racing on several servers may pass
+    /// it together, one account over at most for each.
+    fn check_room_for_accounts(&self) -> Result<(), AccountError> {
+        let most = self.limits.accounts;
+        match self.accounts.count() {
+            kept if kept >= most => Err(AccountError::TooManyAccounts(most)),
+            _ => Ok(()),
+        }
+    }
+
     fn check_unregistered(&self, nick: &Nick, skeleton: &str) -> Result<(), AccountError> {
         match self.accounts.by_look(skeleton) {
             None => Ok(()),

@@ -75,6 +75,9 @@ pub struct Limits {
     pub rooms: usize,
     /// Rooms one account may own (register).
     pub rooms_per_account: usize,
+    /// Accounts the server may keep: each is kept in every server's memory and in the
+    /// store for good, so registering without end must stop somewhere.
+    pub accounts: usize,
     /// Longest topic, in characters.
     pub topic_len: usize,
     /// The most of a room's (or a conversation's) history anyone may ask for: what the
@@ -95,6 +98,7 @@ impl Default for Limits {
             rooms_per_client: 20,
             rooms: 10_000,
             rooms_per_account: 10,
+            accounts: 100_000,
             topic_len: 300,
             history_len: 500,
             history_replay: 50,

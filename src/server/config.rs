@@ -96,6 +96,10 @@ pub struct Config {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_rooms_per_account: usize,
 
+    /// Accounts (registered nicknames) the server may keep.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_accounts: usize,
+
     /// Longest room topic, in characters.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).map(|v| v as usize))]
     pub max_topic: usize,
@@ -234,6 +238,7 @@ impl Config {
             rooms_per_client: self.max_rooms_per_client,
             rooms: self.max_rooms,
             rooms_per_account: self.max_rooms_per_account,
+            accounts: self.max_accounts,
             topic_len: self.max_topic,
             history_len: self.history_len,
             history_replay: self.history_replay,
@@ -263,6 +268,7 @@ impl Default for Config {
             max_rooms_per_client: 20,
             max_rooms: 10_000,
             max_rooms_per_account: 10,
+            max_accounts: 100_000,
             max_topic: 300,
             server_name: host_name(),
             network_name: DEFAULT_NETWORK.to_string(),
@@ -316,6 +322,7 @@ mod tests {
             "--max-rooms-per-client=2",
             "--max-rooms=7",
             "--max-rooms-per-account=4",
+            "--max-accounts=5",
             "--max-topic=12",
             "--server-name=irc.example.org",
             "--network-name=Example",
@@ -348,6 +355,7 @@ mod tests {
             max_rooms_per_client: 2,
             max_rooms: 7,
             max_rooms_per_account: 4,
+            max_accounts: 5,
             max_topic: 12,
             server_name: "irc.example.org".into(),
             network_name: "Example".into(),

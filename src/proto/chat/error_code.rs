@@ -76,6 +76,8 @@ pub enum ErrorCode {
     RoomRegistered,
     /// `/register-room` by an account that owns `--max-rooms-per-account` rooms already.
     TooManyOwnedRooms,
+    /// `/register` while the server keeps `--max-accounts` accounts already.
+    ServerAccountsFull,
     /// Setting the topic of a registered room, or `/kick`, by someone who does not own it.
     NotOwner,
     /// `/kick` of someone who is not in the room.
@@ -125,6 +127,7 @@ const CODES: &[(ErrorCode, &str)] = &[
     (ErrorCode::NotIdentified, "not-identified"),
     (ErrorCode::RoomRegistered, "room-registered"),
     (ErrorCode::TooManyOwnedRooms, "too-many-owned-rooms"),
+    (ErrorCode::ServerAccountsFull, "server-accounts-full"),
     (ErrorCode::NotOwner, "not-owner"),
     (ErrorCode::NotMember, "not-member"),
     (ErrorCode::StoreFailed, "store-failed"),

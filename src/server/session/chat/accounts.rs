@@ -153,6 +153,7 @@ fn refused(error: AccountError) -> Refused {
         AccountError::NotIdentified => ErrorCode::NotIdentified,
         AccountError::RoomRegistered { .. } => ErrorCode::RoomRegistered,
         AccountError::TooManyRooms(_) => ErrorCode::TooManyOwnedRooms,
+        AccountError::TooManyAccounts(_) => ErrorCode::ServerAccountsFull,
         AccountError::Room(room) => return room_refused(room.clone()),
         AccountError::Memory(_) => ErrorCode::StoreFailed,
         AccountError::Unavailable(_) => ErrorCode::ClusterUnavailable,

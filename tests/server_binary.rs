@@ -1,6 +1,7 @@
 //! The real `smolchat-server` binary: it says where each listener listens (chat and IRC
 //! alike, into the same rooms), refuses a bad one clearly, warns when its file limit cannot
-//! fit its clients, and SIGTERM shuts it down gracefully (every client told, exit 0).
+//! fit its clients, and SIGTERM shuts it down gracefully (every client told, exit 0); a
+//! second Ctrl-C stops it at once while it waits for a client that reads nothing.
 
 mod common;
 
@@ -244,4 +245,43 @@ fn a_send_queue_longer_than_4096_entries_is_refused_at_start() {
         assert_eq!(code, Some(2), "{len}: {stderr}");
         assert!(stderr.contains(&format!("{len} is not in 1..=4096")), "{stderr}");
     }
+}
+
+/// A server waiting out its shutdown grace for a client that reads nothing stops at once
+/// on a second Ctrl-C, with the exit status of a process stopped by SIGINT.
+#[test]
+fn a_second_ctrl_c_stops_a_server_waiting_for_a_slow_client() {
+    let mut command = server_binary();
+    command.args(["--bind", "127.0.0.1:0", "--flood-rate", "0", "--shutdown-grace", "60s"]);
+    command.args(["--queue-bytes", "67108864", "--queue-len", "4096"]).env("RUST_LOG", "info");
+    let mut server = Server::start(command, 1);
+    let addr = server.addrs[0];
+    let _sink = smol::block_on(async {
+        // The sink reads nothing: what the talker says fills its socket's buffers, and the
+        // rest waits in its queue, which the stop would write before saying goodbye.
+        let (sink, _) = within("join", Client::join(addr, "sink")).await.expect("join");
+        let (mut talker, _) = within("join", Client::join(addr, "talker")).await.expect("join");
+        let line = "x".repeat(4000);
+        for _ in 0..3000 {
+            talker.say(&line).await.expect("say");
+        }
+        for _ in 0..3000 {
+            wait_message(&mut talker, "talker", &line).await;
+        }
+        sink
+    });
+    server.signal("INT");
+    server.wait_log("shutting down");
+    assert!(server.child.try_wait().expect("the server").is_none(), "it waits for the sink");
+    server.signal("INT");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("the server") {
+            break status;
+        }
+        assert!(started.elapsed() < TIMEOUT, "still running after a second Ctrl-C");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(130));
+    server.wait_log("a second signal");
 }

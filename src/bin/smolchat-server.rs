@@ -51,13 +51,15 @@ fn serve(cli: server::ServerFlags) -> anyhow::Result<()> {
         let mut signals = Signals::new([Signal::Int, Signal::Term, Signal::Hup])
             .context("cannot install signal handlers")?;
         let shutdown = async move {
-            while let Some(Ok(signal)) = signals.next().await {
-                match (signal, &tls) {
-                    (Signal::Hup, Some(tls)) => reload(tls),
-                    (Signal::Hup, None) => info!("SIGHUP: no certificate to reload"),
-                    _ => return,
-                }
-            }
+            stop_signal(&mut signals, tls.as_ref()).await;
+            // Whoever asks again while the server waits for slow clients (for as long as
+            // --shutdown-grace) does not want to wait: a second Ctrl-C or SIGTERM stops it.
+            smol::spawn(async move {
+                stop_signal(&mut signals, tls.as_ref()).await;
+                warn!("a second signal: stopping at once, without waiting for the clients");
+                std::process::exit(STOPPED_AT_ONCE);
+            })
+            .detach();
         };
         let config = cli.config_flags;
         if let Some(url) = &cli.cluster {
@@ -114,6 +116,22 @@ async fn run_clustered(
     node.close().await;
     info!("left the cluster");
     Ok(())
+}
+
+/// The exit status of a server stopped by a second signal, as a shell reports a process
+/// ended by SIGINT: it did not finish its goodbyes.
+const STOPPED_AT_ONCE: i32 = 130;
+
+/// Waits for Ctrl-C or SIGTERM (or for the signals to end), rereading the certificate on
+/// each SIGHUP meanwhile if there is one.
+async fn stop_signal(signals: &mut Signals, tls: Option<&server::Tls>) {
+    while let Some(Ok(signal)) = signals.next().await {
+        match (signal, tls) {
+            (Signal::Hup, Some(tls)) => reload(tls),
+            (Signal::Hup, None) => info!("SIGHUP: no certificate to reload"),
+            _ => return,
+        }
+    }
 }
 
 /// Rereads the certificate files; on an error the old certificate stays in use.

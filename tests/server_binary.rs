@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write as _};
 use std::process::Command as Process;
 
 use clap::Parser as _;
-use common::binary::{server_binary, start_up_failure, Server};
+use common::binary::{server_binary, server_binary_in, start_up_failure, Server};
 use common::*;
 use smolchat::client::{Client, ClientError};
 use smolchat::proto::chat::Line;
@@ -248,10 +248,12 @@ fn a_send_queue_longer_than_4096_entries_is_refused_at_start() {
 }
 
 /// A server waiting out its shutdown grace for a client that reads nothing stops at once
-/// on a second Ctrl-C, with the exit status of a process stopped by SIGINT.
+/// on a second Ctrl-C, with the exit status of a process stopped by SIGINT, and its store
+/// closed: started again, it has nothing to repair.
 #[test]
 fn a_second_ctrl_c_stops_a_server_waiting_for_a_slow_client() {
-    let mut command = server_binary();
+    let dir = TempDir::new("second-ctrl-c");
+    let mut command = server_binary_in(dir.path());
     command.args(["--bind", "127.0.0.1:0", "--flood-rate", "0", "--shutdown-grace", "60s"]);
     command.args(["--queue-bytes", "67108864", "--queue-len", "4096"]).env("RUST_LOG", "info");
     let mut server = Server::start(command, 1);
@@ -284,4 +286,9 @@ fn a_second_ctrl_c_stops_a_server_waiting_for_a_slow_client() {
     };
     assert_eq!(status.code(), Some(130));
     server.wait_log("a second signal");
+    let mut again = server_binary_in(dir.path());
+    again.args(["--bind", "127.0.0.1:0"]).env("RUST_LOG", "info");
+    let again = Server::start(again, 1);
+    let repaired = again.before.iter().find(|line| line.contains("not closed cleanly"));
+    assert_eq!(repaired, None, "{:?}", again.before);
 }

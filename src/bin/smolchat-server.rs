@@ -5,13 +5,15 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use async_signal::{Signal, Signals};
 use futures_lite::StreamExt;
 use smolchat::cluster::Node;
-use smolchat::core::Memory;
+use smolchat::core::{Memory, Recalled};
 use smolchat::server::{self, Listener};
+use smolchat::store::Store;
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -48,39 +50,97 @@ fn serve(cli: server::ServerFlags) -> anyhow::Result<()> {
             let listener = Listener::bind(&spec, tls.as_ref());
             listeners.push(listener.with_context(|| format!("cannot listen on {spec}"))?);
         }
-        let mut signals = Signals::new([Signal::Int, Signal::Term, Signal::Hup])
+        let signals = Signals::new([Signal::Int, Signal::Term, Signal::Hup])
             .context("cannot install signal handlers")?;
-        let shutdown = async move {
-            stop_signal(&mut signals, tls.as_ref()).await;
-            // Whoever asks again while the server waits for slow clients (for as long as
-            // --shutdown-grace) does not want to wait: a second Ctrl-C or SIGTERM stops it.
-            smol::spawn(async move {
-                stop_signal(&mut signals, tls.as_ref()).await;
-                warn!("a second signal: stopping at once, without waiting for the clients");
-                std::process::exit(STOPPED_AT_ONCE);
-            })
-            .detach();
-        };
         let config = cli.config_flags;
-        if let Some(url) = &cli.cluster {
-            return run_clustered(url, cli.cluster_lease, listeners, config, shutdown).await;
-        }
-        match store {
-            Some((store, recalled)) => {
-                let store = Arc::new(store);
-                let memory: Arc<dyn Memory> = store.clone();
-                let run = server::run_remembering(listeners, config, memory, recalled, shutdown);
-                run.await.context("server failed")?;
-                // Whatever a lingering task still holds, what was handed over is committed
-                // before the process ends.
-                store.close();
-                info!(stats = ?store.stats(), "store closed");
-                Ok(())
-            }
-            None => server::run(listeners, config, shutdown).await.context("server failed"),
-        }
+        let node = match &cli.cluster {
+            Some(url) => Some(Arc::new(join(url, cli.cluster_lease, &config).await?)),
+            None => None,
+        };
+        let store = store.map(|(store, recalled)| (Arc::new(store), recalled));
+        let keeper =
+            Keeper { store: store.as_ref().map(|(store, _)| store.clone()), node: node.clone() };
+        let shutdown = until_stopped(signals, tls, keeper);
+        run(listeners, config, node, store, shutdown).await
     })
 }
+
+/// Runs the server on `listeners` until `shutdown`: as a node of a cluster, over the
+/// store, or keeping nothing; then closes what keeps what was said.
+async fn run(
+    listeners: Vec<Listener>,
+    config: server::Config,
+    node: Option<Arc<Node>>,
+    store: Option<(Arc<Store>, Recalled)>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    if let Some(node) = node {
+        let (chat, memory) = (node.chat().clone(), node.memory());
+        let run = server::run_with(listeners, config, chat, memory, shutdown);
+        run.await.context("server failed")?;
+        node.close().await;
+        info!("left the cluster");
+        return Ok(());
+    }
+    match store {
+        Some((store, recalled)) => {
+            let memory: Arc<dyn Memory> = store.clone();
+            let run = server::run_remembering(listeners, config, memory, recalled, shutdown);
+            run.await.context("server failed")?;
+            // Whatever a lingering task still holds, what was handed over is committed
+            // before the process ends.
+            store.close();
+            info!(stats = ?store.stats(), "store closed");
+            Ok(())
+        }
+        None => server::run(listeners, config, shutdown).await.context("server failed"),
+    }
+}
+
+/// Resolves at the first Ctrl-C or SIGTERM, rereading the certificate on each SIGHUP
+/// before; then, whoever asks again while the server waits for slow clients (for as long
+/// as --shutdown-grace) does not want to wait: a second one closes what `keeper` keeps and
+/// exits at once.
+async fn until_stopped(mut signals: Signals, tls: Option<server::Tls>, keeper: Keeper) {
+    stop_signal(&mut signals, tls.as_ref()).await;
+    smol::spawn(async move {
+        if stop_signal(&mut signals, tls.as_ref()).await {
+            warn!("a second signal: stopping at once, without the clients' goodbyes");
+            keeper.close().await;
+            std::process::exit(STOPPED_AT_ONCE);
+        }
+    })
+    .detach();
+}
+
+/// What keeps what was said, closed before a server stopped at once exits: the store, or
+/// the cluster's memory in Redis.
+struct Keeper {
+    /// The store in the data directory.
+    store: Option<Arc<Store>>,
+    /// This server as a node of a cluster.
+    node: Option<Arc<Node>>,
+}
+
+impl Keeper {
+    /// Writes what was handed over and closes, as a graceful stop does (the cluster's
+    /// memory given at most [`CLOSE_AT_ONCE`], should Redis be out of reach).
+    async fn close(self) {
+        if let Some(store) = self.store {
+            smol::unblock(move || store.close()).await;
+        }
+        if let Some(node) = self.node {
+            let timeout = async {
+                smol::Timer::after(CLOSE_AT_ONCE).await;
+            };
+            futures_lite::future::or(node.close(), timeout).await;
+        }
+    }
+}
+
+/// How long a server stopped at once waits for the cluster's memory to write what it was
+/// handed.
+const CLOSE_AT_ONCE: Duration = Duration::from_secs(5);
 
 /// `error` and its causes in one line, leaving out a cause that the one before already
 /// ends with (`cannot reach Redis: Connection refused`, then `Connection refused`).
@@ -100,38 +160,28 @@ fn one_line(error: &anyhow::Error) -> String {
     line
 }
 
-/// Runs the server as a node of the cluster whose Redis is at `url`.
-async fn run_clustered(
-    url: &str,
-    lease: std::time::Duration,
-    listeners: Vec<Listener>,
-    config: server::Config,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let node = Node::join(url, config.limits(), config.retention(), lease)
+/// Joins the cluster whose Redis is at `url` as a new server.
+async fn join(url: &str, lease: Duration, config: &server::Config) -> anyhow::Result<Node> {
+    Node::join(url, config.limits(), config.retention(), lease)
         .await
-        .with_context(|| format!("cannot join the cluster at {url}"))?;
-    let (chat, memory) = (node.chat().clone(), node.memory());
-    server::run_with(listeners, config, chat, memory, shutdown).await.context("server failed")?;
-    node.close().await;
-    info!("left the cluster");
-    Ok(())
+        .with_context(|| format!("cannot join the cluster at {url}"))
 }
 
 /// The exit status of a server stopped by a second signal, as a shell reports a process
 /// ended by SIGINT: it did not finish its goodbyes.
 const STOPPED_AT_ONCE: i32 = 130;
 
-/// Waits for Ctrl-C or SIGTERM (or for the signals to end), rereading the certificate on
-/// each SIGHUP meanwhile if there is one.
-async fn stop_signal(signals: &mut Signals, tls: Option<&server::Tls>) {
+/// Waits for Ctrl-C or SIGTERM, rereading the certificate on each SIGHUP meanwhile if
+/// there is one; `false` if the signals ended first.
+async fn stop_signal(signals: &mut Signals, tls: Option<&server::Tls>) -> bool {
     while let Some(Ok(signal)) = signals.next().await {
         match (signal, tls) {
             (Signal::Hup, Some(tls)) => reload(tls),
             (Signal::Hup, None) => info!("SIGHUP: no certificate to reload"),
-            _ => return,
+            _ => return true,
         }
     }
+    false
 }
 
 /// Rereads the certificate files; on an error the old certificate stays in use.

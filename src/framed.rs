@@ -87,8 +87,14 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         if n == 0 {
             return Poll::Ready(Ok(None));
         }
+        let before = self.framer.bytes().len();
         self.framer.commit(n);
-        if self.partial_since.is_none() && self.framer.mid_line() {
+        if memchr::memchr(b'\n', &self.framer.bytes()[before..]).is_some() {
+            // The line being timed has ended, though its frame is taken only on the next
+            // poll: a reader that comes back late to a line long finished must not see it
+            // as stalled in the meantime.
+            self.partial_since = None;
+        } else if self.partial_since.is_none() && self.framer.mid_line() {
             self.partial_since = Some(Instant::now());
         }
         // Come back after the other tasks have had a turn: a peer that keeps the socket
@@ -106,5 +112,48 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     /// The stream being read.
     pub fn get_ref(&self) -> &R {
         &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::task::Waker;
+
+    use super::*;
+
+    /// Gives its chunks one read each, then nothing yet.
+    struct Chunks(VecDeque<&'static [u8]>);
+
+    impl AsyncRead for Chunks {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            match self.0.pop_front() {
+                Some(chunk) => {
+                    buf[..chunk.len()].copy_from_slice(chunk);
+                    Poll::Ready(Ok(chunk.len()))
+                }
+                None => Poll::Pending,
+            }
+        }
+    }
+
+    #[test]
+    fn a_line_that_ends_is_no_longer_timed_even_before_it_is_taken() {
+        let mut reader = LineReader::new(Chunks(VecDeque::from([&b"hal"[..], b"f\nne"])), 64);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(reader.poll_next_line(&mut cx).is_pending());
+        assert!(reader.partial_since().is_some(), "half a line is timed");
+        // The rest arrives; the reader gives other tasks a turn before taking the line.
+        assert!(reader.poll_next_line(&mut cx).is_pending());
+        assert_eq!(reader.partial_since(), None, "the line has ended");
+        match reader.poll_next_line(&mut cx) {
+            Poll::Ready(Ok(Some(Ok(line)))) => assert_eq!(line, b"half"),
+            other => panic!("not the line: {other:?}"),
+        }
+        assert!(reader.partial_since().is_some(), "the next one is timed from now");
     }
 }

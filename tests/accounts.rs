@@ -351,6 +351,29 @@ fn the_server_keeps_at_most_max_accounts_and_a_dropped_one_makes_room() {
 }
 
 #[test]
+fn registrations_hashing_at_once_do_not_pass_max_accounts_together() {
+    smol::block_on(async {
+        let server = TestServer::start(Config { max_accounts: 1, ..quick() }).await;
+        let (mut ann, mut bob) = (server.join("ann").await, server.join("bob").await);
+        let register = format!("/register {PASSWORD}");
+        ann.sender.send_line(&register).await.expect("register");
+        bob.sender.send_line(&register).await.expect("register");
+        let mut outcomes = Vec::new();
+        for client in [&mut ann, &mut bob] {
+            let answer = |line: &Line| matches!(line, Line::Account { .. } | Line::Error { .. });
+            outcomes.push(match wait_for(client, "an answer", answer).await {
+                Line::Account { .. } => "registered".to_string(),
+                Line::Error { code, .. } => code.as_str().to_string(),
+                _ => unreachable!("wait_for returned another line"),
+            });
+        }
+        outcomes.sort();
+        assert_eq!(outcomes, ["registered", "server-accounts-full"]);
+        server.stop().await;
+    });
+}
+
+#[test]
 fn accounts_and_registered_rooms_survive_a_restart() {
     smol::block_on(async {
         let dir = TempDir::new("accounts-restart");

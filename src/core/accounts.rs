@@ -310,6 +310,8 @@ impl Chat {
         self.check_unregistered(&nick, &key.skeleton)?;
         self.check_room_for_accounts()?;
         let hash = self.accounts.hash(password).await?;
+        // Again after the hash, which others may have awaited alongside.
+        self.check_room_for_accounts()?;
         let account = Account { nick: nick.clone(), hash, registered: now_ms() };
         let intent = || Intent::Registered { account: account.clone() };
         let _turn = self.turn(person.id(), intent).await?;
@@ -352,11 +354,11 @@ impl Chat {
         }
     }
 
-    /// Refuses a nickname that is registered, or looks like one that is.
     /// Refuses a registration once the server keeps [`Limits::accounts`](super::Limits).
-    /// Checked before the turn, only where the registration is asked for, as the rooms an
-    /// account owns are: in a cluster, registrations racing on several servers may pass
-    /// it together, one account over at most for each.
+    /// Checked where the registration is asked for, before the hash and again after it
+    /// (registrations hashing at once all passed the first look), and before the turn, as
+    /// the rooms an account owns are: in a cluster, registrations racing on several servers
+    /// may pass it together, one account over at most for each.
     fn check_room_for_accounts(&self) -> Result<(), AccountError> {
         let most = self.limits.accounts;
         match self.accounts.count() {
@@ -365,6 +367,7 @@ impl Chat {
         }
     }
 
+    /// Refuses a nickname that is registered, or looks like one that is.
     fn check_unregistered(&self, nick: &Nick, skeleton: &str) -> Result<(), AccountError> {
         match self.accounts.by_look(skeleton) {
             None => Ok(()),

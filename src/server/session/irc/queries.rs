@@ -1,7 +1,7 @@
 //! Questions about the server and the people on it: the welcome burst, `LUSERS`, `MOTD`,
 //! `VERSION`, `TIME`, `WHO`, `WHOIS`, `WHOWAS`, `ISON`, `USERHOST`, and user modes.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use futures_lite::AsyncRead;
 
@@ -168,6 +168,8 @@ impl<R: AsyncRead + Unpin> Session<R> {
         }
         let server = shared.config.server_name.as_str();
         let mut replies = Replies::new(server, me);
+        // Held weakly while the client reads: whoever leaves meanwhile is freed, and left out.
+        let listed: Vec<Weak<Person>> = listed.into_iter().map(|p| Arc::downgrade(&p)).collect();
         for (n, member) in listed.iter().enumerate() {
             if n > 0 && n % super::super::PAGE == 0 {
                 // A big room's people go out as fast as the client reads them.
@@ -175,6 +177,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
                 self.link.room().await;
                 replies = Replies::new(server, me);
             }
+            let Some(member) = member.upgrade() else { continue };
             let nick = member.nick().to_string();
             let here = if member.away().is_some() { "G" } else { "H" };
             let real = format!("0 {nick}");

@@ -9,8 +9,8 @@
 //!   [`Retention::commit_interval`] in one transaction and one fsync; `settled` and
 //!   `recall` go through the same queue, so they answer after every change before them.
 //!   A failed transaction (a full disk) closes the database, and the writer opens it
-//!   again before the next one: redb refuses every transaction after an I/O error until
-//!   it is reopened.
+//!   again a second later (redb refuses every transaction after an I/O error until it is
+//!   reopened); while it keeps failing, twice as long each time, up to a minute.
 //! - Each scope keeps its last [`Retention::history_len`] records, none older than
 //!   [`Retention::history_age`] (`retention.rs`), in a versioned byte format of its own
 //!   (`record.rs`). A dropped account's conversations are deleted whole (`history.rs`).

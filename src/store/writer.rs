@@ -34,12 +34,45 @@ const POLLS: u32 = 5;
 /// A wait long enough to stand for "never", which `Instant` can still hold.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// How often at most the database is opened again while it keeps failing: each opening
-/// after a failure runs redb's repair pass over the whole file.
-const REOPEN_EVERY: Duration = Duration::from_secs(1);
+/// How long after a failure the database is first opened again. Each opening after a
+/// failure runs redb's repair pass over the whole file, so while it keeps failing (a disk
+/// that stays full) the wait doubles, up to [`REOPEN_AT_MOST`].
+const REOPEN_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest wait between two openings of a database that keeps failing.
+const REOPEN_AT_MOST: Duration = Duration::from_secs(60);
 
 /// Opens the database again, after a failure closed it.
 pub type Reopen = Box<dyn Fn() -> Result<Database, String> + Send>;
+
+/// When a database that failed is opened again: [`REOPEN_FIRST`] after the first failure,
+/// twice as long after each failure since, until a commit works.
+#[derive(Debug, Clone, Copy)]
+struct Reopening {
+    /// Not before then.
+    next: Option<Instant>,
+    /// How long the next failure makes it wait.
+    wait: Duration,
+}
+
+impl Default for Reopening {
+    fn default() -> Reopening {
+        Reopening { next: None, wait: REOPEN_FIRST }
+    }
+}
+
+impl Reopening {
+    /// Whether it may be opened at `now`.
+    fn due(&self, now: Instant) -> bool {
+        self.next.is_none_or(|next| now >= next)
+    }
+
+    /// It failed at `now`, open or opening.
+    fn failed(&mut self, now: Instant) {
+        self.next = Some(now + self.wait);
+        self.wait = (self.wait * 2).min(REOPEN_AT_MOST);
+    }
+}
 
 /// The writer thread's state.
 pub struct Writer {
@@ -49,8 +82,8 @@ pub struct Writer {
     /// Opens the database again: after an I/O error (a full disk) redb refuses every
     /// transaction until it is reopened.
     reopen: Reopen,
-    /// When the database may next be opened again.
-    next_reopen: Instant,
+    /// When the database may be opened again after a failure.
+    reopening: Reopening,
     /// The commands, in the order they were handed over.
     commands: Receiver<Command>,
     /// How much history to keep and how often to commit.
@@ -133,7 +166,7 @@ impl Writer {
         Writer {
             db: Some(db),
             reopen,
-            next_reopen: Instant::now(),
+            reopening: Reopening::default(),
             commands,
             retention,
             counters,
@@ -250,6 +283,8 @@ impl Writer {
         if let Some(reason) = &batch.failure {
             error!(%reason, changes = batch.changes, "the store lost changes");
             self.close_failed();
+        } else {
+            self.reopening = Reopening::default();
         }
         match batch.settle.take() {
             Some((dropped, reply)) => {
@@ -261,18 +296,20 @@ impl Writer {
         batch.closed
     }
 
-    /// The database, opened again first if a failure closed it (at most once per
-    /// [`REOPEN_EVERY`]), so that a disk that filled up and was freed again loses only
-    /// the changes of meanwhile, not every one until a restart.
+    /// The database, opened again first if a failure closed it and its wait is over, so
+    /// that a disk that filled up and was freed again loses only the changes of
+    /// meanwhile, not every one until a restart.
     fn database(&mut self) -> Result<&Database, Fault> {
-        if self.db.is_none() && Instant::now() >= self.next_reopen {
-            self.next_reopen = Instant::now() + REOPEN_EVERY;
+        if self.db.is_none() && self.reopening.due(Instant::now()) {
             match (self.reopen)() {
                 Ok(db) => {
                     info!("the store is open again");
                     self.db = Some(db);
                 }
-                Err(reason) => error!(%reason, "could not open the store again"),
+                Err(reason) => {
+                    error!(%reason, "could not open the store again");
+                    self.reopening.failed(Instant::now());
+                }
             }
         }
         let closed = || Fault("the store is closed after a failure, until it opens again".into());
@@ -284,7 +321,9 @@ impl Writer {
     /// records that were never committed.
     fn close_failed(&mut self) {
         self.spans.forget();
-        self.db = None;
+        if self.db.take().is_some() {
+            self.reopening.failed(Instant::now());
+        }
     }
 
     /// Takes the commands until `deadline`, a settle or the store's closing, while there
@@ -510,4 +549,26 @@ fn put(
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_that_keeps_failing_is_opened_ever_less_often() {
+        let start = Instant::now();
+        let mut reopening = Reopening::default();
+        assert!(reopening.due(start));
+        let mut waits = Vec::new();
+        let mut now = start;
+        for _ in 0..8 {
+            reopening.failed(now);
+            let next = reopening.next.expect("a time to open again");
+            assert!(!reopening.due(next - Duration::from_millis(1)) && reopening.due(next));
+            waits.push((next - now).as_secs());
+            now = next;
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60]);
+    }
 }

@@ -22,10 +22,6 @@ const ACCOUNT_REFILL_PER_MINUTE: u32 = 1;
 /// home, phone and work, say.
 const TRUSTED_PER_ACCOUNT: usize = 4;
 
-/// Accounts whose trusted addresses are remembered at once; past it one is forgotten to
-/// make room, so that registering accounts without end costs bounded memory.
-const MAX_TRUSTED_ACCOUNTS: usize = 65_536;
-
 /// How a password check through the budgets came out.
 pub enum Checked<T> {
     /// Refused before it was checked: a budget is spent for this long.
@@ -50,6 +46,10 @@ pub struct Guesses {
     /// last gave its right password: its budget does not refuse them, so that one guesser
     /// cannot keep its owner out. They still pay from their own address's budget.
     trusted: Mutex<HashMap<Arc<str>, Vec<IpAddr>>>,
+    /// Accounts whose trusted addresses are remembered at once, as many as the server
+    /// keeps accounts (`--max-accounts`); past it (accounts dropped on another server of
+    /// a cluster are not forgotten here) one is forgotten to make room.
+    max_trusted: usize,
 }
 
 impl Guesses {
@@ -64,6 +64,7 @@ impl Guesses {
                 MAX_ADDRESSES,
             ),
             trusted: Mutex::new(HashMap::new()),
+            max_trusted: config.max_accounts,
         }
     }
 
@@ -134,7 +135,7 @@ impl Guesses {
     fn trust(&self, ip: IpAddr, account: &Arc<str>) {
         let key = address_key(ip);
         let mut trusted = self.lock_trusted();
-        if !trusted.contains_key(account) && trusted.len() >= MAX_TRUSTED_ACCOUNTS {
+        if !trusted.contains_key(account) && trusted.len() >= self.max_trusted {
             if let Some(forgotten) = trusted.keys().next().cloned() {
                 trusted.remove(&forgotten);
             }
@@ -145,6 +146,12 @@ impl Guesses {
             addresses.remove(0);
         }
         addresses.push(key);
+    }
+
+    /// Forgets the addresses trusted by `account` (a nickname's fold), dropped: whoever
+    /// registers the nickname next is another owner.
+    pub fn forget(&self, account: &str) {
+        self.lock_trusted().remove(account);
     }
 
     /// After a wrong password: how long until the next attempt, if either budget is now
@@ -216,6 +223,24 @@ mod tests {
         assert!(guesses.attempt(guesser, &ann).is_err());
         assert_eq!(guesses.attempt(owner, &ann), Ok(false), "the owner goes on");
         assert_eq!(guesses.wrong(owner, &ann, false), None, "the owner's own budget is full");
+    }
+
+    #[test]
+    fn a_dropped_account_trusts_nobody_and_trust_is_kept_for_as_many_accounts_as_kept() {
+        let config = Config { identify_attempts: 1, max_accounts: 2, ..Config::default() };
+        let guesses = Guesses::new(&config);
+        let owner: IpAddr = "192.0.2.1".parse().expect("an address");
+        let ann: Arc<str> = "ann".into();
+        guesses.trust(owner, &ann);
+        guesses.forget(&ann);
+        // Whoever registers "ann" next is not the old owner's: a guess spends it for all.
+        assert_eq!(guesses.attempt(owner, &ann), Ok(true));
+        assert!(guesses.wrong(owner, &ann, true).is_some());
+        assert!(guesses.attempt(owner, &ann).is_err(), "the old owner is a stranger now");
+        for name in ["bob", "cat", "dan"] {
+            guesses.trust(owner, &name.into());
+        }
+        assert_eq!(guesses.lock_trusted().len(), 2, "as many as --max-accounts");
     }
 
     #[test]

@@ -67,6 +67,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     /// `/drop`: unregisters the account the client identified as.
     pub(super) async fn drop_account(&mut self, person: &Person) -> Result<(), Refused> {
         let nick = self.core().drop_account(person).await.map_err(refused)?;
+        self.link.ticket.shared.guesses.forget(&nick.key().fold);
         self.reply(&Line::Account { nick: None });
         self.reply(&Line::Info { text: format!("{nick} is no longer registered") });
         Ok(())

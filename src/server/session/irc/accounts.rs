@@ -158,6 +158,7 @@ impl<R: AsyncRead + Unpin> Session<R> {
     async fn drop_nick(&mut self, person: &Arc<Person>, me: &str) {
         let text = match self.shared().chat.drop_account(person).await {
             Ok(nick) => {
+                self.shared().guesses.forget(&nick.key().fold);
                 let mask = format!("{me}!{USER}@{HOST}");
                 self.numeric(me, RPL_LOGGEDOUT, &[&mask], Some("You are now logged out"));
                 format!(

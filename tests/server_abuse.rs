@@ -384,3 +384,35 @@ fn room_lists_asked_for_faster_than_they_are_read_wait_for_the_reader() {
         server.stop().await;
     });
 }
+
+/// At the stop, a client still being sent room lists it asked for gets its goodbye after
+/// the part queued already, not a cut-off for the rest pushed at once.
+#[test]
+fn a_stop_during_a_room_list_ends_it_with_the_goodbye() {
+    smol::block_on(async {
+        let config = Config {
+            max_rooms_per_client: 400,
+            shutdown_grace: Duration::from_secs(10),
+            ..quick()
+        };
+        let server = TestServer::start(config).await;
+        let mut owner = raw_join(server.addr, "owner").await;
+        let topic = "t".repeat(290);
+        let rooms: String =
+            (0..300).map(|n| format!("/join #r{n}\n/topic #r{n} {topic}\n")).collect();
+        owner.write_all(rooms.as_bytes()).await.expect("send");
+        lines_until(&mut BufReader::new(owner.clone()), "TOPIC #r299 ").await;
+        let mut bob = raw_join(server.addr, "bob").await;
+        let mut reader = BufReader::new(bob.clone());
+        lines_until(&mut reader, "ROOM ").await;
+        bob.write_all("/list\n".repeat(300).as_bytes()).await.expect("send");
+        // Bob reads nothing until the server stops: the scenario, not a wait for an event.
+        smol::Timer::after(Duration::from_millis(300)).await;
+        let stopping = smol::spawn(server.stop());
+        let mut rest = String::new();
+        within("the end", reader.read_to_string(&mut rest)).await.expect("read");
+        let last = rest.lines().last().unwrap_or("");
+        assert_eq!(last, "BYE server shutting down");
+        stopping.await;
+    });
+}

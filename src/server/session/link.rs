@@ -257,10 +257,16 @@ impl<R: AsyncRead + Unpin> Link<R> {
     /// The queue is looked at again every few milliseconds rather than waking this task
     /// when it drains: the wait is rare (a client naming many channels at once), and a
     /// waker kept for it would cost every idle connection.
-    pub async fn room(&mut self) {
+    ///
+    /// True once there is room; false if the server stops or the client read nothing for
+    /// the whole wait, when an answer in parts had better stop than go on.
+    pub async fn room(&mut self) -> bool {
         let give_up = Instant::now() + self.ticket.shared.config.ping_timeout;
         let Link { ticket, outbox, stop, .. } = self;
-        while !outbox.has_room() && Instant::now() < give_up {
+        while !outbox.has_room() {
+            if Instant::now() >= give_up {
+                return false;
+            }
             let mut look_again = Timer::after(ROOM_CHECK);
             let stopped = future::poll_fn(|cx| {
                 if ticket.shared.stop.poll(stop, cx).is_ready() {
@@ -270,9 +276,10 @@ impl<R: AsyncRead + Unpin> Link<R> {
             })
             .await;
             if stopped {
-                return;
+                return false;
             }
         }
+        true
     }
 
     /// Sets the timer for `deadline`.

@@ -212,8 +212,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
             self.reply_all(&lines);
             // The list goes out as fast as the client reads it: a client that asks for
             // it again and again and reads nothing waits here, and holds no more than its
-            // queue, instead of a whole list per question.
-            self.link.room().await;
+            // queue, instead of a whole list per question. At the stop (its goodbye comes
+            // next) or after a whole ping timeout unread, the rest is not sent.
+            if !self.link.room().await {
+                return;
+            }
         }
         self.reply(&Line::ListEnd { rooms: listed });
     }

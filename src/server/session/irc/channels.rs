@@ -188,7 +188,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             // As fast as the client reads, as over the chat protocol.
             self.send(replies);
-            self.link.room().await;
+            if !self.link.room().await {
+                return;
+            }
             replies = Replies::new(&shared.config.server_name, me);
         }
         replies.numeric(RPL_LISTEND, &[], Some("End of /LIST"));

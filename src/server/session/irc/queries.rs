@@ -174,7 +174,9 @@ impl<R: AsyncRead + Unpin> Session<R> {
             if n > 0 && n % super::super::PAGE == 0 {
                 // A big room's people go out as fast as the client reads them.
                 self.send(replies);
-                self.link.room().await;
+                if !self.link.room().await {
+                    return;
+                }
                 replies = Replies::new(server, me);
             }
             let Some(member) = member.upgrade() else { continue };

@@ -50,6 +50,20 @@ fn a_tls_listener_without_a_certificate_is_a_start_up_error() {
     );
 }
 
+#[test]
+fn a_certificate_no_listener_uses_is_warned_of() {
+    let mut command = server_binary();
+    command.args(["--listen", "chat://127.0.0.1:0", "--tls-self-signed"]).env("RUST_LOG", "info");
+    let server = Server::start(command, 1);
+    let unused = server.before.iter().any(|line| line.contains("no listener speaks TLS"));
+    assert!(unused, "{:?}", server.before);
+    let mut command = server_binary();
+    command.args(["--listen", "chats://127.0.0.1:0", "--tls-self-signed"]).env("RUST_LOG", "info");
+    let server = Server::start(command, 1);
+    let unused = server.before.iter().any(|line| line.contains("no listener speaks TLS"));
+    assert!(!unused, "{:?}", server.before);
+}
+
 /// Starts the binary with a self-signed certificate kept in `data`; returns it and the
 /// fingerprint it logged.
 fn self_signed_server(data: &TempDir) -> (Server, String) {

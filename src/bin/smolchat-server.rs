@@ -43,6 +43,9 @@ fn serve(cli: server::ServerFlags) -> anyhow::Result<()> {
     if let Some(tls) = &tls {
         info!(fingerprint = %tls.fingerprint(), "TLS certificate loaded");
         warn_out_of_date(tls);
+        if !cli.listeners().iter().any(|spec| spec.scheme.is_tls()) {
+            warn!("a TLS certificate was given, but no listener speaks TLS (chats://, ircs://, https://): nothing uses it");
+        }
     }
     smol::block_on(async {
         let mut listeners = Vec::new();

@@ -352,6 +352,30 @@ fn a_flood_of_refused_lines_ends_with_error_flood_before_and_after_registration(
     });
 }
 
+/// Starts a server with `config` where an owner has made 300 rooms with long topics, then
+/// has bob ask for the room list 300 times over and read nothing for `unread`: each list is
+/// about 100 kB, so the 300 are more than the sockets' buffers hold, and a server that did
+/// not wait for bob would have his queue overflow. Returns the server, the owner's
+/// connection (the rooms last while it does) and bob's reader, at his first list.
+async fn lists_asked_unread(
+    config: Config,
+    unread: Duration,
+) -> (TestServer, async_net::TcpStream, BufReader<async_net::TcpStream>) {
+    let server = TestServer::start(Config { max_rooms_per_client: 400, ..config }).await;
+    let mut owner = raw_join(server.addr, "owner").await;
+    let topic = "t".repeat(290);
+    let rooms: String = (0..300).map(|n| format!("/join #r{n}\n/topic #r{n} {topic}\n")).collect();
+    owner.write_all(rooms.as_bytes()).await.expect("send");
+    lines_until(&mut BufReader::new(owner.clone()), "TOPIC #r299 ").await;
+    let mut bob = raw_join(server.addr, "bob").await;
+    let mut reader = BufReader::new(bob.clone());
+    lines_until(&mut reader, "ROOM ").await;
+    bob.write_all("/list\n".repeat(300).as_bytes()).await.expect("send");
+    // Bob reads nothing for a while: the scenario, not a wait for an event.
+    smol::Timer::after(unread).await;
+    (server, owner, reader)
+}
+
 /// A client that asks for the room list again and again and reads none of it is sent the
 /// lists as fast as it reads them: it is not cut off as a slow reader, the server does not
 /// hold all the lists meanwhile, and when the client reads at last every list is there,
@@ -359,23 +383,8 @@ fn a_flood_of_refused_lines_ends_with_error_flood_before_and_after_registration(
 #[test]
 fn room_lists_asked_for_faster_than_they_are_read_wait_for_the_reader() {
     smol::block_on(async {
-        let config = Config { max_rooms_per_client: 400, ..quick() };
-        let server = TestServer::start(config).await;
-        // The owner makes 300 rooms with long topics (their answers fit in the sockets).
-        let mut owner = raw_join(server.addr, "owner").await;
-        let topic = "t".repeat(290);
-        let rooms: String =
-            (0..300).map(|n| format!("/join #r{n}\n/topic #r{n} {topic}\n")).collect();
-        owner.write_all(rooms.as_bytes()).await.expect("send");
-        lines_until(&mut BufReader::new(owner.clone()), "TOPIC #r299 ").await;
-        let mut bob = raw_join(server.addr, "bob").await;
-        let mut reader = BufReader::new(bob.clone());
-        lines_until(&mut reader, "ROOM ").await;
-        // Each list is about 100 kB: 300 of them are more than the sockets' buffers hold,
-        // so a server that did not wait for bob would have his queue overflow.
-        bob.write_all("/list\n".repeat(300).as_bytes()).await.expect("send");
-        // Bob reads nothing for a while: the scenario, not a wait for an event.
-        smol::Timer::after(Duration::from_millis(500)).await;
+        let unread = Duration::from_millis(500);
+        let (server, _owner, mut reader) = lists_asked_unread(quick(), unread).await;
         for n in 0..300 {
             let list = lines_until(&mut reader, "LISTEND ").await;
             assert_eq!(list.len(), 302, "list {n}: {:?}", &list[list.len().saturating_sub(3)..]);
@@ -390,24 +399,9 @@ fn room_lists_asked_for_faster_than_they_are_read_wait_for_the_reader() {
 #[test]
 fn a_stop_during_a_room_list_ends_it_with_the_goodbye() {
     smol::block_on(async {
-        let config = Config {
-            max_rooms_per_client: 400,
-            shutdown_grace: Duration::from_secs(10),
-            ..quick()
-        };
-        let server = TestServer::start(config).await;
-        let mut owner = raw_join(server.addr, "owner").await;
-        let topic = "t".repeat(290);
-        let rooms: String =
-            (0..300).map(|n| format!("/join #r{n}\n/topic #r{n} {topic}\n")).collect();
-        owner.write_all(rooms.as_bytes()).await.expect("send");
-        lines_until(&mut BufReader::new(owner.clone()), "TOPIC #r299 ").await;
-        let mut bob = raw_join(server.addr, "bob").await;
-        let mut reader = BufReader::new(bob.clone());
-        lines_until(&mut reader, "ROOM ").await;
-        bob.write_all("/list\n".repeat(300).as_bytes()).await.expect("send");
-        // Bob reads nothing until the server stops: the scenario, not a wait for an event.
-        smol::Timer::after(Duration::from_millis(300)).await;
+        let config = Config { shutdown_grace: Duration::from_secs(10), ..quick() };
+        let unread = Duration::from_millis(300);
+        let (server, _owner, mut reader) = lists_asked_unread(config, unread).await;
         let stopping = smol::spawn(server.stop());
         let mut rest = String::new();
         within("the end", reader.read_to_string(&mut rest)).await.expect("read");

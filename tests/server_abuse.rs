@@ -410,3 +410,24 @@ fn a_stop_during_a_room_list_ends_it_with_the_goodbye() {
         stopping.await;
     });
 }
+
+/// A list given up on, its client having read nothing for a whole ping timeout, still ends
+/// with its `LISTEND` (counting the rooms it sent), so the client can tell it from the next.
+#[test]
+fn a_room_list_given_up_on_still_ends() {
+    smol::block_on(async {
+        let config = Config { ping_timeout: Duration::from_millis(300), ..quick() };
+        let unread = Duration::from_secs(1);
+        let (server, _owner, mut reader) = lists_asked_unread(config, unread).await;
+        let mut cut_short = 0;
+        for n in 0..300 {
+            let list = lines_until(&mut reader, "LISTEND ").await;
+            let rooms = list.len() - 1;
+            assert!(rooms <= 301, "list {n} runs into the next: {rooms} rooms");
+            assert_eq!(list[rooms], format!("LISTEND {rooms}\n"), "list {n}");
+            cut_short += usize::from(rooms < 301);
+        }
+        assert!(cut_short > 0, "no list was given up on: the test did not test");
+        server.stop().await;
+    });
+}

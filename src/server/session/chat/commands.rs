@@ -213,9 +213,10 @@ impl<R: AsyncRead + Unpin> Session<R> {
             // The list goes out as fast as the client reads it: a client that asks for
             // it again and again and reads nothing waits here, and holds no more than its
             // queue, instead of a whole list per question. At the stop (its goodbye comes
-            // next) or after a whole ping timeout unread, the rest is not sent.
+            // next) or after a whole ping timeout unread, the rest is not sent, and the end
+            // comes at once: the client can tell this list from the next.
             if !self.link.room().await {
-                return;
+                break;
             }
         }
         self.reply(&Line::ListEnd { rooms: listed });

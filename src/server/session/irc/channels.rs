@@ -188,10 +188,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
             }
             // As fast as the client reads, as over the chat protocol.
             self.send(replies);
-            if !self.link.room().await {
-                return;
-            }
             replies = Replies::new(&shared.config.server_name, me);
+            if !self.link.room().await {
+                // The end comes at once, so the client can tell this list from the next.
+                break;
+            }
         }
         replies.numeric(RPL_LISTEND, &[], Some("End of /LIST"));
         self.send(replies);

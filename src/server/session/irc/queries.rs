@@ -174,10 +174,11 @@ impl<R: AsyncRead + Unpin> Session<R> {
             if n > 0 && n % super::super::PAGE == 0 {
                 // A big room's people go out as fast as the client reads them.
                 self.send(replies);
-                if !self.link.room().await {
-                    return;
-                }
                 replies = Replies::new(server, me);
+                if !self.link.room().await {
+                    // The end comes at once, so the client can tell this answer from the next.
+                    break;
+                }
             }
             let Some(member) = member.upgrade() else { continue };
             let nick = member.nick().to_string();

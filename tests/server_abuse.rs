@@ -12,6 +12,7 @@ use futures_lite::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use smolchat::client::{Client, ClientError};
 use smolchat::proto::chat::{Command, ErrorCode, Line};
 use smolchat::server::Config;
+use socket2::{Domain, Socket, Type};
 
 /// Waits until the room hears `nick` quit, and returns the reason.
 async fn leave_reason(client: &mut Client, nick: &str) -> String {
@@ -428,6 +429,43 @@ fn a_room_list_given_up_on_still_ends() {
             cut_short += usize::from(rooms < 301);
         }
         assert!(cut_short > 0, "no list was given up on: the test did not test");
+        server.stop().await;
+    });
+}
+
+/// A client on a narrow link (a small receive buffer) that joins as many rooms as it may
+/// in one write, and reads at once, is not cut off as a slow reader: each join's answer
+/// waits for room in its queue, as IRC's do.
+#[test]
+fn joining_every_room_one_may_at_once_over_a_narrow_link_keeps_the_connection() {
+    smol::block_on(async {
+        let server = TestServer::start(quick()).await;
+        // Rooms with a full replay of long lines: each join's answer is some 150 kB.
+        let mut owner = raw_join(server.addr, "owner").await;
+        let mut owner_reader = BufReader::new(owner.clone());
+        let said = "s".repeat(3000);
+        for n in 0..19 {
+            let room: String = std::iter::once(format!("/join #j{n}\n"))
+                .chain((0..50).map(|_| format!("/msg #j{n} {said}\n")))
+                .collect();
+            owner.write_all(room.as_bytes()).await.expect("send");
+        }
+        for _ in 0..19 * 50 {
+            lines_until(&mut owner_reader, "MSG #j").await;
+        }
+        for attempt in 0..5 {
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+            socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+            socket.connect(&server.addr.into()).expect("connect");
+            let stream = async_net::TcpStream::try_from(std::net::TcpStream::from(socket));
+            let mut client = stream.expect("an async socket");
+            client.write_all(format!("joiner{attempt}\n").as_bytes()).await.expect("nick");
+            let mut reader = BufReader::new(client.clone());
+            lines_until(&mut reader, "ROOM ").await;
+            let joins: String = (0..19).map(|n| format!("/join #j{n}\n")).collect();
+            client.write_all(joins.as_bytes()).await.expect("send");
+            lines_until(&mut reader, "ROOM #j18").await;
+        }
         server.stop().await;
     });
 }

@@ -182,7 +182,7 @@ fn a_timeout_of_zero_is_refused_at_start() {
         command.args(["--bind", "127.0.0.1:0", flag, "0s"]);
         let (code, stderr) = start_up_failure(command);
         assert_eq!(code, Some(2), "{flag}: {stderr}");
-        assert!(stderr.contains("0s is less than 10ms, the shortest a timeout may be"), "{stderr}");
+        assert!(stderr.contains("0s is less than 10ms, the shortest this may be"), "{stderr}");
     }
 }
 

@@ -44,9 +44,9 @@ pub enum RoomNameError {
     /// Nothing after the `#`, or more than [`MAX_ROOM_NAME`] characters.
     #[error("a room name is '#' and 1 to {MAX_ROOM_NAME} characters")]
     Length,
-    /// Holds a character other than a letter, a digit, `_` or `-` after the `#`.
+    /// Holds a character other than a letter, a digit, a mark, `_` or `-` after the `#`.
     #[error(
-        "room names may only hold letters, digits, '_' and '-' after the '#' (found {found:?})"
+        "room names may only hold letters, digits, marks (not first), '_' and '-' after the '#' (found {found:?})"
     )]
     Invalid {
         /// The first character that is not allowed.

@@ -182,7 +182,7 @@ pub const MIN_TIMEOUT: Duration = Duration::from_millis(10);
 pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     let duration = parse_duration(text)?;
     if duration < MIN_TIMEOUT {
-        return Err(format!("{text} is less than 10ms, the shortest a timeout may be"));
+        return Err(format!("{text} is less than 10ms, the shortest this may be"));
     }
     Ok(duration)
 }
@@ -395,7 +395,7 @@ mod tests {
             assert!(parse("10ms").is_ok(), "{flag}");
             for short in ["0", "0s", "9ms"] {
                 let error = parse(short).err().map(|error| error.to_string()).unwrap_or_default();
-                assert!(error.contains("the shortest a timeout may be"), "{flag} {short}: {error}");
+                assert!(error.contains("the shortest this may be"), "{flag} {short}: {error}");
             }
         }
         // Not timeouts: no grace, no delay between commits, are fine.

@@ -40,16 +40,13 @@ fn serve(cli: server::ServerFlags) -> anyhow::Result<()> {
     // touches anything in it.
     let store = cli.open_store().context("cannot open the store")?;
     let tls = cli.tls().map_err(anyhow::Error::msg).context("cannot use the TLS certificate")?;
+    let specs = cli.listeners();
     if let Some(tls) = &tls {
-        info!(fingerprint = %tls.fingerprint(), "TLS certificate loaded");
-        warn_out_of_date(tls);
-        if !cli.listeners().iter().any(|spec| spec.scheme.is_tls()) {
-            warn!("a TLS certificate was given, but no listener speaks TLS (chats://, ircs://, https://): nothing uses it");
-        }
+        announce_certificate(tls, &specs);
     }
     smol::block_on(async {
         let mut listeners = Vec::new();
-        for spec in cli.listeners() {
+        for spec in specs {
             let listener = Listener::bind(&spec, tls.as_ref());
             listeners.push(listener.with_context(|| format!("cannot listen on {spec}"))?);
         }
@@ -195,6 +192,19 @@ fn reload(tls: &server::Tls) {
             warn_out_of_date(tls);
         }
         Err(error) => warn!(%error, "TLS certificate not reloaded; keeping the old one"),
+    }
+}
+
+/// Logs the certificate loaded at start, and warns when nothing will use it or clients
+/// will refuse it.
+fn announce_certificate(tls: &server::Tls, specs: &[server::ListenSpec]) {
+    info!(fingerprint = %tls.fingerprint(), "TLS certificate loaded");
+    warn_out_of_date(tls);
+    if !specs.iter().any(|spec| spec.scheme.is_tls()) {
+        warn!(
+            "a TLS certificate was given, but no listener speaks TLS \
+             (chats://, ircs://, https://): nothing uses it"
+        );
     }
 }
 

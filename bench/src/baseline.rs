@@ -6,6 +6,11 @@
 //! client that stops reading stalls everyone, and it checks next to nothing. It is the floor
 //! of what a message to N sockets costs on this kernel.
 //!
+//! With `--baseline-writers N` the reading thread writes the first of N even shares of the
+//! members and hands each other share to a helper thread of its own, then waits for them
+//! before the room's next line: the plainest fan-out over N cores, to show what spreading
+//! the writes can gain at best.
+//!
 //! It speaks just enough of the chat protocol (docs/PROTOCOL.md) for the bench's handshake
 //! and talk in one room, `#lobby`: the `NICK` prompt, `WELCOME`, `JOIN #lobby nick` and
 //! `ROOM #lobby`, then `MSG #lobby nick text` for each line of text, the sender included.
@@ -13,6 +18,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Duration;
@@ -39,27 +45,43 @@ const WANTED_FDS: u64 = 20_000;
 struct Member {
     /// Unique for the server's life.
     id: u64,
-    /// A clone of the client's socket; written only while the room is locked.
-    socket: TcpStream,
+    /// A clone of the client's socket; written only while the room is locked, by the
+    /// thread holding the lock or a helper it waits for.
+    socket: Arc<TcpStream>,
 }
 
-/// Everyone in the room. Writes to any member happen under this lock, so lines never
-/// interleave and every member sees the room's lines in one order.
-type Room = Arc<Mutex<Vec<Member>>>;
+/// A share of a line's writes handed to a helper: the line and the members' sockets.
+type Share = (Arc<[u8]>, Vec<Arc<TcpStream>>);
+
+/// The one room: its members, and the helpers that write shares of each line.
+#[derive(Debug)]
+struct State {
+    /// Everyone in the room, in the order they joined.
+    members: Vec<Member>,
+    /// One sender per helper thread.
+    helpers: Vec<Sender<Share>>,
+    /// A helper says here that it has written its share.
+    done: Receiver<()>,
+}
+
+/// The room. Writes to any member happen under this lock, so lines never interleave and
+/// every member sees the room's lines in one order.
+type Room = Arc<Mutex<State>>;
 
 /// Binds `addr`, prints `listening on chat://ADDR` (the line scripts read the port from,
 /// as smolchat-server logs it) and serves until the process is killed.
-pub fn run(addr: &str) -> io::Result<()> {
+pub fn run(addr: &str, writers: usize) -> io::Result<()> {
     fd_limit::raise_open_files(WANTED_FDS);
     let listener = TcpListener::bind(addr)?;
     println!("listening on chat://{}", listener.local_addr()?);
     io::stdout().flush()?;
-    serve(listener)
+    serve(listener, writers)
 }
 
-/// Accepts clients on `listener` forever, one thread each.
-pub fn serve(listener: TcpListener) -> io::Result<()> {
-    let room: Room = Arc::default();
+/// Accepts clients on `listener` forever, one thread each; each line is written by
+/// `writers` threads (at least one).
+pub fn serve(listener: TcpListener, writers: usize) -> io::Result<()> {
+    let room = open_room(writers)?;
     let mut next_id = 0u64;
     for accepted in listener.incoming() {
         let socket = match accepted {
@@ -90,7 +112,7 @@ fn client(room: &Room, id: u64, socket: TcpStream) {
     // A small line goes out at once, not after a delayed ACK: the point of the floor.
     let _ = socket.set_nodelay(true);
     let result = register(room, id, &socket).and_then(|(nick, reader)| talk(room, &nick, reader));
-    lock(room).retain(|member| member.id != id);
+    lock(room).members.retain(|member| member.id != id);
     let _ = socket.shutdown(Shutdown::Both);
     if let Err(error) = result {
         if error.kind() != io::ErrorKind::UnexpectedEof {
@@ -138,12 +160,12 @@ fn nick_of(line: &[u8]) -> Option<String> {
 /// Welcomes the client, announces it to the room and itself, and tells it where it is, all
 /// under the lock, so its own `JOIN` comes before anything else of the room.
 fn enter(room: &Room, id: u64, socket: &TcpStream, nick: &str) -> io::Result<()> {
-    let member = Member { id, socket: socket.try_clone()? };
-    let mut members = lock(room);
-    let online = members.len() + 1;
+    let member = Member { id, socket: Arc::new(socket.try_clone()?) };
+    let mut state = lock(room);
+    let online = state.members.len() + 1;
     (&*socket).write_all(format!("WELCOME {nick} {online} online smolchat/2\n").as_bytes())?;
-    members.push(member);
-    broadcast(&mut members, format!("JOIN {ROOM} {nick}\n").as_bytes());
+    state.members.push(member);
+    broadcast(&mut state, format!("JOIN {ROOM} {nick}\n").as_bytes());
     (&*socket).write_all(format!("ROOM {ROOM}\n").as_bytes())
 }
 
@@ -178,16 +200,51 @@ fn talk(room: &Room, nick: &str, mut reader: BufReader<TcpStream>) -> io::Result
     }
 }
 
-/// Writes `line` to every member in turn; a member whose socket fails is dropped, and its
-/// socket shut, so its own thread sees the end and leaves.
-fn broadcast(members: &mut Vec<Member>, line: &[u8]) {
-    members.retain(|member| {
-        let written = (&member.socket).write_all(line);
-        if written.is_err() {
-            let _ = member.socket.shutdown(Shutdown::Both);
+/// Writes `line` to every member: the first share here, the others by the helpers, which
+/// this waits for. A member whose socket fails has it shut, so its own thread sees the end
+/// and leaves the room.
+fn broadcast(state: &mut State, line: &[u8]) {
+    let share = state.members.len().div_ceil(state.helpers.len() + 1).max(1);
+    let (mine, theirs) = state.members.split_at(share.min(state.members.len()));
+    let mut handed = 0;
+    if !theirs.is_empty() {
+        let line: Arc<[u8]> = line.into();
+        for (helper, members) in state.helpers.iter().zip(theirs.chunks(share)) {
+            let sockets = members.iter().map(|member| member.socket.clone()).collect();
+            handed += usize::from(helper.send((line.clone(), sockets)).is_ok());
         }
-        written.is_ok()
-    });
+    }
+    for member in mine {
+        write_or_shut(&member.socket, line);
+    }
+    for _ in 0..handed {
+        let _ = state.done.recv();
+    }
+}
+
+/// Writes `line` to `socket`, or shuts it if that fails.
+fn write_or_shut(socket: &TcpStream, line: &[u8]) {
+    if (&*socket).write_all(line).is_err() {
+        let _ = socket.shutdown(Shutdown::Both);
+    }
+}
+
+/// An empty room whose lines `writers` threads write: this one and `writers - 1` helpers.
+fn open_room(writers: usize) -> io::Result<Room> {
+    let (done_tx, done) = mpsc::channel();
+    let mut helpers = Vec::new();
+    for n in 1..writers {
+        let (tx, shares) = mpsc::channel::<Share>();
+        let done_tx = done_tx.clone();
+        thread::Builder::new().name(format!("baseline-helper-{n}")).spawn(move || {
+            for (line, sockets) in shares {
+                sockets.iter().for_each(|socket| write_or_shut(socket, &line));
+                let _ = done_tx.send(());
+            }
+        })?;
+        helpers.push(tx);
+    }
+    Ok(Arc::new(Mutex::new(State { members: Vec::new(), helpers, done })))
 }
 
 /// Reads one line into `line` without its `\r\n`. `Ok(false)` for a line to skip: blank,
@@ -233,7 +290,7 @@ fn skip_rest_of_line(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
 
 /// Locks the room. A thread that panicked while holding it left the list whole (pushes and
 /// retains do not tear), so a poisoned lock is used as it is.
-fn lock(room: &Room) -> MutexGuard<'_, Vec<Member>> {
+fn lock(room: &Room) -> MutexGuard<'_, State> {
     room.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

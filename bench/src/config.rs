@@ -51,7 +51,7 @@ pub struct Options {
         long,
         alias = "target",
         value_name = "HOST:PORT[,HOST:PORT...]",
-        required_unless_present = "spawn",
+        required_unless_present_any = ["spawn", "baseline_server"],
         conflicts_with = "spawn"
     )]
     pub addr: Option<String>,

@@ -22,8 +22,19 @@ struct Cli {
     /// Run the baseline server instead of a benchmark: std only, a blocking thread per
     /// client, each line written to every member by the thread that read it. Listens on
     /// ADDR (e.g. 127.0.0.1:0), prints `listening on chat://ADDR`, serves until killed.
-    #[arg(long, value_name = "ADDR", exclusive = true)]
+    #[arg(long, value_name = "ADDR", conflicts_with_all = ["Options", "json", "plot"])]
     baseline_server: Option<String>,
+
+    /// With --baseline-server: how many threads write each line, the reader and N - 1
+    /// helpers, each an even share of the room, 1 to 64.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        requires = "baseline_server",
+        value_parser = clap::value_parser!(u8).range(1..=64)
+    )]
+    baseline_writers: u8,
 
     /// Draw the latency distribution and the deliveries timeline into this SVG file.
     #[arg(long, value_name = "FILE.svg")]
@@ -33,7 +44,9 @@ struct Cli {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(addr) = &cli.baseline_server {
-        return bench::baseline::run(addr).with_context(|| format!("baseline server on {addr}"));
+        let writers = usize::from(cli.baseline_writers);
+        return bench::baseline::run(addr, writers)
+            .with_context(|| format!("baseline server on {addr}"));
     }
     let plan = cli.options.plan()?;
     // A `--spawn`ed server runs on as many threads as the server binary would.

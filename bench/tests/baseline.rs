@@ -8,10 +8,20 @@ use smolchat_bench::{self as bench, baseline, Options};
 
 #[test]
 fn the_bench_runs_against_the_baseline_and_counts_add_up() {
+    runs_and_counts_add_up(1);
+}
+
+/// Three writers share each line: every member still gets every line.
+#[test]
+fn the_baseline_with_helpers_loses_nothing() {
+    runs_and_counts_add_up(3);
+}
+
+fn runs_and_counts_add_up(writers: usize) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
     let addr = listener.local_addr().expect("its address");
     // The baseline serves until the process ends; the test's end is its end.
-    std::thread::spawn(move || baseline::serve(listener));
+    std::thread::spawn(move || baseline::serve(listener, writers));
     let options = Options {
         addr: Some(addr.to_string()),
         clients: Some(12),

@@ -12,6 +12,10 @@ use serde::Serialize;
 pub struct Usage {
     /// Resident memory, in bytes.
     pub rss_bytes: u64,
+    /// Resident anonymous memory (`RssAnon`), in bytes: the RSS without the binary's file
+    /// pages, whose count follows the page cache rather than the server's work. `None`
+    /// where the kernel does not report it.
+    pub anon_bytes: Option<u64>,
     /// User plus system CPU time so far.
     pub cpu: Duration,
 }
@@ -63,6 +67,7 @@ impl Meter {
                     generator_cpu: split.map_or(Duration::ZERO, |(_, other)| other),
                     server: whole.zip(split).map(|(whole, (server, _))| Usage {
                         rss_bytes: whole.rss_bytes,
+                        anon_bytes: whole.anon_bytes,
                         cpu: server,
                     }),
                 }
@@ -80,7 +85,26 @@ fn own_usage() -> io::Result<Usage> {
 fn process_usage(pid: &str) -> io::Result<Usage> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
     let fields = StatFields::parse(&stat).ok_or_else(|| malformed(pid))?;
-    Ok(Usage { rss_bytes: fields.rss_pages.saturating_mul(page_size()), cpu: fields.cpu() })
+    Ok(Usage {
+        rss_bytes: fields.rss_pages.saturating_mul(page_size()),
+        anon_bytes: anon_usage(pid),
+        cpu: fields.cpu(),
+    })
+}
+
+/// The anonymous memory of `/proc/<pid>`, if its status file says it.
+fn anon_usage(pid: &str) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    rss_anon_bytes(&status)
+}
+
+/// The `RssAnon:` line of a `/proc/.../status` text, in bytes (the kernel's "kB" are
+/// KiB). `None` when the line is missing (kernels before 4.5) or not a number of kB.
+fn rss_anon_bytes(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|line| line.strip_prefix("RssAnon:"))?;
+    let mut words = line.split_whitespace();
+    let kib = words.next()?.parse::<u64>().ok()?;
+    (words.next()? == "kB").then(|| kib.saturating_mul(1024))
 }
 
 /// CPU time of this process's threads, split into those whose name matches and the rest.
@@ -165,9 +189,25 @@ mod tests {
     }
 
     #[test]
+    fn anonymous_memory_is_read_from_its_status_line() {
+        let status = "Name:\tsmolchat-server\nVmRSS:\t    7204 kB\nRssAnon:\t     892 kB\n\
+                      RssFile:\t    6312 kB\nRssShmem:\t       0 kB\nThreads:\t3\n";
+        assert_eq!(rss_anon_bytes(status), Some(892 * 1024));
+    }
+
+    #[test]
+    fn an_old_kernel_without_rss_anon_gives_none() {
+        let status = "Name:\tsmolchat-server\nVmRSS:\t    7204 kB\nThreads:\t3\n";
+        assert_eq!(rss_anon_bytes(status), None);
+        assert_eq!(rss_anon_bytes("RssAnon:\tmany kB\n"), None);
+    }
+
+    #[test]
     fn this_process_can_be_read() {
         let usage = own_usage().expect("own /proc/self/stat");
         assert!(usage.rss_bytes > 0);
+        // A kernel without `RssAnon` gives `None`; one with it, some anonymous memory.
+        assert!(usage.anon_bytes.is_none_or(|anon| anon > 0));
         let (_, rest) = thread_cpu(|_| false).expect("threads");
         assert!(rest <= usage.cpu + Duration::from_secs(1));
         assert!(load_average().is_some());

@@ -232,6 +232,15 @@ pub struct ServerFigures {
     pub rss_per_client_bytes: u64,
     /// RSS change per second inside the window (flat is near zero).
     pub rss_growth_bytes_per_s: f64,
+    /// Anonymous memory (`RssAnon`) before any client connected: the RSS without the
+    /// binary's file pages, which move with the page cache from one build to the next.
+    /// `None` where the kernel does not report it.
+    pub anon_before_bytes: Option<u64>,
+    /// Anonymous memory when the window closed.
+    pub anon_end_bytes: Option<u64>,
+    /// Anonymous memory added per client, when the window closed: the per-client figure
+    /// that file pages cannot move.
+    pub anon_per_client_bytes: Option<u64>,
     /// CPU seconds while clients joined.
     pub connect_cpu_s: f64,
     /// Of one core, while clients joined.
@@ -486,14 +495,24 @@ fn server_figures(seen: &Observation, marks: &Marks) -> Option<ServerFigures> {
         rss_joined_bytes: joined.rss_bytes,
         rss_end_bytes: end.rss_bytes,
         rss_max_bytes: rss_max.unwrap_or(end.rss_bytes),
-        rss_per_client_bytes: end.rss_bytes.saturating_sub(before.rss_bytes)
-            / seen.welcomed.max(1) as u64,
+        rss_per_client_bytes: per_client(before.rss_bytes, end.rss_bytes, seen.welcomed),
         rss_growth_bytes_per_s: per_second(end.rss_bytes as f64 - start.rss_bytes as f64, window_s),
+        anon_before_bytes: before.anon_bytes,
+        anon_end_bytes: end.anon_bytes,
+        anon_per_client_bytes: before
+            .anon_bytes
+            .zip(end.anon_bytes)
+            .map(|(before, end)| per_client(before, end, seen.welcomed)),
         connect_cpu_s: cpu(before, joined),
         connect_cpu_percent: 100.0 * per_second(cpu(before, joined), connect_s),
         measure_cpu_s: cpu(start, end),
         measure_cpu_percent: 100.0 * per_second(cpu(start, end), window_s),
     })
+}
+
+/// Memory added from `before` to `end`, shared among the clients that joined.
+fn per_client(before: u64, end: u64, welcomed: usize) -> u64 {
+    end.saturating_sub(before) / welcomed.max(1) as u64
 }
 
 /// Rates between consecutive samples, timed from when everyone had joined.
@@ -711,6 +730,7 @@ fn server_rows(s: &ServerFigures) -> Vec<(&'static str, String)> {
                 mb(s.rss_growth_bytes_per_s.max(0.0) as u64)
             ),
         ),
+        ("server anonymous", anon_row(s, whose)),
         (
             "server CPU",
             format!(
@@ -719,6 +739,17 @@ fn server_rows(s: &ServerFigures) -> Vec<(&'static str, String)> {
             ),
         ),
     ]
+}
+
+/// The anonymous memory (`RssAnon`): the RSS without the binary's file pages; `whose`
+/// says when it is the whole process's.
+fn anon_row(s: &ServerFigures, whose: &str) -> String {
+    match (s.anon_before_bytes, s.anon_end_bytes, s.anon_per_client_bytes) {
+        (Some(before), Some(end), Some(per_client)) => {
+            format!("{} before, {} end; {} per client{whose}", mb(before), mb(end), kb(per_client))
+        }
+        _ => "not reported (no RssAnon in /proc/PID/status)".into(),
+    }
 }
 
 fn summary(map: &BTreeMap<String, u64>, show: impl Fn(u64) -> String) -> String {
@@ -790,6 +821,13 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(si(12_345_678.0), "12.35M");
         assert_eq!(ms(1500), "1.500");
+    }
+
+    #[test]
+    fn memory_per_client_is_never_negative_even_with_no_clients() {
+        assert_eq!(per_client(1_000, 21_000, 10), 2_000);
+        assert_eq!(per_client(21_000, 1_000, 10), 0);
+        assert_eq!(per_client(1_000, 3_000, 0), 2_000);
     }
 
     #[test]

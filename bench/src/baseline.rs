@@ -210,8 +210,14 @@ fn broadcast(state: &mut State, line: &[u8]) {
     if !theirs.is_empty() {
         let line: Arc<[u8]> = line.into();
         for (helper, members) in state.helpers.iter().zip(theirs.chunks(share)) {
-            let sockets = members.iter().map(|member| member.socket.clone()).collect();
-            handed += usize::from(helper.send((line.clone(), sockets)).is_ok());
+            let sockets: Vec<_> = members.iter().map(|member| member.socket.clone()).collect();
+            match helper.send((line.clone(), sockets)) {
+                Ok(()) => handed += 1,
+                // A helper that is gone leaves its share to this thread.
+                Err(mpsc::SendError((line, sockets))) => {
+                    sockets.iter().for_each(|socket| write_or_shut(socket, &line));
+                }
+            }
         }
     }
     for member in mine {

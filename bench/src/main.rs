@@ -20,8 +20,9 @@ struct Cli {
     json: bool,
 
     /// Run the baseline server instead of a benchmark: std only, a blocking thread per
-    /// client, each line written to every member by the thread that read it. Listens on
-    /// ADDR (e.g. 127.0.0.1:0), prints `listening on chat://ADDR`, serves until killed.
+    /// client, each line written to every member by the thread that read it (and
+    /// --baseline-writers - 1 helpers). Listens on ADDR (e.g. 127.0.0.1:0), prints
+    /// `listening on chat://ADDR`, serves until killed.
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["Options", "json", "plot"])]
     baseline_server: Option<String>,
 
@@ -61,4 +62,28 @@ fn main() -> anyhow::Result<()> {
         plot::write_svg(&report, path).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The flags refer to each other across `Cli` and `Options` (--addr is not required
+    /// beside --baseline-server); clap checks that every name they use exists.
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_baseline_takes_its_writers_and_nothing_of_a_benchmark() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["smolchat-bench"], args].concat());
+        let cli = parse(&["--baseline-server", "127.0.0.1:0", "--baseline-writers", "2"]);
+        assert_eq!(cli.expect("valid").baseline_writers, 2);
+        assert!(parse(&["--baseline-server", "127.0.0.1:0", "--preset", "s1"]).is_err());
+        assert!(parse(&["--baseline-writers", "2", "--preset", "s1"]).is_err());
+        assert!(parse(&["--baseline-server", "127.0.0.1:0", "--baseline-writers", "0"]).is_err());
+    }
 }

@@ -41,10 +41,13 @@ pub enum Meter {
     InProcess,
 }
 
-/// Threads that belong to the in-process server: its own, and smol's global executor's
-/// (the generator never spawns on the global executor).
+/// Threads that belong to the in-process server: its own, smol's global executor's (the
+/// generator never spawns on the global executor) and the fan-out threads that share its
+/// flushes' writes.
 pub fn is_server_thread(name: &str) -> bool {
-    name == crate::local_server::THREAD_NAME || name.starts_with("smol-")
+    name == crate::local_server::THREAD_NAME
+        || name.starts_with("smol-")
+        || name.starts_with("fan-out-")
 }
 
 impl Meter {
@@ -200,6 +203,13 @@ mod tests {
         let status = "Name:\tsmolchat-server\nVmRSS:\t    7204 kB\nThreads:\t3\n";
         assert_eq!(rss_anon_bytes(status), None);
         assert_eq!(rss_anon_bytes("RssAnon:\tmany kB\n"), None);
+    }
+
+    #[test]
+    fn the_fan_out_threads_are_the_servers() {
+        assert!(is_server_thread("smol-1"));
+        assert!(is_server_thread("fan-out-1"));
+        assert!(!is_server_thread("bench-0"));
     }
 
     #[test]

@@ -90,7 +90,9 @@ async fn run(
             // Whatever a lingering task still holds, what was handed over is committed
             // before the process ends.
             store.close();
-            info!(stats = ?store.stats(), "store closed");
+            let stats = store.stats();
+            let (commits, changes, dropped) = (stats.commits, stats.changes, stats.dropped);
+            info!(commits, changes, dropped, file_bytes = stats.file_bytes, "store closed");
             Ok(())
         }
         None => server::run(listeners, config, shutdown).await.context("server failed"),

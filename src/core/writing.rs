@@ -113,13 +113,27 @@ impl Delivery {
         Delivery { state, handled: AtomicBool::new(false) }
     }
 
+    /// Whether [`Delivery::write_now`] can write it: only a plain connection can be
+    /// written from any thread; an encoded one (TLS, WebSocket) is its writer task's.
+    pub fn can_write_now(&self) -> bool {
+        self.state.direct().is_some()
+    }
+
     /// Writes what is queued for the client straight to its connection, on this thread,
     /// if nobody else is writing it and the connection takes the bytes now; otherwise
     /// leaves it to the writer task, or to whoever is writing, who writes it after what
     /// it has. `buf` gathers several chunks into one write.
     pub fn write_now(&self, buf: &mut Vec<u8>) {
         let state = &*self.state;
-        let Some(direct) = state.direct() else { return };
+        let Some(direct) = state.direct() else {
+            // Only the writer task writes this connection (its bytes are encoded): wake it
+            // now, not when the last holder of this delivery lets it go, which may be a
+            // fan-out thread busy with another room.
+            if !self.handled.swap(true, Ordering::Relaxed) {
+                state.writer().wake();
+            }
+            return;
+        };
         if self.handled.swap(true, Ordering::Relaxed) || !state.take_turn() {
             return;
         }
@@ -322,6 +336,28 @@ mod tests {
         drop(outbox.push_later(Chunk::from(&b"hi\n"[..])).expect("queued"));
         let turn = future::block_on(turn).expect("woken with a turn");
         assert_eq!(turn.next().expect("the line").as_slice(), b"hi\n");
+    }
+
+    #[test]
+    fn a_flush_wakes_the_writer_of_a_connection_it_cannot_write_at_once() {
+        /// A waker that notes that it was woken.
+        struct Noted(AtomicBool);
+        impl std::task::Wake for Noted {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let wire = Wire::new(usize::MAX);
+        let (outbox, queue) = Outbox::new(64, 1 << 20, wire.clone(), None);
+        let noted = Arc::new(Noted(AtomicBool::new(false)));
+        let waker = std::task::Waker::from(noted.clone());
+        let mut turn = Box::pin(queue.turn());
+        let first = std::future::Future::poll(turn.as_mut(), &mut Context::from_waker(&waker));
+        assert!(first.is_pending(), "nothing to write yet");
+        let delivery = outbox.push_later(Chunk::from(&b"hi\n"[..])).expect("queued");
+        delivery.write_now(&mut Vec::new());
+        assert!(noted.0.load(Ordering::SeqCst), "the writer is woken while the delivery lives");
+        drop(delivery);
     }
 
     /// Two flushers and the writer task write one client at once, through a connection

@@ -38,8 +38,8 @@ pub struct ServerFlags {
     pub bind: Option<String>,
 
     /// Threads running the connections, 1 to 1024 [default: one per core, or SMOL_THREADS].
-    /// With more than one, a flush's writes are shared with a fan-out thread for each core
-    /// beyond the first (at most N - 1). On two cores, two threads lower a small room's
+    /// With more than one, a flush to 16 or more members shares its writes with a fan-out
+    /// thread for each core beyond the first (at most N - 1). On two cores, two threads lower a small room's
     /// fan-out latency by about a quarter and take a big room's join storm a little faster
     /// than one (docs/BENCHMARKS.md).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS).map(|v| v as usize))]
